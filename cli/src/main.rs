@@ -1,0 +1,3 @@
+//! The `greenlight` command.
+
+fn main() {}

@@ -1,0 +1,3 @@
+//! The per-service config: which checks run at which stage, and with what policy.
+
+pub mod codes;

@@ -1,0 +1,3 @@
+//! The engine: runs a stage's checks and folds their outcomes into a verdict.
+
+pub mod codes;

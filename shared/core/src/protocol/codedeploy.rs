@@ -1,0 +1,1 @@
+//! CodeDeploy AppSpec hook events and the reporting contract.

@@ -1,0 +1,47 @@
+//! Reason codes about the event a deployment engine sent.
+
+use crate::reason::ReasonCode;
+
+/// The event could not be read.
+pub static EVENT_MALFORMED: ReasonCode = ReasonCode {
+    code: "EVENT_MALFORMED",
+    summary: "The hook event is not the JSON the deployment engine documents.",
+    what: "The function parsed the event against the ECS lifecycle hook (or CodeDeploy hook) contract and a field was missing or of the wrong type.",
+    why: "Without the stage, the service and the revisions greenlight cannot know what to check; it refuses rather than guess.",
+    fix: "Check that the function is wired as a lifecycle hook (lifecycleHooks[].hookTargetArn) or AppSpec hook and not invoked by something else; the message names the field and what was expected.",
+};
+
+/// ECS sent a stage this version of greenlight does not know.
+pub static EVENT_STAGE_UNKNOWN: ReasonCode = ReasonCode {
+    code: "EVENT_STAGE_UNKNOWN",
+    summary: "The event names a lifecycle stage greenlight does not know.",
+    what: "The event's lifecycleStage is not one of the stages this version of greenlight knows.",
+    why: "ECS adds stages over time; judging an unknown stage with another stage's checks could pass a bad deployment.",
+    fix: "Remove the stage from the hook's lifecycleStages, or upgrade greenlight to a version that knows it.",
+};
+
+/// A function was invoked for a stage it does not serve.
+pub static EVENT_STAGE_NOT_SERVED: ReasonCode = ReasonCode {
+    code: "EVENT_STAGE_NOT_SERVED",
+    summary: "The function was invoked for a stage it does not serve: a wiring mistake.",
+    what: "Each greenlight function serves a fixed set of stages; the event's stage is not among them.",
+    why: "Running another phase's checks at this stage would judge the wrong things at the wrong time.",
+    fix: "In the service's lifecycleHooks, point this stage at the greenlight function that serves it (the message lists which one).",
+};
+
+/// CodeDeploy ran a hook greenlight does not map onto a stage.
+pub static EVENT_HOOK_UNKNOWN: ReasonCode = ReasonCode {
+    code: "EVENT_HOOK_UNKNOWN",
+    summary: "The CodeDeploy lifecycle event is not one of the five ECS AppSpec hooks.",
+    what: "The hook name (from GREENLIGHT_HOOK or the deployment target's in-progress lifecycle event) is not BeforeInstall, AfterInstall, AfterAllowTestTraffic, BeforeAllowTraffic or AfterAllowTraffic.",
+    why: "Only those five ECS hooks can run a Lambda; any other name is a wiring mistake.",
+    fix: "Set GREENLIGHT_HOOK to one of the five hook names, or wire the function under one of them in the AppSpec Hooks section.",
+};
+
+/// Every code of this family.
+pub static ALL: &[&ReasonCode] = &[
+    &EVENT_MALFORMED,
+    &EVENT_STAGE_UNKNOWN,
+    &EVENT_STAGE_NOT_SERVED,
+    &EVENT_HOOK_UNKNOWN,
+];

@@ -1,0 +1,1 @@
+//! ECS native lifecycle hook events and responses.

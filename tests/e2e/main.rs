@@ -1,0 +1,1 @@
+//! greenlight end-to-end tests: one binary, one module per area.

@@ -1,0 +1,1 @@
+//! Helpers shared by greenlight's end-to-end tests.
