@@ -1,3 +1,12 @@
-//! The `greenlight` command.
+//! The `greenlight` command: everything is in the library, so tests drive it in-process.
 
-fn main() {}
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let exit = greenlight_cli::run(
+        std::env::args_os(),
+        &mut std::io::stdout(),
+        &mut std::io::stderr(),
+    );
+    exit.into()
+}

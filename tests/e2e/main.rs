@@ -1,1 +1,6 @@
 //! greenlight end-to-end tests: one binary, one module per area.
+mod cli;
+mod config_examples;
+mod docs;
+mod engine;
+mod fixtures;

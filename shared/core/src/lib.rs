@@ -9,8 +9,10 @@
 //! Gathering evidence (AWS and HTTP calls) happens at the edge, in adapters that implement
 //! [`engine::Check`] and [`config::ConfigReferenceReader`]; the Lambda functions only wire them together.
 
+pub mod checks;
 pub mod config;
 pub mod engine;
+pub mod facts;
 pub mod outcome;
 pub mod policy;
 pub mod protocol;

@@ -49,6 +49,8 @@ pub fn registry() -> Vec<&'static ReasonCode> {
         crate::engine::codes::ALL,
         crate::protocol::codes::ALL,
         crate::config::codes::ALL,
+        crate::facts::ALL,
+        &crate::checks::codes(),
     ]
     .concat()
 }

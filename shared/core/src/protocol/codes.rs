@@ -1,4 +1,4 @@
-//! Reason codes about the event a deployment engine sent.
+//! Reason codes about the event a deployment engine sent, and about reporting back to it.
 
 use crate::reason::ReasonCode;
 
@@ -38,10 +38,30 @@ pub static EVENT_HOOK_UNKNOWN: ReasonCode = ReasonCode {
     fix: "Set GREENLIGHT_HOOK to one of the five hook names, or wire the function under one of them in the AppSpec Hooks section.",
 };
 
+/// The function's role may not report the hook's result to CodeDeploy.
+pub static REPORT_DENIED: ReasonCode = ReasonCode {
+    code: "REPORT_DENIED",
+    summary: "CodeDeploy refused the hook's report: the function's role lacks codedeploy:PutLifecycleEventHookExecutionStatus.",
+    what: "The function called PutLifecycleEventHookExecutionStatus with the deployment id and execution id from the event and got access denied.",
+    why: "CodeDeploy hears nothing, waits an hour, then fails the deployment; whatever the checks concluded is lost.",
+    fix: "Allow codedeploy:PutLifecycleEventHookExecutionStatus in the hook function's role (scoped to the deployment group), then redeploy.",
+};
+
+/// The hook's report did not reach CodeDeploy after retries.
+pub static REPORT_FAILED: ReasonCode = ReasonCode {
+    code: "REPORT_FAILED",
+    summary: "The hook's report to CodeDeploy kept failing (throttled, 5xx, timeout) until retries or the deadline ran out.",
+    what: "The function retried PutLifecycleEventHookExecutionStatus with exponential backoff within its own deadline; no attempt got through.",
+    why: "Unless a later attempt reports, CodeDeploy waits an hour for the result and then fails the deployment.",
+    fix: "Check CodeDeploy's service health and API throttling in the region; the message carries the last error. Redeploy if the deployment timed out.",
+};
+
 /// Every code of this family.
 pub static ALL: &[&ReasonCode] = &[
     &EVENT_MALFORMED,
     &EVENT_STAGE_UNKNOWN,
     &EVENT_STAGE_NOT_SERVED,
     &EVENT_HOOK_UNKNOWN,
+    &REPORT_DENIED,
+    &REPORT_FAILED,
 ];

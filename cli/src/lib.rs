@@ -1,0 +1,315 @@
+//! The `greenlight` command for service teams.
+//!
+//! - `greenlight config validate FILE...` checks config files the way the functions will, and
+//!   prints every error as `FILE:LINE:COLUMN: FIELD: what is wrong and what is allowed`.
+//! - `greenlight config schema` prints the config's JSON Schema, for editors.
+//! - `greenlight codes` lists the reason codes greenlight can emit, with what each means and how
+//!   to fix it.
+//!
+//! The command is a library function, [`run`], writing to the streams it is given, so tests call
+//! it in-process and `main` stays three lines.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use greenlight_core::config::{
+    Config, ConfigFormat, ConfigReference, ConfigSource, FileReader, StageOrigin, json_schema,
+};
+use greenlight_core::reason::{ReasonCode, markdown_table, registry};
+
+/// How the command ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    /// Everything checked out.
+    Success,
+    /// Something was invalid or unreadable (a config error, a file that is not there).
+    Failure,
+    /// The command line itself was wrong.
+    Usage,
+}
+
+impl Exit {
+    /// The process exit code: 0, 1 or 2.
+    pub fn code(self) -> u8 {
+        match self {
+            Exit::Success => 0,
+            Exit::Failure => 1,
+            Exit::Usage => 2,
+        }
+    }
+}
+
+impl From<Exit> for ExitCode {
+    fn from(exit: Exit) -> Self {
+        ExitCode::from(exit.code())
+    }
+}
+
+/// Lint and inspect greenlight configs.
+#[derive(Debug, Parser)]
+#[command(name = "greenlight", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Validate config files and print the config's JSON Schema.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// List the reason codes greenlight can emit.
+    Codes {
+        /// How to print them.
+        #[arg(long, value_enum, default_value_t = CodesFormat::Table)]
+        format: CodesFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check config files as the functions will; exit 1 if any is invalid.
+    Validate {
+        /// Config files (YAML, or JSON when the name ends in .json).
+        #[arg(required = true, value_name = "FILE")]
+        files: Vec<PathBuf>,
+    },
+    /// Print the JSON Schema of the config, for editors.
+    Schema,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum CodesFormat {
+    /// Aligned text for a terminal.
+    Table,
+    /// The Markdown table of the README.
+    Markdown,
+    /// A JSON array of objects.
+    Json,
+}
+
+/// Runs the command line `args` (the program name first), writing output to `out` and
+/// diagnostics to `err`.
+pub fn run<I, T>(args: I, out: &mut dyn Write, err: &mut dyn Write) -> Exit
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(error) => {
+            // `--help` and `--version` are not errors; clap says which stream each belongs on.
+            let text = error.render().to_string();
+            let (written, exit) = if error.use_stderr() {
+                (err.write_all(text.as_bytes()), Exit::Usage)
+            } else {
+                (out.write_all(text.as_bytes()), Exit::Success)
+            };
+            return if written.is_ok() { exit } else { Exit::Failure };
+        }
+    };
+    let result = match cli.command {
+        Command::Config {
+            command: ConfigCommand::Validate { files },
+        } => validate(&files, out, err),
+        Command::Config {
+            command: ConfigCommand::Schema,
+        } => schema(out),
+        Command::Codes { format } => codes(format, out),
+    };
+    // A closed pipe (`greenlight codes | head`) ends the command; there is no one left to tell.
+    result.unwrap_or(Exit::Failure)
+}
+
+fn validate(files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
+    let reader = FileReader::new();
+    let mut invalid_files = 0;
+    let mut error_count = 0;
+    for path in files {
+        let source = ConfigSource::Reference(ConfigReference::File(path.clone()));
+        let text = match reader.read_path(path) {
+            Ok(text) => text,
+            Err(error) => {
+                writeln!(out, "{}: could not read: {error}", path.display())?;
+                invalid_files += 1;
+                error_count += 1;
+                continue;
+            }
+        };
+        match Config::parse(&text, ConfigFormat::for_path(path), source) {
+            Ok(config) => writeln!(out, "{}: valid ({})", path.display(), describe(&config))?,
+            Err(errors) => {
+                invalid_files += 1;
+                error_count += errors.len();
+                for error in &errors {
+                    writeln!(out, "{error}")?;
+                }
+            }
+        }
+    }
+    if invalid_files == 0 {
+        return Ok(Exit::Success);
+    }
+    writeln!(
+        err,
+        "greenlight: {error_count} {} in {invalid_files} of {} {}",
+        plural(error_count, "error", "errors"),
+        files.len(),
+        plural(files.len(), "file", "files")
+    )?;
+    Ok(Exit::Failure)
+}
+
+/// `stages: POST_SCALE_UP, PRODUCTION_TRAFFIC_SHIFT; built-in: …`.
+fn describe(config: &Config) -> String {
+    let names = |origin| {
+        let names: Vec<&str> = config
+            .stages_from(origin)
+            .map(|stage| stage.as_str())
+            .collect();
+        if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        }
+    };
+    let own = format!("stages: {}", names(StageOrigin::Config));
+    if config.inherit_defaults {
+        format!("{own}; built-in: {}", names(StageOrigin::Builtin))
+    } else {
+        format!("{own}; built-in plans off")
+    }
+}
+
+fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
+    if count == 1 { one } else { many }
+}
+
+fn schema(out: &mut dyn Write) -> std::io::Result<Exit> {
+    let text = serde_json::to_string_pretty(&json_schema()).map_err(std::io::Error::other)?;
+    writeln!(out, "{text}")?;
+    Ok(Exit::Success)
+}
+
+fn codes(format: CodesFormat, out: &mut dyn Write) -> std::io::Result<Exit> {
+    let codes = registry();
+    match format {
+        CodesFormat::Table => write_table(&codes, out)?,
+        CodesFormat::Markdown => out.write_all(markdown_table().as_bytes())?,
+        CodesFormat::Json => {
+            let list: Vec<serde_json::Value> = codes
+                .iter()
+                .map(|reason| {
+                    serde_json::json!({
+                        "code": reason.code,
+                        "family": reason.family(),
+                        "summary": reason.summary,
+                        "what": reason.what,
+                        "why": reason.why,
+                        "fix": reason.fix,
+                    })
+                })
+                .collect();
+            let text = serde_json::to_string_pretty(&list).map_err(std::io::Error::other)?;
+            writeln!(out, "{text}")?;
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// Each code with its summary on one line, and what, why and how to fix it indented below.
+fn write_table(codes: &[&ReasonCode], out: &mut dyn Write) -> std::io::Result<()> {
+    let width = codes
+        .iter()
+        .map(|reason| reason.code.len())
+        .max()
+        .unwrap_or(0);
+    writeln!(out, "{:width$}  SUMMARY", "CODE")?;
+    for reason in codes {
+        writeln!(out, "{:width$}  {}", reason.code, reason.summary)?;
+        for (label, text) in [
+            ("what", reason.what),
+            ("why", reason.why),
+            ("fix", reason.fix),
+        ] {
+            writeln!(out, "{:width$}    {label}: {text}", "")?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_with(args: &[&str]) -> (Exit, String, String) {
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let exit = run(
+            std::iter::once("greenlight").chain(args.iter().copied()),
+            &mut out,
+            &mut err,
+        );
+        (
+            exit,
+            String::from_utf8(out).unwrap(),
+            String::from_utf8(err).unwrap(),
+        )
+    }
+
+    #[test]
+    fn exit_codes_are_zero_one_two() {
+        assert_eq!(
+            [Exit::Success, Exit::Failure, Exit::Usage].map(Exit::code),
+            [0, 1, 2]
+        );
+    }
+
+    #[test]
+    fn validate_reads_yaml_and_json_by_extension() {
+        let dir = std::env::temp_dir().join(format!("greenlight-cli-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let yaml = dir.join("ok.yaml");
+        let json = dir.join("bad.json");
+        std::fs::write(&yaml, "version: 1\ninherit_defaults: false\n").unwrap();
+        std::fs::write(&json, "{ \"version\": 1, \"stages\": 3 }").unwrap();
+        let (exit, out, err) = run_with(&[
+            "config",
+            "validate",
+            yaml.to_str().unwrap(),
+            json.to_str().unwrap(),
+        ]);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(exit, Exit::Failure);
+        assert!(
+            out.contains("ok.yaml: valid (stages: none; built-in plans off)"),
+            "{out}"
+        );
+        assert!(
+            out.contains(
+                "bad.json:1:27: stages: expected a map from stage names to their checks, got 3"
+            ),
+            "{out}"
+        );
+        assert_eq!(err.trim(), "greenlight: 1 error in 1 of 2 files");
+    }
+
+    #[test]
+    fn a_closed_output_is_a_failure_not_a_panic() {
+        struct Closed;
+        impl Write for Closed {
+            fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+                Err(std::io::ErrorKind::BrokenPipe.into())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let exit = run(["greenlight", "codes"], &mut Closed, &mut Closed);
+        assert_eq!(exit, Exit::Failure);
+    }
+}

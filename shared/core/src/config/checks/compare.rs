@@ -1,0 +1,271 @@
+//! `compare`: green's error rate or latency is not worse than blue's by more than allowed, judged
+//! on the same window from the load balancer's metrics of the two target groups.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::time::Duration;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator};
+use serde::de::{self, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::{CheckKind, CheckParams, Validation};
+use crate::config::node::quote;
+use crate::config::values::{HumanDuration, PercentagePoints, Percentile, number_text, schema};
+use crate::stage::LifecycleStage;
+
+/// What to compare.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CompareMetric {
+    /// 5xx responses over requests.
+    ErrorRate,
+    /// Target response time at a percentile.
+    Latency,
+}
+
+/// How much worse green may be than blue, in the metric's own unit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MaxIncrease {
+    /// For `error_rate`: percentage points (`0.5pp`).
+    Points(PercentagePoints),
+    /// For `latency`: a duration (`50ms`).
+    Duration(Duration),
+}
+
+const MAX_INCREASE_EXPECTED: &str =
+    "percentage points like \"0.5pp\" (error_rate) or a duration like \"50ms\" (latency)";
+
+impl fmt::Display for MaxIncrease {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MaxIncrease::Points(points) => points.fmt(f),
+            MaxIncrease::Duration(duration) => HumanDuration(*duration).fmt(f),
+        }
+    }
+}
+
+impl Serialize for MaxIncrease {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for MaxIncrease {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct IncreaseVisitor;
+        impl Visitor<'_> for IncreaseVisitor {
+            type Value = MaxIncrease;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(MAX_INCREASE_EXPECTED)
+            }
+            fn visit_str<E: de::Error>(self, text: &str) -> Result<MaxIncrease, E> {
+                let trimmed = text.trim();
+                if trimmed.ends_with("pp") || trimmed.ends_with('%') {
+                    return trimmed.parse().map(MaxIncrease::Points).map_err(E::custom);
+                }
+                if let Ok(duration) = trimmed.parse::<HumanDuration>() {
+                    return Ok(MaxIncrease::Duration(duration.get()));
+                }
+                Err(E::custom(format!(
+                    "expected {MAX_INCREASE_EXPECTED}, got {}",
+                    quote(text)
+                )))
+            }
+            fn visit_u64<E: de::Error>(self, value: u64) -> Result<MaxIncrease, E> {
+                self.visit_f64(value as f64)
+            }
+            fn visit_i64<E: de::Error>(self, value: i64) -> Result<MaxIncrease, E> {
+                self.visit_f64(value as f64)
+            }
+            fn visit_f64<E: de::Error>(self, value: f64) -> Result<MaxIncrease, E> {
+                let number = number_text(value);
+                Err(E::custom(format!(
+                    "expected {MAX_INCREASE_EXPECTED}, got {number} (add the unit: \"{number}pp\" or \"{number}ms\")"
+                )))
+            }
+        }
+        deserializer.deserialize_any(IncreaseVisitor)
+    }
+}
+
+impl JsonSchema for MaxIncrease {
+    fn schema_name() -> Cow<'static, str> {
+        "MaxIncrease".into()
+    }
+
+    fn json_schema(generator: &mut SchemaGenerator) -> Schema {
+        schema(serde_json::json!({
+            "description": "How much worse green may be than blue: percentage points for error_rate (`0.5pp`), a duration for latency (`50ms`).",
+            "anyOf": [
+                generator.subschema_for::<PercentagePoints>().to_value(),
+                generator.subschema_for::<HumanDuration>().to_value(),
+            ],
+        }))
+    }
+}
+
+/// Params of the `compare` check. Give `max_increase`, `max_ratio` or both; green fails when it
+/// exceeds either.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompareParams {
+    /// `error_rate` or `latency`.
+    pub metric: CompareMetric,
+    /// For `latency`: the percentile compared (default p99).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub percentile: Option<Percentile>,
+    /// How much higher green may be than blue: `0.5pp` for error_rate, `50ms` for latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_increase: Option<MaxIncrease>,
+    /// How many times blue's value green may reach (`1.2`: at most 20% higher), 1 or more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1.0))]
+    pub max_ratio: Option<f64>,
+    /// How many requests each side needs in the window before they are compared (default 100);
+    /// fewer is inconclusive.
+    #[serde(default = "hundred")]
+    pub min_requests: u64,
+}
+
+fn hundred() -> u64 {
+    100
+}
+
+impl CompareParams {
+    /// The percentile compared for latency: the one given, else p99.
+    pub fn latency_percentile(&self) -> Percentile {
+        self.percentile.unwrap_or(Percentile::P99)
+    }
+}
+
+impl From<CompareParams> for CheckKind {
+    fn from(params: CompareParams) -> Self {
+        CheckKind::Compare(params)
+    }
+}
+
+impl CheckParams for CompareParams {
+    const KIND: &'static str = "compare";
+
+    fn validate(&self, validation: &mut Validation<'_>) {
+        validation.require_stage_from(
+            LifecycleStage::ProductionTrafficShift,
+            "green and blue both serve production traffic",
+        );
+        if self.max_increase.is_none() && self.max_ratio.is_none() {
+            validation.error("", "give a threshold: `max_increase`, `max_ratio` or both");
+        }
+        match (self.metric, self.max_increase) {
+            (CompareMetric::ErrorRate, Some(MaxIncrease::Duration(_))) => validation.error(
+                "max_increase",
+                format!(
+                    "expected percentage points like \"0.5pp\" for metric error_rate, got a duration ({})",
+                    self.max_increase.map(|m| m.to_string()).unwrap_or_default()
+                ),
+            ),
+            (CompareMetric::Latency, Some(MaxIncrease::Points(points))) => validation.error(
+                "max_increase",
+                format!("expected a duration like \"50ms\" for metric latency, got {points}"),
+            ),
+            _ => {}
+        }
+        if self.metric == CompareMetric::ErrorRate && self.percentile.is_some() {
+            validation.error("percentile", "a percentile applies to metric latency only");
+        }
+        if let Some(ratio) = self.max_ratio
+            && (!ratio.is_finite() || !(1.0..=100.0).contains(&ratio))
+        {
+            validation.error(
+                "max_ratio",
+                format!("expected a ratio from 1 to 100 (1.2 allows 20% worse), got {ratio}"),
+            );
+        }
+        if self.min_requests == 0 {
+            validation.error(
+                "min_requests",
+                "expected at least 1 request: comparing no traffic is no evidence",
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{check, errors};
+    use super::*;
+
+    fn params(yaml: &str) -> CompareParams {
+        match check(yaml).unwrap().kind {
+            CheckKind::Compare(params) => params,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn reads_error_rate_and_latency() {
+        let p = params("compare: { metric: error_rate, max_increase: 0.5pp, min_requests: 200 }");
+        assert_eq!(
+            p.max_increase,
+            PercentagePoints::new(0.5).map(MaxIncrease::Points)
+        );
+        assert_eq!(p.min_requests, 200);
+        let p = params(
+            "compare: { metric: latency, percentile: p99.9, max_increase: 50ms, max_ratio: 1.2 }",
+        );
+        assert_eq!(
+            p.max_increase,
+            Some(MaxIncrease::Duration(Duration::from_millis(50)))
+        );
+        assert_eq!(p.latency_percentile().to_string(), "p99.9");
+        assert_eq!(
+            params("compare: { metric: latency, max_ratio: 1.5 }").latency_percentile(),
+            Percentile::P99
+        );
+    }
+
+    #[test]
+    fn says_what_max_increase_takes() {
+        assert_eq!(
+            errors("compare: { metric: error_rate, max_increase: half }"),
+            vec![
+                "checks[0].compare.max_increase: expected percentage points like \"0.5pp\" (error_rate) or a duration like \"50ms\" (latency), got \"half\""
+            ]
+        );
+        assert!(
+            errors("compare: { metric: error_rate, max_increase: 0.5% }")[0].contains("\"0.5pp\")")
+        );
+        assert!(
+            errors("compare: { metric: error_rate, max_increase: 0.5 }")[0]
+                .contains("add the unit")
+        );
+        assert!(
+            errors("compare: { metric: error_rate, max_increase: 50ms }")[0]
+                .contains("for metric error_rate, got a duration (50ms)")
+        );
+        assert!(
+            errors("compare: { metric: latency, max_increase: 1pp }")[0]
+                .contains("for metric latency, got 1pp")
+        );
+    }
+
+    #[test]
+    fn cross_field_rules() {
+        assert!(errors("compare: { metric: error_rate }")[0].contains("give a threshold"));
+        assert!(
+            errors("compare: { metric: error_rate, max_ratio: 0.5 }")[0].contains("from 1 to 100")
+        );
+        assert!(
+            errors("compare: { metric: error_rate, max_ratio: 2, percentile: p99 }")[0]
+                .contains("latency only")
+        );
+        assert!(
+            errors("compare: { metric: error_rate, max_ratio: 2, min_requests: 0 }")[0]
+                .contains("at least 1")
+        );
+        assert!(
+            errors("compare: { metric: errors, max_ratio: 2 }")[0]
+                .contains("unknown value \"errors\"")
+        );
+    }
+}

@@ -1,0 +1,565 @@
+//! The verdict policy: how one check's outcome weighs (its disposition), and how a stage's
+//! dispositions fold into SUCCEEDED, IN_PROGRESS or FAILED. Pure functions of values, tested by table.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::codes;
+use super::state::CheckMemory;
+use crate::outcome::{Outcome, Status};
+use crate::policy::{CheckPolicy, Mode, OnError, OnExhausted, OnInconclusive};
+use crate::reason::ReasonCode;
+
+/// The answer for a stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum VerdictStatus {
+    /// Go on with the deployment.
+    Succeeded,
+    /// Judge again later.
+    InProgress,
+    /// Roll back.
+    Failed,
+}
+
+/// How one check's outcome weighs in this invocation's verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Disposition {
+    /// Counts towards SUCCEEDED.
+    Pass,
+    /// Needs another look: IN_PROGRESS.
+    Wait,
+    /// Gates the stage: FAILED.
+    Fail,
+    /// Reported, never gating.
+    Advisory,
+    /// Not finished because the verdict was already FAILED.
+    Cancelled,
+}
+
+/// The disposition of one outcome, and what to remember of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Judgement {
+    /// How the outcome weighs.
+    pub disposition: Disposition,
+    /// Whether the check's `max_wait` was spent, so `on_exhausted` decided.
+    pub exhausted: bool,
+    /// The check's memory after this outcome.
+    pub memory: CheckMemory,
+}
+
+/// Weighs one outcome under its check's policy, given what was remembered of the check and the time
+/// (Unix seconds).
+///
+/// Errors that waiting cannot heal fail an enforcing check whatever `on_error` says; `on_error` is about
+/// transient errors. A check stopped by the invocation deadline always waits (within budget): that says
+/// nothing about green.
+pub fn judge_outcome(
+    outcome: &Outcome,
+    policy: &CheckPolicy,
+    before: &CheckMemory,
+    now: u64,
+) -> Judgement {
+    enum Raw {
+        Pass,
+        Wait,
+        Fail,
+    }
+    let raw = match outcome.status {
+        Status::Pass => Raw::Pass,
+        Status::Fail => Raw::Fail,
+        Status::Inconclusive => match policy.on_inconclusive {
+            OnInconclusive::Wait => Raw::Wait,
+            OnInconclusive::Fail => Raw::Fail,
+            OnInconclusive::Pass => Raw::Pass,
+        },
+        Status::Error if outcome.is_permanent_error() => Raw::Fail,
+        Status::Error if std::ptr::eq(outcome.code, &codes::CHECK_DEADLINE) => Raw::Wait,
+        Status::Error => match policy.on_error {
+            OnError::Retry => Raw::Wait,
+            OnError::Fail => Raw::Fail,
+            OnError::Pass => Raw::Pass,
+        },
+    };
+    let last_code = Some(outcome.code.code.to_owned());
+    let unsettled = |passes_in_a_row| CheckMemory {
+        passes_in_a_row,
+        unsettled_since: Some(before.unsettled_since.unwrap_or(now)),
+        last_code: last_code.clone(),
+    };
+    let (mut disposition, memory) = match raw {
+        Raw::Fail => (
+            Disposition::Fail,
+            CheckMemory {
+                passes_in_a_row: 0,
+                unsettled_since: None,
+                last_code: last_code.clone(),
+            },
+        ),
+        Raw::Pass => {
+            let passes = before.passes_in_a_row.saturating_add(1);
+            if passes >= policy.consecutive.max(1) {
+                (
+                    Disposition::Pass,
+                    CheckMemory {
+                        passes_in_a_row: passes,
+                        unsettled_since: None,
+                        last_code: last_code.clone(),
+                    },
+                )
+            } else {
+                (Disposition::Wait, unsettled(passes))
+            }
+        }
+        Raw::Wait => (Disposition::Wait, unsettled(0)),
+    };
+    let mut exhausted = false;
+    if disposition == Disposition::Wait {
+        let waited = now.saturating_sub(memory.unsettled_since.unwrap_or(now));
+        if waited >= policy.max_wait.as_secs() {
+            exhausted = true;
+            disposition = match policy.on_exhausted {
+                OnExhausted::Fail => Disposition::Fail,
+                OnExhausted::Pass => Disposition::Pass,
+            };
+        }
+    }
+    if policy.mode == Mode::Advisory {
+        disposition = Disposition::Advisory;
+    }
+    Judgement {
+        disposition,
+        exhausted,
+        memory,
+    }
+}
+
+/// One check's part in the verdict, for the fold.
+#[derive(Debug, Clone, Copy)]
+pub struct Weighed<'a> {
+    /// The check's id.
+    pub id: &'a str,
+    /// What it concluded.
+    pub outcome: &'a Outcome,
+    /// How that weighs.
+    pub disposition: Disposition,
+    /// Whether its wait budget decided.
+    pub exhausted: bool,
+}
+
+/// The folded verdict of a stage, before state and reports are attached.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The answer.
+    pub status: VerdictStatus,
+    /// Why, as a stable code.
+    pub code: &'static ReasonCode,
+    /// Why, for humans: the deciding checks with their reasons.
+    pub message: String,
+    /// For IN_PROGRESS: when to judge again.
+    pub callback_delay: Option<Duration>,
+}
+
+/// Folds the dispositions of a stage's checks into its verdict, in the documented order: any
+/// enforcing failure → FAILED; anything waiting → IN_PROGRESS; a bake window not over → IN_PROGRESS;
+/// otherwise SUCCEEDED. (Rollback invocations never reach the fold: they pass before any check runs.)
+pub fn fold(weighed: &[Weighed<'_>], bake_remaining: Duration, interval: Duration) -> Decision {
+    let failed: Vec<_> = weighed
+        .iter()
+        .filter(|check| check.disposition == Disposition::Fail)
+        .collect();
+    if let Some(first) = failed.first() {
+        let code = if first.exhausted {
+            &codes::VERDICT_WAIT_EXHAUSTED
+        } else {
+            first.outcome.code
+        };
+        return Decision {
+            status: VerdictStatus::Failed,
+            code,
+            message: describe(&failed, "failed"),
+            callback_delay: None,
+        };
+    }
+    let waiting: Vec<_> = weighed
+        .iter()
+        .filter(|check| check.disposition == Disposition::Wait)
+        .collect();
+    if !waiting.is_empty() {
+        let code = if waiting
+            .iter()
+            .all(|check| std::ptr::eq(check.outcome.code, &codes::CHECK_DEADLINE))
+        {
+            &codes::VERDICT_DEADLINE
+        } else {
+            &codes::VERDICT_WAITING
+        };
+        return Decision {
+            status: VerdictStatus::InProgress,
+            code,
+            message: describe(&waiting, "waiting"),
+            callback_delay: Some(clamp_delay(interval)),
+        };
+    }
+    if !bake_remaining.is_zero() {
+        return Decision {
+            status: VerdictStatus::InProgress,
+            code: &codes::VERDICT_BAKING,
+            message: format!(
+                "checks pass; bake window has {} left",
+                humantime::format_duration(bake_remaining)
+            ),
+            callback_delay: Some(clamp_delay(interval.min(bake_remaining))),
+        };
+    }
+    if weighed.is_empty() {
+        return Decision {
+            status: VerdictStatus::Succeeded,
+            code: &codes::VERDICT_NO_CHECKS,
+            message: "no checks are configured for this stage".to_owned(),
+            callback_delay: None,
+        };
+    }
+    let exhausted_passes: Vec<_> = weighed
+        .iter()
+        .filter(|check| check.exhausted && check.disposition == Disposition::Pass)
+        .collect();
+    let mut message = format!(
+        "{} of {} checks passed",
+        weighed
+            .iter()
+            .filter(|check| check.disposition == Disposition::Pass)
+            .count(),
+        weighed.len()
+    );
+    if !exhausted_passes.is_empty() {
+        message.push_str(&format!(
+            "; passed by `on_exhausted: pass` without evidence: {}",
+            describe(&exhausted_passes, "unsettled")
+        ));
+    }
+    Decision {
+        status: VerdictStatus::Succeeded,
+        code: &codes::VERDICT_PASSED,
+        message,
+        callback_delay: None,
+    }
+}
+
+/// ECS documents no bounds for `callBackDelay`; keep it at least a second and at most fifteen minutes
+/// (one Lambda invocation's limit), so a typo cannot park a stage for a day.
+fn clamp_delay(delay: Duration) -> Duration {
+    delay.clamp(Duration::from_secs(1), Duration::from_secs(15 * 60))
+}
+
+fn describe(checks: &[&Weighed<'_>], verb: &str) -> String {
+    let parts: Vec<String> = checks
+        .iter()
+        .map(|check| {
+            let exhausted = if check.exhausted {
+                " (max_wait spent)"
+            } else {
+                ""
+            };
+            format!(
+                "{} {verb}{exhausted}: {} [{}]",
+                check.id, check.outcome.message, check.outcome.code
+            )
+        })
+        .collect();
+    parts.join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::codes::EVENT_MALFORMED;
+
+    const NOW: u64 = 10_000;
+
+    fn policy() -> CheckPolicy {
+        CheckPolicy {
+            max_wait: Duration::from_secs(600),
+            ..CheckPolicy::default()
+        }
+    }
+
+    fn memory(passes: u32, unsettled_since: Option<u64>) -> CheckMemory {
+        CheckMemory {
+            passes_in_a_row: passes,
+            unsettled_since,
+            last_code: None,
+        }
+    }
+
+    fn pass() -> Outcome {
+        Outcome::pass(&codes::VERDICT_PASSED, "ok")
+    }
+    fn fail() -> Outcome {
+        Outcome::fail(&EVENT_MALFORMED, "bad")
+    }
+    fn inconclusive() -> Outcome {
+        Outcome::inconclusive(&codes::VERDICT_WAITING, "no data")
+    }
+    fn transient() -> Outcome {
+        Outcome::transient_error(&codes::CHECK_TIMEOUT, "slow")
+    }
+    fn permanent() -> Outcome {
+        Outcome::permanent_error(&EVENT_MALFORMED, "denied ecs:DescribeServices")
+    }
+
+    #[test]
+    fn dispositions_follow_the_policy_table() {
+        use Disposition::*;
+        let base = policy();
+        let on_inconclusive = |on_inconclusive| CheckPolicy {
+            on_inconclusive,
+            ..base
+        };
+        let on_error = |on_error| CheckPolicy { on_error, ..base };
+        let advisory = CheckPolicy {
+            mode: Mode::Advisory,
+            ..base
+        };
+        let consecutive = CheckPolicy {
+            consecutive: 3,
+            ..base
+        };
+        let no_wait_pass = CheckPolicy {
+            max_wait: Duration::ZERO,
+            on_exhausted: OnExhausted::Pass,
+            ..base
+        };
+        let fresh = memory(0, None);
+        let table: Vec<(&str, Outcome, CheckPolicy, CheckMemory, Disposition, bool)> = vec![
+            ("pass", pass(), base, fresh.clone(), Pass, false),
+            ("fail", fail(), base, fresh.clone(), Fail, false),
+            (
+                "inconclusive waits",
+                inconclusive(),
+                base,
+                fresh.clone(),
+                Wait,
+                false,
+            ),
+            (
+                "inconclusive may fail",
+                inconclusive(),
+                on_inconclusive(OnInconclusive::Fail),
+                fresh.clone(),
+                Fail,
+                false,
+            ),
+            (
+                "inconclusive may pass",
+                inconclusive(),
+                on_inconclusive(OnInconclusive::Pass),
+                fresh.clone(),
+                Pass,
+                false,
+            ),
+            (
+                "transient retries",
+                transient(),
+                base,
+                fresh.clone(),
+                Wait,
+                false,
+            ),
+            (
+                "transient may fail",
+                transient(),
+                on_error(OnError::Fail),
+                fresh.clone(),
+                Fail,
+                false,
+            ),
+            (
+                "transient may pass",
+                transient(),
+                on_error(OnError::Pass),
+                fresh.clone(),
+                Pass,
+                false,
+            ),
+            (
+                "permanent fails whatever on_error says",
+                permanent(),
+                on_error(OnError::Pass),
+                fresh.clone(),
+                Fail,
+                false,
+            ),
+            (
+                "budget left",
+                inconclusive(),
+                base,
+                memory(0, Some(NOW - 599)),
+                Wait,
+                false,
+            ),
+            (
+                "budget spent fails",
+                inconclusive(),
+                base,
+                memory(0, Some(NOW - 600)),
+                Fail,
+                true,
+            ),
+            (
+                "budget spent may pass",
+                transient(),
+                no_wait_pass,
+                fresh.clone(),
+                Pass,
+                true,
+            ),
+            (
+                "advisory fail does not gate",
+                fail(),
+                advisory,
+                fresh.clone(),
+                Advisory,
+                false,
+            ),
+            (
+                "advisory permanent error does not gate",
+                permanent(),
+                advisory,
+                fresh.clone(),
+                Advisory,
+                false,
+            ),
+            (
+                "first of three passes waits",
+                pass(),
+                consecutive,
+                fresh.clone(),
+                Wait,
+                false,
+            ),
+            (
+                "third pass in a row passes",
+                pass(),
+                consecutive,
+                memory(2, Some(NOW - 60)),
+                Pass,
+                false,
+            ),
+        ];
+        for (name, outcome, policy, before, disposition, exhausted) in table {
+            let judgement = judge_outcome(&outcome, &policy, &before, NOW);
+            assert_eq!(judgement.disposition, disposition, "{name}");
+            assert_eq!(judgement.exhausted, exhausted, "{name}");
+        }
+    }
+
+    #[test]
+    fn memory_counts_passes_and_the_start_of_unsettled_runs() {
+        let consecutive = CheckPolicy {
+            consecutive: 2,
+            ..policy()
+        };
+        let first = judge_outcome(&pass(), &consecutive, &memory(0, None), NOW);
+        assert_eq!(first.memory.passes_in_a_row, 1);
+        assert_eq!(first.memory.unsettled_since, Some(NOW));
+        let second = judge_outcome(&pass(), &consecutive, &first.memory, NOW + 30);
+        assert_eq!(
+            second.memory,
+            CheckMemory {
+                passes_in_a_row: 2,
+                unsettled_since: None,
+                last_code: Some("VERDICT_PASSED".into()),
+            }
+        );
+        let waiting = judge_outcome(&inconclusive(), &policy(), &second.memory, NOW + 60);
+        assert_eq!(waiting.memory.passes_in_a_row, 0);
+        assert_eq!(waiting.memory.unsettled_since, Some(NOW + 60));
+        let still = judge_outcome(&transient(), &policy(), &waiting.memory, NOW + 90);
+        assert_eq!(still.memory.unsettled_since, Some(NOW + 60));
+        let failed = judge_outcome(&fail(), &policy(), &still.memory, NOW + 120);
+        assert_eq!(failed.memory.unsettled_since, None);
+    }
+
+    fn weighed<'a>(id: &'a str, outcome: &'a Outcome, disposition: Disposition) -> Weighed<'a> {
+        Weighed {
+            id,
+            outcome,
+            disposition,
+            exhausted: false,
+        }
+    }
+
+    #[test]
+    fn fold_puts_failure_before_waiting_before_baking() {
+        let (ok, bad, unsure) = (pass(), fail(), inconclusive());
+        let interval = Duration::from_secs(30);
+        let all = [
+            weighed("a", &ok, Disposition::Pass),
+            weighed("b", &unsure, Disposition::Wait),
+            weighed("c", &bad, Disposition::Fail),
+        ];
+        let failed = fold(&all, Duration::from_secs(60), interval);
+        assert_eq!(failed.status, VerdictStatus::Failed);
+        assert_eq!(failed.code.code, "EVENT_MALFORMED");
+        assert!(
+            failed.message.contains("c failed: bad"),
+            "{}",
+            failed.message
+        );
+
+        let waiting = fold(&all[..2], Duration::from_secs(60), interval);
+        assert_eq!(waiting.status, VerdictStatus::InProgress);
+        assert_eq!(waiting.code.code, "VERDICT_WAITING");
+        assert_eq!(waiting.callback_delay, Some(interval));
+
+        let baking = fold(&all[..1], Duration::from_secs(12), interval);
+        assert_eq!(baking.code.code, "VERDICT_BAKING");
+        assert_eq!(baking.callback_delay, Some(Duration::from_secs(12)));
+
+        let passed = fold(&all[..1], Duration::ZERO, interval);
+        assert_eq!(passed.status, VerdictStatus::Succeeded);
+        assert_eq!(passed.code.code, "VERDICT_PASSED");
+    }
+
+    #[test]
+    fn exhausted_failure_says_so() {
+        let unsure = inconclusive();
+        let check = Weighed {
+            exhausted: true,
+            ..weighed("metric", &unsure, Disposition::Fail)
+        };
+        let decision = fold(&[check], Duration::ZERO, Duration::from_secs(30));
+        assert_eq!(decision.code.code, "VERDICT_WAIT_EXHAUSTED");
+        assert!(decision.message.contains("max_wait spent"));
+    }
+
+    #[test]
+    fn advisory_only_and_empty_plans_succeed_with_their_own_codes() {
+        let bad = fail();
+        let advisory = fold(
+            &[weighed("x", &bad, Disposition::Advisory)],
+            Duration::ZERO,
+            Duration::from_secs(30),
+        );
+        assert_eq!(advisory.status, VerdictStatus::Succeeded);
+        let empty = fold(&[], Duration::ZERO, Duration::from_secs(30));
+        assert_eq!(empty.code.code, "VERDICT_NO_CHECKS");
+    }
+
+    #[test]
+    fn callback_delay_is_clamped() {
+        let unsure = inconclusive();
+        let waiting = [weighed("x", &unsure, Disposition::Wait)];
+        assert_eq!(
+            fold(&waiting, Duration::ZERO, Duration::ZERO).callback_delay,
+            Some(Duration::from_secs(1))
+        );
+        assert_eq!(
+            fold(&waiting, Duration::ZERO, Duration::from_secs(86_400)).callback_delay,
+            Some(Duration::from_secs(900))
+        );
+    }
+}

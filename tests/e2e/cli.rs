@@ -1,0 +1,140 @@
+//! The `greenlight` command, driven in-process through `greenlight_cli::run`.
+
+use greenlight_cli::{Exit, run};
+
+const BROKEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/config/broken.yaml");
+const MINIMAL: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../infra/examples/config/minimal.yaml"
+);
+const JSON: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../infra/examples/config/json-example.json"
+);
+
+/// Runs `greenlight ARGS…`, returning the exit and what went to stdout and stderr.
+fn greenlight(args: &[&str]) -> (Exit, String, String) {
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let exit = run(
+        std::iter::once("greenlight").chain(args.iter().copied()),
+        &mut out,
+        &mut err,
+    );
+    (
+        exit,
+        String::from_utf8(out).expect("stdout is UTF-8"),
+        String::from_utf8(err).expect("stderr is UTF-8"),
+    )
+}
+
+#[test]
+fn validate_accepts_good_configs_and_names_their_stages() {
+    let (exit, out, _) = greenlight(&["config", "validate", MINIMAL, JSON]);
+    assert_eq!(exit, Exit::Success);
+    assert_eq!(exit.code(), 0);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with(MINIMAL)
+            && lines[0].contains(": valid (stages: PRE_SCALE_UP; built-in: RECONCILE_SERVICE"),
+        "{out}"
+    );
+    assert!(lines[1].contains("valid (stages: POST_SCALE_UP, POST_TEST_TRAFFIC_SHIFT, PRODUCTION_TRAFFIC_SHIFT; built-in plans off)"), "{out}");
+}
+
+#[test]
+fn validate_prints_every_error_with_line_and_field_and_fails() {
+    let (exit, out, err) = greenlight(&["config", "validate", BROKEN]);
+    assert_eq!(exit, Exit::Failure);
+    assert_eq!(exit.code(), 1);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 4, "{out}");
+    assert_eq!(
+        lines[2],
+        format!(
+            "{BROKEN}:13:54: stages.PRODUCTION_TRAFFIC_SHIFT.checks[1].compare.max_increase: expected percentage points like \"0.5pp\" (error_rate) or a duration like \"50ms\" (latency), got \"half\""
+        )
+    );
+    assert!(lines[0].starts_with(&format!(
+        "{BROKEN}:8:16: stages.POST_SCALE_UP[0].tasks.min_running_percnt: unknown field"
+    )));
+    assert!(lines[3].contains(":14:3: stages.POST_BAKE: unknown stage"));
+    assert_eq!(err.trim(), "greenlight: 4 errors in 1 of 1 file");
+}
+
+#[test]
+fn validate_fails_when_one_of_several_files_is_bad_or_missing() {
+    let (exit, out, err) =
+        greenlight(&["config", "validate", MINIMAL, BROKEN, "no/such/file.yaml"]);
+    assert_eq!(exit, Exit::Failure);
+    assert!(
+        out.lines()
+            .next()
+            .is_some_and(|line| line.contains(": valid (")),
+        "{out}"
+    );
+    assert!(out.contains("no/such/file.yaml: could not read: "), "{out}");
+    assert_eq!(err.trim(), "greenlight: 5 errors in 2 of 3 files");
+}
+
+#[test]
+fn usage_mistakes_exit_with_two() {
+    let (exit, _, err) = greenlight(&["config", "validate"]);
+    assert_eq!((exit, exit.code()), (Exit::Usage, 2));
+    assert!(err.contains("FILE"), "{err}");
+    let (exit, _, _) = greenlight(&["deploy"]);
+    assert_eq!(exit, Exit::Usage);
+    let (exit, out, _) = greenlight(&["--help"]);
+    assert_eq!(exit, Exit::Success);
+    assert!(out.contains("config") && out.contains("codes"), "{out}");
+}
+
+#[test]
+fn schema_prints_valid_json_schema() {
+    let (exit, out, _) = greenlight(&["config", "schema"]);
+    assert_eq!(exit, Exit::Success);
+    let schema: serde_json::Value = serde_json::from_str(&out).expect("the schema is JSON");
+    assert_eq!(schema["title"], "greenlight config");
+    assert!(jsonschema::validator_for(&schema).is_ok());
+    assert!(schema["properties"]["stages"].is_object());
+}
+
+#[test]
+fn codes_lists_the_registry_in_every_format() {
+    let (exit, table, _) = greenlight(&["codes"]);
+    assert_eq!(exit, Exit::Success);
+    let line = table
+        .lines()
+        .find(|line| line.starts_with("CONFIG_INVALID "))
+        .expect("CONFIG_INVALID is listed");
+    assert!(
+        line.contains("The greenlight config does not parse or validate."),
+        "{line}"
+    );
+    assert!(
+        table.contains("fix: Run `greenlight config validate FILE`"),
+        "{table}"
+    );
+
+    let (_, markdown, _) = greenlight(&["codes", "--format", "markdown"]);
+    assert!(markdown.starts_with("| code |"));
+    assert!(markdown.contains("| `CONFIG_UNREADABLE` |"));
+
+    let (_, json, _) = greenlight(&["codes", "--format", "json"]);
+    let codes: Vec<serde_json::Value> = serde_json::from_str(&json).unwrap();
+    let invalid = codes
+        .iter()
+        .find(|code| code["code"] == "CONFIG_INVALID")
+        .unwrap();
+    for field in ["summary", "what", "why", "fix"] {
+        assert!(
+            invalid[field].as_str().is_some_and(|text| !text.is_empty()),
+            "{field}"
+        );
+    }
+    assert_eq!(codes.len(), greenlight_core::reason::registry().len());
+
+    let (exit, _, _) = greenlight(&["codes", "--format", "yaml"]);
+    assert_eq!(exit, Exit::Usage);
+}

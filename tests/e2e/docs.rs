@@ -1,0 +1,21 @@
+//! The README's generated tables match the code they are generated from.
+
+use greenlight_core::reason::markdown_table;
+
+fn between<'a>(text: &'a str, begin: &str, end: &str) -> &'a str {
+    let start = text.find(begin).expect("begin marker") + begin.len();
+    let stop = text[start..].find(end).expect("end marker") + start;
+    text[start..stop].trim_start_matches('\n')
+}
+
+#[test]
+fn readme_lists_every_reason_code_as_the_registry_does() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let table = between(&readme, "<!-- codes:begin -->", "<!-- codes:end -->");
+    assert_eq!(
+        table,
+        markdown_table(),
+        "the README's reason-code table is stale: run `make docs`"
+    );
+}
