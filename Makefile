@@ -16,11 +16,117 @@ fmt-check: ## cargo fmt --check
 lint: ## clippy on every target, warnings are errors
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-unit: ## every unit, property and end-to-end test
+unit: functions ## every unit, property and end-to-end test
 	$(CARGO) test --workspace --locked
 
+FUNCTIONS := pre-scale-up post-scale-up test-traffic production-traffic
+
+.PHONY: functions
+functions: ## build the phase functions' binaries (the end-to-end tests run them as Lambdas)
+	$(CARGO) build --locked $(addprefix -p ,$(FUNCTIONS))
+
 docs: ## regenerate the README's generated tables from the code
-	@table=$$(mktemp) && $(CARGO) run --quiet --locked -p greenlight-cli -- codes --format markdown > "$$table" && \
-	python3 -c 'import re,sys; readme=open("README.md").read(); table=open(sys.argv[1]).read(); \
-	  new=re.sub(r"(<!-- codes:begin -->\n).*?(<!-- codes:end -->)", lambda m: m.group(1)+table+m.group(2), readme, flags=re.S); \
-	  open("README.md","w").write(new)' "$$table" && rm -f "$$table"
+	@for section in codes checks; do \
+	  table=$$(mktemp) && \
+	  if [ $$section = codes ]; then args="codes --format markdown"; else args=checks; fi && \
+	  $(CARGO) run --quiet --locked -p greenlight-cli -- $$args > "$$table" && \
+	  python3 -c 'import re,sys; s=sys.argv[2]; readme=open("README.md").read(); table=open(sys.argv[1]).read(); \
+	    new=re.sub(r"(<!-- "+s+r":begin -->\n).*?(<!-- "+s+r":end -->)", lambda m: m.group(1)+table+m.group(2), readme, flags=re.S); \
+	    open("README.md","w").write(new)' "$$table" $$section && rm -f "$$table" || exit 1; \
+	done
+
+# Local AWS: moto in a project-local virtualenv, for the tests that rehearse AWS calls
+# (sim/, tests/e2e/moto.rs). The stamp makes a second `make test` skip the install; editing the
+# pinned requirements reinstalls. Tests find the interpreter through GREENLIGHT_PYTHON, else .venv.
+PYTHON ?= python3
+VENV := .venv
+MOTO_REQUIREMENTS := sim/requirements-moto.txt
+MOTO_STAMP := $(VENV)/.moto-installed
+# Tests read the interpreter from here; an interpreter named in the environment wins.
+export GREENLIGHT_PYTHON ?= $(abspath $(VENV))/bin/python
+
+.PHONY: moto
+
+moto: $(MOTO_STAMP) ## install moto (pinned) into .venv for the local AWS tests
+
+$(MOTO_STAMP): $(MOTO_REQUIREMENTS)
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing moto into $(VENV) (once)"
+	@$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check --no-input -r $(MOTO_REQUIREMENTS)
+	@touch $@
+
+unit: moto
+
+# Infrastructure (infra/): the SAM template, the wiring examples and their IAM, checked offline.
+# cfn-lint (+ serverless rules) and botocore run from .venv beside moto, at the same pins. The SAM
+# CLI pins boto3, click and pydantic exactly, to versions moto's pins exclude, so it gets its own
+# virtualenv inside .venv. Stamps make a second run skip the installs; editing a requirements file
+# reinstalls. Nothing here needs AWS credentials or a network route to AWS.
+INFRA_REQUIREMENTS := infra/tests/requirements.txt
+INFRA_STAMP := $(VENV)/.infra-installed
+SAM_VENV := $(VENV)/sam-cli
+SAM_REQUIREMENTS := infra/tests/requirements-sam.txt
+SAM_STAMP := $(SAM_VENV)/.sam-installed
+INFRA_TEMPLATES := infra/template.yaml infra/examples/cloudformation-service.yaml
+# Offline: a region for the SDKs, placeholder credentials so nothing probes for real ones, no telemetry.
+INFRA_ENV := AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline-placeholder \
+	AWS_SECRET_ACCESS_KEY=offline-placeholder AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
+PIP_INSTALL := python -m pip install --quiet --disable-pip-version-check --no-input
+
+.PHONY: infra-tools infra-check package deploy
+
+infra-tools: $(INFRA_STAMP) $(SAM_STAMP) ## install cfn-lint, its serverless rules and the SAM CLI (pinned)
+
+$(INFRA_STAMP): $(INFRA_REQUIREMENTS) $(MOTO_STAMP)
+	@echo "installing cfn-lint and cfn-lint-serverless into $(VENV) (once)"
+	@$(VENV)/bin/$(PIP_INSTALL) -r $(INFRA_REQUIREMENTS)
+	@touch $@
+
+$(SAM_STAMP): $(SAM_REQUIREMENTS)
+	@test -x $(SAM_VENV)/bin/python || $(PYTHON) -m venv $(SAM_VENV)
+	@echo "installing the SAM CLI into $(SAM_VENV) (once, 1-2 minutes)"
+	@$(SAM_VENV)/bin/$(PIP_INSTALL) -r $(SAM_REQUIREMENTS)
+	@touch $@
+
+infra-check: $(INFRA_STAMP) $(SAM_STAMP) ## lint the SAM template and examples; check the examples, template and IAM
+	@echo "== sam validate --lint"
+	@$(INFRA_ENV) $(SAM_VENV)/bin/sam validate --lint --template infra/template.yaml
+	@echo "== cfn-lint with the serverless rules"
+	@$(INFRA_ENV) $(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- $(INFRA_TEMPLATES) \
+		&& echo "ok   $(INFRA_TEMPLATES)"
+	@echo "== template and IAM"
+	@$(INFRA_ENV) $(SAM_VENV)/bin/python infra/tests/test_template.py
+	@$(INFRA_ENV) $(SAM_VENV)/bin/python infra/tests/test_iam.py
+	@echo "== examples"
+	@$(INFRA_ENV) $(VENV)/bin/python infra/tests/validate_examples.py
+
+test: infra-check
+
+# Packaging and deploying (not part of `make test`). cargo-lambda (with zig, for the arm64 glibc
+# target) comes from PyPI into .venv; the zips land in target/lambda/<function>/bootstrap.zip,
+# where infra/template.yaml's CodeUri points.
+LAMBDA_FUNCTIONS := $(FUNCTIONS)
+CARGO_LAMBDA_VERSION := 1.9.2
+ZIGLANG_VERSION := 0.17.1
+CARGO_LAMBDA_STAMP := $(VENV)/.cargo-lambda-$(CARGO_LAMBDA_VERSION)-zig-$(ZIGLANG_VERSION)-installed
+STACK_NAME ?= greenlight
+SAM_DEPLOY_FLAGS ?= --guided
+
+$(CARGO_LAMBDA_STAMP):
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing cargo-lambda $(CARGO_LAMBDA_VERSION) into $(VENV) (once)"
+	@$(VENV)/bin/$(PIP_INSTALL) cargo-lambda==$(CARGO_LAMBDA_VERSION) ziglang==$(ZIGLANG_VERSION)
+	@touch $@
+
+package: $(CARGO_LAMBDA_STAMP) ## build the four functions for Lambda (arm64, release) as zips
+	PATH="$(abspath $(VENV))/bin:$$PATH" CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 \
+		$(CARGO) lambda build --release --arm64 --output-format zip \
+		$(addprefix --bin ,$(LAMBDA_FUNCTIONS))
+	@for f in $(LAMBDA_FUNCTIONS); do \
+		zip=target/lambda/$$f/bootstrap.zip; \
+		printf '%-20s %6d KiB  %s\n' "$$f" "$$(( $$(stat -c %s $$zip) / 1024 ))" "$$zip"; \
+	done
+
+deploy: package $(SAM_STAMP) ## package, then deploy infra/template.yaml with SAM (needs AWS credentials)
+	$(SAM_VENV)/bin/sam deploy --template-file infra/template.yaml --stack-name $(STACK_NAME) \
+		--capabilities CAPABILITY_IAM $(SAM_DEPLOY_FLAGS)

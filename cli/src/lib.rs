@@ -63,6 +63,8 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// List the checks a config can ask for, with their reason codes and IAM actions (Markdown).
+    Checks,
     /// List the reason codes greenlight can emit.
     Codes {
         /// How to print them.
@@ -120,6 +122,9 @@ where
         Command::Config {
             command: ConfigCommand::Schema,
         } => schema(out),
+        Command::Checks => out
+            .write_all(greenlight_core::checks::markdown_table().as_bytes())
+            .map(|()| Exit::Success),
         Command::Codes { format } => codes(format, out),
     };
     // A closed pipe (`greenlight codes | head`) ends the command; there is no one left to tell.

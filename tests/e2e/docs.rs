@@ -19,3 +19,15 @@ fn readme_lists_every_reason_code_as_the_registry_does() {
         "the README's reason-code table is stale: run `make docs`"
     );
 }
+
+#[test]
+fn readme_lists_every_check_as_the_registry_does() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let table = between(&readme, "<!-- checks:begin -->", "<!-- checks:end -->");
+    assert_eq!(
+        table,
+        greenlight_core::checks::markdown_table(),
+        "the README's check table is stale: run `make docs`"
+    );
+}

@@ -4,3 +4,6 @@ mod config_examples;
 mod docs;
 mod engine;
 mod fixtures;
+mod functions;
+mod hook;
+mod moto;

@@ -233,6 +233,74 @@ pub trait Facts: Send + Sync {
     fn routing(&self) -> FactFuture<'_, Arc<RoutingFacts>>;
 }
 
+/// Facts known up front: for tests, rehearsals and judging recorded evidence. Each fact is either
+/// its value or the error gathering it would have met.
+#[derive(Debug, Clone)]
+pub struct StaticFacts {
+    /// The service.
+    pub service: ServiceIdentity,
+    /// Green's weights.
+    pub weights: TrafficWeights,
+    /// The green revision.
+    pub green: Result<Arc<RevisionFacts>, FactError>,
+    /// The blue revision.
+    pub blue: Result<Option<Arc<RevisionFacts>>, FactError>,
+    /// The deployment.
+    pub deployment: Result<Arc<DeploymentFacts>, FactError>,
+    /// Green's tasks.
+    pub green_tasks: Result<Arc<Vec<TaskFacts>>, FactError>,
+    /// Routing.
+    pub routing: Result<Arc<RoutingFacts>, FactError>,
+}
+
+impl StaticFacts {
+    /// Facts for `service` where every gathered fact is `NotReady` until set.
+    pub fn new(service: ServiceIdentity) -> Self {
+        let missing = |what: &str| FactError::NotReady {
+            what: what.to_owned(),
+            detail: "not set in these static facts".to_owned(),
+        };
+        StaticFacts {
+            service,
+            weights: TrafficWeights::default(),
+            green: Err(missing("green revision")),
+            blue: Ok(None),
+            deployment: Err(missing("deployment")),
+            green_tasks: Err(missing("green tasks")),
+            routing: Err(missing("routing")),
+        }
+    }
+}
+
+fn ready<T: Clone + Send + 'static>(fact: &Result<T, FactError>) -> FactFuture<'static, T> {
+    let fact = fact.clone();
+    Box::pin(async move { fact })
+}
+
+impl Facts for StaticFacts {
+    fn service(&self) -> &ServiceIdentity {
+        &self.service
+    }
+    fn weights(&self) -> TrafficWeights {
+        self.weights
+    }
+    fn green(&self) -> FactFuture<'_, Arc<RevisionFacts>> {
+        ready(&self.green)
+    }
+    fn blue(&self) -> FactFuture<'_, Option<Arc<RevisionFacts>>> {
+        ready(&self.blue)
+    }
+    fn deployment(&self) -> FactFuture<'_, Arc<DeploymentFacts>> {
+        ready(&self.deployment)
+    }
+    fn green_tasks(&self) -> FactFuture<'_, Arc<Vec<TaskFacts>>> {
+        ready(&self.green_tasks)
+    }
+    fn routing(&self) -> FactFuture<'_, Arc<RoutingFacts>> {
+        ready(&self.routing)
+    }
+}
+
 /// Why a fact could not be had. Cloneable, because one failed fact is shared by every check that
 /// needed it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -13,6 +13,7 @@ pub mod checks;
 pub mod config;
 pub mod engine;
 pub mod facts;
+pub mod hook;
 pub mod outcome;
 pub mod policy;
 pub mod protocol;

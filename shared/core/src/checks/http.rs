@@ -1,13 +1,1634 @@
-//! The `http` check's judge.
+//! The `http` check's judge: synthetic requests to green and their judgement in one step.
+//!
+//! The gather half sends the requests and hands this module a [`TrafficSummary`]; everything that
+//! decides (where the requests go, whether one response is good, whether the run is good) is here,
+//! pure, and tested on tables.
+//!
+//! # Where the requests go ([`resolve_target`])
+//! - `target: test_listener` (the default): the deployment's test endpoint
+//!   ([`RoutingFacts::test_endpoint`]): the load balancer's DNS name with the test listener's
+//!   protocol and port, plus whatever the test listener rule needs to match, its host, path and
+//!   headers. When the rule needs a host, that host is the URL's host (so TLS checks the certificate
+//!   for it and the `Host` header carries it) and the connection goes to the load balancer's DNS
+//!   name ([`ResolvedTarget::connect_to`]). A service without a test listener rule gets
+//!   [`HTTP_NO_TEST_ROUTE`]: the config asks for something the service does not have.
+//!   Without a test listener rule, when green has a Service Connect test traffic rule, the facts
+//!   offer the Service Connect client alias (`http://alias:port`) with the test header instead; it
+//!   answers only where the alias resolves, from inside the namespace.
+//! - `target: test_header`: the same endpoint, and it must carry a header that routes to green:
+//!   the header conditions of the test rule, plus green's Service Connect test header
+//!   ([`RevisionFacts::test_header`], `x-amzn-ecs-blue-green-test` unless the service names
+//!   another). Without any such header the answer is [`HTTP_NO_TEST_HEADER`].
+//! - `target: url`: the URL as written.
+//!
+//! The `path` given is requested as is, and must be one the test rule forwards (ELB path patterns,
+//! [`HTTP_PATH_NOT_ROUTED`] otherwise): a request the rule does not match reaches whatever the
+//! listener's default action serves, not green. Without a `path`, the path the endpoint offers is
+//! used, else `/`. Headers the route needs replace configured headers of the same name.
+//!
+//! # What counts as an error
+//! A request is an error when it is not answered in `request_timeout`, when the connection fails
+//! or drops, or when the response fails any expectation: `status`, `headers`, `body_contains`,
+//! `body_regex`, `json_path` (and `equals`). Only the first `body_max_bytes` of a body are judged.
+//! Redirects are not followed: a 301 is green's answer, to be expected (`status: "2xx,301"`) or not.
+//! The error rate is errors over requests sent, against `max_error_rate`.
+//!
+//! # Latency
+//! Latency is measured per request from sending to the end of the body read, recorded in an HDR
+//! histogram (three significant digits), for every request that was answered; a request that timed
+//! out is recorded at `request_timeout`, a lower bound of its latency, so timeouts cannot flatter
+//! the percentiles. p50, p90, p95 and p99 are judged against their thresholds when set.
+//!
+//! # No evidence is not a pass
+//! Nothing sent, or latency thresholds with nothing timed, is [`HTTP_NO_SAMPLES`] (inconclusive).
+//! When no request reached the target at all (connection refused, DNS, TLS handshake), that says
+//! nothing about green: [`HTTP_UNREACHABLE`], a transient error.
+//!
+//! # Safety
+//! Link-local addresses (169.254.0.0/16, fe80::/10) and the instance metadata service
+//! (fd00:ec2::254), where credentials live, are refused ([`HTTP_LINK_LOCAL_REFUSED`]) whether
+//! written as an address or reached through a name, unless `allow_link_local: true`. TLS
+//! certificates are verified unless `tls_verify: false`. Header values read from SSM or Secrets
+//! Manager never appear in evidence or logs: they are redacted from every text kept ([`redact`]).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::net::{IpAddr, Ipv6Addr};
+use std::time::{Duration, SystemTime};
+
+use serde_json::json;
 
 use super::CheckDoc;
+use crate::config::checks::{HttpExpect, HttpParams, HttpTarget};
+use crate::config::values::HumanDuration;
+use crate::facts::{HeaderMatch, RevisionFacts, RoutingFacts, RuleCondition};
+use crate::outcome::{Evidence, Outcome};
+use crate::reason::ReasonCode;
+
+/// Every request met the expectations, fast enough.
+pub static HTTP_OK: ReasonCode = ReasonCode {
+    code: "HTTP_OK",
+    summary: "Synthetic requests to green got the expected answers, fast enough.",
+    what: "The error rate of the requests sent (wrong status, body, header, timeout, dropped connection) was within `max_error_rate`, and every latency percentile set was within its threshold.",
+    why: "Green answers real requests as expected through the route production traffic will take.",
+    fix: "Nothing to fix.",
+};
+
+/// Too many requests failed.
+pub static HTTP_ERROR_RATE: ReasonCode = ReasonCode {
+    code: "HTTP_ERROR_RATE",
+    summary: "Too many synthetic requests to green failed.",
+    what: "The share of requests that timed out, lost their connection, or got a response failing an expectation (status, headers, body, JSON) was above `max_error_rate`. The evidence counts responses by status and failures by kind, and shows the first failures with their bodies.",
+    why: "Green does not answer as expected; sending it production traffic would serve those failures to users.",
+    fix: "Read the first failures in the evidence and green's logs for the same requests. If the expectation is wrong rather than green, correct `expect`.",
+};
+
+/// A latency percentile is above its threshold.
+pub static HTTP_LATENCY: ReasonCode = ReasonCode {
+    code: "HTTP_LATENCY",
+    summary: "Synthetic requests to green were slower than allowed.",
+    what: "A latency percentile (p50, p90, p95 or p99) of the requests, measured to the end of the body and with timed-out requests counted at `request_timeout`, was above its threshold.",
+    why: "Green is slower than the service promises; production traffic would see it.",
+    fix: "Compare green's resource use and dependencies with blue's. A cold green (caches, JIT) may need a warm-up check before this one; if the threshold is unrealistic, raise it.",
+};
+
+/// Nothing was measured.
+pub static HTTP_NO_SAMPLES: ReasonCode = ReasonCode {
+    code: "HTTP_NO_SAMPLES",
+    summary: "No synthetic request was sent or timed, so there is nothing to judge.",
+    what: "The run ended without sending a request, or latency thresholds are set and no response was timed.",
+    why: "No evidence is not success; the check waits within its `max_wait`.",
+    fix: "Usually nothing. If it persists, look for the check's `timeout` cutting the run short.",
+};
+
+/// No request reached the target.
+pub static HTTP_UNREACHABLE: ReasonCode = ReasonCode {
+    code: "HTTP_UNREACHABLE",
+    summary: "No synthetic request reached the target: every connection failed.",
+    what: "Every request failed before an HTTP answer: connection refused or timed out, the name did not resolve, or the TLS handshake failed. The evidence shows the first failure.",
+    why: "This is about the path from the function to the target, not about green; the check is retried within its `max_wait`.",
+    fix: "Check that the function's VPC, subnets and security groups reach the load balancer's listener, that the name resolves from there, and, for TLS errors, that the certificate matches the host (or set `tls_verify: false` for a test listener with a self-signed certificate).",
+};
+
+/// The service has no test route.
+pub static HTTP_NO_TEST_ROUTE: ReasonCode = ReasonCode {
+    code: "HTTP_NO_TEST_ROUTE",
+    summary: "The check targets the test listener, but the service has no test route to green.",
+    what: "`target: test_listener` (or `test_header`) needs the test listener rule of the service's load balancer (`testListenerRule` in `advancedConfiguration`), and the service has none.",
+    why: "Without a test route there is no way to reach green alone; sending the requests elsewhere would judge blue.",
+    fix: "Add a `testListenerRule` to the service's load balancer configuration, or set the check's `target: url` to an address that reaches green, or remove the check from the stage.",
+};
+
+/// The test rule has conditions greenlight cannot satisfy.
+pub static HTTP_TEST_ROUTE_UNSUPPORTED: ReasonCode = ReasonCode {
+    code: "HTTP_TEST_ROUTE_UNSUPPORTED",
+    summary: "The test listener rule has conditions a synthetic request cannot be made to satisfy.",
+    what: "The test listener rule exists, but it matches on conditions greenlight does not build requests for (source IP, query string, HTTP method), so no test endpoint could be derived from it.",
+    why: "A request the rule does not match would be served by the listener's default action, not green.",
+    fix: "Route test traffic by host, path or header, or set the check's `target: url` with the `headers` the rule needs.",
+};
+
+/// `test_header` without a header.
+pub static HTTP_NO_TEST_HEADER: ReasonCode = ReasonCode {
+    code: "HTTP_NO_TEST_HEADER",
+    summary: "The check targets the test header, but no header routes test traffic to green.",
+    what: "`target: test_header` needs a header condition on the test listener rule or a Service Connect test traffic rule on green's revision, and neither exists.",
+    why: "Without the header the requests would follow the production route and judge blue.",
+    fix: "Use `target: test_listener` when the test rule routes by listener, host or path; otherwise add a header condition to the test rule or `testTrafficRules` to the Service Connect client alias.",
+};
+
+/// The path is not one the test rule forwards.
+pub static HTTP_PATH_NOT_ROUTED: ReasonCode = ReasonCode {
+    code: "HTTP_PATH_NOT_ROUTED",
+    summary: "The check's `path` is not one the test listener rule forwards to green.",
+    what: "The test listener rule has path patterns and the configured `path` matches none of them.",
+    why: "The requests would be served by the listener's default action, not green.",
+    fix: "Set the check's `path` to one the rule's path patterns match (the message lists them).",
+};
+
+/// The target is a link-local or metadata address.
+pub static HTTP_LINK_LOCAL_REFUSED: ReasonCode = ReasonCode {
+    code: "HTTP_LINK_LOCAL_REFUSED",
+    summary: "The target is a link-local or instance-metadata address, which the check refuses.",
+    what: "The target's address (as written, or what its name resolves to) is in 169.254.0.0/16 or fe80::/10, or is the metadata service fd00:ec2::254.",
+    why: "Those addresses serve the function's own credentials; a config should not reach them by accident.",
+    fix: "Correct the target. If the address is really meant, set `allow_link_local: true` on the check.",
+};
+
+/// A header value could not be used.
+pub static HTTP_HEADER_VALUE_INVALID: ReasonCode = ReasonCode {
+    code: "HTTP_HEADER_VALUE_INVALID",
+    summary: "A request header's value, read from SSM or Secrets Manager, cannot be sent.",
+    what: "The secret has no text value (a binary secret), or its text cannot be a header value (line breaks, control characters). The value itself is never shown.",
+    why: "Sending the request without the header would judge green on requests it is right to refuse.",
+    fix: "Store the header value as text on one line in the named parameter or secret.",
+};
+
+/// The check could not be set up.
+pub static HTTP_SETUP_FAILED: ReasonCode = ReasonCode {
+    code: "HTTP_SETUP_FAILED",
+    summary: "The synthetic requests could not be prepared.",
+    what: "The HTTP client could not be built, or the target URL derived from the facts or the config is not a valid URL.",
+    why: "No request could be sent, so there is no evidence about green.",
+    fix: "Read the message; correct the URL or path in the config. If it names the TLS setup, report it with the function's log line.",
+};
 
 /// The `http` check.
 pub static DOC: CheckDoc = CheckDoc {
     kind: "http",
-    summary: "",
-    why: "",
-    example: "",
-    iam_actions: &[],
-    codes: &[],
+    summary: "Synthetic requests to green, through the test listener, with the test header or to a URL, get the expected status, headers and body, with an error rate and latency percentiles within thresholds.",
+    why: "Green is judged on real answers before production traffic reaches it, through the route production will take. Every failure is counted by kind and the first ones are shown with their bodies; latency comes from an HDR histogram. Header values can come from SSM or Secrets Manager and are never shown; link-local and metadata addresses are refused; redirects are not followed. SecureString parameters or secrets under a customer-managed KMS key also need kms:Decrypt on that key.",
+    example: "http:\n  target: test_listener\n  path: /health\n  requests: 200\n  concurrency: 8\n  headers:\n    X-Api-Key: { ssm: /web/synthetic-api-key }\n  expect: { status: 2xx, json_path: $.status, equals: ok, p99: 300ms, max_error_rate: 1% }",
+    iam_actions: &[
+        "ecs:DescribeServiceDeployments",
+        "ecs:DescribeServiceRevisions",
+        "elasticloadbalancing:DescribeRules",
+        "elasticloadbalancing:DescribeListeners",
+        "elasticloadbalancing:DescribeLoadBalancers",
+        "ssm:GetParameters",
+        "secretsmanager:GetSecretValue",
+    ],
+    codes: &[
+        &HTTP_OK,
+        &HTTP_ERROR_RATE,
+        &HTTP_LATENCY,
+        &HTTP_NO_SAMPLES,
+        &HTTP_UNREACHABLE,
+        &HTTP_NO_TEST_ROUTE,
+        &HTTP_TEST_ROUTE_UNSUPPORTED,
+        &HTTP_NO_TEST_HEADER,
+        &HTTP_PATH_NOT_ROUTED,
+        &HTTP_LINK_LOCAL_REFUSED,
+        &HTTP_HEADER_VALUE_INVALID,
+        &HTTP_SETUP_FAILED,
+    ],
 };
+
+/// How many failed requests the evidence shows.
+pub const MAX_FAILURE_SAMPLES: usize = 5;
+/// How many characters of a failed response's body the evidence shows.
+pub const BODY_SNIPPET_CHARS: usize = 200;
+
+// ---------------------------------------------------------------------------------------------
+// Where the requests go
+
+/// Where the requests of one run go, resolved from the params and the deployment's facts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResolvedTarget {
+    /// The URL requested: scheme, host, port, path and query.
+    pub url: String,
+    /// The name to resolve and connect to instead of the URL's host, when the URL carries the host
+    /// a listener rule matches rather than the load balancer's own DNS name.
+    pub connect_to: Option<String>,
+    /// Headers the route to green needs (a rule's header condition, the Service Connect test
+    /// header); they replace configured headers of the same name.
+    pub route_headers: Vec<HeaderMatch>,
+    /// How the target was chosen, in words, for evidence.
+    pub via: String,
+}
+
+/// Where the requests go: see the module docs. `routing` is needed for the listener targets and
+/// `green` for `test_header`; an `Err` is the outcome to report.
+pub fn resolve_target(
+    params: &HttpParams,
+    routing: Option<&RoutingFacts>,
+    green: Option<&RevisionFacts>,
+) -> Result<ResolvedTarget, Outcome> {
+    if params.target == HttpTarget::Url {
+        let url = params.url.clone().ok_or_else(|| {
+            setup_failed("target: url has no `url` (the config validation should have refused it)")
+        })?;
+        return Ok(ResolvedTarget {
+            url,
+            connect_to: None,
+            route_headers: Vec::new(),
+            via: "the configured url".to_owned(),
+        });
+    }
+    let target_name = target_name(params.target);
+    let Some(routing) = routing else {
+        return Err(setup_failed(&format!(
+            "target: {target_name} needs the service's routing facts, which were not gathered"
+        )));
+    };
+    let Some(endpoint) = &routing.test_endpoint else {
+        return Err(match &routing.test_rule {
+            None => no_test_route(params.target, green),
+            Some(rule) => test_route_unsupported(params.target, &rule.rule_arn, &rule.conditions),
+        });
+    };
+
+    let path = match &params.path {
+        Some(path) => path.clone(),
+        None => endpoint.path.clone().unwrap_or_else(|| "/".to_owned()),
+    };
+    if let Some(rule) = &routing.test_rule {
+        check_path_is_routed(&path, &rule.rule_arn, &rule.conditions)?;
+    }
+
+    let (scheme, authority) = split_base_url(&endpoint.base_url).ok_or_else(|| {
+        setup_failed(&format!(
+            "the test endpoint's base URL {:?} is not an http:// or https:// URL",
+            endpoint.base_url
+        ))
+    })?;
+    let (lb_host, port) = split_authority(authority);
+    let (url_host, connect_to) = match &endpoint.host {
+        Some(host) if !host.eq_ignore_ascii_case(lb_host) => {
+            (host.as_str(), Some(lb_host.to_owned()))
+        }
+        _ => (lb_host, None),
+    };
+    let url = match port {
+        Some(port) => format!("{scheme}://{url_host}:{port}{path}"),
+        None => format!("{scheme}://{url_host}{path}"),
+    };
+
+    let mut route_headers = endpoint.headers.clone();
+    let mut via = match &routing.test_rule {
+        Some(rule) => format!("the test listener rule {}", rule.rule_arn),
+        None => "the test endpoint".to_owned(),
+    };
+    if params.target == HttpTarget::TestHeader {
+        if let Some(header) = green.and_then(|green| green.test_header.as_ref())
+            && !route_headers
+                .iter()
+                .any(|known| known.name.eq_ignore_ascii_case(&header.name))
+        {
+            route_headers.push(header.clone());
+        }
+        if route_headers.is_empty() {
+            return Err(no_test_header(&endpoint.base_url));
+        }
+        let names: Vec<&str> = route_headers.iter().map(|h| h.name.as_str()).collect();
+        via = format!("{via} with the test header {}", names.join(", "));
+    }
+    Ok(ResolvedTarget {
+        url,
+        connect_to,
+        route_headers,
+        via,
+    })
+}
+
+fn target_name(target: HttpTarget) -> &'static str {
+    match target {
+        HttpTarget::TestListener => "test_listener",
+        HttpTarget::TestHeader => "test_header",
+        HttpTarget::Url => "url",
+    }
+}
+
+/// `https://name:443/…` → (`https`, `name:443`).
+fn split_base_url(base_url: &str) -> Option<(&str, &str)> {
+    let (scheme, rest) = base_url.split_once("://")?;
+    let scheme_ok = scheme.eq_ignore_ascii_case("http") || scheme.eq_ignore_ascii_case("https");
+    let authority = &rest[..rest.find(['/', '?', '#']).unwrap_or(rest.len())];
+    (scheme_ok && !authority.is_empty() && !authority.contains('@')).then_some((scheme, authority))
+}
+
+/// `name:8080` → (`name`, `8080`); `[::1]:80` → (`[::1]`, `80`).
+fn split_authority(authority: &str) -> (&str, Option<&str>) {
+    if authority.starts_with('[') {
+        return match authority.rsplit_once("]:") {
+            Some((host, port)) => (&authority[..host.len() + 1], Some(port)),
+            None => (authority, None),
+        };
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) => (host, Some(port)),
+        None => (authority, None),
+    }
+}
+
+fn check_path_is_routed(
+    path: &str,
+    rule_arn: &str,
+    conditions: &[RuleCondition],
+) -> Result<(), Outcome> {
+    let path_only = &path[..path.find('?').unwrap_or(path.len())];
+    for condition in conditions {
+        if let RuleCondition::Path(patterns) = condition
+            && !patterns.is_empty()
+            && !patterns
+                .iter()
+                .any(|pattern| elb_pattern_matches(pattern, path_only))
+        {
+            return Err(Outcome::permanent_error(
+                &HTTP_PATH_NOT_ROUTED,
+                format!(
+                    "path {path_only:?} is not forwarded by the test listener rule {rule_arn}, which matches {}; set the check's `path` to one of those",
+                    patterns.join(", ")
+                ),
+            )
+            .with_evidence(
+                Evidence::new("path", path_only)
+                    .threshold(format!("matches one of {}", patterns.join(", ")))
+                    .resource(rule_arn),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// An ELB condition pattern: `*` matches any run of characters, `?` exactly one; case-sensitive.
+fn elb_pattern_matches(pattern: &str, text: &str) -> bool {
+    let (pattern, text): (Vec<char>, Vec<char>) =
+        (pattern.chars().collect(), text.chars().collect());
+    let (mut p, mut t) = (0, 0);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while t < text.len() {
+        if p < pattern.len() && (pattern[p] == '?' || pattern[p] == text[t]) {
+            p += 1;
+            t += 1;
+        } else if p < pattern.len() && pattern[p] == '*' {
+            backtrack = Some((p, t));
+            p += 1;
+        } else if let Some((star, matched)) = backtrack {
+            p = star + 1;
+            t = matched + 1;
+            backtrack = Some((star, matched + 1));
+        } else {
+            return false;
+        }
+    }
+    pattern[p..].iter().all(|c| *c == '*')
+}
+
+fn no_test_route(target: HttpTarget, green: Option<&RevisionFacts>) -> Outcome {
+    let hint = match green.and_then(|green| green.test_header.as_ref()) {
+        Some(header) => format!(
+            "; green has the Service Connect test header {}, which only routes inside the namespace: use `target: url` with an address there and put the header in `headers`",
+            header.name
+        ),
+        None => String::new(),
+    };
+    Outcome::permanent_error(
+        &HTTP_NO_TEST_ROUTE,
+        format!(
+            "the check's `target: {}` needs the service's test listener rule, and the service has none (no `testListenerRule` in its load balancer's advancedConfiguration){hint}",
+            target_name(target)
+        ),
+    )
+    .with_evidence(Evidence::new("test listener rule", "none").threshold("a test listener rule"))
+}
+
+fn test_route_unsupported(
+    target: HttpTarget,
+    rule_arn: &str,
+    conditions: &[RuleCondition],
+) -> Outcome {
+    let unsupported: Vec<&str> = conditions
+        .iter()
+        .filter_map(|condition| match condition {
+            RuleCondition::Other(text) => Some(text.as_str()),
+            _ => None,
+        })
+        .collect();
+    let listed = if unsupported.is_empty() {
+        "conditions greenlight cannot satisfy".to_owned()
+    } else {
+        unsupported.join(", ")
+    };
+    Outcome::permanent_error(
+        &HTTP_TEST_ROUTE_UNSUPPORTED,
+        format!(
+            "the check's `target: {}` cannot build a request the test listener rule {rule_arn} matches: it needs {listed}; route test traffic by host, path or header, or use `target: url`",
+            target_name(target)
+        ),
+    )
+    .with_evidence(Evidence::new("rule conditions", json!(unsupported)).resource(rule_arn))
+}
+
+fn no_test_header(base_url: &str) -> Outcome {
+    Outcome::permanent_error(
+        &HTTP_NO_TEST_HEADER,
+        format!(
+            "the check's `target: test_header` needs a header that routes test traffic to green, and neither the test listener rule (at {base_url}) nor green's Service Connect configuration has one; use `target: test_listener`"
+        ),
+    )
+    .with_evidence(Evidence::new("test header", "none").resource(base_url))
+}
+
+/// The outcome when the target (`host`, as written or resolved to `address`) is link-local.
+pub fn link_local_refused(host: &str, address: IpAddr) -> Outcome {
+    Outcome::permanent_error(
+        &HTTP_LINK_LOCAL_REFUSED,
+        format!(
+            "refusing to send requests to {host} ({address}): a link-local or instance-metadata address, where the function's credentials live; set `allow_link_local: true` if that is meant"
+        ),
+    )
+    .with_evidence(
+        Evidence::new("target address", address.to_string())
+            .threshold("not link-local (169.254.0.0/16, fe80::/10, fd00:ec2::254)")
+            .resource(host),
+    )
+}
+
+/// The outcome when the header `name`, read from `source` (`ssm /x`, `secret arn`), cannot be sent.
+pub fn header_value_invalid(name: &str, source: &str, why: &str) -> Outcome {
+    Outcome::permanent_error(
+        &HTTP_HEADER_VALUE_INVALID,
+        format!("request header {name} cannot be sent: the value from {source} {why}"),
+    )
+    .with_evidence(Evidence::new("header value", "<redacted>").resource(source))
+}
+
+/// The outcome when the requests could not be prepared.
+pub fn setup_failed(detail: &str) -> Outcome {
+    Outcome::permanent_error(
+        &HTTP_SETUP_FAILED,
+        format!("the synthetic requests could not be prepared: {detail}"),
+    )
+}
+
+/// The IPv6 address of the EC2 instance metadata service.
+const IMDS_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
+
+/// Whether `address` is link-local (169.254.0.0/16, fe80::/10, also as an IPv4-mapped IPv6
+/// address) or the instance metadata service's IPv6 address.
+pub fn is_link_local(address: IpAddr) -> bool {
+    match address {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => v4.is_link_local(),
+            None => v6.is_unicast_link_local() || v6 == IMDS_V6,
+        },
+    }
+}
+
+/// `text` with every occurrence of each secret replaced by `<redacted>`.
+pub fn redact(text: &str, secrets: &[String]) -> String {
+    secrets
+        .iter()
+        .filter(|secret| !secret.is_empty())
+        .fold(text.to_owned(), |text, secret| {
+            text.replace(secret.as_str(), "<redacted>")
+        })
+}
+
+// ---------------------------------------------------------------------------------------------
+// One response
+
+/// Why one request counted as an error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FailureKind {
+    /// No connection: refused, name not resolved, TLS handshake failed.
+    Connect,
+    /// No complete answer within `request_timeout`.
+    Timeout,
+    /// The connection broke while sending or reading.
+    Transport,
+    /// The status is not one expected.
+    Status,
+    /// A response header is missing or has another value.
+    Header,
+    /// The body does not contain `body_contains`.
+    BodyContains,
+    /// The body does not match `body_regex`.
+    BodyRegex,
+    /// The body is not JSON, and `json_path` needs it to be.
+    NotJson,
+    /// The `json_path` points at nothing.
+    JsonPathMissing,
+    /// The value at `json_path` is not `equals`.
+    JsonMismatch,
+}
+
+impl FailureKind {
+    /// The kind as evidence names it.
+    pub fn name(self) -> &'static str {
+        match self {
+            FailureKind::Connect => "connect",
+            FailureKind::Timeout => "timeout",
+            FailureKind::Transport => "transport",
+            FailureKind::Status => "status",
+            FailureKind::Header => "header",
+            FailureKind::BodyContains => "body_contains",
+            FailureKind::BodyRegex => "body_regex",
+            FailureKind::NotJson => "not_json",
+            FailureKind::JsonPathMissing => "json_path_missing",
+            FailureKind::JsonMismatch => "json_mismatch",
+        }
+    }
+}
+
+/// Why one response failed its expectations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResponseFailure {
+    /// Which expectation.
+    pub kind: FailureKind,
+    /// What was seen, in words.
+    pub detail: String,
+}
+
+/// The expectations on one response, with their patterns compiled once for the run.
+#[derive(Debug, Clone)]
+pub struct ResponseExpectations {
+    expect: HttpExpect,
+    body_contains: Option<regex::bytes::Regex>,
+    body_regex: Option<regex::bytes::Regex>,
+}
+
+/// The most memory a compiled body pattern may take (the config validation holds the same line).
+const REGEX_SIZE_LIMIT: usize = 1024 * 1024;
+
+impl ResponseExpectations {
+    /// Compiles `expect`'s body patterns; an `Err` says which one is invalid.
+    pub fn new(expect: &HttpExpect) -> Result<Self, String> {
+        let compile = |pattern: &str, field: &str| {
+            regex::bytes::RegexBuilder::new(pattern)
+                .size_limit(REGEX_SIZE_LIMIT)
+                .build()
+                .map_err(|error| format!("expect.{field} is not a valid pattern: {error}"))
+        };
+        let body_contains = expect
+            .body_contains
+            .as_deref()
+            .map(|text| compile(&regex::escape(text), "body_contains"))
+            .transpose()?;
+        let body_regex = expect
+            .body_regex
+            .as_deref()
+            .map(|pattern| compile(pattern, "body_regex"))
+            .transpose()?;
+        Ok(ResponseExpectations {
+            expect: expect.clone(),
+            body_contains,
+            body_regex,
+        })
+    }
+
+    /// Whether any expectation looks at the body.
+    pub fn reads_body(&self) -> bool {
+        self.body_contains.is_some() || self.body_regex.is_some() || self.expect.json_path.is_some()
+    }
+
+    /// Judges one response: its `status`, its headers (looked up by name with `header`) and the
+    /// `body` read (its first `body_max_bytes`).
+    pub fn assess(
+        &self,
+        status: u16,
+        header: impl Fn(&str) -> Option<String>,
+        body: &[u8],
+    ) -> Result<(), ResponseFailure> {
+        let fail = |kind, detail: String| Err(ResponseFailure { kind, detail });
+        let expect = &self.expect;
+        if !expect.status.matches(status) {
+            return fail(
+                FailureKind::Status,
+                format!("status {status} is not {}", expect.status),
+            );
+        }
+        for (name, wanted) in &expect.headers {
+            match header(name) {
+                Some(found) if found == *wanted => {}
+                Some(found) => {
+                    return fail(
+                        FailureKind::Header,
+                        format!(
+                            "header {name} is {:?}, expected {wanted:?}",
+                            truncate(&found, 100)
+                        ),
+                    );
+                }
+                None => {
+                    return fail(
+                        FailureKind::Header,
+                        format!("header {name} is missing, expected {wanted:?}"),
+                    );
+                }
+            }
+        }
+        if let (Some(pattern), Some(text)) = (&self.body_contains, &expect.body_contains)
+            && !pattern.is_match(body)
+        {
+            return fail(
+                FailureKind::BodyContains,
+                format!("body does not contain {text:?}"),
+            );
+        }
+        if let (Some(pattern), Some(text)) = (&self.body_regex, &expect.body_regex)
+            && !pattern.is_match(body)
+        {
+            return fail(
+                FailureKind::BodyRegex,
+                format!("body does not match /{text}/"),
+            );
+        }
+        if let Some(path) = &expect.json_path {
+            let document: serde_json::Value = match serde_json::from_slice(body) {
+                Ok(document) => document,
+                Err(error) => {
+                    return fail(
+                        FailureKind::NotJson,
+                        format!("body is not JSON ({error}), and {path} needs it to be"),
+                    );
+                }
+            };
+            match (path.select(&document), &expect.equals) {
+                (None, _) => {
+                    return fail(
+                        FailureKind::JsonPathMissing,
+                        format!("{path} is absent from the body"),
+                    );
+                }
+                (Some(found), Some(wanted)) if !json_equal(found, wanted) => {
+                    return fail(
+                        FailureKind::JsonMismatch,
+                        format!(
+                            "{path} is {}, expected {wanted}",
+                            truncate(&found.to_string(), 100)
+                        ),
+                    );
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+/// JSON equality where numbers compare by value (`1` equals `1.0`).
+fn json_equal(found: &serde_json::Value, wanted: &serde_json::Value) -> bool {
+    match (found.as_f64(), wanted.as_f64()) {
+        (Some(a), Some(b)) if found.is_number() && wanted.is_number() => a == b,
+        _ => found == wanted,
+    }
+}
+
+/// At most `chars` characters of `text`, with `…` when cut.
+fn truncate(text: &str, chars: usize) -> String {
+    match text.char_indices().nth(chars) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
+    }
+}
+
+/// The start of a body, as text fit for evidence: lossy UTF-8, control characters as spaces,
+/// [`BODY_SNIPPET_CHARS`] at most.
+pub fn body_snippet(body: &[u8]) -> String {
+    let end = body.len().min(BODY_SNIPPET_CHARS * 4);
+    let text: String = String::from_utf8_lossy(&body[..end])
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    truncate(text.trim(), BODY_SNIPPET_CHARS)
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+
+/// Latency percentiles of the timed requests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LatencySummary {
+    /// How many requests were timed (answered, or timed out at `request_timeout`).
+    pub samples: u64,
+    /// The median.
+    pub p50: Duration,
+    /// The 90th percentile.
+    pub p90: Duration,
+    /// The 95th percentile.
+    pub p95: Duration,
+    /// The 99th percentile.
+    pub p99: Duration,
+    /// The slowest.
+    pub max: Duration,
+}
+
+/// One failed request, as the evidence shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedRequest {
+    /// Its number in the run, from 1.
+    pub number: u64,
+    /// Its status, when it got an answer.
+    pub status: Option<u16>,
+    /// Why it failed.
+    pub kind: FailureKind,
+    /// What was seen, in words (secrets redacted).
+    pub detail: String,
+    /// The start of its body, when it had one (secrets redacted).
+    pub body: Option<String>,
+}
+
+/// What one run of synthetic requests saw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrafficSummary {
+    /// The URL requested (header values are not part of it).
+    pub url: String,
+    /// How the target was chosen.
+    pub via: String,
+    /// When the first request was sent.
+    pub started_at: SystemTime,
+    /// When the last one ended.
+    pub finished_at: SystemTime,
+    /// How many requests the run meant to send.
+    pub planned: u64,
+    /// How many it sent.
+    pub sent: u64,
+    /// Answered requests by status.
+    pub by_status: BTreeMap<u16, u64>,
+    /// Failed requests by why (each request counted once, for its first failure).
+    pub failures: BTreeMap<FailureKind, u64>,
+    /// Latency of the timed requests.
+    pub latency: LatencySummary,
+    /// The first failed requests, by number, at most [`MAX_FAILURE_SAMPLES`].
+    pub first_failures: Vec<FailedRequest>,
+}
+
+impl TrafficSummary {
+    /// How many requests failed.
+    pub fn errors(&self) -> u64 {
+        self.failures.values().sum()
+    }
+
+    /// How many requests got an HTTP answer.
+    pub fn answered(&self) -> u64 {
+        self.by_status.values().sum()
+    }
+
+    /// The failed requests' share of those sent, in percent.
+    pub fn error_rate(&self) -> f64 {
+        if self.sent == 0 {
+            0.0
+        } else {
+            self.errors() as f64 * 100.0 / self.sent as f64
+        }
+    }
+}
+
+/// Judges a run of synthetic requests against the expectations.
+pub fn judge(summary: &TrafficSummary, expect: &HttpExpect) -> Outcome {
+    let url = summary.url.as_str();
+    let window = format!(
+        "{}/{}",
+        humantime::format_rfc3339_seconds(summary.started_at),
+        humantime::format_rfc3339_seconds(summary.finished_at)
+    );
+    let sent = summary.sent;
+    if sent == 0 {
+        return Outcome::inconclusive(
+            &HTTP_NO_SAMPLES,
+            format!(
+                "no request was sent to {url} (of {} planned)",
+                summary.planned
+            ),
+        )
+        .with_evidence(
+            Evidence::new("requests sent", 0)
+                .threshold(format!("{} planned", summary.planned))
+                .window(window)
+                .samples(0)
+                .resource(url),
+        );
+    }
+
+    let connect_failures = summary
+        .failures
+        .get(&FailureKind::Connect)
+        .copied()
+        .unwrap_or(0);
+    if summary.answered() == 0 && connect_failures == sent {
+        let first = summary
+            .first_failures
+            .first()
+            .map_or_else(|| "no detail".to_owned(), |failure| failure.detail.clone());
+        let mut outcome = Outcome::transient_error(
+            &HTTP_UNREACHABLE,
+            format!("none of the {sent} requests to {url} reached it: {first}"),
+        )
+        .with_evidence(
+            Evidence::new("requests that connected", 0)
+                .threshold("at least one")
+                .window(window)
+                .samples(sent)
+                .resource(url),
+        );
+        for failure in &summary.first_failures {
+            outcome = outcome.with_evidence(failure_evidence(failure, url));
+        }
+        return outcome;
+    }
+
+    let errors = summary.errors();
+    let rate = summary.error_rate();
+    let max_rate = expect.max_error_rate;
+    let rate_failed = rate > max_rate.value() + 1e-9;
+
+    let thresholds: Vec<(&str, Duration, Duration)> = [
+        ("p50", expect.p50, summary.latency.p50),
+        ("p90", expect.p90, summary.latency.p90),
+        ("p95", expect.p95, summary.latency.p95),
+        ("p99", expect.p99, summary.latency.p99),
+    ]
+    .into_iter()
+    .filter_map(|(name, threshold, seen)| threshold.map(|threshold| (name, threshold, seen)))
+    .collect();
+    let timed = summary.latency.samples;
+    let breaches: Vec<&(&str, Duration, Duration)> = if timed == 0 {
+        Vec::new()
+    } else {
+        thresholds
+            .iter()
+            .filter(|(_, threshold, seen)| seen > threshold)
+            .collect()
+    };
+
+    let mut evidence = vec![
+        Evidence::new("error rate of requests (%)", round2(rate))
+            .threshold(format!("<= {max_rate}"))
+            .window(window.clone())
+            .samples(sent)
+            .resource(url),
+        Evidence::new(
+            "responses by status",
+            json!(
+                summary
+                    .by_status
+                    .iter()
+                    .map(|(status, count)| (status.to_string(), *count))
+                    .collect::<BTreeMap<_, _>>()
+            ),
+        )
+        .window(window.clone())
+        .samples(summary.answered())
+        .resource(url),
+    ];
+    if errors > 0 {
+        evidence.push(
+            Evidence::new(
+                "failed requests by kind",
+                json!(
+                    summary
+                        .failures
+                        .iter()
+                        .map(|(kind, count)| (kind.name(), *count))
+                        .collect::<BTreeMap<_, _>>()
+                ),
+            )
+            .window(window.clone())
+            .samples(errors)
+            .resource(url),
+        );
+    }
+    if timed > 0 {
+        for (name, threshold, seen) in &thresholds {
+            evidence.push(
+                Evidence::new(format!("{name} latency (ms)"), millis(*seen))
+                    .threshold(format!("<= {}", HumanDuration(*threshold)))
+                    .window(window.clone())
+                    .samples(timed)
+                    .resource(url),
+            );
+        }
+        evidence.push(
+            Evidence::new(
+                "latency (ms)",
+                json!({
+                    "p50": millis(summary.latency.p50),
+                    "p90": millis(summary.latency.p90),
+                    "p95": millis(summary.latency.p95),
+                    "p99": millis(summary.latency.p99),
+                    "max": millis(summary.latency.max),
+                }),
+            )
+            .window(window.clone())
+            .samples(timed)
+            .resource(url),
+        );
+    }
+    evidence.extend(
+        summary
+            .first_failures
+            .iter()
+            .map(|failure| failure_evidence(failure, url)),
+    );
+    evidence.push(Evidence::new("target", summary.via.as_str()).resource(url));
+
+    let outcome = if rate_failed {
+        let kinds = summary
+            .failures
+            .iter()
+            .map(|(kind, count)| format!("{count} {}", kind.name()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let mut message = format!(
+            "{errors} of {sent} requests to {url} failed ({}% > {max_rate} allowed): {kinds}",
+            round2(rate)
+        );
+        if let Some(first) = summary.first_failures.first() {
+            let _ = write!(message, "; first: #{} {}", first.number, first.detail);
+        }
+        Outcome::fail(&HTTP_ERROR_RATE, message)
+    } else if !breaches.is_empty() {
+        let described = breaches
+            .iter()
+            .map(|(name, threshold, seen)| {
+                format!("{name} {}ms > {}", millis(*seen), HumanDuration(*threshold))
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        Outcome::fail(
+            &HTTP_LATENCY,
+            format!("requests to {url} were too slow: {described} (over {timed} timed requests)"),
+        )
+    } else if !thresholds.is_empty() && timed == 0 {
+        Outcome::inconclusive(
+            &HTTP_NO_SAMPLES,
+            format!("no request to {url} was timed, so its latency cannot be judged"),
+        )
+    } else {
+        let mut message = format!(
+            "{} of {sent} requests to {url} met the expectations (error rate {}% <= {max_rate}",
+            sent - errors,
+            round2(rate)
+        );
+        for (name, threshold, seen) in &thresholds {
+            let _ = write!(
+                message,
+                ", {name} {}ms <= {}",
+                millis(*seen),
+                HumanDuration(*threshold)
+            );
+        }
+        message.push(')');
+        Outcome::pass(&HTTP_OK, message)
+    };
+    evidence
+        .into_iter()
+        .fold(outcome, |outcome, evidence| outcome.with_evidence(evidence))
+}
+
+fn failure_evidence(failure: &FailedRequest, url: &str) -> Evidence {
+    let mut value = json!({ "kind": failure.kind.name(), "detail": failure.detail });
+    if let Some(status) = failure.status {
+        value["status"] = json!(status);
+    }
+    if let Some(body) = &failure.body {
+        value["body"] = json!(body);
+    }
+    Evidence::new(format!("failed request #{}", failure.number), value).resource(url)
+}
+
+/// Milliseconds with one decimal.
+fn millis(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 10_000.0).round() / 10.0
+}
+
+fn round2(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::checks::test_support::check_at;
+    use crate::facts::{ListenerRuleFacts, TestEndpoint};
+    use crate::outcome::{ErrorClass, Status};
+    use crate::stage::LifecycleStage;
+
+    fn params(yaml: &str) -> HttpParams {
+        let value: serde_json::Value = serde_json::from_str(yaml).expect("test params are JSON");
+        serde_json::from_value(value).expect("test params parse")
+    }
+
+    fn rule(conditions: Vec<RuleCondition>) -> ListenerRuleFacts {
+        ListenerRuleFacts {
+            rule_arn: "arn:aws:elasticloadbalancing:eu-west-1:1:listener-rule/app/web/1/2/3".into(),
+            listener_arn: "arn:aws:elasticloadbalancing:eu-west-1:1:listener/app/web/1/2".into(),
+            forwards: vec![("green-tg".into(), 100.0)],
+            conditions,
+        }
+    }
+
+    fn routing(
+        endpoint: Option<TestEndpoint>,
+        test_rule: Option<ListenerRuleFacts>,
+    ) -> RoutingFacts {
+        RoutingFacts {
+            green_target_group: Some("green-tg".into()),
+            blue_target_group: Some("blue-tg".into()),
+            load_balancer_arn: None,
+            production_rule: None,
+            test_rule,
+            test_endpoint: endpoint,
+        }
+    }
+
+    fn endpoint(base_url: &str) -> TestEndpoint {
+        TestEndpoint {
+            base_url: base_url.into(),
+            host: None,
+            path: None,
+            headers: Vec::new(),
+        }
+    }
+
+    fn green(test_header: Option<HeaderMatch>) -> RevisionFacts {
+        RevisionFacts {
+            arn: "arn:aws:ecs:eu-west-1:1:service-revision/c/web/2".into(),
+            task_definition_arn: "arn:aws:ecs:eu-west-1:1:task-definition/web:2".into(),
+            containers: Vec::new(),
+            target_group_arns: Vec::new(),
+            test_header,
+        }
+    }
+
+    fn header(name: &str, value: &str) -> HeaderMatch {
+        HeaderMatch {
+            name: name.into(),
+            value: value.into(),
+        }
+    }
+
+    /// (params, routing, green's test header, url, connect_to, route header names).
+    type TargetCase = (
+        &'static str,
+        RoutingFacts,
+        Option<HeaderMatch>,
+        &'static str,
+        Option<&'static str>,
+        Vec<&'static str>,
+    );
+
+    /// (status, content-type, body, failure kind, detail fragment).
+    type ResponseCase = (
+        u16,
+        Option<&'static str>,
+        &'static [u8],
+        FailureKind,
+        &'static str,
+    );
+
+    #[test]
+    fn targets_resolve_from_the_facts() {
+        let lb = "http://web-123.eu-west-1.elb.amazonaws.com:8080";
+        let with_host = TestEndpoint {
+            host: Some("test.web.example.com".into()),
+            path: Some("/green/".into()),
+            headers: vec![header("x-route", "green")],
+            ..endpoint("https://web-123.eu-west-1.elb.amazonaws.com:8443/")
+        };
+        let sc = Some(header("x-amzn-ecs-blue-green-test", "1"));
+        // (params, routing, green header, url, connect_to, route headers)
+        let cases: Vec<TargetCase> = vec![
+            (
+                r#"{}"#,
+                routing(Some(endpoint(lb)), Some(rule(vec![]))),
+                None,
+                "http://web-123.eu-west-1.elb.amazonaws.com:8080/",
+                None,
+                vec![],
+            ),
+            (
+                r#"{"path": "/health?deep=1"}"#,
+                routing(Some(endpoint(lb)), None),
+                None,
+                "http://web-123.eu-west-1.elb.amazonaws.com:8080/health?deep=1",
+                None,
+                vec![],
+            ),
+            (
+                r#"{}"#,
+                routing(Some(with_host.clone()), None),
+                None,
+                "https://test.web.example.com:8443/green/",
+                Some("web-123.eu-west-1.elb.amazonaws.com"),
+                vec!["x-route"],
+            ),
+            (
+                r#"{"target": "test_header"}"#,
+                routing(Some(with_host), None),
+                sc.clone(),
+                "https://test.web.example.com:8443/green/",
+                Some("web-123.eu-west-1.elb.amazonaws.com"),
+                vec!["x-route", "x-amzn-ecs-blue-green-test"],
+            ),
+            (
+                r#"{"target": "test_header", "path": "/h"}"#,
+                routing(Some(endpoint("http://lb.example.com")), None),
+                sc,
+                "http://lb.example.com/h",
+                None,
+                vec!["x-amzn-ecs-blue-green-test"],
+            ),
+            (
+                r#"{"target": "url", "url": "https://green.internal/health"}"#,
+                routing(None, None),
+                None,
+                "https://green.internal/health",
+                None,
+                vec![],
+            ),
+        ];
+        for (yaml, routing, header, url, connect_to, headers) in cases {
+            let green = green(header);
+            let resolved = resolve_target(&params(yaml), Some(&routing), Some(&green))
+                .unwrap_or_else(|outcome| panic!("{yaml}: {outcome:?}"));
+            assert_eq!(resolved.url, url, "{yaml}");
+            assert_eq!(resolved.connect_to.as_deref(), connect_to, "{yaml}");
+            let names: Vec<&str> = resolved
+                .route_headers
+                .iter()
+                .map(|h| h.name.as_str())
+                .collect();
+            assert_eq!(names, headers, "{yaml}");
+        }
+    }
+
+    #[test]
+    fn missing_routes_are_wiring_errors_naming_the_field() {
+        let no_rule = routing(None, None);
+        let odd_rule = routing(
+            None,
+            Some(rule(vec![RuleCondition::Other(
+                "source-ip 10.0.0.0/8".into(),
+            )])),
+        );
+        let path_rule = routing(
+            Some(endpoint("http://lb.example.com")),
+            Some(rule(vec![RuleCondition::Path(vec![
+                "/api/*".into(),
+                "/v?/x".into(),
+            ])])),
+        );
+        let plain = routing(Some(endpoint("http://lb.example.com")), Some(rule(vec![])));
+        let cases: Vec<(&str, &RoutingFacts, Option<HeaderMatch>, &ReasonCode, &str)> = vec![
+            (
+                r#"{}"#,
+                &no_rule,
+                None,
+                &HTTP_NO_TEST_ROUTE,
+                "`target: test_listener`",
+            ),
+            (
+                r#"{"target": "test_header"}"#,
+                &no_rule,
+                Some(header("x-amzn-ecs-blue-green-test", "1")),
+                &HTTP_NO_TEST_ROUTE,
+                "Service Connect test header x-amzn-ecs-blue-green-test",
+            ),
+            (
+                r#"{}"#,
+                &odd_rule,
+                None,
+                &HTTP_TEST_ROUTE_UNSUPPORTED,
+                "source-ip 10.0.0.0/8",
+            ),
+            (
+                r#"{"path": "/"}"#,
+                &path_rule,
+                None,
+                &HTTP_PATH_NOT_ROUTED,
+                "/api/*, /v?/x",
+            ),
+            (
+                r#"{"target": "test_header"}"#,
+                &plain,
+                None,
+                &HTTP_NO_TEST_HEADER,
+                "`target: test_listener`",
+            ),
+        ];
+        for (yaml, routing, header, code, says) in cases {
+            let green = green(header);
+            let outcome =
+                resolve_target(&params(yaml), Some(routing), Some(&green)).expect_err(yaml);
+            assert_eq!(outcome.code, code, "{yaml}");
+            assert!(outcome.is_permanent_error(), "{yaml}");
+            assert!(
+                outcome.message.contains(says),
+                "{yaml}: {}",
+                outcome.message
+            );
+        }
+        for path in ["/api/users", "/v1/x", "/api/?q=1"] {
+            let yaml = format!(r#"{{"path": "{path}"}}"#);
+            assert!(
+                resolve_target(&params(&yaml), Some(&path_rule), None).is_ok(),
+                "{path}"
+            );
+        }
+    }
+
+    #[test]
+    fn elb_patterns_match_like_elb() {
+        for (pattern, text, matches) in [
+            ("/api/*", "/api/", true),
+            ("/api/*", "/api/a/b", true),
+            ("/api/*", "/apix", false),
+            ("*", "/", true),
+            ("/v?/x", "/v1/x", true),
+            ("/v?/x", "/v10/x", false),
+            ("/a*b*c", "/aXbYc", true),
+            ("/a*b*c", "/aXbY", false),
+            ("/API", "/api", false),
+        ] {
+            assert_eq!(
+                elb_pattern_matches(pattern, text),
+                matches,
+                "{pattern} {text}"
+            );
+        }
+    }
+
+    #[test]
+    fn link_local_and_metadata_addresses_are_recognised() {
+        for (address, link_local) in [
+            ("169.254.169.254", true),
+            ("169.254.170.2", true),
+            ("fe80::1", true),
+            ("fd00:ec2::254", true),
+            ("::ffff:169.254.169.254", true),
+            ("10.0.0.1", false),
+            ("127.0.0.1", false),
+            ("fd00:ec2::253", false),
+            ("2001:db8::1", false),
+        ] {
+            let ip: IpAddr = address.parse().expect("test address");
+            assert_eq!(is_link_local(ip), link_local, "{address}");
+        }
+        let outcome = link_local_refused("imds.example", "169.254.169.254".parse().expect("ip"));
+        assert_eq!(outcome.code, &HTTP_LINK_LOCAL_REFUSED);
+        assert!(outcome.is_permanent_error());
+        assert!(outcome.message.contains("allow_link_local"));
+    }
+
+    #[test]
+    fn secrets_are_redacted_everywhere() {
+        let secrets = vec!["s3cr3t".to_owned(), String::new()];
+        assert_eq!(
+            redact("echo: Authorization: s3cr3t, again s3cr3t", &secrets),
+            "echo: Authorization: <redacted>, again <redacted>"
+        );
+        assert_eq!(redact("nothing here", &secrets), "nothing here");
+        let outcome = header_value_invalid("X-Key", "ssm /team/key", "has a line break");
+        assert_eq!(outcome.evidence[0].value, json!("<redacted>"));
+    }
+
+    fn expect(json: serde_json::Value) -> HttpExpect {
+        serde_json::from_value(json).expect("test expectations parse")
+    }
+
+    #[test]
+    fn responses_are_assessed_against_every_expectation() {
+        let all = expect(json!({
+            "status": "2xx",
+            "headers": { "content-type": "application/json" },
+            "body_contains": "\"ok\"",
+            "body_regex": "version\":\\s*\"2\\.",
+            "json_path": "$.checks[0].status",
+            "equals": "ok",
+        }));
+        let good = br#"{"checks":[{"status":"ok"}],"version": "2.1"}"#;
+        let json_header =
+            |name: &str| (name == "content-type").then(|| "application/json".to_owned());
+        let expectations = ResponseExpectations::new(&all).expect("compiles");
+        assert!(expectations.reads_body());
+        assert_eq!(expectations.assess(200, json_header, good), Ok(()));
+
+        let cases: Vec<ResponseCase> = vec![
+            (
+                503,
+                Some("application/json"),
+                good,
+                FailureKind::Status,
+                "status 503 is not 2xx",
+            ),
+            (
+                200,
+                Some("text/html"),
+                good,
+                FailureKind::Header,
+                "header content-type is \"text/html\"",
+            ),
+            (
+                200,
+                None,
+                good,
+                FailureKind::Header,
+                "content-type is missing",
+            ),
+            (
+                200,
+                Some("application/json"),
+                br#"{"checks":[{"status":"degraded"}],"version": "2.1"}"#,
+                FailureKind::BodyContains,
+                "does not contain \"\\\"ok\\\"\"",
+            ),
+            (
+                200,
+                Some("application/json"),
+                br#"{"checks":[{"status":"ok"}],"version": "1.9"}"#,
+                FailureKind::BodyRegex,
+                "does not match",
+            ),
+            (
+                200,
+                Some("application/json"),
+                br#""ok" version": "2.1 <html>"#,
+                FailureKind::NotJson,
+                "not JSON",
+            ),
+            (
+                200,
+                Some("application/json"),
+                br#"{"checks":[],"s":"ok","version": "2.1"}"#,
+                FailureKind::JsonPathMissing,
+                "$.checks[0].status is absent",
+            ),
+            (
+                200,
+                Some("application/json"),
+                br#"{"checks":[{"status":"okay","x":"ok"}],"version": "2.1"}"#,
+                FailureKind::JsonMismatch,
+                "is \"okay\", expected \"ok\"",
+            ),
+        ];
+        for (status, content_type, body, kind, says) in cases {
+            let failure = expectations
+                .assess(status, |_| content_type.map(str::to_owned), body)
+                .expect_err(says);
+            assert_eq!(failure.kind, kind, "{says}");
+            assert!(failure.detail.contains(says), "{}", failure.detail);
+        }
+    }
+
+    #[test]
+    fn json_numbers_compare_by_value() {
+        let expectations =
+            ResponseExpectations::new(&expect(json!({ "json_path": "$.n", "equals": 1 })))
+                .expect("compiles");
+        assert_eq!(expectations.assess(200, |_| None, br#"{"n": 1.0}"#), Ok(()));
+        assert!(
+            expectations
+                .assess(200, |_| None, br#"{"n": "1"}"#)
+                .is_err()
+        );
+        let default = ResponseExpectations::new(&HttpExpect::default()).expect("compiles");
+        assert!(!default.reads_body());
+        assert_eq!(default.assess(204, |_| None, b""), Ok(()));
+    }
+
+    #[test]
+    fn body_snippets_are_short_and_printable() {
+        let long = "é".repeat(500);
+        let snippet = body_snippet(long.as_bytes());
+        assert_eq!(snippet.chars().count(), BODY_SNIPPET_CHARS + 1);
+        assert!(snippet.ends_with('…'));
+        assert_eq!(body_snippet(b"  line1\nline2\x00 "), "line1 line2");
+        assert_eq!(body_snippet(&[0xff, b'a']), "\u{fffd}a");
+    }
+
+    fn at(seconds: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(1_790_000_000 + seconds)
+    }
+
+    fn ms(value: u64) -> Duration {
+        Duration::from_millis(value)
+    }
+
+    fn summary(
+        sent: u64,
+        statuses: &[(u16, u64)],
+        failures: &[(FailureKind, u64)],
+        p99: u64,
+    ) -> TrafficSummary {
+        let failures: BTreeMap<FailureKind, u64> = failures.iter().copied().collect();
+        let first_failures = failures
+            .keys()
+            .enumerate()
+            .map(|(i, kind)| FailedRequest {
+                number: i as u64 + 1,
+                status: (*kind == FailureKind::Status).then_some(503),
+                kind: *kind,
+                detail: format!("{} detail", kind.name()),
+                body: (*kind == FailureKind::Status).then(|| "upstream down".to_owned()),
+            })
+            .collect();
+        let answered: u64 = statuses.iter().map(|(_, n)| n).sum();
+        let timeouts = failures.get(&FailureKind::Timeout).copied().unwrap_or(0);
+        TrafficSummary {
+            url: "http://lb.example.com/health".into(),
+            via: "the test listener rule arn:rule".into(),
+            started_at: at(0),
+            finished_at: at(3),
+            planned: sent,
+            sent,
+            by_status: statuses.iter().copied().collect(),
+            failures,
+            latency: LatencySummary {
+                samples: answered + timeouts,
+                p50: ms(p99 / 4),
+                p90: ms(p99 / 2),
+                p95: ms(p99 * 3 / 4),
+                p99: ms(p99),
+                max: ms(p99 + 10),
+            },
+            first_failures,
+        }
+    }
+
+    #[test]
+    fn runs_are_judged_on_error_rate_and_latency() {
+        let strict = expect(json!({ "p99": "300ms", "max_error_rate": "1%" }));
+        let lenient = expect(json!({ "max_error_rate": "100%", "p50": "1s" }));
+        // (name, summary, expectations, status, code, message fragment)
+        let cases: Vec<(&str, TrafficSummary, &HttpExpect, Status, &ReasonCode, &str)> = vec![
+            (
+                "all good",
+                summary(200, &[(200, 200)], &[], 120),
+                &strict,
+                Status::Pass,
+                &HTTP_OK,
+                "200 of 200 requests to http://lb.example.com/health met the expectations (error rate 0% <= 1%, p99 120ms <= 300ms)",
+            ),
+            (
+                "at the threshold",
+                summary(
+                    100,
+                    &[(200, 99), (503, 1)],
+                    &[(FailureKind::Status, 1)],
+                    120,
+                ),
+                &strict,
+                Status::Pass,
+                &HTTP_OK,
+                "99 of 100",
+            ),
+            (
+                "5xx above threshold",
+                summary(
+                    200,
+                    &[(200, 180), (503, 20)],
+                    &[(FailureKind::Status, 20)],
+                    120,
+                ),
+                &strict,
+                Status::Fail,
+                &HTTP_ERROR_RATE,
+                "20 of 200 requests to http://lb.example.com/health failed (10% > 1% allowed): 20 status; first: #1 status detail",
+            ),
+            (
+                "timeouts count",
+                summary(10, &[(200, 8)], &[(FailureKind::Timeout, 2)], 120),
+                &strict,
+                Status::Fail,
+                &HTTP_ERROR_RATE,
+                "2 timeout",
+            ),
+            (
+                "slow",
+                summary(50, &[(200, 50)], &[], 450),
+                &strict,
+                Status::Fail,
+                &HTTP_LATENCY,
+                "p99 450ms > 300ms (over 50 timed requests)",
+            ),
+            (
+                "nothing sent",
+                summary(0, &[], &[], 0),
+                &strict,
+                Status::Inconclusive,
+                &HTTP_NO_SAMPLES,
+                "no request was sent",
+            ),
+            (
+                "nothing timed",
+                summary(
+                    3,
+                    &[],
+                    &[(FailureKind::Connect, 1), (FailureKind::Transport, 2)],
+                    0,
+                ),
+                &lenient,
+                Status::Inconclusive,
+                &HTTP_NO_SAMPLES,
+                "cannot be judged",
+            ),
+            (
+                "refused",
+                summary(10, &[], &[(FailureKind::Connect, 10)], 0),
+                &strict,
+                Status::Error,
+                &HTTP_UNREACHABLE,
+                "none of the 10 requests to http://lb.example.com/health reached it: connect detail",
+            ),
+        ];
+        for (name, summary, expectations, status, code, says) in cases {
+            let outcome = judge(&summary, expectations);
+            assert_eq!(outcome.status, status, "{name}: {outcome:?}");
+            assert_eq!(outcome.code, code, "{name}");
+            assert!(
+                outcome.message.contains(says),
+                "{name}: {}",
+                outcome.message
+            );
+            assert!(
+                outcome.evidence.iter().all(|e| e
+                    .resource
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with("http://lb"))),
+                "{name}: every piece of evidence names the target"
+            );
+        }
+    }
+
+    #[test]
+    fn evidence_has_counts_thresholds_windows_and_first_failures() {
+        let strict = expect(json!({ "p99": "300ms", "max_error_rate": "1%" }));
+        let outcome = judge(
+            &summary(
+                200,
+                &[(200, 180), (503, 20)],
+                &[(FailureKind::Status, 20)],
+                120,
+            ),
+            &strict,
+        );
+        let rate = &outcome.evidence[0];
+        assert_eq!(rate.value, json!(10.0));
+        assert_eq!(rate.threshold.as_deref(), Some("<= 1%"));
+        assert_eq!(rate.samples, Some(200));
+        assert!(
+            rate.window
+                .as_deref()
+                .is_some_and(|w| w.contains('/') && w.ends_with('Z'))
+        );
+        assert_eq!(outcome.evidence[1].value, json!({"200": 180, "503": 20}));
+        assert_eq!(outcome.evidence[2].value, json!({"status": 20}));
+        let p99 = outcome
+            .evidence
+            .iter()
+            .find(|e| e.measured == "p99 latency (ms)")
+            .expect("p99");
+        assert_eq!(
+            (p99.value.clone(), p99.threshold.as_deref()),
+            (json!(120.0), Some("<= 300ms"))
+        );
+        let first = outcome
+            .evidence
+            .iter()
+            .find(|e| e.measured == "failed request #1")
+            .expect("first");
+        assert_eq!(first.value["status"], json!(503));
+        assert_eq!(first.value["body"], json!("upstream down"));
+
+        let refused = judge(&summary(4, &[], &[(FailureKind::Connect, 4)], 0), &strict);
+        assert_eq!(refused.error_class, Some(ErrorClass::Transient));
+    }
+
+    #[test]
+    fn doc_lists_every_code_once() {
+        assert_eq!(DOC.kind, "http");
+        assert!(!DOC.summary.is_empty() && !DOC.why.is_empty() && !DOC.iam_actions.is_empty());
+        let mut codes: Vec<&str> = DOC.codes.iter().map(|code| code.code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), DOC.codes.len());
+        assert!(DOC.codes.iter().all(|code| code.family() == "HTTP"));
+        let example = check_at(DOC.example, &LifecycleStage::PostTestTrafficShift)
+            .expect("the documented example is a valid check");
+        assert!(matches!(example.kind, crate::config::CheckKind::Http(_)));
+    }
+}

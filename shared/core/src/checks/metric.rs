@@ -1,13 +1,851 @@
-//! The `metric` check's judge.
+//! The `metric` check's judge, and the metric types the `compare` check and the gather half share.
+//!
+//! # The window
+//! Every metric of a stage is read over one window, [`MetricWindow::for_stage`]: from the start of
+//! the stage (or LINEAR/CANARY step), rounded *up* to the minute, to now, rounded *down* to the
+//! minute. Rounding inwards keeps traffic from before the shift out of the first datapoint and
+//! leaves out the minute still being filled, whose partial sums would read low. A window shorter
+//! than a minute holds no datapoint yet, and that is inconclusive, never a pass.
+//!
+//! # What is judged
+//! The query returns one datapoint per `period` (a CloudWatch statistic over that period). The
+//! metric "stays within bounds" when **every** datapoint of the window is within `min`/`max`, the
+//! way a CloudWatch alarm judges its datapoints: one breaching period is a failure, and the
+//! evidence names the worst value and lists the breaching datapoints.
+//!
+//! In order:
+//! 1. no datapoint at all → [`METRIC_NO_DATA`] (inconclusive);
+//! 2. fewer than `min_datapoints` → [`METRIC_TOO_FEW_DATAPOINTS`] (inconclusive: not judged yet);
+//! 3. a datapoint above `max` → [`METRIC_ABOVE_MAX`], below `min` → [`METRIC_BELOW_MIN`] (fail);
+//!    a breach in the window stays a breach even when later data is missing;
+//! 4. the newest datapoint older than `max_age` (measured from its timestamp, the start of its
+//!    period) → [`METRIC_STALE`] (inconclusive: a pass needs fresh data);
+//! 5. otherwise [`METRIC_WITHIN_BOUNDS`].
+//!
+//! Count metrics that CloudWatch publishes only when non-zero (the load balancer's
+//! `HTTPCode_Target_5XX_Count` in a minute without errors) have no datapoint for a perfect green.
+//! That is [`METRIC_NO_DATA`]: greenlight cannot tell "no errors" from "wrong dimensions" with one
+//! metric. The `compare` check reads such counts next to `RequestCount`, which tells them apart.
+//!
+//! # Dimensions
+//! Dimension values may name deployment facts ([`Placeholder`]); [`PlaceholderValues`] fills them
+//! in the form CloudWatch uses: target groups as `targetgroup/<name>/<id>` and load balancers as
+//! `app/<name>/<id>`, cut from their ARNs ([`target_group_dimension`], [`load_balancer_dimension`]).
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::time::{Duration, SystemTime};
+
+use serde_json::json;
 
 use super::CheckDoc;
+use crate::config::checks::MetricParams;
+use crate::config::values::{DimensionTemplate, HumanDuration, Placeholder, number_text};
+use crate::facts::{RoutingFacts, ServiceIdentity};
+use crate::outcome::{Evidence, Outcome};
+use crate::reason::ReasonCode;
+
+/// The metric stayed within bounds.
+pub static METRIC_WITHIN_BOUNDS: ReasonCode = ReasonCode {
+    code: "METRIC_WITHIN_BOUNDS",
+    summary: "Every datapoint of the metric in the window was within its bounds.",
+    what: "The CloudWatch query returned at least `min_datapoints` datapoints since the stage started, none above `max` or below `min`, and the newest within `max_age`.",
+    why: "The metric the team chose as a signal of green's health stayed where it should.",
+    fix: "Nothing to fix.",
+};
+
+/// A datapoint was above `max`.
+pub static METRIC_ABOVE_MAX: ReasonCode = ReasonCode {
+    code: "METRIC_ABOVE_MAX",
+    summary: "The metric went above its `max` while green ran.",
+    what: "At least one datapoint of the CloudWatch query since the stage started was above `max`. The evidence shows the highest value, the breaching datapoints with their times, and the query.",
+    why: "The team named this metric and bound as a signal that green is unhealthy.",
+    fix: "Look at green's logs and traces for the breaching periods. If the bound is too tight for normal traffic, raise `max` (or widen `period` to smooth spikes).",
+};
+
+/// A datapoint was below `min`.
+pub static METRIC_BELOW_MIN: ReasonCode = ReasonCode {
+    code: "METRIC_BELOW_MIN",
+    summary: "The metric went below its `min` while green ran.",
+    what: "At least one datapoint of the CloudWatch query since the stage started was below `min`. The evidence shows the lowest value, the breaching datapoints with their times, and the query.",
+    why: "The team named this metric and bound as a signal that green is unhealthy (throughput lost, work not done).",
+    fix: "Check that green receives and processes its share of the work. If the bound is too tight for quiet periods, lower `min`.",
+};
+
+/// The query returned nothing.
+pub static METRIC_NO_DATA: ReasonCode = ReasonCode {
+    code: "METRIC_NO_DATA",
+    summary: "The metric has no datapoint in the window.",
+    what: "The CloudWatch query (namespace, name, statistic and the dimensions as rendered, shown in the evidence) returned no datapoint since the stage started.",
+    why: "No data is not success: the metric may be named wrongly, the dimensions may not match, or nothing was published yet. The check waits within its `max_wait`.",
+    fix: "Compare the query in the evidence with the metric in the CloudWatch console (dimension names and values must match exactly). A window shorter than a minute holds no datapoint yet. Count metrics published only when non-zero (`HTTPCode_Target_5XX_Count`) are better judged with `compare`, which reads them next to `RequestCount`.",
+};
+
+/// Too few datapoints to judge.
+pub static METRIC_TOO_FEW_DATAPOINTS: ReasonCode = ReasonCode {
+    code: "METRIC_TOO_FEW_DATAPOINTS",
+    summary: "The metric has fewer datapoints in the window than `min_datapoints`.",
+    what: "The CloudWatch query returned some datapoints since the stage started, but fewer than `min_datapoints`; the metric is not judged until it has enough.",
+    why: "A judgement on one or two periods is mostly noise; the check waits within its `max_wait`.",
+    fix: "Usually nothing: more datapoints come as the stage runs. If the stage's bake is shorter than `min_datapoints` periods, lower `min_datapoints`, shorten `period` or lengthen the bake.",
+};
+
+/// The newest datapoint is too old.
+pub static METRIC_STALE: ReasonCode = ReasonCode {
+    code: "METRIC_STALE",
+    summary: "The metric's newest datapoint is older than `max_age`.",
+    what: "The newest datapoint's timestamp (the start of its period) was more than `max_age` before now, though none breached the bounds.",
+    why: "A pass must rest on current data: green may have changed since the metric was last published. The check waits within its `max_wait`.",
+    fix: "Check that whatever publishes the metric is still publishing for green. CloudWatch delivers most AWS metrics a minute or two late: keep `max_age` at least `period` plus that delay.",
+};
+
+/// A dimension names a fact the deployment lacks.
+pub static METRIC_DIMENSION_UNRESOLVED: ReasonCode = ReasonCode {
+    code: "METRIC_DIMENSION_UNRESOLVED",
+    summary: "A dimension names a deployment fact that is not known.",
+    what: "A dimension value names a placeholder (`{green.target_group}`, `{blue.target_group}`, `{load_balancer}`) that the deployment does not have or has not resolved yet.",
+    why: "Querying with a guessed dimension would judge the wrong metric; the check waits within its `max_wait` in case ECS fills the fact in.",
+    fix: "Use placeholders the service has: target groups and a load balancer exist only for services behind a load balancer, and blue only once a previous revision runs.",
+};
 
 /// The `metric` check.
 pub static DOC: CheckDoc = CheckDoc {
     kind: "metric",
-    summary: "",
-    why: "",
-    example: "",
-    iam_actions: &[],
-    codes: &[],
+    summary: "A CloudWatch metric of the team's choosing stays within bounds while green runs.",
+    why: "Teams know which signal says their service is sick — queue depth, business errors, p99 latency. This check reads it over the stage's window (from the traffic shift on, so blue-only history does not count), with every datapoint judged like an alarm would, and tells missing, sparse or stale data apart from a pass.",
+    example: "metric:\n  namespace: AWS/ApplicationELB\n  name: TargetResponseTime\n  stat: p99\n  dimensions:\n    TargetGroup: \"{green.target_group}\"\n    LoadBalancer: \"{load_balancer}\"\n  period: 1m\n  max: 0.5\n  min_datapoints: 3\n  max_age: 5m",
+    iam_actions: &[
+        "cloudwatch:GetMetricData",
+        "ecs:DescribeServiceRevisions",
+        "elasticloadbalancing:DescribeRules",
+    ],
+    codes: &[
+        &METRIC_WITHIN_BOUNDS,
+        &METRIC_ABOVE_MAX,
+        &METRIC_BELOW_MIN,
+        &METRIC_NO_DATA,
+        &METRIC_TOO_FEW_DATAPOINTS,
+        &METRIC_STALE,
+        &METRIC_DIMENSION_UNRESOLVED,
+    ],
 };
+
+/// Windows are aligned to whole minutes: the finest period CloudWatch keeps beyond three hours,
+/// and a multiple of every high-resolution period (1s, 5s, 10s, 30s).
+const WINDOW_ALIGNMENT: u64 = 60;
+
+/// The time range every metric query of a stage reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct MetricWindow {
+    /// Inclusive start.
+    pub start: SystemTime,
+    /// Exclusive end.
+    pub end: SystemTime,
+}
+
+impl MetricWindow {
+    /// The window of a stage that started at `started_at`, judged at `now`: from the start rounded
+    /// up to the minute to now rounded down to the minute. Empty (start = end) in the stage's
+    /// first minute or two.
+    pub fn for_stage(started_at: SystemTime, now: SystemTime) -> MetricWindow {
+        let unix = |time: SystemTime| {
+            time.duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap_or_default()
+        };
+        let started = unix(started_at);
+        let mut start = started.as_secs() - started.as_secs() % WINDOW_ALIGNMENT;
+        if started > Duration::from_secs(start) {
+            start += WINDOW_ALIGNMENT;
+        }
+        let now = unix(now).as_secs();
+        // An empty window reads as zero-length at its start rather than as an inverted interval.
+        let end = (now - now % WINDOW_ALIGNMENT).max(start);
+        MetricWindow {
+            start: SystemTime::UNIX_EPOCH + Duration::from_secs(start),
+            end: SystemTime::UNIX_EPOCH + Duration::from_secs(end),
+        }
+    }
+
+    /// Whether the window holds no whole minute yet.
+    pub fn is_empty(&self) -> bool {
+        self.end <= self.start
+    }
+
+    /// How long the window is (zero when empty).
+    pub fn duration(&self) -> Duration {
+        self.end.duration_since(self.start).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for MetricWindow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{}",
+            humantime::format_rfc3339_seconds(self.start),
+            humantime::format_rfc3339_seconds(self.end)
+        )
+    }
+}
+
+/// One CloudWatch metric query with its dimensions rendered: what `GetMetricData` is asked.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct MetricQuery {
+    /// The namespace (`AWS/ApplicationELB`).
+    pub namespace: String,
+    /// The metric name (`RequestCount`).
+    pub metric_name: String,
+    /// Dimension names and values, in a stable order.
+    pub dimensions: Vec<(String, String)>,
+    /// The statistic as CloudWatch spells it (`Sum`, `p99`, `tm90`).
+    pub stat: String,
+    /// The period of each datapoint.
+    pub period: Duration,
+}
+
+impl MetricQuery {
+    /// The dimensions as `Name=value, …`, or `no dimensions`.
+    pub fn dimensions_text(&self) -> String {
+        if self.dimensions.is_empty() {
+            return "no dimensions".to_owned();
+        }
+        self.dimensions
+            .iter()
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The query as evidence data.
+    pub fn to_json(&self) -> serde_json::Value {
+        let dimensions: serde_json::Map<String, serde_json::Value> = self
+            .dimensions
+            .iter()
+            .map(|(name, value)| (name.clone(), json!(value)))
+            .collect();
+        json!({
+            "namespace": self.namespace,
+            "metric": self.metric_name,
+            "stat": self.stat,
+            "period_seconds": self.period.as_secs(),
+            "dimensions": dimensions,
+        })
+    }
+}
+
+impl fmt::Display for MetricQuery {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} {} {} per {} ({})",
+            self.namespace,
+            self.metric_name,
+            self.stat,
+            HumanDuration(self.period),
+            self.dimensions_text()
+        )
+    }
+}
+
+/// One datapoint: the statistic over the period starting at `at`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Datapoint {
+    /// The start of the datapoint's period.
+    pub at: SystemTime,
+    /// The value.
+    pub value: f64,
+}
+
+/// What one query returned over the window.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricSeries {
+    /// The query.
+    pub query: MetricQuery,
+    /// The window it covers.
+    pub window: MetricWindow,
+    /// Its datapoints, oldest first.
+    pub datapoints: Vec<Datapoint>,
+}
+
+impl MetricSeries {
+    /// The sum of the datapoints' values (for `Sum` and `SampleCount` statistics: the total over
+    /// the window), ignoring values that are not finite.
+    pub fn total(&self) -> f64 {
+        self.datapoints
+            .iter()
+            .map(|point| point.value)
+            .filter(|value| value.is_finite())
+            .sum()
+    }
+}
+
+/// A target group ARN in the form CloudWatch's `TargetGroup` dimension takes
+/// (`targetgroup/web-green/0123456789abcdef`); a value already in that form is kept.
+pub fn target_group_dimension(arn: &str) -> Option<String> {
+    let resource = arn_resource(arn);
+    (resource.starts_with("targetgroup/") && resource.split('/').count() == 3)
+        .then(|| resource.to_owned())
+}
+
+/// A load balancer ARN in the form CloudWatch's `LoadBalancer` dimension takes
+/// (`app/web/0123456789abcdef`, `net/…`); a value already in that form is kept.
+pub fn load_balancer_dimension(arn: &str) -> Option<String> {
+    let resource = arn_resource(arn);
+    let resource = resource.strip_prefix("loadbalancer/").unwrap_or(resource);
+    let parts: Vec<&str> = resource.split('/').collect();
+    (parts.len() == 3 && matches!(parts[0], "app" | "net" | "gwy")).then(|| resource.to_owned())
+}
+
+/// The resource part of an ARN (after the fifth `:`), or the text itself if it is not an ARN.
+fn arn_resource(arn: &str) -> &str {
+    if !arn.starts_with("arn:") {
+        return arn;
+    }
+    arn.splitn(6, ':').nth(5).unwrap_or(arn)
+}
+
+/// The values of the placeholders a dimension may name, in CloudWatch's forms.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PlaceholderValues {
+    /// `{green.target_group}`.
+    pub green_target_group: Option<String>,
+    /// `{blue.target_group}`.
+    pub blue_target_group: Option<String>,
+    /// `{load_balancer}`.
+    pub load_balancer: Option<String>,
+    /// `{cluster}`.
+    pub cluster: Option<String>,
+    /// `{service}`.
+    pub service: Option<String>,
+}
+
+impl PlaceholderValues {
+    /// The values known from the service and, when it was gathered, its routing.
+    pub fn from_facts(service: &ServiceIdentity, routing: Option<&RoutingFacts>) -> Self {
+        let routed = |pick: fn(&RoutingFacts) -> Option<&String>,
+                      convert: fn(&str) -> Option<String>| {
+            routing.and_then(pick).and_then(|arn| convert(arn))
+        };
+        PlaceholderValues {
+            green_target_group: routed(|r| r.green_target_group.as_ref(), target_group_dimension),
+            blue_target_group: routed(|r| r.blue_target_group.as_ref(), target_group_dimension),
+            load_balancer: routed(|r| r.load_balancer_arn.as_ref(), load_balancer_dimension),
+            cluster: Some(service.cluster.clone()).filter(|name| !name.is_empty()),
+            service: Some(service.service.clone()).filter(|name| !name.is_empty()),
+        }
+    }
+
+    /// The value of one placeholder, when known.
+    pub fn get(&self, placeholder: Placeholder) -> Option<String> {
+        match placeholder {
+            Placeholder::GreenTargetGroup => self.green_target_group.clone(),
+            Placeholder::BlueTargetGroup => self.blue_target_group.clone(),
+            Placeholder::LoadBalancer => self.load_balancer.clone(),
+            Placeholder::Cluster => self.cluster.clone(),
+            Placeholder::Service => self.service.clone(),
+        }
+    }
+}
+
+/// Whether any dimension names a fact of the routing (target groups, load balancer), which must
+/// be gathered before the dimensions can be rendered.
+pub fn needs_routing(dimensions: &BTreeMap<String, DimensionTemplate>) -> bool {
+    dimensions
+        .values()
+        .flat_map(|template| template.placeholders())
+        .any(|placeholder| !matches!(placeholder, Placeholder::Cluster | Placeholder::Service))
+}
+
+/// The dimensions with every placeholder filled in, or the first placeholder with no value.
+pub fn render_dimensions(
+    dimensions: &BTreeMap<String, DimensionTemplate>,
+    values: &PlaceholderValues,
+) -> Result<Vec<(String, String)>, Placeholder> {
+    dimensions
+        .iter()
+        .map(|(name, template)| Ok((name.clone(), template.render(|p| values.get(p))?)))
+        .collect()
+}
+
+/// The outcome of a query whose dimension names a fact the deployment lacks.
+pub fn dimension_unresolved(query: &str, placeholder: Placeholder) -> Outcome {
+    let fact = match placeholder {
+        Placeholder::GreenTargetGroup => {
+            "green's target group (the service has no load balancer, or ECS has not resolved it yet)"
+        }
+        Placeholder::BlueTargetGroup => {
+            "blue's target group (there is no previous revision behind the load balancer)"
+        }
+        Placeholder::LoadBalancer => "the load balancer (the service has none that ECS knows of)",
+        Placeholder::Cluster | Placeholder::Service => "the service's identity",
+    };
+    Outcome::inconclusive(
+        &METRIC_DIMENSION_UNRESOLVED,
+        format!(
+            "cannot query {query}: `{{{}}}` names {fact}",
+            placeholder.name()
+        ),
+    )
+    .with_evidence(Evidence::new(
+        "placeholder",
+        format!("{{{}}}", placeholder.name()),
+    ))
+}
+
+/// The bounds as written: `>= 1`, `<= 5`, `>= 1 and <= 5`.
+fn bounds_text(min: Option<f64>, max: Option<f64>) -> String {
+    match (min, max) {
+        (Some(min), Some(max)) => format!(">= {} and <= {}", number_text(min), number_text(max)),
+        (Some(min), None) => format!(">= {}", number_text(min)),
+        (None, Some(max)) => format!("<= {}", number_text(max)),
+        (None, None) => "no bound".to_owned(),
+    }
+}
+
+/// How many breaching datapoints the evidence lists.
+const LISTED_BREACHES: usize = 10;
+
+/// Judges one query's datapoints against the params' bounds, at `now`.
+pub fn judge(params: &MetricParams, series: &MetricSeries, now: SystemTime) -> Outcome {
+    let query = &series.query;
+    let mut points: Vec<Datapoint> = series
+        .datapoints
+        .iter()
+        .copied()
+        .filter(|point| point.value.is_finite())
+        .collect();
+    points.sort_by_key(|point| point.at);
+    let count = points.len() as u64;
+    let bounds = bounds_text(params.min, params.max);
+    let query_evidence = Evidence::new("query", query.to_json()).resource(query.dimensions_text());
+    let measured = format!(
+        "{} {} {} per {}",
+        query.namespace,
+        query.metric_name,
+        query.stat,
+        HumanDuration(query.period)
+    );
+    let observation = |value: serde_json::Value| {
+        Evidence::new(measured.as_str(), value)
+            .threshold(bounds.as_str())
+            .window(series.window.to_string())
+            .samples(count)
+            .resource(query.dimensions_text())
+    };
+
+    if points.is_empty() {
+        let why = if series.window.is_empty() {
+            "the stage has not yet run a whole minute".to_owned()
+        } else {
+            format!("none in {}", series.window)
+        };
+        return Outcome::inconclusive(
+            &METRIC_NO_DATA,
+            format!("{query} has no datapoint yet ({why}); no data is not success"),
+        )
+        .with_evidence(observation(serde_json::Value::Null))
+        .with_evidence(query_evidence);
+    }
+
+    let newest = points[points.len() - 1];
+    if count < u64::from(params.min_datapoints) {
+        return Outcome::inconclusive(
+            &METRIC_TOO_FEW_DATAPOINTS,
+            format!(
+                "{query} has {count} datapoint(s) in {}, fewer than the {} needed to judge it",
+                series.window, params.min_datapoints
+            ),
+        )
+        .with_evidence(
+            observation(json!(newest.value))
+                .threshold(format!("at least {} datapoints", params.min_datapoints)),
+        )
+        .with_evidence(query_evidence);
+    }
+
+    let above: Vec<Datapoint> = params
+        .max
+        .map(|max| points.iter().copied().filter(|p| p.value > max).collect())
+        .unwrap_or_default();
+    let below: Vec<Datapoint> = params
+        .min
+        .map(|min| points.iter().copied().filter(|p| p.value < min).collect())
+        .unwrap_or_default();
+    let highest = points.iter().map(|p| p.value).fold(f64::MIN, f64::max);
+    let lowest = points.iter().map(|p| p.value).fold(f64::MAX, f64::min);
+    let listed = |breaches: &[Datapoint]| {
+        let shown: Vec<serde_json::Value> = breaches
+            .iter()
+            .take(LISTED_BREACHES)
+            .map(|p| {
+                json!({
+                    "at": humantime::format_rfc3339_seconds(p.at).to_string(),
+                    "value": p.value,
+                })
+            })
+            .collect();
+        Evidence::new("datapoints outside the bounds", shown)
+            .threshold(bounds.as_str())
+            .samples(breaches.len() as u64)
+    };
+    if !above.is_empty() || !below.is_empty() {
+        let (code, worst, breaches, side) = if !above.is_empty() {
+            (&METRIC_ABOVE_MAX, highest, &above, "above")
+        } else {
+            (&METRIC_BELOW_MIN, lowest, &below, "below")
+        };
+        let mut outcome = Outcome::fail(
+            code,
+            format!(
+                "{query} was {side} its bound ({bounds}) in {} of {count} datapoint(s) in {}; worst {}",
+                breaches.len(),
+                series.window,
+                number_text(worst)
+            ),
+        )
+        .with_evidence(observation(json!(worst)))
+        .with_evidence(listed(breaches));
+        if !above.is_empty() && !below.is_empty() {
+            outcome = outcome.with_evidence(listed(&below));
+        }
+        return outcome.with_evidence(query_evidence);
+    }
+
+    if let Some(max_age) = params.max_age {
+        let age = now.duration_since(newest.at).unwrap_or_default();
+        if age > max_age {
+            return Outcome::inconclusive(
+                &METRIC_STALE,
+                format!(
+                    "{query}: the newest datapoint ({}) is {} old, older than max_age {}",
+                    humantime::format_rfc3339_seconds(newest.at),
+                    HumanDuration(Duration::from_secs(age.as_secs())),
+                    HumanDuration(max_age)
+                ),
+            )
+            .with_evidence(
+                Evidence::new(
+                    format!("age of the newest datapoint of {measured}"),
+                    json!({
+                        "at": humantime::format_rfc3339_seconds(newest.at).to_string(),
+                        "age_seconds": age.as_secs(),
+                        "value": newest.value,
+                    }),
+                )
+                .threshold(format!("<= {}", HumanDuration(max_age)))
+                .window(series.window.to_string())
+                .samples(count)
+                .resource(query.dimensions_text()),
+            )
+            .with_evidence(query_evidence);
+        }
+    }
+
+    // The value that came closest to a bound says most about the margin left.
+    let telling = if params.max.is_some() {
+        highest
+    } else {
+        lowest
+    };
+    Outcome::pass(
+        &METRIC_WITHIN_BOUNDS,
+        format!(
+            "{query} stayed {bounds} in all {count} datapoint(s) in {} (worst {}, latest {})",
+            series.window,
+            number_text(telling),
+            number_text(newest.value)
+        ),
+    )
+    .with_evidence(observation(json!(telling)))
+    .with_evidence(query_evidence)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::checks::CheckKind;
+    use crate::config::checks::test_support::check;
+    use crate::outcome::Status;
+
+    const T0: u64 = 1_800_000_000; // a whole minute
+
+    fn at(seconds: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(seconds)
+    }
+
+    fn params(yaml: &str) -> MetricParams {
+        match check(yaml).expect("valid metric check").kind {
+            CheckKind::Metric(params) => params,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn series(values: &[f64]) -> MetricSeries {
+        MetricSeries {
+            query: MetricQuery {
+                namespace: "AWS/ApplicationELB".into(),
+                metric_name: "TargetResponseTime".into(),
+                dimensions: vec![("TargetGroup".into(), "targetgroup/web-green/1".into())],
+                stat: "p99".into(),
+                period: Duration::from_secs(60),
+            },
+            window: MetricWindow {
+                start: at(T0),
+                end: at(T0 + 600),
+            },
+            datapoints: values
+                .iter()
+                .enumerate()
+                .map(|(i, value)| Datapoint {
+                    at: at(T0 + 60 * i as u64),
+                    value: *value,
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn windows_round_inwards_to_whole_minutes() {
+        let window = MetricWindow::for_stage(at(T0 + 30), at(T0 + 330));
+        assert_eq!(window.start, at(T0 + 60));
+        assert_eq!(window.end, at(T0 + 300));
+        assert_eq!(window.duration(), Duration::from_secs(240));
+        let aligned = MetricWindow::for_stage(at(T0), at(T0 + 60));
+        assert_eq!((aligned.start, aligned.end), (at(T0), at(T0 + 60)));
+        let young = MetricWindow::for_stage(at(T0 + 10), at(T0 + 100));
+        assert!(young.is_empty());
+        assert_eq!((young.start, young.end), (at(T0 + 60), at(T0 + 60)));
+        assert_eq!(
+            aligned.to_string(),
+            "2027-01-15T08:00:00Z/2027-01-15T08:01:00Z"
+        );
+    }
+
+    #[test]
+    fn arns_become_cloudwatch_dimensions() {
+        let tg = "arn:aws:elasticloadbalancing:us-east-1:111122223333:targetgroup/web-green/0123456789abcdef";
+        let lb = "arn:aws:elasticloadbalancing:us-east-1:111122223333:loadbalancer/app/web/fedcba9876543210";
+        assert_eq!(
+            target_group_dimension(tg).as_deref(),
+            Some("targetgroup/web-green/0123456789abcdef")
+        );
+        assert_eq!(
+            load_balancer_dimension(lb).as_deref(),
+            Some("app/web/fedcba9876543210")
+        );
+        assert_eq!(
+            target_group_dimension("targetgroup/a/1").as_deref(),
+            Some("targetgroup/a/1")
+        );
+        assert_eq!(
+            load_balancer_dimension("net/nlb/1").as_deref(),
+            Some("net/nlb/1")
+        );
+        assert_eq!(target_group_dimension(lb), None);
+        assert_eq!(load_balancer_dimension("web"), None);
+    }
+
+    #[test]
+    fn dimensions_render_from_facts() {
+        let service = ServiceIdentity {
+            partition: "aws".into(),
+            region: "us-east-1".into(),
+            account: "111122223333".into(),
+            cluster: "prod".into(),
+            service: "web".into(),
+            service_arn: "arn:aws:ecs:us-east-1:111122223333:service/prod/web".into(),
+        };
+        let routing = RoutingFacts {
+            green_target_group: Some(
+                "arn:aws:elasticloadbalancing:us-east-1:1:targetgroup/g/1".into(),
+            ),
+            blue_target_group: None,
+            load_balancer_arn: Some(
+                "arn:aws:elasticloadbalancing:us-east-1:1:loadbalancer/app/web/2".into(),
+            ),
+            production_rule: None,
+            test_rule: None,
+            test_endpoint: None,
+        };
+        let values = PlaceholderValues::from_facts(&service, Some(&routing));
+        let dims: BTreeMap<String, DimensionTemplate> = [
+            ("LoadBalancer", "{load_balancer}"),
+            ("TargetGroup", "{green.target_group}"),
+            ("Service", "{cluster}/{service}"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.parse().expect("template")))
+        .collect();
+        assert!(needs_routing(&dims));
+        assert_eq!(
+            render_dimensions(&dims, &values),
+            Ok(vec![
+                ("LoadBalancer".into(), "app/web/2".into()),
+                ("Service".into(), "prod/web".into()),
+                ("TargetGroup".into(), "targetgroup/g/1".into()),
+            ])
+        );
+        let blue: BTreeMap<String, DimensionTemplate> = [(
+            "TargetGroup".to_owned(),
+            "{blue.target_group}".parse().expect("template"),
+        )]
+        .into();
+        assert_eq!(
+            render_dimensions(&blue, &values),
+            Err(Placeholder::BlueTargetGroup)
+        );
+        let outcome = dimension_unresolved("the query", Placeholder::BlueTargetGroup);
+        assert_eq!(outcome.code, &METRIC_DIMENSION_UNRESOLVED);
+        assert!(outcome.message.contains("{blue.target_group}"));
+        let own: BTreeMap<String, DimensionTemplate> = [(
+            "ServiceName".to_owned(),
+            "{service}".parse().expect("template"),
+        )]
+        .into();
+        assert!(!needs_routing(&own));
+    }
+
+    #[test]
+    fn judges_every_datapoint_against_the_bounds() {
+        let now = at(T0 + 660);
+        let cases: &[(&str, &[f64], &ReasonCode, Status)] = &[
+            (
+                "max: 0.5",
+                &[0.1, 0.2, 0.3],
+                &METRIC_WITHIN_BOUNDS,
+                Status::Pass,
+            ),
+            (
+                "max: 0.5",
+                &[0.1, 0.9, 0.3],
+                &METRIC_ABOVE_MAX,
+                Status::Fail,
+            ),
+            (
+                "min: 10",
+                &[12.0, 4.0, 11.0],
+                &METRIC_BELOW_MIN,
+                Status::Fail,
+            ),
+            (
+                "min: 1, max: 5",
+                &[1.0, 5.0],
+                &METRIC_WITHIN_BOUNDS,
+                Status::Pass,
+            ),
+            (
+                "min: 1, max: 5",
+                &[0.0, 9.0],
+                &METRIC_ABOVE_MAX,
+                Status::Fail,
+            ),
+            ("max: 0.5", &[], &METRIC_NO_DATA, Status::Inconclusive),
+            (
+                "max: 0.5, min_datapoints: 3",
+                &[0.1, 0.1],
+                &METRIC_TOO_FEW_DATAPOINTS,
+                Status::Inconclusive,
+            ),
+            // Not judged before min_datapoints, even when breaching.
+            (
+                "max: 0.5, min_datapoints: 3",
+                &[0.9, 0.9],
+                &METRIC_TOO_FEW_DATAPOINTS,
+                Status::Inconclusive,
+            ),
+            (
+                "max: 0.5",
+                &[f64::NAN],
+                &METRIC_NO_DATA,
+                Status::Inconclusive,
+            ),
+        ];
+        for (bounds, values, code, status) in cases {
+            let params = params(&format!(
+                "metric: {{ namespace: AWS/ApplicationELB, name: TargetResponseTime, stat: p99, {bounds} }}"
+            ));
+            let outcome = judge(&params, &series(values), now);
+            assert_eq!(
+                outcome.code, *code,
+                "{bounds} {values:?}: {}",
+                outcome.message
+            );
+            assert_eq!(outcome.status, *status, "{bounds} {values:?}");
+            let first = &outcome.evidence[0];
+            assert_eq!(
+                first.window.as_deref(),
+                Some("2027-01-15T08:00:00Z/2027-01-15T08:10:00Z")
+            );
+            assert!(first.threshold.is_some());
+            assert!(outcome.evidence.iter().any(|e| e.measured == "query"));
+        }
+    }
+
+    #[test]
+    fn failure_evidence_names_the_worst_value_and_the_breaches() {
+        let params = params(
+            "metric: { namespace: AWS/ApplicationELB, name: TargetResponseTime, stat: p99, max: 0.5 }",
+        );
+        let outcome = judge(&params, &series(&[0.1, 0.9, 0.7, 0.2]), at(T0 + 600));
+        assert_eq!(outcome.code, &METRIC_ABOVE_MAX);
+        assert_eq!(outcome.evidence[0].value, json!(0.9));
+        assert_eq!(outcome.evidence[0].samples, Some(4));
+        assert_eq!(outcome.evidence[0].threshold.as_deref(), Some("<= 0.5"));
+        assert_eq!(
+            outcome.evidence[0].resource.as_deref(),
+            Some("TargetGroup=targetgroup/web-green/1")
+        );
+        assert_eq!(outcome.evidence[1].samples, Some(2));
+        assert_eq!(outcome.evidence[1].value[0]["value"], json!(0.9));
+        assert!(
+            outcome.message.contains("in 2 of 4 datapoint(s)"),
+            "{}",
+            outcome.message
+        );
+        let query = &outcome.evidence.last().expect("query evidence").value;
+        assert_eq!(query["stat"], json!("p99"));
+        assert_eq!(
+            query["dimensions"]["TargetGroup"],
+            json!("targetgroup/web-green/1")
+        );
+    }
+
+    #[test]
+    fn stale_data_is_inconclusive_but_a_breach_still_fails() {
+        let params = params("metric: { namespace: A, name: B, stat: Sum, max: 5, max_age: 5m }");
+        // Newest datapoint at T0+120; judged 10 minutes later.
+        let now = at(T0 + 720);
+        let stale = judge(&params, &series(&[1.0, 2.0, 3.0]), now);
+        assert_eq!(stale.code, &METRIC_STALE);
+        assert_eq!(stale.status, Status::Inconclusive);
+        assert_eq!(stale.evidence[0].value["age_seconds"], json!(600));
+        assert_eq!(stale.evidence[0].threshold.as_deref(), Some("<= 5m"));
+        let breach = judge(&params, &series(&[1.0, 9.0, 3.0]), now);
+        assert_eq!(breach.code, &METRIC_ABOVE_MAX);
+        let fresh = judge(&params, &series(&[1.0, 2.0, 3.0]), at(T0 + 240));
+        assert_eq!(fresh.code, &METRIC_WITHIN_BOUNDS);
+    }
+
+    #[test]
+    fn an_empty_window_says_the_stage_is_too_young() {
+        let params = params("metric: { namespace: A, name: B, stat: Sum, max: 5 }");
+        let mut young = series(&[]);
+        young.window = MetricWindow::for_stage(at(T0 + 10), at(T0 + 70));
+        let outcome = judge(&params, &young, at(T0 + 70));
+        assert_eq!(outcome.code, &METRIC_NO_DATA);
+        assert!(
+            outcome.message.contains("whole minute"),
+            "{}",
+            outcome.message
+        );
+    }
+
+    #[test]
+    fn doc_lists_every_code_and_a_valid_example() {
+        assert_eq!(DOC.kind, "metric");
+        assert!(DOC.codes.iter().all(|code| code.family() == "METRIC"));
+        assert!(DOC.iam_actions.contains(&"cloudwatch:GetMetricData"));
+        let example = check(DOC.example).expect("the documented example is a valid check");
+        assert!(matches!(example.kind, CheckKind::Metric(_)));
+    }
+}

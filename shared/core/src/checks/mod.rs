@@ -10,6 +10,7 @@ pub mod alarms;
 pub mod compare;
 pub mod http;
 pub mod image;
+pub mod image_ref;
 pub mod lambda;
 pub mod metric;
 pub mod routing;
@@ -53,4 +54,66 @@ pub fn codes() -> Vec<&'static ReasonCode> {
     DOCS.iter()
         .flat_map(|doc| doc.codes.iter().copied())
         .collect()
+}
+
+/// Every check as a Markdown table (kind, what it checks, reason codes, IAM actions), for the README.
+pub fn markdown_table() -> String {
+    let mut table = String::from(
+        "| check | what it checks | reason codes | IAM actions |\n|---|---|---|---|\n",
+    );
+    for doc in DOCS {
+        let codes: Vec<String> = doc
+            .codes
+            .iter()
+            .map(|code| format!("`{}`", code.code))
+            .collect();
+        let actions: Vec<String> = doc
+            .iam_actions
+            .iter()
+            .map(|action| format!("`{action}`"))
+            .collect();
+        table.push_str(&format!(
+            "| `{}` | {} | {} | {} |\n",
+            doc.kind,
+            doc.summary.replace('|', "\\|"),
+            codes.join(" "),
+            actions.join(" ")
+        ));
+    }
+    table
+}
+
+#[cfg(test)]
+mod doc_tests {
+    use super::*;
+
+    #[test]
+    fn every_check_is_documented_completely() {
+        for doc in DOCS {
+            assert!(
+                !doc.summary.trim().is_empty(),
+                "{} has no summary",
+                doc.kind
+            );
+            assert!(!doc.why.trim().is_empty(), "{} has no why", doc.kind);
+            assert!(
+                !doc.example.trim().is_empty(),
+                "{} has no example",
+                doc.kind
+            );
+            assert!(
+                !doc.iam_actions.is_empty(),
+                "{} lists no IAM actions",
+                doc.kind
+            );
+            assert!(!doc.codes.is_empty(), "{} has no reason codes", doc.kind);
+            for action in doc.iam_actions {
+                let (service, name) = action.split_once(':').expect("service:Action");
+                assert!(
+                    !service.is_empty() && !name.is_empty() && !name.contains('*'),
+                    "{action}"
+                );
+            }
+        }
+    }
 }

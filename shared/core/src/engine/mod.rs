@@ -160,6 +160,11 @@ impl<'c> Engine<'c> {
         }
     }
 
+    /// The wall-clock time, from the engine's clock.
+    pub fn now(&self) -> SystemTime {
+        self.clock.now()
+    }
+
     /// Judges one invocation of a stage.
     pub async fn judge(&self, plan: &Plan, invocation: Invocation<'_>) -> Verdict {
         let wall_now = self.clock.now();

@@ -1,0 +1,516 @@
+#!/usr/bin/env python3
+"""IAM rules for every CloudFormation/SAM template under infra/.
+
+For each template (SAM templates are first expanded offline with the SAM translator, so policy
+templates and any role SAM would generate are seen as CloudFormation will create them):
+
+* no Allow statement grants `*`, `service:*` or `*:...` actions, or uses NotAction/NotResource;
+* no policy is attached that cannot be read here (managed policies must be defined in the template);
+* a `*` resource only for actions without resource-level permissions.
+
+For infra/template.yaml, also:
+
+* each function's role grants exactly the actions the checks of its stages can need (the table
+  below), no fewer and no more, and trusts only lambda.amazonaws.com;
+* the role ECS assumes to invoke the hooks trusts only ecs.amazonaws.com and may only
+  lambda:InvokeFunction the template's own functions.
+
+Usage: test_iam.py [TEMPLATE ...]   (default: infra/template.yaml and infra/examples/*.yaml, then a
+self-test: deliberately broken copies of infra/template.yaml must each be rejected)
+Needs the SAM translator (aws-sam-translator), which comes with the SAM CLI.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import os
+import sys
+from pathlib import Path
+
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")  # the translator asks boto3 for a partition
+
+from samtranslator.translator.transform import transform  # noqa: E402
+from samtranslator.yaml_helper import yaml_parse  # noqa: E402
+
+# The translator records usage metrics it never publishes offline, and warns about it at exit.
+logging.getLogger("samtranslator.metrics").setLevel(logging.ERROR)
+
+ROOT = Path(__file__).resolve().parents[2]
+SAM_TEMPLATE = ROOT / "infra" / "template.yaml"
+SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+
+# ---------------------------------------------------------------------------------------------
+# What each function may need. A check may run at the stages where it can see green (the config
+# validation in shared/core enforces the same first stages); a function gets the actions of every
+# check that can run at one of its stages. Keep in step with shared/core/src/config/checks.
+# ---------------------------------------------------------------------------------------------
+STAGES = [
+    "RECONCILE_SERVICE",
+    "PRE_SCALE_UP",
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+    "PRE_PRODUCTION_TRAFFIC_SHIFT",
+    "PRODUCTION_TRAFFIC_SHIFT",
+    "POST_PRODUCTION_TRAFFIC_SHIFT",
+]
+FUNCTION_STAGES = {
+    "pre-scale-up": ["RECONCILE_SERVICE", "PRE_SCALE_UP"],
+    "post-scale-up": ["POST_SCALE_UP"],
+    "test-traffic": ["TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT"],
+    "production-traffic": [
+        "PRE_PRODUCTION_TRAFFIC_SHIFT",
+        "PRODUCTION_TRAFFIC_SHIFT",
+        "POST_PRODUCTION_TRAFFIC_SHIFT",
+    ],
+}
+ELB_READS = {
+    "elasticloadbalancing:DescribeTargetHealth",
+    "elasticloadbalancing:DescribeRules",
+    "elasticloadbalancing:DescribeListeners",
+    "elasticloadbalancing:DescribeLoadBalancers",
+    "elasticloadbalancing:DescribeTargetGroups",
+}
+HEADER_VALUES = {"ssm:GetParameter", "kms:Decrypt", "secretsmanager:GetSecretValue"}
+# (what needs it, first stage it can run at, actions)
+NEEDS = [
+    ("runtime: own logs and traces", "RECONCILE_SERVICE",
+     {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}),
+    ("deployment facts", "RECONCILE_SERVICE",
+     {"ecs:DescribeServiceDeployments", "ecs:ListServiceDeployments", "ecs:DescribeServiceRevisions",
+      "ecs:DescribeTaskDefinition", "ecs:DescribeServices"}),
+    ("config references (ssm:)", "RECONCILE_SERVICE", {"ssm:GetParameter", "kms:Decrypt"}),
+    ("image", "RECONCILE_SERVICE",
+     {"ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:DescribeImageScanFindings"}),
+    ("alarms", "RECONCILE_SERVICE", {"cloudwatch:DescribeAlarms"}),
+    ("metric", "RECONCILE_SERVICE", {"cloudwatch:GetMetricData"}),
+    ("lambda", "RECONCILE_SERVICE", {"lambda:InvokeFunction"}),
+    ("http (url target)", "RECONCILE_SERVICE", HEADER_VALUES),
+    ("tasks", "POST_SCALE_UP", {"ecs:ListTasks", "ecs:DescribeTasks"}),
+    ("target_health", "POST_SCALE_UP", ELB_READS),
+    ("routing (test listener)", "TEST_TRAFFIC_SHIFT", ELB_READS),
+    ("http (test listener or header)", "TEST_TRAFFIC_SHIFT", ELB_READS | HEADER_VALUES),
+    ("compare", "PRODUCTION_TRAFFIC_SHIFT", {"cloudwatch:GetMetricData"}),
+]
+# Granted only under a template Condition (a parameter turns them on).
+OPTIONAL = {
+    "*": {"s3:GetObject"},  # ConfigBucket set
+    "test-traffic": {  # TestTrafficSubnetIds set: Lambda attaches the function to the VPC
+        "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
+        "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
+    },
+}
+# Actions with no resource-level permissions (or, for ecs:ListTasks, scoped by a condition key):
+# the only ones a `*` resource may carry.
+STAR_RESOURCE_OK = ELB_READS | OPTIONAL["test-traffic"] | {
+    "ecs:DescribeTaskDefinition", "ecs:ListTasks", "cloudwatch:GetMetricData",
+    "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+}
+
+
+def expected_actions(function: str) -> set[str]:
+    stages = {STAGES.index(stage) for stage in FUNCTION_STAGES[function]}
+    actions: set[str] = set()
+    for _, first, needed in NEEDS:
+        if max(stages) >= STAGES.index(first):
+            actions |= needed
+    return actions
+
+
+# ---------------------------------------------------------------------------------------------
+# Walking policy documents. Values may hold intrinsics: Fn::If yields both branches (marked
+# conditional), AWS::NoValue yields nothing, anything else is kept as is.
+# ---------------------------------------------------------------------------------------------
+def branches(value, conditional=False):
+    """Yields (value, conditional) for each concrete alternative of value."""
+    if isinstance(value, dict) and set(value) == {"Fn::If"}:
+        _, when_true, when_false = value["Fn::If"]
+        yield from branches(when_true, True)
+        yield from branches(when_false, True)
+    elif isinstance(value, dict) and value == {"Ref": "AWS::NoValue"}:
+        return
+    else:
+        yield value, conditional
+
+
+def as_list(value, conditional=False):
+    """Flattens a string-or-list value (with Fn::If anywhere) into (item, conditional) pairs."""
+    for item, cond in branches(value, conditional):
+        if isinstance(item, list):
+            for element in item:
+                yield from as_list(element, cond)
+        else:
+            yield item, cond
+
+
+def statements(document, conditional=False):
+    for doc, cond in branches(document, conditional):
+        if not isinstance(doc, dict):
+            continue
+        for statement, cond2 in as_list(doc.get("Statement", []), cond):
+            if isinstance(statement, dict):
+                yield statement, cond2
+
+
+def policy_documents(node, path):
+    """Every policy document (a mapping with a Statement of Effect-bearing statements) in node."""
+    if isinstance(node, dict):
+        if "Statement" in node and any(
+            isinstance(s, dict) and "Effect" in s for s, _ in as_list(node["Statement"])
+        ):
+            yield path, node
+            return
+        for key, value in node.items():
+            yield from policy_documents(value, f"{path}.{key}")
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from policy_documents(value, f"{path}[{index}]")
+
+
+def bad_action(action) -> str | None:
+    if not isinstance(action, str):
+        return f"action {action!r} is not a literal string and cannot be checked"
+    if action == "*":
+        return "allows every action (*)"
+    service, _, name = action.partition(":")
+    if "*" in service:
+        return f"allows {action} (wildcard service)"
+    if name == "*":
+        return f"allows {action} (every action of the service)"
+    return None
+
+
+def check_statements(label, document, errors):
+    for statement, _ in statements(document):
+        if statement.get("Effect") != "Allow":
+            continue
+        sid = statement.get("Sid", "?")
+        where = f"{label} statement {sid}"
+        if "NotAction" in statement:
+            errors.append(f"{where}: Allow with NotAction grants everything not listed")
+        if "NotResource" in statement:
+            errors.append(f"{where}: Allow with NotResource grants every other resource")
+        actions = [a for a, _ in as_list(statement.get("Action", []))]
+        for action in actions:
+            problem = bad_action(action)
+            if problem:
+                errors.append(f"{where}: {problem}")
+        resources = [r for r, _ in as_list(statement.get("Resource", []))]
+        if "*" in resources and "Principal" not in statement:
+            scoped = sorted(a for a in actions if isinstance(a, str) and a not in STAR_RESOURCE_OK)
+            if scoped:
+                errors.append(
+                    f"{where}: Resource '*' for {', '.join(scoped)}, which support(s) "
+                    "resource-level permissions; scope it"
+                )
+
+
+# ---------------------------------------------------------------------------------------------
+# Templates
+# ---------------------------------------------------------------------------------------------
+class NoManagedPolicies:
+    """The translator's managed-policy lookup, offline: no names resolve, so a policy given by name
+    stays a bare name and is reported as uninspectable below."""
+
+    def load(self):
+        return {}
+
+
+def expand(template: dict) -> dict:
+    """The CloudFormation a template becomes: SAM templates go through the SAM translator."""
+    transforms = template.get("Transform", [])
+    transforms = transforms if isinstance(transforms, list) else [transforms]
+    if SAM_TRANSFORM not in transforms:
+        return template
+    template = copy.deepcopy(template)
+    # The translator takes packaged templates: stand in for `sam package`'s upload of local code.
+    for resource in template.get("Resources", {}).values():
+        props = resource.get("Properties") or {}
+        code = props.get("CodeUri")
+        if isinstance(code, str) and not code.startswith("s3://"):
+            props["CodeUri"] = "s3://packaged-artifacts/" + code.lstrip("./")
+    return transform(template, {}, NoManagedPolicies())
+
+
+def resources_of(template, kind):
+    return {
+        name: resource
+        for name, resource in template.get("Resources", {}).items()
+        if resource.get("Type") == kind
+    }
+
+
+def managed_policy_refs(template, role, errors, label):
+    """The template-local managed policies attached to a role; anything else is an error."""
+    local = resources_of(template, "AWS::IAM::ManagedPolicy")
+    found = []
+    for arn, _ in as_list(role.get("Properties", {}).get("ManagedPolicyArns", [])):
+        if isinstance(arn, dict) and set(arn) == {"Ref"} and arn["Ref"] in local:
+            found.append(local[arn["Ref"]])
+        else:
+            errors.append(
+                f"{label}: managed policy {arn!r} is not defined in this template, so its actions "
+                "cannot be checked; grant them in an inline or template-defined policy"
+            )
+    return found
+
+
+def role_documents(template, role_name, role):
+    """The permission documents of a role: inline, template-defined managed, AWS::IAM::Policy.
+    (Managed policies defined elsewhere are reported once, by check().)"""
+    docs = [p.get("PolicyDocument", {}) for p, _ in as_list(role.get("Properties", {}).get("Policies", []))]
+    docs += [m["Properties"]["PolicyDocument"] for m in managed_policy_refs(template, role, [], "")]
+    for policy in resources_of(template, "AWS::IAM::Policy").values():
+        roles = [r for r, _ in as_list(policy["Properties"].get("Roles", []))]
+        if {"Ref": role_name} in roles:
+            docs.append(policy["Properties"]["PolicyDocument"])
+    return docs
+
+
+def granted(docs):
+    """(unconditional, conditional) sets of actions allowed by docs."""
+    always, sometimes = set(), set()
+    for doc in docs:
+        for statement, cond in statements(doc):
+            if statement.get("Effect") != "Allow":
+                continue
+            for action, cond2 in as_list(statement.get("Action", []), cond):
+                (sometimes if cond2 else always).add(action)
+    return always, sometimes - always
+
+
+def trusted_services(role) -> tuple[set, list]:
+    services, problems = set(), []
+    for statement, _ in statements(role.get("Properties", {}).get("AssumeRolePolicyDocument", {})):
+        if statement.get("Effect") != "Allow":
+            continue
+        principal = statement.get("Principal", {})
+        if not isinstance(principal, dict) or set(principal) != {"Service"}:
+            problems.append(f"trusts a principal other than a service: {principal!r}")
+            continue
+        services |= {s for s, _ in as_list(principal["Service"])}
+        actions = {a for a, _ in as_list(statement.get("Action", []))}
+        if actions != {"sts:AssumeRole"}:
+            problems.append(f"trust allows {sorted(actions)}, expected only sts:AssumeRole")
+    return services, problems
+
+
+def function_name(function) -> str | None:
+    name = function["Properties"].get("FunctionName")
+    if isinstance(name, dict) and "Fn::Sub" in name:
+        name = name["Fn::Sub"]
+    if isinstance(name, str):
+        base = name.rsplit("}", 1)[-1]
+        return next((f for f in FUNCTION_STAGES if base == f), None)
+    return None
+
+
+def check_functions(template, errors, report):
+    functions = resources_of(template, "AWS::Lambda::Function")
+    roles = resources_of(template, "AWS::IAM::Role")
+    seen = set()
+    order = list(FUNCTION_STAGES)
+    by_stage = sorted(functions.items(), key=lambda item: order.index(function_name(item[1]) or order[0]))
+    for logical, function in by_stage:
+        name = function_name(function)
+        if name is None:
+            errors.append(f"function {logical}: name is not one of {sorted(FUNCTION_STAGES)}")
+            continue
+        seen.add(name)
+        role_ref = function["Properties"].get("Role")
+        if not (isinstance(role_ref, dict) and "Fn::GetAtt" in role_ref):
+            errors.append(f"function {name}: Role is not a role of this template")
+            continue
+        role_name = role_ref["Fn::GetAtt"][0]
+        role = roles.get(role_name)
+        if role is None:
+            errors.append(f"function {name}: Role {role_name} is not an AWS::IAM::Role of this template")
+            continue
+        services, problems = trusted_services(role)
+        problems += [] if services == {"lambda.amazonaws.com"} else [f"trusts {sorted(services)}"]
+        errors += [f"function {name} role {role_name}: {p}" for p in problems]
+        always, sometimes = granted(role_documents(template, role_name, role))
+        expected = expected_actions(name)
+        optional = OPTIONAL["*"] | OPTIONAL.get(name, set())
+        missing = expected - always
+        extra = (always - expected) | (sometimes - optional - expected)
+        if missing:
+            errors.append(f"function {name}: missing {', '.join(sorted(missing))} (its checks need them)")
+        if extra:
+            errors.append(f"function {name}: grants {', '.join(sorted(extra))}, which no check at "
+                          f"{'/'.join(FUNCTION_STAGES[name])} needs")
+        report.append(f"{name}: {len(always)} actions, {len(sometimes)} more under a condition")
+    for name in sorted(set(FUNCTION_STAGES) - seen):
+        errors.append(f"function {name}: not in the template")
+    return functions
+
+
+def check_invoke_role(template, functions, errors, report):
+    output = template.get("Outputs", {}).get("HookInvokeRoleArn", {}).get("Value")
+    if not (isinstance(output, dict) and "Fn::GetAtt" in output):
+        errors.append("output HookInvokeRoleArn: missing or not the ARN of a role of this template")
+        return
+    role_name = output["Fn::GetAtt"][0]
+    role = resources_of(template, "AWS::IAM::Role").get(role_name)
+    if role is None:
+        errors.append(f"output HookInvokeRoleArn: {role_name} is not a role")
+        return
+    services, problems = trusted_services(role)
+    if services != {"ecs.amazonaws.com"}:
+        problems.append(f"trusts {sorted(services) or 'nothing'}; it must trust ecs.amazonaws.com only")
+    always, sometimes = granted(role_documents(template, role_name, role))
+    if always | sometimes != {"lambda:InvokeFunction"}:
+        problems.append(f"allows {sorted(always | sometimes)}; it must allow lambda:InvokeFunction only")
+    allowed_targets = set()
+    for logical in functions:
+        allowed_targets |= {f"{logical}.Arn", "${" + logical + ".Arn}:*"}
+    for doc in role_documents(template, role_name, role):
+        for statement, _ in statements(doc):
+            for resource, _ in as_list(statement.get("Resource", [])):
+                key = None
+                if isinstance(resource, dict) and "Fn::GetAtt" in resource:
+                    key = ".".join(resource["Fn::GetAtt"])
+                elif isinstance(resource, dict) and isinstance(resource.get("Fn::Sub"), str):
+                    key = resource["Fn::Sub"]
+                if key not in allowed_targets:
+                    problems.append(f"may invoke {resource!r}, not one of this template's functions")
+    errors += [f"invoke role {role_name}: {p}" for p in problems]
+    report.append(f"invoke role {role_name}: trusts ecs.amazonaws.com, invokes {len(functions)} functions")
+
+
+def check(template: dict, greenlight: bool) -> tuple[list[str], list[str], int]:
+    """(errors, report lines, number of policy documents) for an expanded template."""
+    errors: list[str] = []
+    report: list[str] = []
+    documents = list(policy_documents(template.get("Resources", {}), "Resources"))
+    for label, document in documents:
+        check_statements(label, document, errors)
+    for role_name, role in resources_of(template, "AWS::IAM::Role").items():
+        managed_policy_refs(template, role, errors, f"role {role_name}")
+    if greenlight:
+        functions = check_functions(template, errors, report)
+        check_invoke_role(template, functions, errors, report)
+    return errors, report, len(documents)
+
+
+def check_template(path: Path) -> bool:
+    rel = path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path
+    try:
+        raw = yaml_parse(path.read_text())
+        template = expand(raw)
+    except Exception as error:  # the translator raises several kinds; all mean "broken template"
+        print(f"FAIL {rel}: cannot load or transform: {error}")
+        return False
+    greenlight = path.resolve() == SAM_TEMPLATE or "HookInvokeRoleArn" in raw.get("Outputs", {})
+    errors, report, documents = check(template, greenlight)
+    if errors:
+        print(f"FAIL {rel}")
+        for error in errors:
+            print(f"     {error}")
+        return False
+    print(f"ok   {rel}: {documents} policy documents, no wildcard actions")
+    for line in report:
+        print(f"     {line}")
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Self-test: each of these breakages of infra/template.yaml must be caught, with this message.
+# ---------------------------------------------------------------------------------------------
+def _statements_of(template, resource):
+    return template["Resources"][resource]["Properties"]["PolicyDocument"]["Statement"]
+
+
+def _invoke_role(template):
+    return template["Resources"]["HookInvokeRole"]["Properties"]
+
+
+def _break_service_wildcard(t):
+    _statements_of(t, "DeploymentReadPolicy").append({"Effect": "Allow", "Action": "ecs:*", "Resource": "*"})
+
+
+def _break_star_action(t):
+    _statements_of(t, "GreenTasksReadPolicy")[0]["Action"] = ["ecs:ListTasks", "*"]
+
+
+def _break_not_action(t):
+    _statements_of(t, "GreenTasksReadPolicy").append({"Effect": "Allow", "NotAction": "iam:*", "Resource": "*"})
+
+
+def _break_sam_policies(t):
+    function = t["Resources"]["PreScaleUpFunction"]["Properties"]
+    del function["Role"]
+    function["Policies"] = [{"LambdaInvokePolicy": {"FunctionName": "other"}},
+                            {"Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*"}]}]
+
+
+def _break_star_resource(t):
+    statement = next(s for s in _statements_of(t, "DeploymentReadPolicy") if s.get("Sid") == "ConfigAndHeaderParameters")
+    statement["Resource"] = "*"
+
+
+def _break_missing_action(t):
+    _statements_of(t, "GreenTasksReadPolicy")[0]["Action"] = "ecs:DescribeTasks"
+
+
+def _break_extra_action(t):
+    role = t["Resources"]["PreScaleUpRole"]["Properties"]
+    role["ManagedPolicyArns"].append({"Ref": "GreenTasksReadPolicy"})
+
+
+def _break_invoke_trust(t):
+    _invoke_role(t)["AssumeRolePolicyDocument"]["Statement"][0]["Principal"]["Service"] = [
+        "ecs.amazonaws.com", "lambda.amazonaws.com"]
+
+
+def _break_invoke_targets(t):
+    _invoke_role(t)["Policies"][0]["PolicyDocument"]["Statement"][0]["Resource"] = "*"
+
+
+def _break_external_managed(t):
+    _invoke_role(t)["ManagedPolicyArns"] = ["arn:aws:iam::aws:policy/AdministratorAccess"]
+
+
+SELF_TEST = [
+    (_break_service_wildcard, "allows ecs:* (every action of the service)"),
+    (_break_star_action, "allows every action (*)"),
+    (_break_not_action, "NotAction"),
+    (_break_sam_policies, "is not defined in this template"),
+    (_break_star_resource, "Resource '*' for ssm:GetParameter"),
+    (_break_missing_action, "function post-scale-up: missing ecs:ListTasks"),
+    (_break_extra_action, "function pre-scale-up: grants"),
+    (_break_invoke_trust, "it must trust ecs.amazonaws.com only"),
+    (_break_invoke_targets, "not one of this template's functions"),
+    (_break_external_managed, "AdministratorAccess"),
+]
+
+
+def self_test() -> bool:
+    raw = yaml_parse(SAM_TEMPLATE.read_text())
+    missed = []
+    for breakage, expected in SELF_TEST:
+        broken = copy.deepcopy(raw)
+        breakage(broken)
+        errors, _, _ = check(expand(broken), greenlight=True)
+        if not any(expected in e for e in errors):
+            missed.append(f"{breakage.__name__}: expected an error containing {expected!r}, got {errors}")
+    if missed:
+        print("FAIL self-test: the checks above let these broken templates through")
+        for line in missed:
+            print(f"     {line}")
+        return False
+    print(f"ok   self-test: {len(SELF_TEST)} deliberately broken copies of infra/template.yaml rejected")
+    return True
+
+
+def main(argv: list[str]) -> int:
+    paths = [Path(a) for a in argv] or [SAM_TEMPLATE, *sorted((ROOT / "infra" / "examples").glob("*.yaml"))]
+    results = [check_template(p) for p in paths]
+    if not argv:
+        results.append(self_test())
+    return 0 if all(results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

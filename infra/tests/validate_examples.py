@@ -1,0 +1,380 @@
+#!/usr/bin/env python3
+"""Validates the wiring examples in infra/examples against the ECS API and against greenlight.
+
+* service-*.json: each is a CreateService request, checked with botocore's own parameter
+  validation (ParamValidator on the CreateService input shape from botocore's loader) plus the
+  enum values, which ParamValidator does not check; the same file reduced to an UpdateService
+  request (what an existing service is updated with) is checked the same way.
+* ecspresso/: ecspresso.yml's service definition (as CreateService, after filling the
+  `{{ must_env ... }}` placeholders with sample values) and task definition (RegisterTaskDefinition).
+* cloudformation-service.yaml: its lifecycle hooks, and that every greenlight export it imports is
+  an output of infra/template.yaml. (cfn-lint checks the rest of the template.)
+
+For every lifecycle hook: the function it targets serves every stage it is registered for (else
+the function answers FAILED, naming the wiring mistake); an inline `greenlight` config only names
+the hook's stages and passes `greenlight config validate`; a `greenlightConfig` reference has the
+shape of one (ssm:, s3://bucket/key or a path).
+Deployment strategy: ROLLING takes a PRE_SCALE_UP hook only; BLUE_GREEN, LINEAR and CANARY need
+the load balancer's advancedConfiguration, and LINEAR/CANARY their own configuration block.
+
+Usage: validate_examples.py
+Environment: GREENLIGHT_CLI, the command that runs the greenlight CLI
+(default: cargo run -q --locked -p greenlight-cli --).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import botocore
+import botocore.loaders
+import botocore.model
+import yaml
+from botocore.validate import ParamValidator
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLES = ROOT / "infra" / "examples"
+TEMPLATE = ROOT / "infra" / "template.yaml"
+MIN_BOTOCORE = (1, 39, 5)  # the first botocore with ECS blue/green, linear, canary and hooks
+
+FUNCTION_STAGES = {
+    "pre-scale-up": {"RECONCILE_SERVICE", "PRE_SCALE_UP"},
+    "post-scale-up": {"POST_SCALE_UP"},
+    "test-traffic": {"TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT"},
+    "production-traffic": {
+        "PRE_PRODUCTION_TRAFFIC_SHIFT",
+        "PRODUCTION_TRAFFIC_SHIFT",
+        "POST_PRODUCTION_TRAFFIC_SHIFT",
+    },
+}
+# The greenlight stack's outputs, by the function each names.
+EXPORT_FUNCTIONS = {
+    "PreScaleUpFunctionArn": "pre-scale-up",
+    "PostScaleUpFunctionArn": "post-scale-up",
+    "TestTrafficFunctionArn": "test-traffic",
+    "ProductionTrafficFunctionArn": "production-traffic",
+}
+STRATEGY_BY_FILE = {
+    "service-blue-green.json": "BLUE_GREEN",
+    "service-linear.json": "LINEAR",
+    "service-canary.json": "CANARY",
+    "service-rolling.json": "ROLLING",
+}
+# Sample values for ecspresso's {{ must_env `NAME` }} placeholders.
+SAMPLE_ENV = {
+    "AWS_REGION": "us-east-1",
+    "IMAGE_TAG": "1.4.2",
+    "GREENLIGHT_PRE_SCALE_UP_ARN": "arn:aws:lambda:us-east-1:111122223333:function:greenlight-pre-scale-up",
+    "GREENLIGHT_POST_SCALE_UP_ARN": "arn:aws:lambda:us-east-1:111122223333:function:greenlight-post-scale-up",
+    "GREENLIGHT_TEST_TRAFFIC_ARN": "arn:aws:lambda:us-east-1:111122223333:function:greenlight-test-traffic",
+    "GREENLIGHT_PRODUCTION_TRAFFIC_ARN": "arn:aws:lambda:us-east-1:111122223333:function:greenlight-production-traffic",
+    "GREENLIGHT_HOOK_ROLE_ARN": "arn:aws:iam::111122223333:role/greenlight-HookInvokeRole-1A2B3C4D5E6F",
+}
+PLACEHOLDER = re.compile(r"\{\{\s*must_env\s+`([A-Z0-9_]+)`\s*\}\}")
+REFERENCE = re.compile(r"^(ssm:\S+|s3://[a-z0-9][a-z0-9.-]+/\S+|[^:\s]+)$")
+
+
+class Problems(list):
+    def add(self, where: str, message: str) -> None:
+        self.append(f"{where}: {message}")
+
+
+# ---------------------------------------------------------------------------------------------
+# The ECS API shapes
+# ---------------------------------------------------------------------------------------------
+def ecs_model() -> botocore.model.ServiceModel:
+    loader = botocore.loaders.create_loader()
+    return botocore.model.ServiceModel(loader.load_service_model("ecs", "service-2"), "ecs")
+
+
+def enum_errors(value, shape, path="") -> list[str]:
+    """Enum values, which ParamValidator leaves to the service."""
+    errors = []
+    if shape.type_name == "string" and shape.enum and isinstance(value, str) and value not in shape.enum:
+        errors.append(f"{path or 'value'}: {value!r} is not one of {', '.join(shape.enum)}")
+    elif shape.type_name == "structure" and isinstance(value, dict) and not shape.is_document_type:
+        for key, member in shape.members.items():
+            if key in value:
+                errors += enum_errors(value[key], member, f"{path}.{key}" if path else key)
+    elif shape.type_name == "list" and isinstance(value, list):
+        for index, item in enumerate(value):
+            errors += enum_errors(item, shape.member, f"{path}[{index}]")
+    elif shape.type_name == "map" and isinstance(value, dict):
+        for key, item in value.items():
+            errors += enum_errors(item, shape.value, f"{path}.{key}")
+    return errors
+
+
+# Hook fields added after the first botocore with blue/green (>= 1.39.5). An older botocore does not
+# know them: they are stripped before validation and reported as not validated. Any other unknown
+# field is an error.
+NEWER_HOOK_FIELDS = {"timeoutConfiguration"}
+NOT_VALIDATED: set[str] = set()
+
+
+def without_newer_hook_fields(model, params: dict) -> dict:
+    shape = model.operation_model("CreateService").input_shape
+    known = set(shape.members["deploymentConfiguration"].members["lifecycleHooks"].member.members)
+    unknown = NEWER_HOOK_FIELDS - known
+    hooks = params.get("deploymentConfiguration", {}).get("lifecycleHooks", [])
+    if not unknown or not any(unknown & set(hook) for hook in hooks):
+        return params
+    params = json.loads(json.dumps(params))
+    for hook in params["deploymentConfiguration"]["lifecycleHooks"]:
+        for key in unknown & set(hook):
+            NOT_VALIDATED.add(key)
+            del hook[key]
+    return params
+
+
+def validate_request(model, operation: str, params: dict, where: str, problems: Problems) -> None:
+    shape = model.operation_model(operation).input_shape
+    if operation in ("CreateService", "UpdateService"):
+        params = without_newer_hook_fields(model, params)
+    report = ParamValidator().validate(params, shape)
+    if report.has_errors():
+        for line in report.generate_report().splitlines():
+            problems.add(f"{where} ({operation})", line.strip())
+    for error in enum_errors(params, shape):
+        problems.add(f"{where} ({operation})", error)
+
+
+def update_request(model, create: dict) -> dict:
+    """The UpdateService request that applies a CreateService request to an existing service."""
+    update = {"service": create["serviceName"]}
+    model_keys = model.operation_model("UpdateService").input_shape.members
+    for key, value in create.items():
+        if key in model_keys and key != "service":
+            update[key] = value
+    return update
+
+
+# ---------------------------------------------------------------------------------------------
+# Lifecycle hooks and greenlight configs
+# ---------------------------------------------------------------------------------------------
+class Configs:
+    """Inline greenlight configs, written out for one `greenlight config validate` run."""
+
+    def __init__(self, directory: Path):
+        self.directory = directory
+        self.files: dict[Path, str] = {}
+
+    def add(self, where: str, config: dict) -> None:
+        slug = re.sub(r"[^A-Za-z0-9]+", "-", where).strip("-")
+        path = self.directory / f"{len(self.files):02d}-{slug}.json"
+        path.write_text(json.dumps(config, indent=2))
+        self.files[path] = where
+
+
+def function_of(target: str) -> str | None:
+    """The greenlight function a hookTargetArn names (any name prefix; version or alias ignored)."""
+    match = re.search(r":function:([^:]+)", target or "")
+    name = match.group(1) if match else ""
+    return next((f for f in FUNCTION_STAGES if name.endswith(f)), None)
+
+
+def check_hook(hook: dict, function: str | None, where: str, configs: Configs, problems: Problems) -> None:
+    stages = set(hook.get("lifecycleStages", []))
+    if function is None:
+        problems.add(where, f"hookTargetArn {hook.get('hookTargetArn')!r} is not a greenlight function")
+        return
+    wrong = stages - FUNCTION_STAGES[function]
+    if wrong:
+        problems.add(where, f"{function} does not serve {', '.join(sorted(wrong))} "
+                            f"(it serves {', '.join(sorted(FUNCTION_STAGES[function]))})")
+    if not hook.get("roleArn"):
+        problems.add(where, "no roleArn (the role ECS assumes to invoke the function)")
+    details = hook.get("hookDetails")
+    if details is None:
+        return
+    if not isinstance(details, dict):
+        problems.add(where, "hookDetails is not a JSON object")
+        return
+    config = details.get("greenlight")
+    if config is not None:
+        named = set(config.get("stages", {}))
+        if named - stages:
+            problems.add(where, f"inline config names {', '.join(sorted(named - stages))}, "
+                                "which this hook is not registered for")
+        configs.add(where, config)
+    reference = details.get("greenlightConfig")
+    if reference is not None and not (isinstance(reference, str) and REFERENCE.match(reference)):
+        problems.add(where, f"greenlightConfig {reference!r} is not ssm:<name>, s3://bucket/key or a file path")
+
+
+def check_service(request: dict, where: str, configs: Configs, problems: Problems, expect_strategy=None) -> int:
+    config = request.get("deploymentConfiguration", {})
+    strategy = config.get("strategy", "ROLLING")
+    if expect_strategy and strategy != expect_strategy:
+        problems.add(where, f"strategy is {strategy}, expected {expect_strategy}")
+    if request.get("deploymentController", {}).get("type") != "ECS":
+        problems.add(where, "deploymentController.type must be ECS for lifecycle hooks")
+    hooks = config.get("lifecycleHooks", [])
+    if not hooks:
+        problems.add(where, "no lifecycleHooks")
+    if strategy == "ROLLING":
+        for hook in hooks:
+            if set(hook.get("lifecycleStages", [])) != {"PRE_SCALE_UP"}:
+                problems.add(where, "a ROLLING service takes a PRE_SCALE_UP hook only")
+    else:
+        for index, lb in enumerate(request.get("loadBalancers", [])):
+            advanced = lb.get("advancedConfiguration", {})
+            missing = {"alternateTargetGroupArn", "productionListenerRule", "roleArn"} - set(advanced)
+            if missing:
+                problems.add(where, f"loadBalancers[{index}].advancedConfiguration lacks {', '.join(sorted(missing))}")
+        for block, wanted in (("linearConfiguration", "LINEAR"), ("canaryConfiguration", "CANARY")):
+            if (block in config) != (strategy == wanted):
+                problems.add(where, f"{block} belongs with strategy {wanted} only")
+    for index, hook in enumerate(hooks):
+        check_hook(hook, function_of(hook.get("hookTargetArn", "")), f"{where} hook[{index}]", configs, problems)
+    return len(hooks)
+
+
+# ---------------------------------------------------------------------------------------------
+# The examples
+# ---------------------------------------------------------------------------------------------
+def render(text: str, where: str, problems: Problems) -> str:
+    def fill(match):
+        name = match.group(1)
+        return SAMPLE_ENV.get(name, f"sample-{name.lower().replace('_', '-')}")
+
+    rendered = PLACEHOLDER.sub(fill, text)
+    if "{{" in rendered:
+        problems.add(where, "a template expression other than {{ must_env `NAME` }} is left")
+    return rendered
+
+
+class CloudFormationLoader(yaml.SafeLoader):
+    """Reads CloudFormation YAML: each short-form intrinsic (!Ref, !Sub...) becomes its long form."""
+
+
+def _intrinsic(loader, suffix, node):
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = value.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+CloudFormationLoader.add_multi_constructor("!", _intrinsic)
+
+
+def cloudformation_hooks(path: Path, configs: Configs, problems: Problems) -> str:
+    template = yaml.load(path.read_text(), Loader=CloudFormationLoader)
+    outputs = yaml.load(TEMPLATE.read_text(), Loader=CloudFormationLoader).get("Outputs", {})
+    where = path.relative_to(ROOT).as_posix()
+    count = 0
+    for logical, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::ECS::Service":
+            continue
+        props = resource["Properties"]
+        if props.get("DeploymentController", {}).get("Type") != "ECS":
+            problems.add(f"{where} {logical}", "DeploymentController.Type must be ECS")
+        for index, hook in enumerate(props.get("DeploymentConfiguration", {}).get("LifecycleHooks", [])):
+            hook_where = f"{where} {logical} hook[{index}]"
+            function = None
+            for key in ("HookTargetArn", "RoleArn"):
+                imported = json.dumps(hook.get(key))
+                match = re.search(r"-(\w+Arn)\b", imported)
+                export = match.group(1) if match and "ImportValue" in imported else None
+                if export and export not in outputs:
+                    problems.add(hook_where, f"{key} imports {export}, which infra/template.yaml does not output")
+                if key == "HookTargetArn":
+                    function = EXPORT_FUNCTIONS.get(export) if export else function_of(hook.get(key))
+            api_hook = {
+                "hookTargetArn": hook.get("HookTargetArn"),
+                "roleArn": hook.get("RoleArn"),
+                "lifecycleStages": hook.get("LifecycleStages", []),
+            }
+            if "HookDetails" in hook:
+                details = hook["HookDetails"]
+                api_hook["hookDetails"] = json.loads(details) if isinstance(details, str) else details
+            check_hook(api_hook, function, hook_where, configs, problems)
+            count += 1
+    return f"{count} hook(s) wired to the greenlight stack's exports"
+
+
+def main() -> int:
+    if tuple(int(p) for p in botocore.__version__.split(".")[:3]) < MIN_BOTOCORE:
+        print(f"FAIL botocore {botocore.__version__} predates the ECS blue/green fields; need >= 1.39.5")
+        return 1
+    model = ecs_model()
+    results: list[tuple[str, Problems, str]] = []
+    with tempfile.TemporaryDirectory(prefix="greenlight-examples-") as tmp:
+        configs = Configs(Path(tmp))
+
+        for path in sorted(EXAMPLES.glob("service-*.json")):
+            where, problems = path.relative_to(ROOT).as_posix(), Problems()
+            request = json.loads(path.read_text())
+            validate_request(model, "CreateService", request, where, problems)
+            if "serviceName" in request:
+                validate_request(model, "UpdateService", update_request(model, request), where, problems)
+            hooks = check_service(request, where, configs, problems, STRATEGY_BY_FILE.get(path.name))
+            results.append((where, problems, f"CreateService + UpdateService, {hooks} hook(s)"))
+
+        ecspresso_dir = EXAMPLES / "ecspresso"
+        for config_path in sorted(ecspresso_dir.glob("ecspresso.y*ml")):
+            where, problems = config_path.relative_to(ROOT).as_posix(), Problems()
+            settings = yaml.safe_load(render(config_path.read_text(), where, problems))
+            service_path = ecspresso_dir / settings["service_definition"]
+            service = json.loads(render(service_path.read_text(), where, problems))
+            # ecspresso fills in the cluster, service name and task definition itself.
+            request = {"cluster": settings["cluster"], "serviceName": settings["service"], **service}
+            service_where = service_path.relative_to(ROOT).as_posix()
+            validate_request(model, "CreateService", request, service_where, problems)
+            hooks = check_service(request, service_where, configs, problems)
+            task_path = ecspresso_dir / settings["task_definition"]
+            task = json.loads(render(task_path.read_text(), where, problems))
+            validate_request(model, "RegisterTaskDefinition", task, task_path.relative_to(ROOT).as_posix(), problems)
+            results.append((where, problems, f"service (CreateService, {hooks} hook(s)) and task definition"))
+
+        for path in sorted(EXAMPLES.glob("cloudformation-*.yaml")):
+            where, problems = path.relative_to(ROOT).as_posix(), Problems()
+            summary = cloudformation_hooks(path, configs, problems)
+            results.append((where, problems, summary))
+
+        cli = shlex.split(os.environ.get("GREENLIGHT_CLI", "cargo run -q --locked -p greenlight-cli --"))
+        run = subprocess.run(
+            [*cli, "config", "validate", *map(str, configs.files)],
+            cwd=ROOT, capture_output=True, text=True,
+        )
+        problems = Problems()
+        if run.returncode != 0:
+            for line in (run.stdout + run.stderr).splitlines():
+                if ": valid (" in line:
+                    continue
+                for path, where in configs.files.items():
+                    line = line.replace(str(path), f"{where} [inline config]")
+                problems.append(line)
+        results.append(("inline greenlight configs", problems,
+                        f"{len(configs.files)} valid per `greenlight config validate`"))
+
+    failed = False
+    for where, problems, summary in results:
+        if problems:
+            failed = True
+            print(f"FAIL {where}")
+            for problem in problems:
+                print(f"     {problem}")
+        else:
+            print(f"ok   {where}: {summary}")
+    print(f"     (ECS API model from botocore {botocore.__version__})")
+    if NOT_VALIDATED:
+        print(f"     (this botocore does not know lifecycleHooks[].{', '.join(sorted(NOT_VALIDATED))}: not validated)")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

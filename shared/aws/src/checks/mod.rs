@@ -1,0 +1,36 @@
+//! The gather half of every check: the I/O that fetches evidence for the core's judges.
+//!
+//! Each module builds its check from the config params and the shared [`CheckDeps`], and implements
+//! [`Check`](greenlight_core::engine::Check). Facts several checks need come from
+//! [`CheckDeps::facts`], gathered once per invocation; what only one check needs (ECR images, alarm
+//! states, target health) it fetches itself, batched.
+
+pub mod alarms;
+pub mod compare;
+pub mod http;
+pub mod image;
+pub mod lambda;
+pub mod metric;
+pub mod metric_data;
+pub mod routing;
+pub mod target_health;
+pub mod tasks;
+
+use std::sync::Arc;
+
+use greenlight_core::facts::Facts;
+
+use crate::clients::AwsClients;
+
+/// What every check is built with: the invocation's shared facts and the clients.
+#[derive(Clone)]
+pub struct CheckDeps {
+    /// Facts about the deployment, gathered once per invocation.
+    pub facts: Arc<dyn Facts>,
+    /// The AWS clients (cheap to clone).
+    pub clients: AwsClients,
+    /// The HTTP client for synthetic traffic, built once per cold start.
+    pub http: reqwest::Client,
+    /// All metric queries of the stage, fetched together.
+    pub metric_data: Arc<metric_data::MetricData>,
+}

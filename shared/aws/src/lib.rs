@@ -1,0 +1,22 @@
+//! greenlight's adapters at the edge: the AWS and HTTP calls that gather evidence.
+//!
+//! The pure core (`greenlight-core`) decides; this crate fetches. It holds:
+//! - [`clients`]: the SDK clients, built once per Lambda cold start from one `SdkConfig`;
+//! - [`error`]: how an SDK error becomes a [`FactError`](greenlight_core::facts::FactError) that says
+//!   whether waiting can heal it and which IAM action was denied;
+//! - [`ecs_facts`]: the [`Facts`](greenlight_core::facts::Facts) provider for ECS-native deployments,
+//!   gathering each fact once per invocation with batched calls;
+//! - [`checks`]: one module per check kind, the gather half of each check (the judge half is pure and
+//!   lives in the core), and [`plan`], which turns a config's stage plan into runnable checks;
+//! - [`config_reader`]: reads config references from SSM Parameter Store and S3;
+//! - [`function`]: what every ECS phase function's `main` runs.
+
+pub mod checks;
+pub mod clients;
+pub mod config_reader;
+pub mod ecs_facts;
+pub mod error;
+pub mod function;
+pub mod plan;
+
+pub use clients::AwsClients;

@@ -1,0 +1,27 @@
+//! Local rehearsal of AWS for greenlight: moto, and an endpoint in front of it.
+//!
+//! No machine that builds greenlight reaches AWS, yet the gather code must be exercised against
+//! something that speaks the real wire protocols with the real SDK clients. moto does most of that;
+//! this crate fills the gaps:
+//! - [`moto::MotoServer`] runs moto on a free loopback port and never leaves it running;
+//! - [`endpoint::AwsEndpoint`] is the one URL the SDK is pointed at. It forwards to moto, translates
+//!   CloudWatch's RPC v2 CBOR (which moto does not speak), counts calls per operation, and offers
+//!   each call to [`endpoint::Supplement`]s first: the place for what moto lacks and for faults;
+//! - [`lambda_host::LambdaHost`] runs a real function binary behind the Lambda Runtime API, and
+//!   records init time, latency and peak memory;
+//! - [`testing::LocalAws`] starts both and hands out the `SdkConfig` that reaches them.
+//!
+//! moto comes from the project's `.venv`, which `make test` creates (`make moto` alone); the
+//! `GREENLIGHT_PYTHON` environment variable names another interpreter.
+
+pub mod endpoint;
+pub mod error;
+mod http_client;
+pub mod lambda_host;
+pub mod moto;
+pub mod testing;
+
+pub use endpoint::AwsEndpoint;
+pub use error::SimError;
+pub use moto::MotoServer;
+pub use testing::LocalAws;

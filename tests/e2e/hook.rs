@@ -1,0 +1,366 @@
+//! One ECS hook invocation end to end, from the raw payload to the response, with a fake backend:
+//! wiring mistakes, malformed events, rollbacks (confirmed or not by the deployment's status), broken
+//! and unreadable configs, and a judged stage whose state comes back in hookDetails.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use greenlight_core::config::StagePlanSpec;
+use greenlight_core::config::resolve::{
+    ConfigReference, ConfigReferenceReader, ReadError, ReadErrorKind, ReadFuture,
+};
+use greenlight_core::engine::clock::ManualClock;
+use greenlight_core::engine::{Check, CheckFuture, Engine, Plan, PlannedCheck, StageView};
+use greenlight_core::facts::{DeploymentFacts, FactError, Facts, ServiceIdentity, StaticFacts};
+use greenlight_core::hook::{HookAnswer, HookBackend, Phase, handle_ecs_hook};
+use greenlight_core::protocol::ecs::{EventError, HookEvent, HookStatus};
+use greenlight_core::{Outcome, reason};
+use serde_json::{Value, json};
+
+fn fixture(name: &str) -> Value {
+    let path = format!("{}/fixtures/events/{name}", env!("CARGO_MANIFEST_DIR"));
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("fixture JSON")
+}
+
+/// Answers every check of a plan with the outcome scripted for its kind (pass by default), and
+/// counts the runs.
+struct FakeCheck {
+    kind: &'static str,
+    outcome: Outcome,
+    runs: Arc<AtomicUsize>,
+}
+
+impl Check for FakeCheck {
+    fn kind(&self) -> &'static str {
+        self.kind
+    }
+    fn run<'a>(&'a self, _stage: &'a StageView) -> CheckFuture<'a> {
+        self.runs.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move { self.outcome.clone() })
+    }
+}
+
+struct FakeBackend {
+    deployment: Result<Arc<DeploymentFacts>, FactError>,
+    outcomes: BTreeMap<&'static str, Outcome>,
+    runs: Arc<AtomicUsize>,
+    config_text: Mutex<Result<String, ReadError>>,
+}
+
+impl FakeBackend {
+    fn new() -> Self {
+        FakeBackend {
+            deployment: Ok(Arc::new(deployment("IN_PROGRESS"))),
+            outcomes: BTreeMap::new(),
+            runs: Arc::new(AtomicUsize::new(0)),
+            config_text: Mutex::new(Err(ReadError::new(
+                ReadErrorKind::NotFound,
+                "no such parameter",
+            ))),
+        }
+    }
+    fn runs(&self) -> usize {
+        self.runs.load(Ordering::SeqCst)
+    }
+}
+
+fn deployment(status: &str) -> DeploymentFacts {
+    DeploymentFacts {
+        id: "d".into(),
+        status: status.into(),
+        started_at: None,
+        green_tasks: Default::default(),
+        alarm_names: Vec::new(),
+        triggered_alarms: Vec::new(),
+        rollback: None,
+        hook_expires_at: None,
+        other_in_flight: Vec::new(),
+    }
+}
+
+impl ConfigReferenceReader for FakeBackend {
+    fn read<'a>(&'a self, _reference: &'a ConfigReference) -> ReadFuture<'a> {
+        let text = self.config_text.lock().expect("lock").clone();
+        Box::pin(async move { text })
+    }
+}
+
+impl HookBackend for FakeBackend {
+    fn facts(&self, event: &HookEvent) -> Result<Arc<dyn Facts>, EventError> {
+        let service = event.service().expect("valid service ARN");
+        let mut facts = StaticFacts::new(ServiceIdentity {
+            partition: service.partition.clone(),
+            region: service.region.clone(),
+            account: service.account.clone(),
+            cluster: service.cluster.clone(),
+            service: service.service.clone(),
+            service_arn: event.execution_details.service_arn.clone(),
+        });
+        facts.deployment = self.deployment.clone();
+        Ok(Arc::new(facts))
+    }
+
+    fn build_plan(&self, spec: &StagePlanSpec, _facts: &Arc<dyn Facts>) -> Plan {
+        let checks = spec
+            .checks
+            .iter()
+            .map(|check| {
+                let kind = check.kind.name();
+                let outcome = self.outcomes.get(kind).cloned().unwrap_or_else(|| {
+                    Outcome::pass(reason::lookup("VERDICT_PASSED").expect("code"), "fine")
+                });
+                PlannedCheck {
+                    id: check.id.clone(),
+                    policy: check.policy,
+                    check: Box::new(FakeCheck {
+                        kind,
+                        outcome,
+                        runs: Arc::clone(&self.runs),
+                    }),
+                }
+            })
+            .collect();
+        Plan {
+            bake: spec.bake,
+            interval: spec.interval,
+            checks,
+        }
+    }
+
+    fn config_reader(&self) -> &dyn ConfigReferenceReader {
+        self
+    }
+}
+
+async fn invoke(
+    phase: Phase,
+    payload: &Value,
+    backend: &FakeBackend,
+    clock: &ManualClock,
+) -> HookAnswer {
+    let engine = Engine::new(clock, Duration::from_secs(1));
+    handle_ecs_hook(phase, payload, backend, &engine, None, None).await
+}
+
+fn clock() -> ManualClock {
+    ManualClock::at_unix(1_800_000_000)
+}
+
+#[tokio::test]
+async fn a_malformed_event_fails_naming_the_field() {
+    let backend = FakeBackend::new();
+    let mut payload = fixture("ecs-post-scale-up.json");
+    payload["executionDetails"]["serviceArn"] = json!(42);
+    let answer = invoke(Phase::PostScaleUp, &payload, &backend, &clock()).await;
+    assert_eq!(answer.response.hook_status, HookStatus::Failed);
+    assert_eq!(answer.code.code, "EVENT_MALFORMED");
+    assert!(
+        answer.message.contains("executionDetails.serviceArn"),
+        "{}",
+        answer.message
+    );
+
+    let answer = invoke(
+        Phase::PostScaleUp,
+        &json!("not an event"),
+        &backend,
+        &clock(),
+    )
+    .await;
+    assert_eq!(answer.response.hook_status, HookStatus::Failed);
+}
+
+#[tokio::test]
+async fn an_unknown_stage_and_a_wiring_mistake_fail_with_their_own_codes() {
+    let backend = FakeBackend::new();
+    let answer = invoke(
+        Phase::ProductionTraffic,
+        &fixture("ecs-unknown-stage-extra-fields.json"),
+        &backend,
+        &clock(),
+    )
+    .await;
+    assert_eq!(answer.response.hook_status, HookStatus::Failed);
+    assert_eq!(answer.code.code, "EVENT_STAGE_UNKNOWN");
+
+    let answer = invoke(
+        Phase::PreScaleUp,
+        &fixture("ecs-post-scale-up.json"),
+        &backend,
+        &clock(),
+    )
+    .await;
+    assert_eq!(answer.response.hook_status, HookStatus::Failed);
+    assert_eq!(answer.code.code, "EVENT_STAGE_NOT_SERVED");
+    assert!(
+        answer
+            .message
+            .contains("`post-scale-up` function serves it"),
+        "{}",
+        answer.message
+    );
+    assert_eq!(backend.runs(), 0);
+}
+
+#[tokio::test]
+async fn a_rollback_passes_at_once_even_with_an_unreadable_config() {
+    let mut backend = FakeBackend::new();
+    backend.deployment = Ok(Arc::new(deployment("ROLLBACK_IN_PROGRESS")));
+    let answer = invoke(
+        Phase::ProductionTraffic,
+        &fixture("ecs-production-traffic-shift-rollback.json"),
+        &backend,
+        &clock(),
+    )
+    .await;
+    assert_eq!(answer.response.hook_status, HookStatus::Succeeded);
+    assert_eq!(answer.code.code, "VERDICT_ROLLBACK");
+    assert_eq!(backend.runs(), 0);
+
+    // The deployment's status cannot be read: the weights alone decide, never blocking a rollback.
+    backend.deployment = Err(FactError::AccessDenied {
+        action: "ecs:DescribeServiceDeployments".into(),
+        resource: "x".into(),
+        message: "denied".into(),
+    });
+    let answer = invoke(
+        Phase::TestTraffic,
+        &fixture("ecs-test-traffic-shift-rollback.json"),
+        &backend,
+        &clock(),
+    )
+    .await;
+    assert_eq!(answer.response.hook_status, HookStatus::Succeeded);
+    assert_eq!(answer.code.code, "VERDICT_ROLLBACK");
+}
+
+#[tokio::test]
+async fn rollback_weights_on_a_deployment_going_forward_are_judged() {
+    let mut backend = FakeBackend::new();
+    *backend.config_text.lock().expect("lock") =
+        Ok("version: 1\nstages:\n  PRODUCTION_TRAFFIC_SHIFT:\n    - alarms\n".into());
+    backend.outcomes.insert(
+        "alarms",
+        Outcome::fail(
+            reason::lookup("EVENT_MALFORMED").expect("code"),
+            "alarm web-5xx is firing",
+        ),
+    );
+    let answer = invoke(
+        Phase::ProductionTraffic,
+        &fixture("ecs-production-traffic-shift-rollback.json"),
+        &backend,
+        &clock(),
+    )
+    .await;
+    assert_eq!(answer.response.hook_status, HookStatus::Failed);
+    assert!(answer.message.contains("web-5xx"), "{}", answer.message);
+    assert_eq!(backend.runs(), 1);
+}
+
+#[tokio::test]
+async fn a_broken_inline_config_fails_with_its_field() {
+    let backend = FakeBackend::new();
+    let mut payload = fixture("ecs-post-scale-up.json");
+    payload["hookDetails"] = json!({ "greenlight": { "version": 1, "stages": { "POST_SCALE_UP": [ { "tasks": { "min_running_percnt": 100 } } ] } } });
+    let answer = invoke(Phase::PostScaleUp, &payload, &backend, &clock()).await;
+    assert_eq!(answer.response.hook_status, HookStatus::Failed);
+    assert_eq!(answer.code.code, "CONFIG_INVALID");
+    assert!(
+        answer.message.contains("min_running_percnt"),
+        "{}",
+        answer.message
+    );
+    assert_eq!(backend.runs(), 0);
+}
+
+#[tokio::test]
+async fn an_unreadable_config_reference_waits_then_fails() {
+    let backend = FakeBackend::new();
+    *backend.config_text.lock().expect("lock") = Err(ReadError::new(
+        ReadErrorKind::Unavailable,
+        "ssm:GetParameter was throttled",
+    ));
+    let clock = clock();
+    let mut payload = fixture("ecs-post-scale-up.json");
+    payload["hookDetails"] = json!({ "greenlightConfig": "ssm:/greenlight/checkout" });
+    let first = invoke(Phase::PostScaleUp, &payload, &backend, &clock).await;
+    assert_eq!(first.response.hook_status, HookStatus::InProgress);
+    assert_eq!(first.code.code, "CONFIG_UNREADABLE");
+    // ECS passes the returned hookDetails back, merged with the static ones.
+    let returned = first.response.hook_details.clone().expect("state");
+    for (key, value) in returned {
+        payload["hookDetails"][key] = value;
+    }
+    clock.advance(Duration::from_secs(16 * 60));
+    let later = invoke(Phase::PostScaleUp, &payload, &backend, &clock).await;
+    assert_eq!(later.response.hook_status, HookStatus::Failed);
+    assert!(
+        later.message.contains("still unreadable"),
+        "{}",
+        later.message
+    );
+
+    *backend.config_text.lock().expect("lock") = Err(ReadError::new(
+        ReadErrorKind::AccessDenied,
+        "access denied: ssm:GetParameter",
+    ));
+    let denied = invoke(
+        Phase::PostScaleUp,
+        &fixture("ecs-post-scale-up.json"),
+        &backend,
+        &clock,
+    )
+    .await;
+    assert_eq!(denied.response.hook_status, HookStatus::Failed);
+}
+
+#[tokio::test]
+async fn a_judged_stage_returns_its_state_and_inline_config_in_hook_details() {
+    let mut backend = FakeBackend::new();
+    backend.outcomes.insert(
+        "target_health",
+        Outcome::inconclusive(
+            reason::lookup("FACT_NOT_READY").expect("code"),
+            "target initial",
+        ),
+    );
+    let mut payload = fixture("ecs-post-scale-up.json");
+    payload["hookDetails"] = json!({
+        "team": "payments",
+        "greenlight": { "version": 1, "stages": { "POST_SCALE_UP": [ "tasks", { "target_health": { "consecutive": 2 } } ] } }
+    });
+    let answer = invoke(Phase::PostScaleUp, &payload, &backend, &clock()).await;
+    assert_eq!(answer.response.hook_status, HookStatus::InProgress);
+    assert_eq!(answer.code.code, "VERDICT_WAITING");
+    let details = answer.response.hook_details.expect("hookDetails");
+    assert_eq!(details.keys().collect::<Vec<_>>(), ["greenlight"]);
+    assert_eq!(details["greenlight"]["stages"]["POST_SCALE_UP"][0], "tasks");
+    assert_eq!(details["greenlight"]["state"]["attempts"], 1);
+    assert_eq!(backend.runs(), 2);
+}
+
+#[tokio::test]
+async fn with_no_config_the_built_in_plan_runs() {
+    let backend = FakeBackend::new();
+    let mut payload = fixture("ecs-pre-scale-up.json");
+    payload
+        .as_object_mut()
+        .expect("object")
+        .remove("hookDetails");
+    let answer = invoke(Phase::PreScaleUp, &payload, &backend, &clock()).await;
+    assert_eq!(
+        answer.response.hook_status,
+        HookStatus::Succeeded,
+        "{}",
+        answer.message
+    );
+    assert_eq!(answer.code.code, "VERDICT_PASSED");
+    assert_eq!(
+        backend.runs(),
+        1,
+        "the built-in PRE_SCALE_UP plan has one check (image)"
+    );
+}
