@@ -25,6 +25,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+sys.dont_write_bytecode = True  # importing test_iam must not leave __pycache__ in the tree
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_iam import FUNCTION_STAGES, ROOT, SAM_TEMPLATE, expand, function_name, yaml_parse  # noqa: E402
 

@@ -1,4 +1,5 @@
 //! greenlight end-to-end tests: one binary, one module per area.
+mod adapters;
 mod cli;
 mod config_examples;
 mod docs;
