@@ -15,16 +15,9 @@ use greenlight_core::facts::{
     ContainerImage, DeploymentFacts, RevisionFacts, ServiceIdentity, StaticFacts,
 };
 use greenlight_core::outcome::Status;
-use greenlight_sim::LocalAws;
 use greenlight_sim::testing::{ACCOUNT_ID, REGION};
 
-const MANIFEST: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":1457,"digest":"sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741"},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":3623807,"digest":"sha256:9b3977197b4f2147bdd31e1271f811319dcd5c2fc595f14e81f5351ab6275b99"}]}"#;
-
-async fn local_aws() -> LocalAws {
-    LocalAws::on_shared_moto()
-        .await
-        .unwrap_or_else(|error| panic!("{error}"))
-}
+use super::moto::{MANIFEST, local_aws};
 
 fn facts(containers: Vec<ContainerImage>) -> StaticFacts {
     let mut facts = StaticFacts::new(ServiceIdentity {

@@ -22,7 +22,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use greenlight_sim::LocalAws;
 use greenlight_sim::testing::ACCOUNT_ID;
 
-async fn local_aws() -> LocalAws {
+pub(crate) async fn local_aws() -> LocalAws {
     LocalAws::on_shared_moto()
         .await
         .unwrap_or_else(|error| panic!("{error}"))
@@ -189,7 +189,7 @@ async fn cloudwatch_metric_data_sums_and_averages_in_one_get_metric_data() {
     assert_eq!(endpoint.calls("cloudwatch", "GetMetricData"), 1);
 }
 
-const MANIFEST: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":1457,"digest":"sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741"},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":3623807,"digest":"sha256:9b3977197b4f2147bdd31e1271f811319dcd5c2fc595f14e81f5351ab6275b99"}]}"#;
+pub(crate) const MANIFEST: &str = r#"{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json","config":{"mediaType":"application/vnd.docker.container.image.v1+json","size":1457,"digest":"sha256:3f57d9401f8d42f986df300f0c69192fc41da28ccc8d797829467780db3dd741"},"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar.gzip","size":3623807,"digest":"sha256:9b3977197b4f2147bdd31e1271f811319dcd5c2fc595f14e81f5351ab6275b99"}]}"#;
 
 #[tokio::test]
 async fn ecr_put_image_then_describe_by_tag_returns_its_digest() {
