@@ -16,14 +16,14 @@ fmt-check: ## cargo fmt --check
 lint: ## clippy on every target, warnings are errors
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-unit: functions ## every unit, property and end-to-end test
-	$(CARGO) test --workspace --locked
+unit: functions ## every unit, property and end-to-end test (the functions as release binaries)
+	GREENLIGHT_FUNCTION_PROFILE=release $(CARGO) test --workspace --locked
 
-FUNCTIONS := pre-scale-up post-scale-up test-traffic production-traffic
+FUNCTIONS := pre-scale-up post-scale-up test-traffic production-traffic codedeploy-hook
 
 .PHONY: functions
-functions: ## build the phase functions' binaries (the end-to-end tests run them as Lambdas)
-	$(CARGO) build --locked $(addprefix -p ,$(FUNCTIONS))
+functions: ## build the phase functions' release binaries (the end-to-end tests run them as Lambdas)
+	$(CARGO) build --release --locked $(addprefix -p ,$(FUNCTIONS))
 
 docs: ## regenerate the README's generated tables from the code
 	@for section in codes checks; do \
@@ -102,6 +102,31 @@ infra-check: $(INFRA_STAMP) $(SAM_STAMP) ## lint the SAM template and examples; 
 
 test: infra-check
 
+# The local rehearsal (sim/): two BLUE_GREEN deployments of a sample service, run by the real
+# function binaries against moto with real HTTP traffic. A good release completes; a bad one is
+# stopped at the test listener and rolled back. Timelines print; JSON and HTML land in target/demo/.
+# Debug builds: the demo runs in seconds either way, and they share the tests' build cache.
+DEMO_DIR := target/demo
+DEMO_SCENARIOS := good bad
+DEMO_FUNCTIONS := pre-scale-up post-scale-up test-traffic production-traffic
+
+.PHONY: demo
+
+demo: moto ## rehearse a good and a bad deployment locally; reports in target/demo/
+	$(CARGO) build --locked -p greenlight-cli $(addprefix -p ,$(DEMO_FUNCTIONS))
+	@mkdir -p $(DEMO_DIR)
+	@status=0; for scenario in $(DEMO_SCENARIOS); do \
+	  echo; echo "=== greenlight simulate --scenario examples/demo/$$scenario.yaml"; echo; \
+	  $(CARGO) run --quiet --locked -p greenlight-cli -- simulate --scenario examples/demo/$$scenario.yaml \
+	    --json $(DEMO_DIR)/$$scenario.json --html $(DEMO_DIR)/$$scenario.html || status=1; \
+	done; echo; \
+	if [ $$status = 0 ]; then \
+	  echo "make demo: both rehearsals went as their scenarios expect."; \
+	  echo "Open $(DEMO_DIR)/good.html and $(DEMO_DIR)/bad.html for the pictures."; \
+	else \
+	  echo "make demo: a rehearsal did not go as its scenario expects (see above)." >&2; \
+	fi; exit $$status
+
 # Packaging and deploying (not part of `make test`). cargo-lambda (with zig, for the arm64 glibc
 # target) comes from PyPI into .venv; the zips land in target/lambda/<function>/bootstrap.zip,
 # where infra/template.yaml's CodeUri points.
@@ -130,3 +155,32 @@ package: $(CARGO_LAMBDA_STAMP) ## build the four functions for Lambda (arm64, re
 deploy: package $(SAM_STAMP) ## package, then deploy infra/template.yaml with SAM (needs AWS credentials)
 	$(SAM_VENV)/bin/sam deploy --template-file infra/template.yaml --stack-name $(STACK_NAME) \
 		--capabilities CAPABILITY_IAM $(SAM_DEPLOY_FLAGS)
+
+# Benchmarks (not part of `make test`; no test asserts a timing): the release functions beside a
+# Python + boto3 reference hook, against moto. Prints a table of targets and writes
+# bench/results.json; bench/README.md explains the figures. The load tool for the http comparison
+# is wrk (apt-get, as root) or else oha (cargo install, into $(BENCH_TOOLS)); without either, that row
+# says why it was skipped. Zip sizes come from `make package`, run when BENCH_PACKAGE=1 or when any
+# zip already exists (so none is stale); otherwise they are reported as not built.
+BENCH_TOOLS := $(abspath target/bench-tools)
+BENCH_ZIPS := $(foreach f,$(LAMBDA_FUNCTIONS),target/lambda/$(f)/bootstrap.zip)
+
+.PHONY: bench
+
+bench: moto ## benchmark cold start, latency, memory, AWS calls, http throughput and zips
+	nice -n 19 $(CARGO) build --release --locked $(addprefix -p ,$(FUNCTIONS))
+	nice -n 19 $(CARGO) build --release --locked -p greenlight-bench
+	@if ! command -v wrk >/dev/null && ! command -v oha >/dev/null && ! test -x $(BENCH_TOOLS)/bin/oha; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing wrk with apt-get (once)"; \
+	    { apt-get install -y -qq wrk || { apt-get update -qq && apt-get install -y -qq wrk; }; } >/dev/null \
+	      || echo "could not install wrk: the http comparison will skip the load tool"; \
+	  else \
+	    echo "installing oha into $(BENCH_TOOLS) (once)"; \
+	    $(CARGO) install --locked --root $(BENCH_TOOLS) oha \
+	      || echo "could not install oha: the http comparison will skip the load tool"; \
+	  fi; \
+	fi
+	@if [ "$(BENCH_PACKAGE)" = 1 ] || ls $(BENCH_ZIPS) 2>/dev/null | grep -q .; then $(MAKE) package; \
+	else echo "no zips: reported as not built (make bench BENCH_PACKAGE=1 builds them)"; fi
+	PATH="$(BENCH_TOOLS)/bin:$$PATH" target/release/greenlight-bench --json bench/results.json

@@ -1,10 +1,14 @@
 //! The `greenlight` command for service teams.
 //!
 //! - `greenlight config validate FILE...` checks config files the way the functions will, and
-//!   prints every error as `FILE:LINE:COLUMN: FIELD: what is wrong and what is allowed`.
+//!   prints every error as `FILE:LINE:COLUMN: FIELD: what is wrong and what is allowed`. With
+//!   `--codedeploy` it also rejects plans of CodeDeploy-mapped stages that cannot report within
+//!   CodeDeploy's one-hour hook limit.
 //! - `greenlight config schema` prints the config's JSON Schema, for editors.
 //! - `greenlight codes` lists the reason codes greenlight can emit, with what each means and how
 //!   to fix it.
+//! - `greenlight simulate --scenario FILE` rehearses a deployment locally (the real functions
+//!   against a local AWS, with real traffic) and prints its timeline; see [`simulate`].
 //!
 //! The command is a library function, [`run`], writing to the streams it is given, so tests call
 //! it in-process and `main` stays three lines.
@@ -19,6 +23,8 @@ use greenlight_core::config::{
     Config, ConfigFormat, ConfigReference, ConfigSource, FileReader, StageOrigin, json_schema,
 };
 use greenlight_core::reason::{ReasonCode, markdown_table, registry};
+
+pub mod simulate;
 
 /// How the command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,8 +69,16 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
-    /// List the checks a config can ask for, with their reason codes and IAM actions (Markdown).
-    Checks,
+    /// List the checks a config can ask for, with their reason codes and IAM actions.
+    Checks {
+        /// How to print them: the README's Markdown table, or JSON (kind, summary, reason codes
+        /// and IAM actions of each check) for tools such as the IAM policy tests.
+        #[arg(long, value_enum, default_value_t = ChecksFormat::Markdown)]
+        format: ChecksFormat,
+    },
+    /// Rehearse a deployment locally and print its timeline (exit 0 when the scenario's
+    /// expectations are met, 1 when not, 2 when the scenario file is invalid).
+    Simulate(simulate::SimulateArgs),
     /// List the reason codes greenlight can emit.
     Codes {
         /// How to print them.
@@ -80,9 +94,21 @@ enum ConfigCommand {
         /// Config files (YAML, or JSON when the name ends in .json).
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
+        /// Also require that every CodeDeploy hook's plan (bake + longest max_wait) can report
+        /// within CodeDeploy's one-hour hook limit.
+        #[arg(long)]
+        codedeploy: bool,
     },
     /// Print the JSON Schema of the config, for editors.
     Schema,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ChecksFormat {
+    /// The Markdown table of the README.
+    Markdown,
+    /// A JSON array with one object per check.
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -117,21 +143,32 @@ where
     };
     let result = match cli.command {
         Command::Config {
-            command: ConfigCommand::Validate { files },
-        } => validate(&files, out, err),
+            command: ConfigCommand::Validate { files, codedeploy },
+        } => validate(&files, codedeploy, out, err),
         Command::Config {
             command: ConfigCommand::Schema,
         } => schema(out),
-        Command::Checks => out
+        Command::Checks {
+            format: ChecksFormat::Json,
+        } => checks_json(out).map(|()| Exit::Success),
+        Command::Checks {
+            format: ChecksFormat::Markdown,
+        } => out
             .write_all(greenlight_core::checks::markdown_table().as_bytes())
             .map(|()| Exit::Success),
         Command::Codes { format } => codes(format, out),
+        Command::Simulate(args) => simulate::simulate(&args, out, err),
     };
     // A closed pipe (`greenlight codes | head`) ends the command; there is no one left to tell.
     result.unwrap_or(Exit::Failure)
 }
 
-fn validate(files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) -> std::io::Result<Exit> {
+fn validate(
+    files: &[PathBuf],
+    codedeploy: bool,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
     let reader = FileReader::new();
     let mut invalid_files = 0;
     let mut error_count = 0;
@@ -147,6 +184,23 @@ fn validate(files: &[PathBuf], out: &mut dyn Write, err: &mut dyn Write) -> std:
             }
         };
         match Config::parse(&text, ConfigFormat::for_path(path), source) {
+            Ok(config) if codedeploy => {
+                let problems = greenlight_core::codedeploy_hook::codedeploy_limit_problems(&config);
+                if problems.is_empty() {
+                    writeln!(
+                        out,
+                        "{}: valid for CodeDeploy ({})",
+                        path.display(),
+                        describe(&config)
+                    )?;
+                } else {
+                    invalid_files += 1;
+                    error_count += problems.len();
+                    for problem in &problems {
+                        writeln!(out, "{}: {problem}", path.display())?;
+                    }
+                }
+            }
             Ok(config) => writeln!(out, "{}: valid ({})", path.display(), describe(&config))?,
             Err(errors) => {
                 invalid_files += 1;
@@ -201,6 +255,23 @@ fn schema(out: &mut dyn Write) -> std::io::Result<Exit> {
     Ok(Exit::Success)
 }
 
+/// Every check's kind, summary, reason codes and IAM actions, as a JSON array.
+fn checks_json(out: &mut dyn Write) -> std::io::Result<()> {
+    let list: Vec<serde_json::Value> = greenlight_core::checks::DOCS
+        .iter()
+        .map(|doc| {
+            serde_json::json!({
+                "kind": doc.kind,
+                "summary": doc.summary,
+                "codes": doc.codes.iter().map(|code| code.code).collect::<Vec<_>>(),
+                "iam_actions": doc.iam_actions,
+            })
+        })
+        .collect();
+    let text = serde_json::to_string_pretty(&list).map_err(std::io::Error::other)?;
+    writeln!(out, "{text}")
+}
+
 fn codes(format: CodesFormat, out: &mut dyn Write) -> std::io::Result<Exit> {
     let codes = registry();
     match format {
@@ -251,6 +322,33 @@ fn write_table(codes: &[&ReasonCode], out: &mut dyn Write) -> std::io::Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checks_print_as_json_with_codes_and_iam_actions() {
+        let (exit, out, err) = run_with(&["checks", "--format", "json"]);
+        assert_eq!((exit, err.as_str()), (Exit::Success, ""));
+        let list: Vec<serde_json::Value> = serde_json::from_str(&out).expect("JSON");
+        assert_eq!(list.len(), greenlight_core::checks::DOCS.len());
+        let routing = list
+            .iter()
+            .find(|check| check["kind"] == "routing")
+            .expect("routing");
+        assert!(
+            routing["codes"]
+                .as_array()
+                .expect("codes")
+                .contains(&serde_json::json!("ROUTING_SHIFT_PENDING"))
+        );
+        assert!(
+            routing["iam_actions"]
+                .as_array()
+                .expect("actions")
+                .contains(&serde_json::json!("elasticloadbalancing:DescribeRules"))
+        );
+        let (exit, markdown, _) = run_with(&["checks"]);
+        assert_eq!(exit, Exit::Success);
+        assert!(markdown.starts_with("| check |"));
+    }
 
     fn run_with(args: &[&str]) -> (Exit, String, String) {
         let (mut out, mut err) = (Vec::new(), Vec::new());

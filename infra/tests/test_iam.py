@@ -64,6 +64,23 @@ FUNCTION_STAGES = {
         "PRODUCTION_TRAFFIC_SHIFT",
         "POST_PRODUCTION_TRAFFIC_SHIFT",
     ],
+    # The five CodeDeployHook_greenlight_<Event> functions share one binary and one role; their
+    # events map onto these stage plans.
+    "codedeploy-hook": [
+        "PRE_SCALE_UP",
+        "POST_SCALE_UP",
+        "POST_TEST_TRAFFIC_SHIFT",
+        "PRE_PRODUCTION_TRAFFIC_SHIFT",
+        "POST_PRODUCTION_TRAFFIC_SHIFT",
+    ],
+}
+CODEDEPLOY_PREFIX = "CodeDeployHook_greenlight_"
+# What the CodeDeploy hooks need beyond their checks: learn the deployment, report once, and hand
+# a long bake to an asynchronous invocation of themselves.
+CODEDEPLOY_ACTIONS = {
+    "codedeploy:GetDeployment", "codedeploy:GetDeploymentGroup", "codedeploy:ListDeploymentTargets",
+    "codedeploy:GetDeploymentTarget", "codedeploy:PutLifecycleEventHookExecutionStatus",
+    "lambda:InvokeFunction",
 }
 ELB_READS = {
     "elasticloadbalancing:DescribeTargetHealth",
@@ -72,7 +89,7 @@ ELB_READS = {
     "elasticloadbalancing:DescribeLoadBalancers",
     "elasticloadbalancing:DescribeTargetGroups",
 }
-HEADER_VALUES = {"ssm:GetParameter", "kms:Decrypt", "secretsmanager:GetSecretValue"}
+HEADER_VALUES = {"ssm:GetParameters", "kms:Decrypt", "secretsmanager:GetSecretValue"}
 # (what needs it, first stage it can run at, actions)
 NEEDS = [
     ("runtime: own logs and traces", "RECONCILE_SERVICE",
@@ -115,6 +132,8 @@ def expected_actions(function: str) -> set[str]:
     for _, first, needed in NEEDS:
         if max(stages) >= STAGES.index(first):
             actions |= needed
+    if function == "codedeploy-hook":
+        actions |= CODEDEPLOY_ACTIONS
     return actions
 
 
@@ -301,6 +320,8 @@ def function_name(function) -> str | None:
     if isinstance(name, dict) and "Fn::Sub" in name:
         name = name["Fn::Sub"]
     if isinstance(name, str):
+        if name.startswith(CODEDEPLOY_PREFIX):
+            return "codedeploy-hook"
         base = name.rsplit("}", 1)[-1]
         return next((f for f in FUNCTION_STAGES if base == f), None)
     return None

@@ -6,7 +6,7 @@ cfn-lint and `sam validate --lint` accept any runtime, architecture or memory si
 serverless rule for log retention cannot see LoggingConfig.LogGroup. This checks, on the template as
 CloudFormation will receive it (after the SAM transform, Globals merged):
 
-* exactly the four functions, each named <prefix><binary>, with CodeUri
+* exactly the four ECS functions, each named <prefix><binary>, with CodeUri
   ../target/lambda/<binary>/bootstrap.zip for a binary this workspace builds;
 * provided.al2023, arm64, handler `bootstrap`, active tracing, memory and timeout from the
   parameters (test-traffic from TestTrafficTimeout);
@@ -14,7 +14,10 @@ CloudFormation will receive it (after the SAM transform, Globals merged):
   /aws/lambda/<function name> and kept LogRetentionInDays;
 * GREENLIGHT_CONFIG from the ConfigReference parameter;
 * the parameter defaults the README documents, and an exported output per function ARN and for
-  the invoke role.
+  the invoke role;
+* the five CodeDeploy hook functions: CodeDeployHook_greenlight_<Event><suffix>, all from the
+  `codedeploy-hook` binary, GREENLIGHT_HOOK=<Event>, the CodeDeployHookTimeout, their own log
+  groups, and a role that may report to CodeDeploy and invoke only the hook functions.
 
 Usage: test_template.py   (needs the SAM translator, which comes with the SAM CLI)
 """
@@ -42,6 +45,9 @@ DEFAULTS = {
     "ConfigBucket": "",
     "TeamCheckFunctionPrefix": "greenlight-check-",
 }
+CODEDEPLOY_EVENTS = ["BeforeInstall", "AfterInstall", "AfterAllowTestTraffic", "BeforeAllowTraffic",
+                     "AfterAllowTraffic"]
+CODEDEPLOY_PREFIX = "CodeDeployHook_greenlight_"
 OUTPUTS = {
     "pre-scale-up": "PreScaleUpFunctionArn",
     "post-scale-up": "PostScaleUpFunctionArn",
@@ -104,6 +110,67 @@ def check_function(name, logical, function, raw, template, binaries, errors):
     expect("log group retention", ref("LogRetentionInDays"), group_props.get("RetentionInDays"))
 
 
+def codedeploy_event(resource) -> str | None:
+    name = resource["Properties"].get("FunctionName")
+    if isinstance(name, dict):
+        name = name.get("Fn::Sub")
+    if isinstance(name, str) and name.startswith(CODEDEPLOY_PREFIX):
+        return name[len(CODEDEPLOY_PREFIX):].replace("${CodeDeployHookNameSuffix}", "")
+    return None
+
+
+def check_codedeploy(logical, function, raw, template, binaries, errors):
+    props = function["Properties"]
+    event = codedeploy_event(function)
+    where = f"CodeDeploy hook {event} ({logical})"
+
+    def expect(key, wanted, actual):
+        if actual != wanted:
+            errors.append(f"{where}: {key} is {actual!r}, expected {wanted!r}")
+
+    expect("CodeUri", "../target/lambda/codedeploy-hook/bootstrap.zip",
+           raw["Resources"][logical]["Properties"].get("CodeUri"))
+    if "codedeploy-hook" not in binaries:
+        errors.append(f"{where}: no binary named codedeploy-hook in the workspace")
+    expect("Runtime", "provided.al2023", props.get("Runtime"))
+    expect("Architectures", ["arm64"], props.get("Architectures"))
+    expect("Timeout", ref("CodeDeployHookTimeout"), props.get("Timeout"))
+    variables = props.get("Environment", {}).get("Variables", {})
+    expect("Environment GREENLIGHT_HOOK", event, variables.get("GREENLIGHT_HOOK"))
+    expect(
+        "Environment GREENLIGHT_CONFIG",
+        {"Fn::If": ["HasConfigReference", ref("ConfigReference"), ref("AWS::NoValue")]},
+        variables.get("GREENLIGHT_CONFIG"),
+    )
+    group_ref = props.get("LoggingConfig", {}).get("LogGroup")
+    group = template["Resources"].get(group_ref.get("Ref")) if isinstance(group_ref, dict) else None
+    if not group:
+        errors.append(f"{where}: no log group of its own")
+    else:
+        expect("log group name",
+               {"Fn::Sub": f"/aws/lambda/{CODEDEPLOY_PREFIX}{event}" + "${CodeDeployHookNameSuffix}"},
+               group["Properties"].get("LogGroupName"))
+    role_ref = props.get("Role", {}).get("Fn::GetAtt", [None])[0]
+    role = template["Resources"].get(role_ref, {})
+    statements = [statement for policy in role.get("Properties", {}).get("Policies", [])
+                  for statement in policy["PolicyDocument"]["Statement"]]
+    actions = {action for statement in statements
+               for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])}
+    for needed in ["codedeploy:PutLifecycleEventHookExecutionStatus", "codedeploy:GetDeployment",
+                   "codedeploy:GetDeploymentGroup", "codedeploy:ListDeploymentTargets",
+                   "codedeploy:GetDeploymentTarget", "lambda:InvokeFunction"]:
+        if needed not in actions:
+            errors.append(f"{where}: role {role_ref} lacks {needed}")
+    if any("*" in action for action in actions):
+        errors.append(f"{where}: role {role_ref} allows a wildcard action")
+    for statement in statements:
+        if statement["Action"] == "lambda:InvokeFunction":
+            resource = statement["Resource"]
+            text = resource.get("Fn::Sub", "") if isinstance(resource, dict) else str(resource)
+            if not text.endswith(f":function:{CODEDEPLOY_PREFIX}*" + "${CodeDeployHookNameSuffix}"):
+                errors.append(f"{where}: lambda:InvokeFunction on {resource!r}, not only the hook functions")
+
+
 def main() -> int:
     errors: list[str] = []
     raw = yaml_parse(SAM_TEMPLATE.read_text())
@@ -113,18 +180,31 @@ def main() -> int:
     functions = {}
     for logical, resource in template["Resources"].items():
         if resource["Type"] == "AWS::Lambda::Function":
+            if codedeploy_event(resource) is not None:
+                continue
             name = function_name(resource)
             if name is None or name in functions:
                 errors.append(f"function {logical}: name {resource['Properties'].get('FunctionName')!r} "
                               "is not one of the four, or is used twice")
                 continue
             functions[name] = (logical, resource)
-    for name in FUNCTION_STAGES:
+    for name in (name for name in FUNCTION_STAGES if name != "codedeploy-hook"):
         if name not in functions:
             errors.append(f"function {name}: missing")
             continue
         logical, resource = functions[name]
         check_function(name, logical, resource, raw, template, binaries, errors)
+
+    hooks = {codedeploy_event(resource): (logical, resource)
+             for logical, resource in template["Resources"].items()
+             if resource["Type"] == "AWS::Lambda::Function" and codedeploy_event(resource) is not None}
+    if sorted(hooks) != sorted(CODEDEPLOY_EVENTS):
+        errors.append(f"CodeDeploy hooks: {sorted(hooks)}, expected {sorted(CODEDEPLOY_EVENTS)}")
+    for event, (logical, resource) in hooks.items():
+        check_codedeploy(logical, resource, raw, template, binaries, errors)
+        output = f"CodeDeployHook{event}FunctionArn"
+        if raw.get("Outputs", {}).get(output, {}).get("Value") != {"Fn::GetAtt": [logical, "Arn"]}:
+            errors.append(f"output {output}: missing or not the ARN of {logical}")
 
     parameters = raw.get("Parameters", {})
     for key, wanted in DEFAULTS.items():
@@ -149,7 +229,7 @@ def main() -> int:
         for error in errors:
             print(f"     {error}")
         return 1
-    print(f"ok   {rel}: {len(functions)} functions (provided.al2023, arm64, JSON logs with retention, "
+    print(f"ok   {rel}: {len(functions)} functions and {len(hooks)} CodeDeploy hooks (provided.al2023, arm64, JSON logs with retention, "
           "active tracing), binaries in the workspace, outputs exported")
     return 0
 

@@ -306,6 +306,57 @@ def cloudformation_hooks(path: Path, configs: Configs, problems: Problems) -> st
     return f"{count} hook(s) wired to the greenlight stack's exports"
 
 
+def template_defaults() -> dict[str, str]:
+    """The template's parameter defaults (the template's own YAML tags are kept as text)."""
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_multi_constructor("!", lambda loader, suffix, node: None)
+    template = yaml.load((ROOT / "infra" / "template.yaml").read_text(), Loader=Loader)
+    return {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
+
+
+def references(node, path=""):
+    """(path, kind, value) of each ssm parameter, secret and team function a config names."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            where = f"{path}.{key}" if path else str(key)
+            if key in ("ssm", "secret") and isinstance(value, str):
+                yield where, key, value
+            elif key == "function" and isinstance(value, str) and path.endswith("lambda"):
+                yield where, key, value
+            else:
+                yield from references(value, where)
+    elif isinstance(node, list):
+        for index, value in enumerate(node):
+            yield from references(value, f"{path}[{index}]")
+
+
+def check_iam_prefixes(path: Path, defaults: dict[str, str], problems: Problems) -> int:
+    """Every SSM parameter, secret and team function an example config names is one the template's
+    default IAM prefixes let the functions read or invoke, so a copied example works as deployed."""
+    config = yaml.safe_load(path.read_text()) if path.suffix != ".json" else json.loads(path.read_text())
+    count = 0
+    for where, kind, value in references(config):
+        count += 1
+        if kind == "ssm":
+            prefix, name = defaults["SsmParameterPrefix"], value
+        elif kind == "secret":
+            prefix = defaults["SecretNamePrefix"]
+            name = value.split(":secret:", 1)[1] if ":secret:" in value else value
+        else:
+            prefix = defaults["TeamCheckFunctionPrefix"]
+            match = re.search(r":function:([^:]+)", value)
+            name = match.group(1) if match else value.split(":")[0]
+        if not name.startswith(prefix):
+            parameter = {"ssm": "SsmParameterPrefix", "secret": "SecretNamePrefix"}.get(kind, "TeamCheckFunctionPrefix")
+            problems.append(
+                f"{where}: {kind} {value!r} is outside the template's default {parameter} ({prefix!r}); "
+                "the functions' role could not read it. Rename it, or say which parameter to set"
+            )
+    return count
+
+
 def main() -> int:
     if tuple(int(p) for p in botocore.__version__.split(".")[:3]) < MIN_BOTOCORE:
         print(f"FAIL botocore {botocore.__version__} predates the ECS blue/green fields; need >= 1.39.5")
@@ -360,6 +411,14 @@ def main() -> int:
                 problems.append(line)
         results.append(("inline greenlight configs", problems,
                         f"{len(configs.files)} valid per `greenlight config validate`"))
+
+    defaults = template_defaults()
+    for path in sorted((EXAMPLES / "config").glob("*.*")):
+        if path.suffix not in (".yaml", ".yml", ".json"):
+            continue
+        where, problems = path.relative_to(ROOT).as_posix(), Problems()
+        count = check_iam_prefixes(path, defaults, problems)
+        results.append((where, problems, f"{count} reference(s) within the template's IAM prefixes"))
 
     failed = False
     for where, problems, summary in results:

@@ -6,7 +6,8 @@
 //! `POST …/init/error`). Each [`LambdaHost::invoke`] queues one event with a deadline header; when the
 //! function does not answer by the deadline it is killed, as Lambda kills it, and started afresh on
 //! the next invocation. The host records what benchmarks and tests need: init time (spawn → first
-//! `next`), each invocation's latency, the process's peak resident memory, and its log lines.
+//! `next`), each invocation's latency and log lines, the process's peak resident memory, and all
+//! its log lines.
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -94,6 +95,8 @@ pub struct Invocation {
     pub cold: bool,
     /// Spawn → first `next` of the process that served it, when cold.
     pub init: Option<Duration>,
+    /// The lines the function wrote while serving this invocation.
+    pub logs: Vec<String>,
 }
 
 struct Pending {
@@ -185,6 +188,9 @@ impl LambdaHost {
     /// Invokes the function with `payload` and waits for its answer, the deadline, or its exit.
     pub async fn invoke(&self, payload: &Value) -> Result<Invocation, HostError> {
         let mut process = self.process.lock().await;
+        // Invocations of one host are serialized by the process lock: the lines written from here
+        // on are this invocation's.
+        let first_line = lock(&self.logs).len();
         let cold = process.is_none();
         if cold {
             *lock(&self.shared.first_next) = None;
@@ -241,12 +247,31 @@ impl LambdaHost {
             }
             self.drain_queue().await;
         }
+        let logs = self.lines_since(first_line).await;
         Ok(Invocation {
             result,
             latency,
             cold,
             init,
+            logs,
         })
+    }
+
+    /// The log lines from `first` on. A function logs its verdict before it answers, but the
+    /// pipe's reader may not have read that far yet: wait briefly for the verdict line, and
+    /// never long (a function that logs none costs at most `LOG_GRACE`).
+    async fn lines_since(&self, first: usize) -> Vec<String> {
+        const LOG_GRACE: Duration = Duration::from_millis(100);
+        const POLL: Duration = Duration::from_millis(5);
+        let waited_from = Instant::now();
+        loop {
+            let lines: Vec<String> = lock(&self.logs).get(first..).unwrap_or_default().to_vec();
+            let has_verdict = lines.iter().any(|line| line.contains("greenlight verdict"));
+            if has_verdict || waited_from.elapsed() >= LOG_GRACE {
+                return lines;
+            }
+            tokio::time::sleep(POLL).await;
+        }
     }
 
     /// Stops the function process (the next invocation is a cold start).
@@ -333,14 +358,28 @@ impl Drop for LambdaHost {
     }
 }
 
-/// Where `cargo build` put a workspace binary: next to the running test binary's `deps/` folder.
+/// The environment variable naming the cargo profile whose function binaries tests run
+/// (`release` under `make test`, which builds them so); unset, the test binary's own profile.
+pub const FUNCTION_PROFILE_ENV: &str = "GREENLIGHT_FUNCTION_PROFILE";
+
+/// Where cargo put a workspace binary: `<target>/<profile>/<name>`, the target directory being the
+/// running test binary's (`<target>/<its profile>/deps/…`) and the profile the one
+/// [`FUNCTION_PROFILE_ENV`] names, else the test binary's own (`debug` for `cargo test`, so that
+/// `cargo build -p <function>` then `cargo test` works).
 pub fn workspace_binary(name: &str) -> PathBuf {
     let mut dir = std::env::current_exe().unwrap_or_default();
     dir.pop();
     if dir.ends_with("deps") {
         dir.pop();
     }
-    dir.join(name)
+    match std::env::var(FUNCTION_PROFILE_ENV) {
+        Ok(profile) if !profile.trim().is_empty() => {
+            // `dir` is `<target>/<profile of the test binary>`.
+            dir.pop();
+            dir.join(profile.trim()).join(name)
+        }
+        _ => dir.join(name),
+    }
 }
 
 /// Whether `path` exists: a small helper for clear test messages.

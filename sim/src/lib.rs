@@ -9,19 +9,32 @@
 //!   each call to [`endpoint::Supplement`]s first: the place for what moto lacks and for faults;
 //! - [`lambda_host::LambdaHost`] runs a real function binary behind the Lambda Runtime API, and
 //!   records init time, latency and peak memory;
-//! - [`testing::LocalAws`] starts both and hands out the `SdkConfig` that reaches them.
+//! - [`testing::LocalAws`] starts both and hands out the `SdkConfig` that reaches them;
+//! - [`world::World`] holds what moto lacks (ECS deployment records, target health, ALB traffic,
+//!   faults) and answers for it; [`lb::LoadBalancerPlane`] moves real HTTP through moto's
+//!   listeners and rules to [`app::SampleApp`]s, with [`traffic::LoadGenerator`] as production load.
 //!
 //! moto comes from the project's `.venv`, which `make test` creates (`make moto` alone); the
 //! `GREENLIGHT_PYTHON` environment variable names another interpreter.
 
+pub mod app;
+pub mod codedeploy;
+pub mod driver;
 pub mod endpoint;
 pub mod error;
 mod http_client;
 pub mod lambda_host;
+pub mod lb;
 pub mod moto;
+pub mod report;
+pub mod scenario;
 pub mod testing;
+pub mod timeline;
+pub mod traffic;
+pub mod world;
 
 pub use endpoint::AwsEndpoint;
 pub use error::SimError;
 pub use moto::MotoServer;
 pub use testing::LocalAws;
+pub use world::World;

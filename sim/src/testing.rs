@@ -17,6 +17,7 @@ use crate::endpoint::AwsEndpoint;
 use crate::error::SimError;
 use crate::http_client::{exchange, loopback_client};
 use crate::moto::MotoServer;
+use crate::world::World;
 
 /// The region everything local lives in.
 pub const REGION: &str = "us-east-1";
@@ -36,6 +37,7 @@ pub struct LocalAws {
     // Field order is drop order: stop serving before moto goes away.
     endpoint: AwsEndpoint,
     moto: Arc<MotoServer>,
+    world: Option<World>,
 }
 
 impl LocalAws {
@@ -57,10 +59,46 @@ impl LocalAws {
         Self::in_front_of(Arc::clone(moto)).await
     }
 
+    /// Like [`LocalAws::start`], with `world`'s supplements in the endpoint: ECS deployments and
+    /// revisions, target health, ALB metrics, load balancer addresses and faults.
+    pub async fn start_with_world(world: &World) -> Result<Self, SimError> {
+        let moto = Arc::new(MotoServer::start().await?);
+        Self::in_front_of_with(moto, Some(world)).await
+    }
+
+    /// Like [`LocalAws::on_shared_moto`], with `world`'s supplements in the endpoint. The world is
+    /// this endpoint's alone; moto's state is shared.
+    pub async fn on_shared_moto_with_world(world: &World) -> Result<Self, SimError> {
+        let moto = SHARED_MOTO
+            .get_or_try_init(|| async { MotoServer::start().await.map(Arc::new) })
+            .await?;
+        Self::in_front_of_with(Arc::clone(moto), Some(world)).await
+    }
+
     async fn in_front_of(moto: Arc<MotoServer>) -> Result<Self, SimError> {
+        Self::in_front_of_with(moto, None).await
+    }
+
+    async fn in_front_of_with(
+        moto: Arc<MotoServer>,
+        world: Option<&World>,
+    ) -> Result<Self, SimError> {
         moto.set_ecs_tasks_manual().await?;
-        let endpoint = AwsEndpoint::start(moto.endpoint_url()).await?;
-        Ok(Self { endpoint, moto })
+        let mut builder = AwsEndpoint::builder(moto.endpoint_url());
+        if let Some(world) = world {
+            builder = builder.supplements(world.supplements());
+        }
+        let endpoint = builder.start().await?;
+        Ok(Self {
+            endpoint,
+            moto,
+            world: world.cloned(),
+        })
+    }
+
+    /// The world whose supplements the endpoint has, if it was started with one.
+    pub fn world(&self) -> Option<&World> {
+        self.world.as_ref()
     }
 
     /// The endpoint (for call counts).

@@ -138,3 +138,54 @@ fn codes_lists_the_registry_in_every_format() {
     let (exit, _, _) = greenlight(&["codes", "--format", "yaml"]);
     assert_eq!(exit, Exit::Usage);
 }
+
+#[test]
+fn validate_codedeploy_rejects_a_plan_that_cannot_report_within_the_hour() {
+    let dir =
+        std::env::temp_dir().join(format!("greenlight-cli-codedeploy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let long = dir.join("long-bake.yaml");
+    std::fs::write(
+        &long,
+        "version: 1\nstages:\n  POST_PRODUCTION_TRAFFIC_SHIFT:\n    bake: 50m\n    checks:\n      - alarms: { names: [web-5xx], max_wait: 20m }\n",
+    )
+    .unwrap();
+    let short = dir.join("short-bake.yaml");
+    std::fs::write(
+        &short,
+        "version: 1\nstages:\n  POST_PRODUCTION_TRAFFIC_SHIFT:\n    bake: 10m\n    checks:\n      - alarms: { names: [web-5xx], max_wait: 5m }\n",
+    )
+    .unwrap();
+    let (long_path, short_path) = (long.display().to_string(), short.display().to_string());
+
+    // Valid as a config (ECS native has no hour limit)...
+    let (exit, out, _) = greenlight(&["config", "validate", &long_path]);
+    assert_eq!(exit, Exit::Success, "{out}");
+    // ...but not for CodeDeploy, which fails a hook that has not reported within an hour.
+    let (exit, out, err) = greenlight(&[
+        "config",
+        "validate",
+        "--codedeploy",
+        &long_path,
+        &short_path,
+    ]);
+    assert_eq!(exit, Exit::Failure, "{out}");
+    let problem = out
+        .lines()
+        .find(|line| line.starts_with(&long_path))
+        .unwrap_or_else(|| panic!("{out}"));
+    for part in [
+        "POST_PRODUCTION_TRAFFIC_SHIFT",
+        "bake 50m",
+        "max_wait 20m",
+        "one-hour",
+    ] {
+        assert!(problem.contains(part), "{part}: {problem}");
+    }
+    assert!(
+        out.contains(&format!("{short_path}: valid for CodeDeploy")),
+        "{out}"
+    );
+    assert!(err.contains("1 error in 1 of 2 files"), "{err}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

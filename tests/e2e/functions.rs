@@ -12,12 +12,18 @@ use std::time::Duration;
 use greenlight_sim::lambda_host::{FunctionSpec, InvocationResult, LambdaHost};
 use serde_json::{Value, json};
 
-/// A function binary of this build (the test binary lives in `<target>/<profile>/deps`).
+/// A function binary: the release build `make functions` makes (GREENLIGHT_FUNCTION_PROFILE=release
+/// under `make test`), else the test binary's own profile.
 fn function_binary(name: &str) -> PathBuf {
     let path = greenlight_sim::lambda_host::workspace_binary(name);
+    let build = match std::env::var(greenlight_sim::lambda_host::FUNCTION_PROFILE_ENV).as_deref() {
+        Ok("release") => format!("`make functions` (cargo build --release -p {name})"),
+        Ok(profile) if !profile.is_empty() => format!("cargo build --profile {profile} -p {name}"),
+        _ => format!("cargo build -p {name}, or `make test`"),
+    };
     assert!(
         path.is_file(),
-        "{} is not built: run `make test` (it builds the functions first)",
+        "{} is not built: run {build}",
         path.display()
     );
     path

@@ -1,6 +1,7 @@
 //! greenlight end-to-end tests: one binary, one module per area.
 mod adapters;
 mod cli;
+mod codedeploy;
 mod config_examples;
 mod docs;
 mod engine;
@@ -8,3 +9,6 @@ mod fixtures;
 mod functions;
 mod hook;
 mod moto;
+mod report;
+mod scenarios;
+mod world;

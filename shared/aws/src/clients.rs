@@ -25,6 +25,8 @@ pub struct AwsClients {
     pub s3: aws_sdk_s3::Client,
     /// Secrets Manager: header values.
     pub secrets: aws_sdk_secretsmanager::Client,
+    /// CodeDeploy: deployments, targets and hook reports.
+    pub codedeploy: aws_sdk_codedeploy::Client,
 }
 
 impl AwsClients {
@@ -44,6 +46,7 @@ impl AwsClients {
                     .build(),
             ),
             secrets: aws_sdk_secretsmanager::Client::new(config),
+            codedeploy: aws_sdk_codedeploy::Client::new(config),
         }
     }
 }

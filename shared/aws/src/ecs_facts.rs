@@ -14,7 +14,9 @@
 //!   shift), it is the deployment's source revision, so the call then waits for
 //!   `DescribeServiceDeployments`. A service's first deployment has no blue.
 //! - [`Facts::green_tasks`]: `ListTasks` for running and for stopped tasks concurrently, then
-//!   `DescribeTasks` in batches of 100, keeping the tasks that run green's task definition.
+//!   `DescribeTasks` in batches of 100, keeping the tasks that run green's task definition; when
+//!   blue runs the same one (a redeploy), tasks are told apart by `startedBy` and creation time
+//!   ([`select_green_tasks`]).
 //! - [`Facts::routing`]: `DescribeRules` for the production and test rules in one call, with
 //!   `DescribeListeners` and `DescribeLoadBalancers` for the test listener at the same time (the
 //!   listener and load balancer ARNs are parts of the rule ARN).
@@ -146,14 +148,6 @@ impl EcsFacts {
     pub fn with_function_arn(mut self, function_arn: impl Into<String>) -> Self {
         self.function_arn = Some(function_arn.into());
         self
-    }
-
-    fn cluster_arn(&self) -> String {
-        let service = &self.service;
-        format!(
-            "arn:{}:ecs:{}:{}:cluster/{}",
-            service.partition, service.region, service.account, service.cluster
-        )
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -329,75 +323,33 @@ impl EcsFacts {
     // ---------------------------------------------------------------------------------------------
 
     async fn gather_green_tasks(&self) -> Result<Arc<Vec<TaskFacts>>, FactError> {
-        let (green, running, stopped) = tokio::join!(
-            self.green(),
-            self.list_tasks(DesiredStatus::Running),
-            self.list_tasks(DesiredStatus::Stopped),
-        );
-        let green = green?;
-        let mut arns = running?;
-        // A task that stopped between the two lists appears in both.
-        for arn in stopped? {
-            if !arns.contains(&arn) {
-                arns.push(arn);
-            }
-        }
-        let batches = arns
-            .chunks(DESCRIBE_TASKS_BATCH)
-            .map(|batch| self.describe_tasks(batch));
-        let described = futures::future::try_join_all(batches).await?;
-        // ListTasks' service filter is not enough on its own (some endpoints ignore it, and blue's
-        // tasks belong to the same service): green's tasks are the ones running its task definition.
-        let tasks = described
-            .into_iter()
-            .flatten()
-            .filter(|task| task.task_definition_arn() == Some(green.task_definition_arn.as_str()))
-            .filter_map(|task| task_from(&task))
-            .collect();
-        Ok(Arc::new(tasks))
-    }
-
-    async fn list_tasks(&self, desired: DesiredStatus) -> Result<Vec<String>, FactError> {
-        const ACTION: &str = "ecs:ListTasks";
-        let mut arns = Vec::new();
-        let mut next_token: Option<String> = None;
-        for _ in 0..MAX_LIST_PAGES {
-            let output = self
-                .ecs
-                .list_tasks()
-                .cluster(&self.service.cluster)
-                .service_name(&self.service.service)
-                .desired_status(desired.clone())
-                .max_results(100)
-                .set_next_token(next_token.take())
-                .send()
-                .await
-                .map_err(|error| classify(&error, ACTION, &self.cluster_arn(), ECS_NOT_FOUND))?;
-            arns.extend(output.task_arns().iter().cloned());
-            match output.next_token() {
-                Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
-                _ => break,
-            }
-        }
-        Ok(arns)
-    }
-
-    async fn describe_tasks(&self, arns: &[String]) -> Result<Vec<Task>, FactError> {
-        const ACTION: &str = "ecs:DescribeTasks";
-        let output = self
-            .ecs
-            .describe_tasks()
-            .cluster(&self.service.cluster)
-            .set_tasks(Some(arns.to_vec()))
-            .send()
+        let revisions = self.revisions().await;
+        let green = revisions.green.clone()?;
+        // Blue only matters when it shares green's task definition; a blue that cannot be learned
+        // leaves the task definition as the only identity, as for any other deployment.
+        let blue = revisions.blue.clone().ok().flatten();
+        let shares_task_definition = blue
+            .as_ref()
+            .is_some_and(|blue| blue.facts.task_definition_arn == green.facts.task_definition_arn);
+        // The deployment's start time is needed only to tell tasks of a shared task definition
+        // apart, so other deployments make no extra call for it.
+        let deployment_started_at = if shares_task_definition {
+            self.described().await?.facts.started_at
+        } else {
+            None
+        };
+        let identity = GreenTaskIdentity {
+            revision_arn: self.green_arn.clone(),
+            task_definition_arn: green.facts.task_definition_arn.clone(),
+            blue: blue.map(|blue| BlueTaskIdentity {
+                revision_arn: blue.facts.arn.clone(),
+                task_definition_arn: blue.facts.task_definition_arn.clone(),
+            }),
+            deployment_started_at,
+        };
+        gather_green_tasks(&self.ecs, &self.service, &identity)
             .await
-            .map_err(|error| {
-                let resource = format!("tasks in {}", self.cluster_arn());
-                classify(&error, ACTION, &resource, ECS_NOT_FOUND)
-            })?;
-        // Failures here are tasks that vanished between ListTasks and DescribeTasks (stopped tasks
-        // expire): there is nothing left to judge of them.
-        Ok(output.tasks().to_vec())
+            .map(Arc::new)
     }
 
     // ---------------------------------------------------------------------------------------------
@@ -544,39 +496,7 @@ impl EcsFacts {
     }
 
     async fn describe_rules(&self, arns: &[String]) -> Result<Vec<ListenerRuleFacts>, FactError> {
-        const ACTION: &str = "elasticloadbalancing:DescribeRules";
-        if arns.is_empty() {
-            return Ok(Vec::new());
-        }
-        let output = self
-            .elbv2
-            .describe_rules()
-            .set_rule_arns(Some(arns.to_vec()))
-            .send()
-            .await
-            .map_err(|error| {
-                classify(
-                    &error,
-                    ACTION,
-                    &arns.join(", "),
-                    &[("RuleNotFound", "listener rule")],
-                )
-            })?;
-        let mut rules = Vec::with_capacity(arns.len());
-        for arn in arns {
-            let Some(rule) = output
-                .rules()
-                .iter()
-                .find(|rule| rule.rule_arn() == Some(arn.as_str()))
-            else {
-                return Err(FactError::NotFound {
-                    what: "listener rule".to_owned(),
-                    resource: arn.clone(),
-                });
-            };
-            rules.push(rule_facts(rule, arn)?);
-        }
-        Ok(rules)
+        describe_listener_rules(&self.elbv2, arns).await
     }
 
     async fn describe_listener(
@@ -708,6 +628,225 @@ impl Facts for EcsFacts {
                 .clone()
         })
     }
+}
+
+// -------------------------------------------------------------------------------------------------
+// Green's tasks
+// -------------------------------------------------------------------------------------------------
+
+/// The listener rules `arns`, in that order, with one `DescribeRules` call (none for no ARN). A rule
+/// that does not come back is [`FactError::NotFound`], naming it.
+pub async fn describe_listener_rules(
+    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
+    arns: &[String],
+) -> Result<Vec<ListenerRuleFacts>, FactError> {
+    const ACTION: &str = "elasticloadbalancing:DescribeRules";
+    if arns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let output = elbv2
+        .describe_rules()
+        .set_rule_arns(Some(arns.to_vec()))
+        .send()
+        .await
+        .map_err(|error| {
+            classify(
+                &error,
+                ACTION,
+                &arns.join(", "),
+                &[("RuleNotFound", "listener rule")],
+            )
+        })?;
+    let mut rules = Vec::with_capacity(arns.len());
+    for arn in arns {
+        let Some(rule) = output
+            .rules()
+            .iter()
+            .find(|rule| rule.rule_arn() == Some(arn.as_str()))
+        else {
+            return Err(FactError::NotFound {
+                what: "listener rule".to_owned(),
+                resource: arn.clone(),
+            });
+        };
+        rules.push(rule_facts(rule, arn)?);
+    }
+    Ok(rules)
+}
+
+/// What tells green's tasks from the other tasks of the service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GreenTaskIdentity {
+    /// Green's service revision ARN.
+    pub revision_arn: String,
+    /// The task definition green runs.
+    pub task_definition_arn: String,
+    /// Blue, when known.
+    pub blue: Option<BlueTaskIdentity>,
+    /// When the deployment started, when known.
+    pub deployment_started_at: Option<SystemTime>,
+}
+
+/// Blue's side of [`GreenTaskIdentity`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlueTaskIdentity {
+    /// Blue's service revision ARN.
+    pub revision_arn: String,
+    /// The task definition blue runs.
+    pub task_definition_arn: String,
+}
+
+/// Green's tasks, running and recently stopped: `ListTasks` for running and for stopped tasks of
+/// the service concurrently, then `DescribeTasks` in batches of 100, keeping green's tasks as
+/// [`select_green_tasks`] tells them apart.
+pub async fn gather_green_tasks(
+    ecs: &aws_sdk_ecs::Client,
+    service: &ServiceIdentity,
+    identity: &GreenTaskIdentity,
+) -> Result<Vec<TaskFacts>, FactError> {
+    let (running, stopped) = tokio::join!(
+        list_tasks(ecs, service, DesiredStatus::Running),
+        list_tasks(ecs, service, DesiredStatus::Stopped),
+    );
+    let mut arns = running?;
+    // A task that stopped between the two lists appears in both.
+    for arn in stopped? {
+        if !arns.contains(&arn) {
+            arns.push(arn);
+        }
+    }
+    let batches = arns
+        .chunks(DESCRIBE_TASKS_BATCH)
+        .map(|batch| describe_tasks(ecs, service, batch));
+    let described: Vec<Task> = futures::future::try_join_all(batches)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    select_green_tasks(&described, identity)
+}
+
+/// The `startedBy` ECS gives the tasks a service revision starts: `ecs-svc/<revision id>`, the id
+/// being the last part of the revision ARN.
+fn revision_starter(revision_arn: &str) -> String {
+    let id = revision_arn.rsplit('/').next().unwrap_or(revision_arn);
+    format!("ecs-svc/{id}")
+}
+
+/// Green's tasks among the service's.
+///
+/// `ListTasks`' service filter is not enough on its own (some endpoints ignore it, and blue's tasks
+/// belong to the same service), so a task is green's when it runs green's task definition. When
+/// blue runs the same task definition (a redeploy of it, as `--force-new-deployment` makes), that
+/// says nothing, and each task is told apart by, in order:
+/// 1. its `startedBy`: `ecs-svc/<id>` of green's revision ARN is green, of blue's is blue;
+/// 2. its creation time: a task created before the deployment started is blue's.
+///
+/// A task that neither tells apart is left out rather than counted for green: counting blue's
+/// healthy tasks could pass a green that never started. When no task can be told apart at all the
+/// fact is not ready (the check waits), with a message that says why.
+pub fn select_green_tasks(
+    tasks: &[Task],
+    identity: &GreenTaskIdentity,
+) -> Result<Vec<TaskFacts>, FactError> {
+    let candidates = tasks
+        .iter()
+        .filter(|task| task.task_definition_arn() == Some(identity.task_definition_arn.as_str()));
+    let Some(blue) = identity
+        .blue
+        .as_ref()
+        .filter(|blue| blue.task_definition_arn == identity.task_definition_arn)
+    else {
+        return Ok(candidates.filter_map(task_from).collect());
+    };
+    let green_starter = revision_starter(&identity.revision_arn);
+    let blue_starter = revision_starter(&blue.revision_arn);
+    let mut green = Vec::new();
+    let mut undecided = 0usize;
+    for task in candidates {
+        let is_green = match task.started_by() {
+            Some(started_by) if started_by == green_starter => Some(true),
+            Some(started_by) if started_by == blue_starter => Some(false),
+            _ => match (
+                system_time(task.created_at()),
+                identity.deployment_started_at,
+            ) {
+                (Some(created), Some(started)) => Some(created >= started),
+                _ => None,
+            },
+        };
+        match is_green {
+            Some(true) => green.extend(task_from(task)),
+            Some(false) => {}
+            None => undecided += 1,
+        }
+    }
+    if green.is_empty() && undecided > 0 {
+        return Err(FactError::NotReady {
+            what: "green's tasks".to_owned(),
+            detail: format!(
+                "blue ({}) and green ({}) both run task definition {}, and {undecided} task(s) of it carry neither revision's startedBy ({green_starter} or {blue_starter}) nor a creation time to compare with the deployment's start",
+                blue.revision_arn, identity.revision_arn, identity.task_definition_arn
+            ),
+        });
+    }
+    Ok(green)
+}
+
+fn cluster_arn(service: &ServiceIdentity) -> String {
+    format!(
+        "arn:{}:ecs:{}:{}:cluster/{}",
+        service.partition, service.region, service.account, service.cluster
+    )
+}
+
+async fn list_tasks(
+    ecs: &aws_sdk_ecs::Client,
+    service: &ServiceIdentity,
+    desired: DesiredStatus,
+) -> Result<Vec<String>, FactError> {
+    const ACTION: &str = "ecs:ListTasks";
+    let mut arns = Vec::new();
+    let mut next_token: Option<String> = None;
+    for _ in 0..MAX_LIST_PAGES {
+        let output = ecs
+            .list_tasks()
+            .cluster(&service.cluster)
+            .service_name(&service.service)
+            .desired_status(desired.clone())
+            .max_results(100)
+            .set_next_token(next_token.take())
+            .send()
+            .await
+            .map_err(|error| classify(&error, ACTION, &cluster_arn(service), ECS_NOT_FOUND))?;
+        arns.extend(output.task_arns().iter().cloned());
+        match output.next_token() {
+            Some(token) if !token.is_empty() => next_token = Some(token.to_owned()),
+            _ => break,
+        }
+    }
+    Ok(arns)
+}
+
+async fn describe_tasks(
+    ecs: &aws_sdk_ecs::Client,
+    service: &ServiceIdentity,
+    arns: &[String],
+) -> Result<Vec<Task>, FactError> {
+    const ACTION: &str = "ecs:DescribeTasks";
+    let output = ecs
+        .describe_tasks()
+        .cluster(&service.cluster)
+        .set_tasks(Some(arns.to_vec()))
+        .send()
+        .await
+        .map_err(|error| {
+            let resource = format!("tasks in {}", cluster_arn(service));
+            classify(&error, ACTION, &resource, ECS_NOT_FOUND)
+        })?;
+    // Failures here are tasks that vanished between ListTasks and DescribeTasks (stopped tasks
+    // expire): there is nothing left to judge of them.
+    Ok(output.tasks().to_vec())
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -1085,7 +1224,7 @@ fn default_test_header() -> HeaderMatch {
     }
 }
 
-fn task_from(task: &Task) -> Option<TaskFacts> {
+pub(crate) fn task_from(task: &Task) -> Option<TaskFacts> {
     let private_ip = task
         .attachments()
         .iter()
@@ -1116,6 +1255,7 @@ fn task_from(task: &Task) -> Option<TaskFacts> {
                 image_digest: container
                     .image_digest()
                     .filter(|digest| !digest.is_empty())
+                    .or_else(|| container.image().and_then(pinned_digest))
                     .map(str::to_owned),
                 last_status: container.last_status().unwrap_or_default().to_owned(),
                 exit_code: container.exit_code(),
@@ -1123,6 +1263,15 @@ fn task_from(task: &Task) -> Option<TaskFacts> {
             })
             .collect(),
     })
+}
+
+/// The digest an image reference pins (`repo@sha256:…`): what a container started from it runs,
+/// whether or not the task reports an `imageDigest` of its own.
+fn pinned_digest(image: &str) -> Option<&str> {
+    image
+        .split_once('@')
+        .map(|(_, digest)| digest)
+        .filter(|digest| digest.starts_with("sha256:") && digest.len() > "sha256:".len())
 }
 
 /// `arn:…:listener-rule/app/<lb>/<lb-id>/<listener-id>/<rule-id>` → `arn:…:listener/app/<lb>/<lb-id>/<listener-id>`.
@@ -2314,6 +2463,131 @@ mod tests {
         assert_eq!(facts.green_tasks().await.expect("tasks").len(), 150);
         assert_eq!(described.num_calls(), 2);
         assert_eq!((running.num_calls(), running_page_2.num_calls()), (1, 1));
+    }
+
+    fn shared_task(n: usize, started_by: Option<&str>, created: Option<i64>) -> ecs::Task {
+        ecs::Task::builder()
+            .task_arn(task_arn(n))
+            .task_definition_arn(GREEN_TD)
+            .last_status("RUNNING")
+            .desired_status("RUNNING")
+            .set_started_by(started_by.map(str::to_owned))
+            .set_created_at(created.map(DateTime::from_secs))
+            .containers(
+                ecs::Container::builder()
+                    .name("web")
+                    .image("123456789012.dkr.ecr.us-west-2.amazonaws.com/web@sha256:pinned")
+                    .last_status("RUNNING")
+                    .build(),
+            )
+            .build()
+    }
+
+    fn redeploy(started: Option<i64>) -> GreenTaskIdentity {
+        GreenTaskIdentity {
+            revision_arn: GREEN.to_owned(),
+            task_definition_arn: GREEN_TD.to_owned(),
+            blue: Some(BlueTaskIdentity {
+                revision_arn: BLUE.to_owned(),
+                task_definition_arn: GREEN_TD.to_owned(),
+            }),
+            deployment_started_at: started
+                .map(|secs| SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64)),
+        }
+    }
+
+    fn arns(tasks: &[TaskFacts]) -> Vec<String> {
+        tasks.iter().map(|task| task.arn.clone()).collect()
+    }
+
+    #[test]
+    fn a_redeploy_of_the_same_task_definition_tells_tasks_apart_by_started_by_then_creation() {
+        let green_starter = "ecs-svc/9313423515462893900";
+        let blue_starter = "ecs-svc/1920498462936580504";
+        let tasks = [
+            shared_task(1, Some(green_starter), Some(100)),
+            // Blue's, though created after the deployment began (a replacement): startedBy wins.
+            shared_task(2, Some(blue_starter), Some(2_000)),
+            // No startedBy: the creation time decides.
+            shared_task(3, None, Some(2_000)),
+            shared_task(4, None, Some(500)),
+            // Another starter entirely (a scheduled task of the same definition): time decides.
+            shared_task(5, Some("events-rule/nightly"), Some(100)),
+        ];
+        let green = select_green_tasks(&tasks, &redeploy(Some(1_000))).expect("tasks");
+        assert_eq!(arns(&green), vec![task_arn(1), task_arn(3)]);
+
+        // Without the deployment's start, tasks that startedBy does not place are left out…
+        let green = select_green_tasks(&tasks, &redeploy(None)).expect("tasks");
+        assert_eq!(arns(&green), vec![task_arn(1)]);
+
+        // …and when none can be placed, the fact is not ready, saying why.
+        let unplaced = [shared_task(3, None, None), shared_task(4, None, Some(5))];
+        let error = select_green_tasks(&unplaced, &redeploy(None)).expect_err("undecidable");
+        let FactError::NotReady { detail, .. } = &error else {
+            panic!("{error:?}")
+        };
+        assert!(detail.contains("both run task definition"), "{detail}");
+        assert!(detail.contains(green_starter), "{detail}");
+    }
+
+    #[test]
+    fn distinct_task_definitions_are_identity_enough() {
+        let mut identity = redeploy(None);
+        identity.blue = Some(BlueTaskIdentity {
+            revision_arn: BLUE.to_owned(),
+            task_definition_arn: BLUE_TD.to_owned(),
+        });
+        let tasks = [
+            shared_task(1, None, None),
+            task(&task_arn(2), BLUE_TD, None),
+            // startedBy is not consulted: the task definition already says green.
+            shared_task(3, Some("ecs-svc/1920498462936580504"), None),
+        ];
+        let green = select_green_tasks(&tasks, &identity).expect("tasks");
+        assert_eq!(arns(&green), vec![task_arn(1), task_arn(3)]);
+        // A pinned image reference stands in for a digest the task does not report.
+        assert_eq!(
+            green[0].containers[0].image_digest.as_deref(),
+            Some("sha256:pinned")
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_redeploy_reads_the_deployment_start_to_tell_tasks_apart() {
+        let described = describe_deployment(&[BLUE]);
+        // Blue's revision runs green's task definition.
+        let revisions = mock!(Ecs::describe_service_revisions).then_output(|| {
+            let mut blue = blue_revision();
+            blue.task_definition = Some(GREEN_TD.to_owned());
+            revisions_output(vec![green_revision(Some(TG_B)), blue])
+        });
+        let running = mock!(Ecs::list_tasks)
+            .match_requests(|input| input.desired_status() == Some(&ecs::DesiredStatus::Running))
+            .then_output(|| {
+                ListTasksOutput::builder()
+                    .task_arns(task_arn(1))
+                    .task_arns(task_arn(2))
+                    .build()
+            });
+        let stopped = mock!(Ecs::list_tasks)
+            .match_requests(|input| input.desired_status() == Some(&ecs::DesiredStatus::Stopped))
+            .then_output(|| ListTasksOutput::builder().build());
+        let tasks = mock!(Ecs::describe_tasks).then_output(|| {
+            DescribeTasksOutput::builder()
+                // The deployment started at 1_700_000_000.
+                .tasks(shared_task(1, None, Some(1_600_000_000)))
+                .tasks(shared_task(2, None, Some(1_700_000_100)))
+                .build()
+        });
+        let facts = facts(
+            &shifting(),
+            &[&described, &revisions, &running, &stopped, &tasks],
+            &[],
+        );
+        let green = facts.green_tasks().await.expect("tasks");
+        assert_eq!(arns(&green), vec![task_arn(2)]);
+        assert_eq!(described.num_calls(), 1);
     }
 
     // ----- routing -----

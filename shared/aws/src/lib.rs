@@ -9,10 +9,12 @@
 //! - [`checks`]: one module per check kind, the gather half of each check (the judge half is pure and
 //!   lives in the core), and [`plan`], which turns a config's stage plan into runnable checks;
 //! - [`config_reader`]: reads config references from SSM Parameter Store and S3;
-//! - [`function`]: what every ECS phase function's `main` runs.
+//! - [`function`]: what every ECS phase function's `main` runs;
+//! - [`codedeploy`]: the CodeDeploy hook function: its deployment facts, reporter and handoff.
 
 pub mod checks;
 pub mod clients;
+pub mod codedeploy;
 pub mod config_reader;
 pub mod ecs_facts;
 pub mod error;

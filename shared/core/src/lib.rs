@@ -10,6 +10,7 @@
 //! [`engine::Check`] and [`config::ConfigReferenceReader`]; the Lambda functions only wire them together.
 
 pub mod checks;
+pub mod codedeploy_hook;
 pub mod config;
 pub mod engine;
 pub mod facts;

@@ -15,7 +15,6 @@ mod supplement;
 mod tests;
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -31,6 +30,7 @@ use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
 pub use call::{Call, Protocol};
+pub(crate) use supplement::is_hop_by_hop;
 pub use supplement::{Reply, Supplement, SupplementFuture, Upstream};
 
 use crate::error::SimError;
@@ -102,6 +102,14 @@ impl AwsEndpointBuilder {
         self
     }
 
+    /// Adds supplements already shared (a [`crate::world::World`]'s), after those added before,
+    /// in their order.
+    #[must_use]
+    pub fn supplements(mut self, supplements: Vec<Arc<dyn Supplement>>) -> Self {
+        self.supplements.extend(supplements);
+        self
+    }
+
     /// Binds an ephemeral port on 127.0.0.1 and serves on the current tokio runtime.
     pub async fn start(self) -> Result<AwsEndpoint, SimError> {
         let listener = TcpListener::bind(("127.0.0.1", 0))
@@ -122,6 +130,18 @@ impl AwsEndpointBuilder {
         })
     }
 }
+
+/// A supplement asked for the connection to be dropped ([`Reply::drop_connection`]).
+#[derive(Debug)]
+struct ConnectionDropped;
+
+impl std::fmt::Display for ConnectionDropped {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("connection dropped on purpose")
+    }
+}
+
+impl std::error::Error for ConnectionDropped {}
 
 fn url_of(address: SocketAddr) -> String {
     format!("http://{address}")
@@ -152,7 +172,7 @@ async fn serve(listener: TcpListener, router: Arc<Router>) {
         connections.spawn(async move {
             let service = service_fn(move |request| {
                 let router = Arc::clone(&router);
-                async move { Ok::<_, Infallible>(router.handle(request).await) }
+                async move { router.handle(request).await }
             });
             if let Err(error) = http1::Builder::new()
                 .serve_connection(TokioIo::new(stream), service)
@@ -165,15 +185,19 @@ async fn serve(listener: TcpListener, router: Arc<Router>) {
 }
 
 impl Router {
-    async fn handle(&self, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    /// Answers one request; an `Err` makes hyper close the connection without a response.
+    async fn handle(
+        &self,
+        request: Request<Incoming>,
+    ) -> Result<Response<Full<Bytes>>, ConnectionDropped> {
         let (parts, body) = request.into_parts();
         let body = match body.collect().await {
             Ok(collected) => collected.to_bytes(),
             Err(error) => {
-                return plain_response(
+                return Ok(plain_response(
                     StatusCode::BAD_REQUEST,
                     format!("could not read the request body: {error}"),
-                );
+                ));
             }
         };
         let is_head = parts.method == Method::HEAD;
@@ -193,7 +217,10 @@ impl Router {
             status = reply.status.as_u16(),
             "local AWS call"
         );
-        into_response(reply, is_head)
+        if reply.is_drop_connection() {
+            return Err(ConnectionDropped);
+        }
+        Ok(into_response(reply, is_head))
     }
 
     /// Offers the call to each supplement in turn, then to moto.
@@ -231,6 +258,9 @@ impl Router {
             }
         };
         let reply = self.dispatch(&json_call).await;
+        if reply.is_drop_connection() {
+            return reply;
+        }
         let body = service.response_to_cbor(reply.status, &reply.headers, &reply.body);
         let mut headers = reply.headers;
         headers.remove(http::header::CONTENT_LENGTH);

@@ -68,7 +68,27 @@ impl Reply {
         }
         reply
     }
+
+    /// No answer at all: the endpoint closes the connection without a response, as a network
+    /// failure or a crashed front end would. The SDK sees an I/O error, not an AWS error.
+    pub fn drop_connection() -> Self {
+        let mut headers = HeaderMap::new();
+        headers.insert(DROP_CONNECTION, HeaderValue::from_static("1"));
+        Self {
+            status: StatusCode::BAD_GATEWAY,
+            headers,
+            body: Bytes::new(),
+        }
+    }
+
+    /// Whether this reply is [`Reply::drop_connection`].
+    pub fn is_drop_connection(&self) -> bool {
+        self.headers.contains_key(DROP_CONNECTION)
+    }
 }
+
+/// The internal marker of [`Reply::drop_connection`]; never sent to a client.
+const DROP_CONNECTION: &str = "x-greenlight-sim-drop-connection";
 
 /// moto, as seen from a supplement or the endpoint.
 #[derive(Debug, Clone)]

@@ -1,5 +1,6 @@
 //! The endpoint against a scripted stand-in for moto: forwarding, translation, supplements, counts.
 
+use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 
 use aws_sdk_cloudwatch::error::ProvideErrorMetadata;

@@ -488,6 +488,7 @@ mod tests {
                 max: Some(max),
                 min_datapoints: 1,
                 max_age: None,
+                treat_missing: Default::default(),
             }
         };
         let checks: Vec<Box<dyn Check>> = vec![

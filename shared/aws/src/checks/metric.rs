@@ -104,6 +104,7 @@ mod tests {
             max: Some(max),
             min_datapoints: 3,
             max_age: None,
+            treat_missing: Default::default(),
         }
     }
 

@@ -61,6 +61,7 @@ impl Check for RoutingCheck {
             );
             judge(
                 self.params.listener,
+                &stage,
                 &self.facts.service().service_arn,
                 rule,
                 routing.green_target_group.as_deref(),
@@ -74,7 +75,8 @@ impl Check for RoutingCheck {
 #[cfg(test)]
 mod tests {
     use greenlight_core::checks::routing::{
-        ROUTING_OK, ROUTING_RULE_MISSING, ROUTING_WEIGHT_MISMATCH, ROUTING_WEIGHT_UNKNOWN,
+        ROUTING_OK, ROUTING_RULE_MISSING, ROUTING_SHIFT_PENDING, ROUTING_WEIGHT_MISMATCH,
+        ROUTING_WEIGHT_UNKNOWN,
     };
     use greenlight_core::facts::{
         FactError, ListenerRuleFacts, RoutingFacts, StaticFacts, TrafficWeights,
@@ -148,7 +150,19 @@ mod tests {
         .await;
         assert_eq!(outcome.code, &ROUTING_OK, "{}", outcome.message);
 
+        // The next LINEAR step, before ECS moved the weights: judged again.
         step.weights.green_production = Some(20.0);
+        let outcome = run(
+            params(Listener::Production),
+            step.clone(),
+            "PRODUCTION_TRAFFIC_SHIFT",
+        )
+        .await;
+        assert_eq!(outcome.code, &ROUTING_SHIFT_PENDING, "{}", outcome.message);
+        assert!(outcome.message.contains("expected 20%"));
+
+        // No step leaves 10% before 50%: misrouted.
+        step.weights.green_production = Some(50.0);
         let outcome = run(
             params(Listener::Production),
             step,
@@ -160,7 +174,7 @@ mod tests {
             "{}",
             outcome.message
         );
-        assert!(outcome.message.contains("expected 20%"));
+        assert!(outcome.message.contains("expected 50%"));
 
         let no_weights = facts(Some(rule(10.0, 90.0)), None);
         let outcome = run(

@@ -274,6 +274,13 @@ const EPSILON: f64 = 1e-12;
 
 /// Judges green against blue.
 pub fn judge(params: &CompareParams, observed: &CompareObservation) -> Outcome {
+    // Validation refuses this; params built in code must not turn "no limit" into a pass.
+    if params.max_increase.is_none() && params.max_ratio.is_none() {
+        return Outcome::permanent_error(
+            &crate::config::codes::CONFIG_INVALID,
+            "compare has no threshold: give `max_increase`, `max_ratio` or both",
+        );
+    }
     let window = observed.window.to_string();
     let (green, blue) = (&observed.green, &observed.blue);
     let side_evidence = |name: &str, side: &SideObservation| {
@@ -668,6 +675,22 @@ mod tests {
         );
         let counts = few.evidence.last().expect("counts");
         assert_eq!(counts.value, json!({ "green": 40, "blue": 900 }));
+    }
+
+    #[test]
+    fn params_without_a_threshold_never_pass() {
+        let mut p = params("compare: { metric: error_rate, max_ratio: 2 }");
+        p.max_ratio = None;
+        let outcome = judge(
+            &p,
+            &observed(side("g", 1000, 230, None), side("b", 1000, 0, None)),
+        );
+        assert_eq!(outcome.code, &crate::config::codes::CONFIG_INVALID);
+        assert!(
+            outcome.message.contains("no threshold"),
+            "{}",
+            outcome.message
+        );
     }
 
     #[test]

@@ -24,8 +24,19 @@
 //!
 //! Count metrics that CloudWatch publishes only when non-zero (the load balancer's
 //! `HTTPCode_Target_5XX_Count` in a minute without errors) have no datapoint for a perfect green.
-//! That is [`METRIC_NO_DATA`]: greenlight cannot tell "no errors" from "wrong dimensions" with one
-//! metric. The `compare` check reads such counts next to `RequestCount`, which tells them apart.
+//! By default that is [`METRIC_NO_DATA`]: greenlight cannot tell "no errors" from "wrong
+//! dimensions" with one metric. The `compare` check reads such counts next to `RequestCount`, which
+//! tells them apart.
+//!
+//! # Missing data
+//! `treat_missing` says what a period without a datapoint means, like a CloudWatch alarm's
+//! `TreatMissingData`:
+//! - `inconclusive` (the default): the rules above; no data is never a pass.
+//! - `zero`: every whole period of the window without a datapoint counts as 0 before judging (for
+//!   counts, `Sum` or `SampleCount`, which the config enforces). A window that holds no whole
+//!   period yet is still [`METRIC_NO_DATA`]. The evidence says how many periods were filled.
+//! - `ignore`: the datapoints there are are judged and `max_age` is not applied; no datapoint at all
+//!   and fewer than `min_datapoints` stay inconclusive.
 //!
 //! # Dimensions
 //! Dimension values may name deployment facts ([`Placeholder`]); [`PlaceholderValues`] fills them
@@ -40,6 +51,7 @@ use serde_json::json;
 
 use super::CheckDoc;
 use crate::config::checks::MetricParams;
+use crate::config::checks::metric::TreatMissing;
 use crate::config::values::{DimensionTemplate, HumanDuration, Placeholder, number_text};
 use crate::facts::{RoutingFacts, ServiceIdentity};
 use crate::outcome::{Evidence, Outcome};
@@ -78,7 +90,7 @@ pub static METRIC_NO_DATA: ReasonCode = ReasonCode {
     summary: "The metric has no datapoint in the window.",
     what: "The CloudWatch query (namespace, name, statistic and the dimensions as rendered, shown in the evidence) returned no datapoint since the stage started.",
     why: "No data is not success: the metric may be named wrongly, the dimensions may not match, or nothing was published yet. The check waits within its `max_wait`.",
-    fix: "Compare the query in the evidence with the metric in the CloudWatch console (dimension names and values must match exactly). A window shorter than a minute holds no datapoint yet. Count metrics published only when non-zero (`HTTPCode_Target_5XX_Count`) are better judged with `compare`, which reads them next to `RequestCount`.",
+    fix: "Compare the query in the evidence with the metric in the CloudWatch console (dimension names and values must match exactly). A window shorter than a minute holds no datapoint yet. Count metrics published only when non-zero (`HTTPCode_Target_5XX_Count`) are better judged with `compare`, which reads them next to `RequestCount`, or with `treat_missing: zero` once the dimensions are known to be right.",
 };
 
 /// Too few datapoints to judge.
@@ -112,7 +124,7 @@ pub static METRIC_DIMENSION_UNRESOLVED: ReasonCode = ReasonCode {
 pub static DOC: CheckDoc = CheckDoc {
     kind: "metric",
     summary: "A CloudWatch metric of the team's choosing stays within bounds while green runs.",
-    why: "Teams know which signal says their service is sick — queue depth, business errors, p99 latency. This check reads it over the stage's window (from the traffic shift on, so blue-only history does not count), with every datapoint judged like an alarm would, and tells missing, sparse or stale data apart from a pass.",
+    why: "Teams know which signal says their service is sick — queue depth, business errors, p99 latency. This check reads it over the stage's window (from the traffic shift on, so blue-only history does not count), with every datapoint judged like an alarm would, and tells missing, sparse or stale data apart from a pass. `treat_missing` (`inconclusive` by default, `zero` for counts published only when non-zero, `ignore`) says what an empty period means, as an alarm's TreatMissingData does; no data at all is never a pass unless `zero` is chosen for a count.",
     example: "metric:\n  namespace: AWS/ApplicationELB\n  name: TargetResponseTime\n  stat: p99\n  dimensions:\n    TargetGroup: \"{green.target_group}\"\n    LoadBalancer: \"{load_balancer}\"\n  period: 1m\n  max: 0.5\n  min_datapoints: 3\n  max_age: 5m",
     iam_actions: &[
         "cloudwatch:GetMetricData",
@@ -415,6 +427,11 @@ pub fn judge(params: &MetricParams, series: &MetricSeries, now: SystemTime) -> O
         .filter(|point| point.value.is_finite())
         .collect();
     points.sort_by_key(|point| point.at);
+    let filled = if params.treat_missing == TreatMissing::Zero {
+        fill_empty_periods(&mut points, &series.window, query.period)
+    } else {
+        0
+    };
     let count = points.len() as u64;
     let bounds = bounds_text(params.min, params.max);
     let query_evidence = Evidence::new("query", query.to_json()).resource(query.dimensions_text());
@@ -508,10 +525,16 @@ pub fn judge(params: &MetricParams, series: &MetricSeries, now: SystemTime) -> O
         if !above.is_empty() && !below.is_empty() {
             outcome = outcome.with_evidence(listed(&below));
         }
+        if filled > 0 {
+            outcome = outcome.with_evidence(filled_evidence(filled, &series.window));
+        }
         return outcome.with_evidence(query_evidence);
     }
 
-    if let Some(max_age) = params.max_age {
+    let max_age = params
+        .max_age
+        .filter(|_| params.treat_missing != TreatMissing::Ignore);
+    if let Some(max_age) = max_age {
         let age = now.duration_since(newest.at).unwrap_or_default();
         if age > max_age {
             return Outcome::inconclusive(
@@ -547,17 +570,63 @@ pub fn judge(params: &MetricParams, series: &MetricSeries, now: SystemTime) -> O
     } else {
         lowest
     };
-    Outcome::pass(
+    let filled_note = if filled > 0 {
+        format!("; {filled} empty period(s) counted as 0 (treat_missing: zero)")
+    } else {
+        String::new()
+    };
+    let mut outcome = Outcome::pass(
         &METRIC_WITHIN_BOUNDS,
         format!(
-            "{query} stayed {bounds} in all {count} datapoint(s) in {} (worst {}, latest {})",
+            "{query} stayed {bounds} in all {count} datapoint(s) in {} (worst {}, latest {}){filled_note}",
             series.window,
             number_text(telling),
             number_text(newest.value)
         ),
     )
-    .with_evidence(observation(json!(telling)))
-    .with_evidence(query_evidence)
+    .with_evidence(observation(json!(telling)));
+    if filled > 0 {
+        outcome = outcome.with_evidence(filled_evidence(filled, &series.window));
+    }
+    outcome.with_evidence(query_evidence)
+}
+
+/// Most periods a window is filled with: CloudWatch's own limit on datapoints per query.
+const MAX_FILLED_PERIODS: u64 = 100_800;
+
+/// Adds a 0 for every whole period of `window` that holds no datapoint (`treat_missing: zero`),
+/// keeping `points` sorted; returns how many were added. Periods start at the window's start,
+/// which is where CloudWatch starts them for a query over that window.
+fn fill_empty_periods(points: &mut Vec<Datapoint>, window: &MetricWindow, period: Duration) -> u64 {
+    let period_seconds = period.as_secs();
+    if period_seconds == 0 {
+        return 0;
+    }
+    let periods = (window.duration().as_secs() / period_seconds).min(MAX_FILLED_PERIODS);
+    let mut filled = 0;
+    for index in 0..periods {
+        let start = window.start + period * u32::try_from(index).unwrap_or(u32::MAX);
+        let end = start + period;
+        if !points
+            .iter()
+            .any(|point| point.at >= start && point.at < end)
+        {
+            points.push(Datapoint {
+                at: start,
+                value: 0.0,
+            });
+            filled += 1;
+        }
+    }
+    points.sort_by_key(|point| point.at);
+    filled
+}
+
+fn filled_evidence(filled: u64, window: &MetricWindow) -> Evidence {
+    Evidence::new("empty periods counted as 0", json!(filled))
+        .threshold("treat_missing: zero")
+        .window(window.to_string())
+        .samples(filled)
 }
 
 #[cfg(test)]
@@ -824,6 +893,158 @@ mod tests {
         assert_eq!(breach.code, &METRIC_ABOVE_MAX);
         let fresh = judge(&params, &series(&[1.0, 2.0, 3.0]), at(T0 + 240));
         assert_eq!(fresh.code, &METRIC_WITHIN_BOUNDS);
+    }
+
+    /// A count series of the 10-minute window with datapoints only at the given minutes.
+    fn sparse_counts(minutes: &[(u64, f64)]) -> MetricSeries {
+        let mut series = series(&[]);
+        series.query.metric_name = "HTTPCode_Target_5XX_Count".into();
+        series.query.stat = "Sum".into();
+        series.datapoints = minutes
+            .iter()
+            .map(|(minute, value)| Datapoint {
+                at: at(T0 + 60 * minute),
+                value: *value,
+            })
+            .collect();
+        series
+    }
+
+    #[test]
+    fn treat_missing_decides_what_empty_periods_mean() {
+        let now = at(T0 + 600);
+        let base = "metric: { namespace: AWS/ApplicationELB, name: HTTPCode_Target_5XX_Count, stat: Sum, max: 5, min_datapoints: 5";
+        let with = |treat: &str| params(&format!("{base}, treat_missing: {treat} }}"));
+        let default = params(&format!("{base} }}"));
+        let none = sparse_counts(&[]);
+        let two = sparse_counts(&[(2, 1.0), (7, 3.0)]);
+        let breach = sparse_counts(&[(4, 9.0)]);
+        // (name, params, series, status, code)
+        let cases = [
+            (
+                "default: nothing",
+                &default,
+                &none,
+                Status::Inconclusive,
+                &METRIC_NO_DATA,
+            ),
+            (
+                "default: sparse",
+                &default,
+                &two,
+                Status::Inconclusive,
+                &METRIC_TOO_FEW_DATAPOINTS,
+            ),
+            (
+                "inconclusive: nothing",
+                &with("inconclusive"),
+                &none,
+                Status::Inconclusive,
+                &METRIC_NO_DATA,
+            ),
+            (
+                "zero: nothing is ten zeros",
+                &with("zero"),
+                &none,
+                Status::Pass,
+                &METRIC_WITHIN_BOUNDS,
+            ),
+            (
+                "zero: sparse fills up",
+                &with("zero"),
+                &two,
+                Status::Pass,
+                &METRIC_WITHIN_BOUNDS,
+            ),
+            (
+                "zero: a breach still fails",
+                &with("zero"),
+                &breach,
+                Status::Fail,
+                &METRIC_ABOVE_MAX,
+            ),
+            (
+                "ignore: nothing",
+                &with("ignore"),
+                &none,
+                Status::Inconclusive,
+                &METRIC_NO_DATA,
+            ),
+            (
+                "ignore: sparse is too few",
+                &with("ignore"),
+                &two,
+                Status::Inconclusive,
+                &METRIC_TOO_FEW_DATAPOINTS,
+            ),
+        ];
+        for (name, params, series, status, code) in cases {
+            let outcome = judge(params, series, now);
+            assert_eq!(
+                (outcome.status, outcome.code.code),
+                (status, code.code),
+                "{name}: {}",
+                outcome.message
+            );
+        }
+
+        let outcome = judge(&with("zero"), &two, now);
+        assert!(
+            outcome.message.contains("8 empty period(s) counted as 0"),
+            "{}",
+            outcome.message
+        );
+        let filled = outcome
+            .evidence
+            .iter()
+            .find(|e| e.measured == "empty periods counted as 0")
+            .expect("filled evidence");
+        assert_eq!(filled.value, json!(8));
+
+        // A window without a whole period is no data, even with zero.
+        let mut young = sparse_counts(&[]);
+        young.window.end = young.window.start;
+        assert_eq!(judge(&with("zero"), &young, now).code, &METRIC_NO_DATA);
+    }
+
+    #[test]
+    fn ignore_does_not_hold_old_data_against_the_metric() {
+        let stale = params("metric: { namespace: A, name: B, stat: Sum, max: 5, max_age: 2m }");
+        let ignore =
+            params("metric: { namespace: A, name: B, stat: Sum, max: 5, treat_missing: ignore }");
+        let old = sparse_counts(&[(0, 1.0)]);
+        let now = at(T0 + 600);
+        assert_eq!(judge(&stale, &old, now).code, &METRIC_STALE);
+        assert_eq!(judge(&ignore, &old, now).code, &METRIC_WITHIN_BOUNDS);
+    }
+
+    #[test]
+    fn filling_keeps_datapoints_sorted_and_counts_whole_periods_only() {
+        let window = MetricWindow {
+            start: at(T0),
+            end: at(T0 + 330),
+        };
+        let mut points = vec![Datapoint {
+            at: at(T0 + 120),
+            value: 2.0,
+        }];
+        let filled = fill_empty_periods(&mut points, &window, Duration::from_secs(60));
+        assert_eq!(filled, 4);
+        let times: Vec<SystemTime> = points.iter().map(|p| p.at).collect();
+        assert_eq!(
+            times,
+            vec![
+                at(T0),
+                at(T0 + 60),
+                at(T0 + 120),
+                at(T0 + 180),
+                at(T0 + 240)
+            ]
+        );
+        assert_eq!(
+            fill_empty_periods(&mut points, &window, Duration::from_secs(600)),
+            0
+        );
     }
 
     #[test]

@@ -6,6 +6,14 @@
 //! says for this stage (test traffic: 100% unless the event says otherwise; production: the step's
 //! weight). Shares are compared within [`TOLERANCE_PP`] percentage points: ECS's LINEAR and CANARY
 //! steps are multiples of 0.1% while the rule holds integers, and how ECS rounds is undocumented.
+//!
+//! # A shift that has not happened yet
+//! Whether ECS invokes the PRODUCTION_TRAFFIC_SHIFT hook before or after it moves the listener
+//! weights is undocumented. So at that stage a rule that still holds a share an earlier step could
+//! have left ([`previous_shares`]: 0, or for a LINEAR step the share one step back) is
+//! [`ROUTING_SHIFT_PENDING`], inconclusive: the check is judged again, and only if the rule stays
+//! there past the check's `max_wait` does `on_exhausted` (by default `fail`) end the wait. A share
+//! that is neither the expected one nor a previous step's fails at once.
 
 use serde_json::json;
 
@@ -47,6 +55,15 @@ pub static ROUTING_WEIGHT_MISMATCH: ReasonCode = ReasonCode {
     fix: "Compare the rule in the EC2 console with the service's `advancedConfiguration` (production and test listener rules, target groups); look for other tools that modify the rule (IaC drift, another controller).",
 };
 
+/// The rule still holds a previous step's share at PRODUCTION_TRAFFIC_SHIFT.
+pub static ROUTING_SHIFT_PENDING: ReasonCode = ReasonCode {
+    code: "ROUTING_SHIFT_PENDING",
+    summary: "The production rule still forwards the share of a previous step: ECS has not moved the weights yet.",
+    what: "At PRODUCTION_TRAFFIC_SHIFT green's share of the production rule is below the expected weight and equal (within the tolerance) to a share an earlier step leaves: 0%, or for a LINEAR step the share one step back. Both are in the evidence.",
+    why: "Whether ECS calls the hook before or after it moves the weights is undocumented; a rule that has not moved yet is not a misrouted one. The check waits within its `max_wait`; if the rule is still there when that runs out, `on_exhausted` (by default `fail`) decides.",
+    fix: "Usually nothing. If it persists, look for something holding the rule back (a failed ModifyRule in the service's events, the infrastructure role's permissions on the listener rule, another tool rewriting the rule).",
+};
+
 /// The listener rule is not configured.
 pub static ROUTING_RULE_MISSING: ReasonCode = ReasonCode {
     code: "ROUTING_RULE_MISSING",
@@ -78,7 +95,7 @@ pub static ROUTING_WEIGHT_UNKNOWN: ReasonCode = ReasonCode {
 pub static DOC: CheckDoc = CheckDoc {
     kind: "routing",
     summary: "The test or production listener rule forwards the expected share of traffic to green's target group (within 1 percentage point).",
-    why: "Synthetic traffic and bake-time metrics judge green only if traffic really reaches it; a rule changed by hand or by IaC drift makes every later check meaningless. The expected share is `expected_weight`, else the event's weight for the stage (100% of test traffic at TEST_TRAFFIC_SHIFT).",
+    why: "Synthetic traffic and bake-time metrics judge green only if traffic really reaches it; a rule changed by hand or by IaC drift makes every later check meaningless. The expected share is `expected_weight`, else the event's weight for the stage (100% of test traffic at TEST_TRAFFIC_SHIFT). At PRODUCTION_TRAFFIC_SHIFT the hook may run before ECS moves the weights (the order is undocumented): a rule still at a previous step's share (0%, or one LINEAR step back) is inconclusive (`ROUTING_SHIFT_PENDING`) and judged again, failing only when it stays there past `max_wait` (through `on_exhausted`, `fail` by default); any other share fails at once.",
     example: "routing:\n  listener: production\n  expected_weight: 10%",
     iam_actions: &[
         "ecs:DescribeServiceRevisions",
@@ -89,6 +106,7 @@ pub static DOC: CheckDoc = CheckDoc {
     codes: &[
         &ROUTING_OK,
         &ROUTING_WEIGHT_MISMATCH,
+        &ROUTING_SHIFT_PENDING,
         &ROUTING_RULE_MISSING,
         &ROUTING_NO_TARGET_GROUP,
         &ROUTING_WEIGHT_UNKNOWN,
@@ -154,10 +172,52 @@ pub fn green_share(rule: &ListenerRuleFacts, green_target_group: &str) -> f64 {
     }
 }
 
+/// Green's shares an earlier production step can leave on the rule when the next step expects
+/// `expected` percent, lowest first: 0 (before the first step of any strategy), and when
+/// `expected` is the k-th step of a LINEAR deployment of `expected / k` per step, the share one step
+/// back (`expected · (k-1)/k`: half of it, two thirds, three quarters, …). A last step to 100% may
+/// come from any share (LINEAR's remainder, CANARY's canary), so below 100 every share counts as
+/// previous. Shares closer together than the tolerance are one.
+pub fn previous_shares(expected: f64) -> Vec<f64> {
+    if expected >= 100.0 - 1e-9 {
+        return Vec::new();
+    }
+    let mut shares = vec![0.0];
+    // LINEAR steps are at least 3% (3.0–100 in 0.1 steps), so a share has at most 33 steps below.
+    for steps in 2..=34u32 {
+        let share = expected * f64::from(steps - 1) / f64::from(steps);
+        if shares
+            .last()
+            .is_none_or(|last| (share - last).abs() > TOLERANCE_PP)
+        {
+            shares.push(share);
+        }
+    }
+    shares
+}
+
+/// Whether `share` is one an earlier step could have left when the step expects `expected`.
+fn is_previous_share(share: f64, expected: f64) -> bool {
+    // Below the expected share by more than the tolerance: the weights only grow towards green.
+    if share >= expected - TOLERANCE_PP - 1e-9 {
+        return false;
+    }
+    if expected >= 100.0 - 1e-9 {
+        return true;
+    }
+    previous_shares(expected)
+        .iter()
+        .any(|previous| (share - previous).abs() <= TOLERANCE_PP + 1e-9)
+}
+
 /// Judges the `listener` rule. `rule` and `green_target_group` are from the routing facts; `blue`
-/// only names blue's group in the evidence.
+/// only names blue's group in the evidence. `stage` is where the check runs: at
+/// PRODUCTION_TRAFFIC_SHIFT a production rule still at a previous step's share is
+/// [`ROUTING_SHIFT_PENDING`] rather than a mismatch.
+#[allow(clippy::too_many_arguments)]
 pub fn judge(
     listener: Listener,
+    stage: &LifecycleStage,
     service_arn: &str,
     rule: Option<&ListenerRuleFacts>,
     green_target_group: Option<&str>,
@@ -222,6 +282,23 @@ pub fn judge(
                 rule.rule_arn,
                 round(share),
                 round(expected.percent)
+            ),
+        )
+        .with_evidence(evidence)
+        .with_evidence(forwards);
+    }
+    if listener == Listener::Production
+        && *stage == LifecycleStage::ProductionTrafficShift
+        && is_previous_share(share, expected.percent)
+    {
+        return Outcome::inconclusive(
+            &ROUTING_SHIFT_PENDING,
+            format!(
+                "production rule {} still sends {}% of its traffic to green's target group {green}, a previous step's share; expected {}% ({}) once ECS moves the weights",
+                rule.rule_arn,
+                round(share),
+                round(expected.percent),
+                expected.source
             ),
         )
         .with_evidence(evidence)
@@ -409,6 +486,7 @@ mod tests {
         for (name, rule, green, expected, status, code) in cases {
             let outcome = judge(
                 Listener::Production,
+                &LifecycleStage::PostProductionTrafficShift,
                 SERVICE,
                 rule.as_ref(),
                 green,
@@ -432,6 +510,7 @@ mod tests {
     fn a_mismatch_shows_both_target_groups_weights() {
         let outcome = judge(
             Listener::Test,
+            &LifecycleStage::TestTrafficShift,
             SERVICE,
             Some(&rule(&[(GREEN, 0.0), (BLUE, 100.0)])),
             Some(GREEN),
@@ -457,6 +536,151 @@ mod tests {
                 { "target_group": BLUE, "role": "blue", "weight": 100.0 },
             ])
         );
+    }
+
+    #[test]
+    fn at_production_traffic_shift_a_previous_steps_share_waits_and_others_fail() {
+        let shift = LifecycleStage::ProductionTrafficShift;
+        let post = LifecycleStage::PostProductionTrafficShift;
+        // (name, listener, stage, green share, expected, status, code)
+        let cases = [
+            (
+                "moved",
+                Listener::Production,
+                &shift,
+                20.0,
+                20.0,
+                Status::Pass,
+                &ROUTING_OK,
+            ),
+            (
+                "blue/green not moved yet",
+                Listener::Production,
+                &shift,
+                0.0,
+                100.0,
+                Status::Inconclusive,
+                &ROUTING_SHIFT_PENDING,
+            ),
+            (
+                "canary's second step not moved yet",
+                Listener::Production,
+                &shift,
+                5.0,
+                100.0,
+                Status::Inconclusive,
+                &ROUTING_SHIFT_PENDING,
+            ),
+            (
+                "first step not moved yet",
+                Listener::Production,
+                &shift,
+                0.0,
+                10.0,
+                Status::Inconclusive,
+                &ROUTING_SHIFT_PENDING,
+            ),
+            (
+                "linear 10% step two not moved yet",
+                Listener::Production,
+                &shift,
+                10.0,
+                20.0,
+                Status::Inconclusive,
+                &ROUTING_SHIFT_PENDING,
+            ),
+            (
+                "linear 10% step three not moved yet",
+                Listener::Production,
+                &shift,
+                20.0,
+                30.0,
+                Status::Inconclusive,
+                &ROUTING_SHIFT_PENDING,
+            ),
+            (
+                "linear 3.3% step, rounded",
+                Listener::Production,
+                &shift,
+                3.0,
+                6.6,
+                Status::Inconclusive,
+                &ROUTING_SHIFT_PENDING,
+            ),
+            (
+                "between steps",
+                Listener::Production,
+                &shift,
+                8.0,
+                30.0,
+                Status::Fail,
+                &ROUTING_WEIGHT_MISMATCH,
+            ),
+            (
+                "beyond the step",
+                Listener::Production,
+                &shift,
+                50.0,
+                20.0,
+                Status::Fail,
+                &ROUTING_WEIGHT_MISMATCH,
+            ),
+            (
+                "after the last shift",
+                Listener::Production,
+                &post,
+                0.0,
+                100.0,
+                Status::Fail,
+                &ROUTING_WEIGHT_MISMATCH,
+            ),
+            (
+                "test listener",
+                Listener::Test,
+                &shift,
+                0.0,
+                100.0,
+                Status::Fail,
+                &ROUTING_WEIGHT_MISMATCH,
+            ),
+        ];
+        for (name, listener, stage, share, expected, status, code) in cases {
+            let outcome = judge(
+                listener,
+                stage,
+                SERVICE,
+                Some(&rule(&[(GREEN, share), (BLUE, 100.0 - share)])),
+                Some(GREEN),
+                Some(BLUE),
+                Some(&expect(expected)),
+            );
+            assert_eq!(
+                (outcome.status, outcome.code.code),
+                (status, code.code),
+                "{name}: {}",
+                outcome.message
+            );
+            if status == Status::Inconclusive {
+                assert!(outcome.message.contains("previous step"), "{name}");
+                assert_eq!(outcome.evidence.len(), 2, "{name}");
+            }
+        }
+    }
+
+    #[test]
+    fn previous_shares_are_zero_and_one_linear_step_back() {
+        assert!(previous_shares(100.0).is_empty());
+        let shares = previous_shares(30.0);
+        assert_eq!(shares[0], 0.0);
+        for share in [15.0, 20.0, 22.5] {
+            assert!(
+                shares.iter().any(|s| (s - share).abs() < 1e-9),
+                "{share} in {shares:?}"
+            );
+        }
+        assert!(!is_previous_share(15.1 + TOLERANCE_PP, 30.0));
+        // Shares within the tolerance of one another collapse.
+        assert!(shares.windows(2).all(|w| w[1] - w[0] > TOLERANCE_PP));
     }
 
     #[test]

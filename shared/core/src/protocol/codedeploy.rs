@@ -228,6 +228,12 @@ impl ReportStatus {
     }
 }
 
+impl serde::Serialize for ReportStatus {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 impl fmt::Display for ReportStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -350,6 +356,13 @@ impl PendingReport {
             deployment_id: deployment_id.into(),
             execution_id: execution_id.into(),
         }
+    }
+
+    /// Passes the obligation on to a later invocation that carries these ids (a long bake handed
+    /// to an asynchronous invocation of the same function), returning them. The caller must only do
+    /// so once that invocation has been started: from then on, it owes the report.
+    pub fn hand_over(self) -> (String, String) {
+        (self.deployment_id, self.execution_id)
     }
 
     /// The deployment id.

@@ -53,6 +53,33 @@ pub struct MetricParams {
     )]
     #[schemars(with = "Option<HumanDuration>")]
     pub max_age: Option<Duration>,
+    /// What periods of the window without a datapoint mean, like a CloudWatch alarm's
+    /// `TreatMissingData`: `inconclusive` (default: no data, too few datapoints or stale data is
+    /// never a pass), `zero` (an empty period counts as 0: for counts CloudWatch publishes only when
+    /// non-zero, with `Sum` or `SampleCount`), or `ignore` (judge the datapoints there are, however
+    /// old the newest; no datapoint at all is still inconclusive).
+    #[serde(default, skip_serializing_if = "TreatMissing::is_default")]
+    pub treat_missing: TreatMissing,
+}
+
+/// What a `metric` check makes of periods without a datapoint.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TreatMissing {
+    /// Missing data keeps the check from passing: it waits for data.
+    #[default]
+    Inconclusive,
+    /// An empty period counts as 0 (counts published only when non-zero).
+    Zero,
+    /// Only the datapoints there are are judged; gaps and stale data are not held against the
+    /// metric. No datapoint at all is still inconclusive.
+    Ignore,
+}
+
+impl TreatMissing {
+    fn is_default(&self) -> bool {
+        *self == TreatMissing::Inconclusive
+    }
 }
 
 fn one_minute() -> Duration {
@@ -130,6 +157,23 @@ impl CheckParams for MetricParams {
                 "expected at least 1 datapoint: no data is not success",
             );
         }
+        if self.treat_missing == TreatMissing::Zero
+            && !matches!(self.stat, Statistic::Sum | Statistic::SampleCount)
+        {
+            validation.error(
+                "treat_missing",
+                format!(
+                    "treat_missing: zero counts an empty period as 0, which is right only for counts (stat Sum or SampleCount), not {}; use inconclusive or ignore",
+                    self.stat
+                ),
+            );
+        }
+        if self.treat_missing == TreatMissing::Ignore && self.max_age.is_some() {
+            validation.error(
+                "max_age",
+                "max_age has no effect with treat_missing: ignore (stale data is not held against the metric); remove one of them",
+            );
+        }
         if self.max_age.is_some_and(|age| age < self.period) {
             validation.error(
                 "max_age",
@@ -179,6 +223,48 @@ mod tests {
             vec![
                 "checks[0].metric.dimensions.TargetGroup: unknown placeholder \"{green.targetgroup}\"; did you mean \"{green.target_group}\"?"
             ]
+        );
+    }
+
+    #[test]
+    fn treat_missing_defaults_to_inconclusive_and_zero_is_for_counts() {
+        let CheckKind::Metric(p) = check("metric: { namespace: A, name: B, stat: Sum, max: 1 }")
+            .unwrap()
+            .kind
+        else {
+            panic!()
+        };
+        assert_eq!(p.treat_missing, TreatMissing::Inconclusive);
+        for (text, expected) in [
+            ("zero", TreatMissing::Zero),
+            ("ignore", TreatMissing::Ignore),
+            ("inconclusive", TreatMissing::Inconclusive),
+        ] {
+            let CheckKind::Metric(p) = check(&format!(
+                "metric: {{ namespace: A, name: B, stat: SampleCount, max: 1, treat_missing: {text} }}"
+            ))
+            .unwrap()
+            .kind
+            else {
+                panic!()
+            };
+            assert_eq!(p.treat_missing, expected);
+        }
+        let e = errors("metric: { namespace: A, name: B, stat: p99, max: 1, treat_missing: zero }");
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].starts_with("checks[0].metric.treat_missing:"), "{e:?}");
+        assert!(e[0].contains("not p99"), "{e:?}");
+        let e = errors(
+            "metric: { namespace: A, name: B, stat: Sum, max: 1, treat_missing: ignore, max_age: 5m }",
+        );
+        assert!(
+            e[0].contains("no effect with treat_missing: ignore"),
+            "{e:?}"
+        );
+        assert!(
+            errors("metric: { namespace: A, name: B, stat: Sum, max: 1, treat_missing: nothing }")
+                [0]
+            .contains("expected one of: inconclusive, zero, ignore"),
         );
     }
 

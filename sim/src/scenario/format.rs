@@ -1,0 +1,861 @@
+//! The scenario file: what is deployed, what the world does, and what must come of it.
+//!
+//! YAML, read with `serde-saphyr` (the same YAML parser as greenlight's config). Unknown fields are
+//! errors, so a misspelt expectation cannot silently become no expectation; every error names the
+//! file, the line and column, and the field. `docs/scenarios.md` is the user's reference.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::driver::{Moment, Stage};
+
+/// A scenario could not be read: which file, where, and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{source_name}: {message}")]
+pub struct ScenarioError {
+    /// The file (or `<inline>`) the scenario came from.
+    pub source_name: String,
+    /// What is wrong, with the line, column and field when known.
+    pub message: String,
+}
+
+impl ScenarioError {
+    fn new(source_name: &str, message: impl Into<String>) -> Self {
+        ScenarioError {
+            source_name: source_name.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// One rehearsal: a service with a blue and a green revision, the world around it, the deployment
+/// ECS runs, the faults AWS shows, and what must come of it.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// A short name (the timeline's title).
+    pub name: String,
+    /// What the scenario shows.
+    #[serde(default)]
+    pub description: String,
+    /// The ECS service.
+    pub service: ServiceSpec,
+    /// The running revision (blue) and the one being deployed (green).
+    pub revisions: Revisions,
+    /// Target health, alarms and deployment alarms.
+    #[serde(default)]
+    pub world: WorldSpec,
+    /// The deployment ECS runs.
+    pub deployment: DeploymentSpec,
+    /// Faults the local AWS injects once the world is set up.
+    #[serde(default)]
+    pub faults: Vec<FaultSpec>,
+    /// What must come of it.
+    pub expect: Expectation,
+}
+
+/// The ECS service.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceSpec {
+    /// The cluster's name.
+    pub cluster: String,
+    /// The service's name.
+    pub name: String,
+    /// The container behind the load balancer.
+    #[serde(default = "default_container")]
+    pub container: String,
+    /// The port it listens on.
+    #[serde(default = "default_port")]
+    pub port: u16,
+    /// How many tasks each revision runs.
+    #[serde(default = "default_desired_count")]
+    pub desired_count: u32,
+}
+
+fn default_container() -> String {
+    "web".to_owned()
+}
+fn default_port() -> u16 {
+    8080
+}
+fn default_desired_count() -> u32 {
+    2
+}
+
+/// Blue and green.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Revisions {
+    /// The revision serving production now.
+    pub blue: RevisionSpec,
+    /// The revision being deployed.
+    pub green: RevisionSpec,
+}
+
+/// One revision: its image, its scan findings and how its app behaves.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevisionSpec {
+    /// The container image.
+    pub image: ImageSpec,
+    /// ECR scan findings of the image, by severity (`CRITICAL: 1`).
+    #[serde(default)]
+    pub scan_findings: BTreeMap<String, u32>,
+    /// How the app answers.
+    #[serde(default)]
+    pub app: AppSpec,
+    /// Changes of behaviour once a stage (or step) is reached.
+    #[serde(default)]
+    pub behaviour_after: Vec<BehaviourChange>,
+    /// The digest the running tasks report instead of the image's (a tag moved under them).
+    #[serde(default)]
+    pub running_digest: Option<String>,
+}
+
+/// A container image in the local ECR.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ImageSpec {
+    /// The ECR repository's name.
+    pub repository: String,
+    /// The tag the task definition names.
+    pub tag: String,
+    /// Reference the image by this digest instead of by tag (`sha256:…`).
+    #[serde(default)]
+    pub digest: Option<String>,
+    /// The image is not pushed: the task definition names an image ECR does not have.
+    #[serde(default)]
+    pub missing: bool,
+}
+
+/// How a revision's sample app answers.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AppSpec {
+    /// Statuses and their weights: `[[200, 99], [500, 1]]`.
+    #[serde(default = "default_status_mix")]
+    pub status_mix: Vec<(u16, u32)>,
+    /// Latency.
+    #[serde(default)]
+    pub latency: LatencySpec,
+    /// The body of each answer (default: a small JSON status with the version).
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+impl Default for AppSpec {
+    fn default() -> Self {
+        AppSpec {
+            status_mix: default_status_mix(),
+            latency: LatencySpec::default(),
+            body: None,
+        }
+    }
+}
+
+fn default_status_mix() -> Vec<(u16, u32)> {
+    vec![(200, 1)]
+}
+
+/// A latency profile, in milliseconds: `base ± jitter`, and a fraction of slow answers.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatencySpec {
+    /// The usual latency.
+    #[serde(default = "default_base_ms")]
+    pub base_ms: u64,
+    /// Uniform jitter on top.
+    #[serde(default)]
+    pub jitter_ms: u64,
+    /// The share of answers (0..=1) that take `slow_ms` instead.
+    #[serde(default)]
+    pub slow_fraction: f64,
+    /// The latency of a slow answer.
+    #[serde(default)]
+    pub slow_ms: u64,
+}
+
+fn default_base_ms() -> u64 {
+    2
+}
+
+impl Default for LatencySpec {
+    fn default() -> Self {
+        LatencySpec {
+            base_ms: default_base_ms(),
+            jitter_ms: 0,
+            slow_fraction: 0.0,
+            slow_ms: 0,
+        }
+    }
+}
+
+/// A change of an app's behaviour at a moment of the deployment.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BehaviourChange {
+    /// When: a stage, and for production shifts optionally a step.
+    pub at: MomentSpec,
+    /// The new behaviour.
+    pub app: AppSpec,
+}
+
+/// A moment of the deployment: a stage, and optionally a production step (1-based).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MomentSpec {
+    /// The stage.
+    pub stage: Stage,
+    /// The production step (LINEAR/CANARY), from 1.
+    #[serde(default)]
+    pub step: Option<u32>,
+}
+
+impl MomentSpec {
+    /// The moment as the driver names it.
+    pub fn moment(self) -> Moment {
+        Moment {
+            stage: self.stage,
+            step: self.step,
+        }
+    }
+}
+
+/// Target health, alarms and deployment alarms.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorldSpec {
+    /// Target health that green's targets report (moto says `healthy` for every IP target).
+    #[serde(default)]
+    pub green_target_health: Option<TargetHealthSpec>,
+    /// CloudWatch alarms.
+    #[serde(default)]
+    pub alarms: Vec<AlarmSpec>,
+    /// The alarms the service's deployment configuration names.
+    #[serde(default)]
+    pub deployment_alarms: Vec<String>,
+}
+
+/// What green's targets report to `DescribeTargetHealth`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetHealthSpec {
+    /// `healthy`, `unhealthy`, `initial`, `draining`, `unused` or `unavailable`.
+    pub state: String,
+    /// An ELB reason code, e.g. `Target.ResponseCodeMismatch`.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// A description.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// From this moment on (default: from the start).
+    #[serde(default)]
+    pub from: Option<MomentSpec>,
+}
+
+/// A CloudWatch alarm and how its state changes.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmSpec {
+    /// The alarm's name.
+    pub name: String,
+    /// Its state when the deployment starts: `OK`, `ALARM` or `INSUFFICIENT_DATA`.
+    #[serde(default = "default_alarm_state")]
+    pub state: String,
+    /// Changes at moments of the deployment.
+    #[serde(default)]
+    pub changes: Vec<AlarmChange>,
+}
+
+fn default_alarm_state() -> String {
+    "OK".to_owned()
+}
+
+/// An alarm's state change.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmChange {
+    /// When.
+    pub at: MomentSpec,
+    /// The new state.
+    pub state: String,
+    /// The state reason CloudWatch reports.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// The deployment strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Strategy {
+    /// One production step, 0 → 100.
+    BlueGreen,
+    /// Steps of `stepPercent`.
+    Linear,
+    /// `canaryPercent`, then 100.
+    Canary,
+    /// Rolling update: only a `PRE_SCALE_UP` admission hook.
+    Rolling,
+}
+
+impl Strategy {
+    /// The strategy's ECS name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::BlueGreen => "BLUE_GREEN",
+            Strategy::Linear => "LINEAR",
+            Strategy::Canary => "CANARY",
+            Strategy::Rolling => "ROLLING",
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The deployment: ECS's `deploymentConfiguration` (same field names), plus the rehearsal's time
+/// scale and production load.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct DeploymentSpec {
+    /// The strategy.
+    pub strategy: Strategy,
+    /// LINEAR's steps.
+    #[serde(default)]
+    pub linear_configuration: Option<LinearConfiguration>,
+    /// CANARY's steps.
+    #[serde(default)]
+    pub canary_configuration: Option<CanaryConfiguration>,
+    /// ECS's own BAKE_TIME after the last production shift.
+    #[serde(default)]
+    pub bake_time_in_minutes: f64,
+    /// The lifecycle hooks.
+    #[serde(default)]
+    pub lifecycle_hooks: Vec<HookSpec>,
+    /// How simulated time maps to real time.
+    #[serde(default)]
+    pub time: TimeScale,
+    /// Requests per second through the production listener while the deployment runs (0: none).
+    #[serde(default, rename = "production_load")]
+    pub production_load: u32,
+}
+
+/// `linearConfiguration`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct LinearConfiguration {
+    /// Percent of production moved per step (3.0–100, multiples of 0.1).
+    #[serde(default = "default_step_percent")]
+    pub step_percent: f64,
+    /// The bake between steps.
+    #[serde(default = "default_step_bake")]
+    pub step_bake_time_in_minutes: f64,
+}
+
+fn default_step_percent() -> f64 {
+    10.0
+}
+fn default_step_bake() -> f64 {
+    6.0
+}
+
+/// `canaryConfiguration`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CanaryConfiguration {
+    /// The canary's share (0.1–100, multiples of 0.1).
+    #[serde(default = "default_canary_percent")]
+    pub canary_percent: f64,
+    /// The bake between the canary and the rest.
+    #[serde(default = "default_canary_bake")]
+    pub canary_bake_time_in_minutes: f64,
+}
+
+fn default_canary_percent() -> f64 {
+    5.0
+}
+fn default_canary_bake() -> f64 {
+    10.0
+}
+
+/// One lifecycle hook: a greenlight function at some stages.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct HookSpec {
+    /// The function: `pre-scale-up`, `post-scale-up`, `test-traffic` or `production-traffic`.
+    pub function: String,
+    /// The stages it is invoked at.
+    pub lifecycle_stages: Vec<Stage>,
+    /// The static hookDetails (a JSON object; inline greenlight config under `greenlight`).
+    #[serde(default)]
+    pub hook_details: Option<Value>,
+    /// `timeoutConfiguration`.
+    #[serde(default)]
+    pub timeout_configuration: Option<TimeoutConfiguration>,
+}
+
+/// A hook's `timeoutConfiguration`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct TimeoutConfiguration {
+    /// How long the hook may stay IN_PROGRESS (ECS minutes, scaled).
+    pub timeout_in_minutes: f64,
+    /// What ECS does then.
+    #[serde(default)]
+    pub action: TimeoutAction,
+}
+
+/// What ECS does when a hook times out.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TimeoutAction {
+    /// Roll the deployment back (ECS's default).
+    #[default]
+    Rollback,
+    /// Carry on as if the hook had succeeded.
+    Continue,
+}
+
+/// How simulated time maps to real time.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeScale {
+    /// Real seconds per ECS minute: bake times, step bakes and hook timeouts.
+    #[serde(default = "default_seconds_per_minute")]
+    pub seconds_per_minute: f64,
+    /// Real seconds per second of a hook's `callBackDelay`.
+    #[serde(default = "default_callback_scale")]
+    pub callback_scale: f64,
+}
+
+fn default_seconds_per_minute() -> f64 {
+    1.0
+}
+fn default_callback_scale() -> f64 {
+    1.0
+}
+
+impl Default for TimeScale {
+    fn default() -> Self {
+        TimeScale {
+            seconds_per_minute: default_seconds_per_minute(),
+            callback_scale: default_callback_scale(),
+        }
+    }
+}
+
+/// A fault the local AWS injects.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    /// The service by its IAM prefix: `ecs`, `elasticloadbalancing`, `cloudwatch`, `ecr`.
+    pub service: String,
+    /// One operation, or every operation of the service.
+    #[serde(default)]
+    pub operation: Option<String>,
+    /// What happens.
+    pub kind: FaultKind,
+    /// For `latency`: how long each call is held.
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
+    /// The share of calls hit (0..=1).
+    #[serde(default = "default_probability")]
+    pub probability: f64,
+    /// The fault starts this long after the deployment starts (real seconds).
+    #[serde(default)]
+    pub after_seconds: Option<f64>,
+    /// …and ends this long after it starts.
+    #[serde(default)]
+    pub until_seconds: Option<f64>,
+    /// At most this many calls are hit.
+    #[serde(default)]
+    pub max_hits: Option<u32>,
+}
+
+fn default_probability() -> f64 {
+    1.0
+}
+
+/// The kinds of fault.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FaultKind {
+    /// The call is held for `latency_ms`, then answered.
+    Latency,
+    /// `ThrottlingException` / `Throttling`.
+    Throttle,
+    /// An HTTP 500.
+    ServerError,
+    /// `AccessDeniedException`, naming the action.
+    AccessDenied,
+    /// The connection is dropped.
+    DropConnection,
+}
+
+/// What must come of the deployment.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expectation {
+    /// `SUCCESSFUL` or `ROLLBACK_SUCCESSFUL`.
+    pub status: String,
+    /// The stage where the rollback began.
+    #[serde(default)]
+    pub rollback_stage: Option<Stage>,
+    /// Reason codes that must appear in the hooks' verdicts or checks.
+    #[serde(default)]
+    pub reason_codes: Vec<String>,
+}
+
+/// The final statuses a deployment can end in.
+pub const FINAL_STATUSES: &[&str] = &["SUCCESSFUL", "ROLLBACK_SUCCESSFUL"];
+
+/// The greenlight functions a hook can name.
+pub const FUNCTIONS: &[&str] = &[
+    "pre-scale-up",
+    "post-scale-up",
+    "test-traffic",
+    "production-traffic",
+];
+
+impl Scenario {
+    /// Reads a scenario file.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let name = path.display().to_string();
+        let text = std::fs::read_to_string(path)
+            .map_err(|error| ScenarioError::new(&name, format!("cannot read it: {error}")))?;
+        Scenario::parse(&text, &name)
+    }
+
+    /// Parses and validates a scenario; `source_name` names it in errors.
+    pub fn parse(text: &str, source_name: &str) -> Result<Scenario, ScenarioError> {
+        let scenario: Scenario = serde_saphyr::from_str(text)
+            .map_err(|error| ScenarioError::new(source_name, describe_yaml_error(&error)))?;
+        scenario
+            .validate()
+            .map_err(|message| ScenarioError::new(source_name, message))?;
+        Ok(scenario)
+    }
+
+    /// The checks serde cannot make: ranges, names, and fields that only make sense together.
+    fn validate(&self) -> Result<(), String> {
+        let deployment = &self.deployment;
+        if self.service.desired_count == 0 {
+            return Err("service.desired_count: must be at least 1".into());
+        }
+        match deployment.strategy {
+            Strategy::Linear => {
+                let step = deployment
+                    .linear_configuration
+                    .as_ref()
+                    .map_or(default_step_percent(), |c| c.step_percent);
+                if !(3.0..=100.0).contains(&step) || !is_tenth(step) {
+                    return Err(format!(
+                        "deployment.linearConfiguration.stepPercent: {step} is not a multiple of 0.1 from 3.0 to 100"
+                    ));
+                }
+            }
+            Strategy::Canary => {
+                let canary = deployment
+                    .canary_configuration
+                    .as_ref()
+                    .map_or(default_canary_percent(), |c| c.canary_percent);
+                if !(0.1..=100.0).contains(&canary) || !is_tenth(canary) {
+                    return Err(format!(
+                        "deployment.canaryConfiguration.canaryPercent: {canary} is not a multiple of 0.1 from 0.1 to 100"
+                    ));
+                }
+            }
+            Strategy::BlueGreen | Strategy::Rolling => {}
+        }
+        if deployment.linear_configuration.is_some() && deployment.strategy != Strategy::Linear {
+            return Err(format!(
+                "deployment.linearConfiguration: only for strategy LINEAR, not {}",
+                deployment.strategy
+            ));
+        }
+        if deployment.canary_configuration.is_some() && deployment.strategy != Strategy::Canary {
+            return Err(format!(
+                "deployment.canaryConfiguration: only for strategy CANARY, not {}",
+                deployment.strategy
+            ));
+        }
+        for (name, value) in [
+            (
+                "deployment.time.seconds_per_minute",
+                deployment.time.seconds_per_minute,
+            ),
+            (
+                "deployment.time.callback_scale",
+                deployment.time.callback_scale,
+            ),
+            (
+                "deployment.bakeTimeInMinutes",
+                deployment.bake_time_in_minutes,
+            ),
+        ] {
+            if !value.is_finite() || value < 0.0 {
+                return Err(format!("{name}: {value} must be a number ≥ 0"));
+            }
+        }
+        for (index, hook) in deployment.lifecycle_hooks.iter().enumerate() {
+            let at = format!("deployment.lifecycleHooks[{index}]");
+            if !FUNCTIONS.contains(&hook.function.as_str()) {
+                return Err(format!(
+                    "{at}.function: unknown function {:?}; expected one of {}",
+                    hook.function,
+                    FUNCTIONS.join(", ")
+                ));
+            }
+            if hook.lifecycle_stages.is_empty() {
+                return Err(format!("{at}.lifecycleStages: name at least one stage"));
+            }
+            for stage in &hook.lifecycle_stages {
+                if !stage.is_hookable() {
+                    return Err(format!(
+                        "{at}.lifecycleStages: {stage} takes no hooks; hookable stages are {}",
+                        Stage::HOOKABLE
+                            .iter()
+                            .map(|stage| stage.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
+                }
+                if deployment.strategy == Strategy::Rolling && *stage != Stage::PreScaleUp {
+                    return Err(format!(
+                        "{at}.lifecycleStages: a ROLLING deployment takes hooks at PRE_SCALE_UP only, not {stage}"
+                    ));
+                }
+            }
+            if let Some(details) = &hook.hook_details
+                && !details.is_object()
+            {
+                return Err(format!("{at}.hookDetails: must be a JSON object"));
+            }
+            if let Some(timeout) = &hook.timeout_configuration
+                && !(timeout.timeout_in_minutes.is_finite() && timeout.timeout_in_minutes > 0.0)
+            {
+                return Err(format!(
+                    "{at}.timeoutConfiguration.timeoutInMinutes: must be a number > 0"
+                ));
+            }
+        }
+        for (index, fault) in self.faults.iter().enumerate() {
+            if !(0.0..=1.0).contains(&fault.probability) {
+                return Err(format!(
+                    "faults[{index}].probability: {} is not in 0..=1",
+                    fault.probability
+                ));
+            }
+            if fault.kind == FaultKind::Latency && fault.latency_ms.is_none() {
+                return Err(format!(
+                    "faults[{index}].latency_ms: a latency fault needs one"
+                ));
+            }
+        }
+        for alarm in &self.world.alarms {
+            for state in std::iter::once(&alarm.state).chain(alarm.changes.iter().map(|c| &c.state))
+            {
+                if !["OK", "ALARM", "INSUFFICIENT_DATA"].contains(&state.as_str()) {
+                    return Err(format!(
+                        "world.alarms[{}]: state {state:?} is not OK, ALARM or INSUFFICIENT_DATA",
+                        alarm.name
+                    ));
+                }
+            }
+        }
+        for name in &self.world.deployment_alarms {
+            if !self.world.alarms.iter().any(|alarm| &alarm.name == name) {
+                return Err(format!(
+                    "world.deployment_alarms: {name:?} is not one of world.alarms"
+                ));
+            }
+        }
+        if let Some(health) = &self.world.green_target_health {
+            const STATES: &[&str] = &[
+                "healthy",
+                "unhealthy",
+                "initial",
+                "draining",
+                "unused",
+                "unavailable",
+            ];
+            if !STATES.contains(&health.state.as_str()) {
+                return Err(format!(
+                    "world.green_target_health.state: {:?} is not one of {}",
+                    health.state,
+                    STATES.join(", ")
+                ));
+            }
+        }
+        for (which, revision) in [
+            ("blue", &self.revisions.blue),
+            ("green", &self.revisions.green),
+        ] {
+            if revision
+                .app
+                .status_mix
+                .iter()
+                .all(|(_, weight)| *weight == 0)
+            {
+                return Err(format!(
+                    "revisions.{which}.app.status_mix: give at least one status a weight above 0"
+                ));
+            }
+            if which == "blue" && revision.image.missing {
+                return Err(
+                    "revisions.blue.image.missing: blue is running, its image exists".into(),
+                );
+            }
+        }
+        if !FINAL_STATUSES.contains(&self.expect.status.as_str()) {
+            return Err(format!(
+                "expect.status: {:?} is not one of {}",
+                self.expect.status,
+                FINAL_STATUSES.join(", ")
+            ));
+        }
+        if self.expect.rollback_stage.is_some() && self.expect.status != "ROLLBACK_SUCCESSFUL" {
+            return Err("expect.rollback_stage: only with status ROLLBACK_SUCCESSFUL".into());
+        }
+        Ok(())
+    }
+}
+
+fn is_tenth(value: f64) -> bool {
+    let tenths = value * 10.0;
+    (tenths - tenths.round()).abs() < 1e-6
+}
+
+/// The parser's message, which names the line, column and what was expected.
+fn describe_yaml_error(error: &serde_saphyr::Error) -> String {
+    let text = error.to_string();
+    match error.location() {
+        Some(location) if !text.contains("line") => {
+            format!("line {}: {text}", location.line())
+        }
+        _ => text,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+name: minimal
+service: { cluster: demo, name: web }
+revisions:
+  blue: { image: { repository: web, tag: v1 } }
+  green: { image: { repository: web, tag: v2 } }
+deployment:
+  strategy: LINEAR
+  linearConfiguration: { stepPercent: 33.3 }
+  lifecycleHooks:
+    - function: production-traffic
+      lifecycleStages: [PRODUCTION_TRAFFIC_SHIFT]
+      hookDetails: { greenlight: { version: 1 }, team: payments }
+      timeoutConfiguration: { timeoutInMinutes: 5, action: CONTINUE }
+faults:
+  - { service: ecs, kind: throttle, max_hits: 2 }
+expect: { status: SUCCESSFUL }
+"#;
+
+    fn error(text: &str) -> String {
+        Scenario::parse(text, "bad.yaml")
+            .expect_err("invalid")
+            .to_string()
+    }
+
+    #[test]
+    fn a_minimal_scenario_gets_the_documented_defaults() {
+        let scenario = Scenario::parse(MINIMAL, "minimal.yaml").expect("parses");
+        assert_eq!(scenario.service.container, "web");
+        assert_eq!(scenario.service.port, 8080);
+        assert_eq!(scenario.service.desired_count, 2);
+        assert_eq!(scenario.revisions.green.app.status_mix, [(200, 1)]);
+        let linear = scenario
+            .deployment
+            .linear_configuration
+            .as_ref()
+            .expect("linear");
+        assert_eq!(linear.step_percent, 33.3);
+        assert_eq!(linear.step_bake_time_in_minutes, 6.0);
+        let hook = &scenario.deployment.lifecycle_hooks[0];
+        assert_eq!(hook.lifecycle_stages, [Stage::ProductionTrafficShift]);
+        assert_eq!(
+            hook.hook_details.as_ref().expect("details")["team"],
+            "payments"
+        );
+        let timeout = hook.timeout_configuration.as_ref().expect("timeout");
+        assert_eq!(timeout.action, TimeoutAction::Continue);
+        assert_eq!(scenario.deployment.time.seconds_per_minute, 1.0);
+        assert_eq!(scenario.faults[0].probability, 1.0);
+        assert_eq!(scenario.faults[0].kind, FaultKind::Throttle);
+    }
+
+    #[test]
+    fn unknown_fields_are_errors_naming_the_line_and_the_field() {
+        let text = MINIMAL.replace("desired_count", "desired").replace(
+            "service: { cluster: demo, name: web }",
+            "service: { cluster: demo, name: web, desird_count: 3 }",
+        );
+        let message = error(&text);
+        assert!(message.starts_with("bad.yaml: "), "{message}");
+        assert!(message.contains("desird_count"), "{message}");
+        assert!(message.contains("line 3"), "{message}");
+    }
+
+    #[test]
+    fn unknown_stages_and_functions_are_named() {
+        let message = error(&MINIMAL.replace("[PRODUCTION_TRAFFIC_SHIFT]", "[PRODUCTION_SHIFT]"));
+        assert!(message.contains("PRODUCTION_SHIFT"), "{message}");
+        let message = error(&MINIMAL.replace("function: production-traffic", "function: prod"));
+        assert!(message.contains("lifecycleHooks[0].function"), "{message}");
+        assert!(message.contains("production-traffic"), "{message}");
+        let message = error(&MINIMAL.replace("[PRODUCTION_TRAFFIC_SHIFT]", "[SCALE_UP]"));
+        assert!(message.contains("SCALE_UP takes no hooks"), "{message}");
+    }
+
+    #[test]
+    fn values_out_of_range_are_refused_with_what_to_use() {
+        let message = error(&MINIMAL.replace("stepPercent: 33.3", "stepPercent: 2"));
+        assert!(message.contains("stepPercent"), "{message}");
+        let message = error(&MINIMAL.replace("stepPercent: 33.3", "stepPercent: 10.05"));
+        assert!(message.contains("multiple of 0.1"), "{message}");
+        let message = error(&MINIMAL.replace("max_hits: 2", "probability: 1.5"));
+        assert!(message.contains("faults[0].probability"), "{message}");
+        let message = error(&MINIMAL.replace("status: SUCCESSFUL", "status: DONE"));
+        assert!(message.contains("expect.status"), "{message}");
+        let message = error(&MINIMAL.replace("strategy: LINEAR", "strategy: CANARY"));
+        assert!(
+            message.contains("linearConfiguration: only for strategy LINEAR"),
+            "{message}"
+        );
+        let message = error(&MINIMAL.replace(
+            "expect: { status: SUCCESSFUL }",
+            "expect: { status: SUCCESSFUL, rollback_stage: POST_SCALE_UP }",
+        ));
+        assert!(message.contains("rollback_stage"), "{message}");
+    }
+
+    #[test]
+    fn deployment_alarms_must_be_declared_and_rolling_takes_admission_hooks_only() {
+        let text = MINIMAL.replace(
+            "deployment:\n",
+            "world: { deployment_alarms: [web-5xx] }\ndeployment:\n",
+        );
+        assert!(error(&text).contains("world.deployment_alarms"));
+        let text = MINIMAL
+            .replace("strategy: LINEAR", "strategy: ROLLING")
+            .replace("  linearConfiguration: { stepPercent: 33.3 }\n", "");
+        assert!(error(&text).contains("PRE_SCALE_UP only"));
+    }
+}

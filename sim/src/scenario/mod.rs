@@ -1,0 +1,14 @@
+//! Scenarios: a deployment rehearsed end to end, from a YAML file.
+//!
+//! A [`Scenario`] names a service, its blue and green revisions, the world around them (target
+//! health, alarms, faults), the deployment ECS runs and what must come of it. [`run`] starts moto
+//! with the sim's world, the load balancer data plane, the sample apps and the real function
+//! binaries, sets the world up ([`setup`]), lets [`crate::driver::ecs::EcsDriver`] play ECS, and
+//! checks the expectations. `docs/scenarios.md` describes the format.
+
+pub mod format;
+pub mod runner;
+pub mod setup;
+
+pub use format::{Scenario, ScenarioError};
+pub use runner::{RunError, RunOptions, run};

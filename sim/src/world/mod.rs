@@ -1,0 +1,118 @@
+//! The simulated world: the state a rehearsal needs that moto does not keep.
+//!
+//! moto stores resources (services, load balancers, target groups, alarms) but not what happens to
+//! them: which deployments ECS ran and what revisions they had, how healthy each target is, what
+//! traffic the load balancer served, and when AWS misbehaves. A [`World`] holds those, and its
+//! [`World::supplements`] answer the calls that read them, in the real services' wire dialects:
+//! - [`EcsRecords`]: ECS `DescribeServiceRevisions`, `DescribeServiceDeployments` and
+//!   `ListServiceDeployments`, from records a driver writes;
+//! - [`TargetHealthOverrides`]: ELBv2 `DescribeTargetHealth`, moto's answer edited;
+//! - [`TrafficRecorder`]: CloudWatch `GetMetricData` for the `AWS/ApplicationELB` metrics of the
+//!   requests the local load balancer ([`crate::lb::LoadBalancerPlane`]) served;
+//! - [`FaultPlan`]: throttling, access denied, server errors, dropped connections and latency on
+//!   any call, supplemented or not;
+//! - load balancer addresses rewritten to the loopback data plane (module `load_balancers`).
+//!
+//! A `World` is cheap to clone; clones share the same state.
+
+mod alb_metrics;
+mod ecs;
+mod faults;
+mod load_balancers;
+pub(crate) mod prng;
+mod query;
+mod target_health;
+
+use std::sync::Arc;
+
+pub use alb_metrics::{RequestRecord, TrafficRecorder};
+pub use ecs::EcsRecords;
+pub use faults::{Fault, FaultId, FaultPlan, FaultRule};
+pub use load_balancers::LOAD_BALANCER_ADDRESS;
+pub use target_health::{TargetHealthOverride, TargetHealthOverrides};
+
+use crate::endpoint::Supplement;
+
+/// The sim's own state, shared by the endpoint's supplements, the load balancer data plane and
+/// whoever drives a scenario.
+#[derive(Clone, Default)]
+pub struct World {
+    inner: Arc<WorldState>,
+}
+
+#[derive(Default)]
+struct WorldState {
+    ecs: EcsRecords,
+    target_health: TargetHealthOverrides,
+    traffic: TrafficRecorder,
+    faults: FaultPlan,
+}
+
+impl std::fmt::Debug for World {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.debug_struct("World").finish_non_exhaustive()
+    }
+}
+
+impl World {
+    /// An empty world: no records, no overrides, no traffic, no faults.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// ECS deployments and service revisions, as ECS would describe them.
+    pub fn ecs(&self) -> &EcsRecords {
+        &self.inner.ecs
+    }
+
+    /// Target health that differs from moto's (which says `healthy` for every IP target).
+    pub fn target_health(&self) -> &TargetHealthOverrides {
+        &self.inner.target_health
+    }
+
+    /// Every request the local load balancers served, the source of the ALB metrics.
+    pub fn traffic(&self) -> &TrafficRecorder {
+        &self.inner.traffic
+    }
+
+    /// The faults injected into AWS calls.
+    pub fn faults(&self) -> &FaultPlan {
+        &self.inner.faults
+    }
+
+    /// The supplements that answer from this world, in the order the endpoint must ask them:
+    /// faults first (so they apply to supplemented calls too), then the answers moto lacks.
+    pub fn supplements(&self) -> Vec<Arc<dyn Supplement>> {
+        vec![
+            Arc::new(faults::FaultSupplement::new(self.clone())),
+            Arc::new(ecs::EcsSupplement::new(self.clone())),
+            Arc::new(target_health::TargetHealthSupplement::new(self.clone())),
+            Arc::new(alb_metrics::AlbMetricsSupplement::new(self.clone())),
+            Arc::new(load_balancers::LoadBalancerAddressSupplement),
+        ]
+    }
+}
+
+/// An error from the world's data plane, sample app or load generator.
+#[derive(Debug, thiserror::Error)]
+pub enum WorldError {
+    /// An argument is out of range or malformed.
+    #[error("invalid {what}: {detail}")]
+    InvalidInput {
+        /// What was invalid (`rate_per_second`, `url`, ...).
+        what: &'static str,
+        /// Why, and what to use instead.
+        detail: String,
+    },
+    /// A loopback port could not be bound or served.
+    #[error("could not listen on 127.0.0.1: {0}")]
+    Bind(#[source] std::io::Error),
+    /// A call to moto failed.
+    #[error("moto {operation} failed: {detail}")]
+    Moto {
+        /// The operation called.
+        operation: &'static str,
+        /// What failed.
+        detail: String,
+    },
+}

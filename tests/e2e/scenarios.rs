@@ -1,0 +1,287 @@
+//! The scenario library, rehearsed end to end: the real function binaries, invoked as ECS invokes
+//! them by the sim's ECS driver, against moto with the sim's world and real HTTP traffic through
+//! the local data plane. Each scenario states its own expectations (final status, rollback stage,
+//! reason codes); a failure prints the timeline.
+
+use std::path::PathBuf;
+
+use greenlight_sim::scenario::{RunOptions, Scenario, run};
+use greenlight_sim::timeline::{SimReport, TimelineEvent};
+
+fn scenario_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join(format!("{name}.yaml"))
+}
+
+/// The timeline in a few lines a failing test can print.
+fn describe(report: &SimReport) -> String {
+    let mut lines = Vec::new();
+    for event in report.timeline.events() {
+        let line = match &event.event {
+            TimelineEvent::StageStarted { stage, step, .. } => format!("stage {stage} {step:?}"),
+            TimelineEvent::HookAnswered {
+                stage,
+                function,
+                attempt,
+                status,
+                reason,
+                message,
+                checks,
+                ..
+            } => {
+                let checks: Vec<String> = checks
+                    .iter()
+                    .map(|check| {
+                        format!(
+                            "{}={}/{} {}",
+                            check.id, check.status, check.code, check.message
+                        )
+                    })
+                    .collect();
+                format!(
+                    "  {function} at {stage} #{attempt}: {status} {} {} [{}]",
+                    reason.as_deref().unwrap_or("-"),
+                    message.as_deref().unwrap_or(""),
+                    checks.join("; ")
+                )
+            }
+            TimelineEvent::HookInvoked { .. } => continue,
+            other => format!("  {other:?}"),
+        };
+        lines.push(format!("{:>6} ms {line}", event.at_ms));
+    }
+    for expectation in &report.expectations {
+        lines.push(format!(
+            "expect {}: {} → {} ({})",
+            expectation.what,
+            expectation.expected,
+            expectation.actual,
+            if expectation.met { "met" } else { "NOT MET" }
+        ));
+    }
+    lines.join("\n")
+}
+
+async fn rehearse(name: &str) -> SimReport {
+    let scenario = Scenario::load(&scenario_path(name)).expect("the scenario parses");
+    let report = run(&scenario, &RunOptions::default())
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    if std::env::var_os("GREENLIGHT_SCENARIO_TRACE").is_some() {
+        eprintln!("{name}:\n{}", describe(&report));
+    }
+    assert!(report.expectations_met(), "{name}:\n{}", describe(&report));
+    report
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn good_blue_green_succeeds() {
+    let report = rehearse("good-blue-green").await;
+    assert_eq!(report.final_status, "SUCCESSFUL");
+    assert_eq!(report.rollback_stage, None);
+    // The production hook baked across IN_PROGRESS answers: each re-invocation carried the
+    // state it returned, next to the inline config.
+    let bake = payloads(
+        &report,
+        "production-traffic",
+        "POST_PRODUCTION_TRAFFIC_SHIFT",
+    );
+    assert!(bake.len() >= 2, "{}", describe(&report));
+    assert!(bake[0]["hookDetails"]["greenlight"].get("state").is_none());
+    let later = &bake[1]["hookDetails"]["greenlight"];
+    assert!(later["state"].is_object(), "{later}");
+    assert_eq!(later["version"], 1, "{later}");
+    // The functions' calls, per stage; setup's calls are not among them.
+    let admission = &report.calls_by_stage["PRE_SCALE_UP"];
+    assert!(
+        admission.contains_key("ecr:DescribeImages"),
+        "{admission:?}"
+    );
+    assert!(
+        admission.contains_key("ecs:DescribeServiceRevisions"),
+        "{admission:?}"
+    );
+    for calls in report.calls_by_stage.values() {
+        assert!(
+            !calls
+                .keys()
+                .any(|call| call.starts_with("ecs:Create") || call.ends_with(":PutImage")),
+            "{calls:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_admission_hook_refuses_critical_findings() {
+    let report = rehearse("rolling-critical-vulnerability").await;
+    // Green never started.
+    assert!(!report.timeline.events().iter().any(|event| matches!(&event.event, TimelineEvent::StageStarted { stage, .. } if stage == "SCALE_UP")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_green_image_is_refused_at_admission() {
+    rehearse("missing-green-image").await;
+}
+
+/// The events of one hook at one stage, in order.
+fn answers<'a>(report: &'a SimReport, function: &str, stage: &str) -> Vec<&'a TimelineEvent> {
+    report
+        .timeline
+        .events()
+        .iter()
+        .map(|event| &event.event)
+        .filter(|event| {
+            matches!(event, TimelineEvent::HookAnswered { function: f, stage: s, .. } if f == function && s == stage)
+        })
+        .collect()
+}
+
+fn payloads<'a>(report: &'a SimReport, function: &str, stage: &str) -> Vec<&'a serde_json::Value> {
+    report
+        .timeline
+        .events()
+        .iter()
+        .filter_map(|event| match &event.event {
+            TimelineEvent::HookInvoked {
+                function: f,
+                stage: s,
+                payload,
+                ..
+            } if f == function && s == stage => Some(payload),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn linear_five_steps_invokes_the_production_hook_at_every_step() {
+    let report = rehearse("linear-five-steps").await;
+    let greens: Vec<f64> = payloads(&report, "production-traffic", "PRODUCTION_TRAFFIC_SHIFT")
+        .iter()
+        .filter_map(|payload| {
+            let weights = &payload["executionDetails"]["productionTrafficWeights"];
+            let green = payload["executionDetails"]["targetServiceRevisionArn"].as_str()?;
+            weights[green].as_f64()
+        })
+        .collect();
+    let mut steps = greens.clone();
+    steps.dedup();
+    assert_eq!(steps, [20.0, 40.0, 60.0, 80.0, 100.0], "{greens:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_good_succeeds() {
+    let report = rehearse("canary-good").await;
+    assert_eq!(report.final_status, "SUCCESSFUL");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn image_digest_drift_rolls_back_at_post_scale_up() {
+    let report = rehearse("image-digest-drift").await;
+    // Nothing had moved: no traffic hook ran, not even on the rollback.
+    assert!(payloads(&report, "test-traffic", "TEST_TRAFFIC_SHIFT").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unhealthy_green_target_rolls_back_at_post_scale_up() {
+    rehearse("unhealthy-green-target").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn green_5xx_on_test_traffic_rolls_back_and_reinvokes_the_test_hook_reversed() {
+    let report = rehearse("green-5xx-on-test-traffic").await;
+    let test = payloads(&report, "test-traffic", "TEST_TRAFFIC_SHIFT");
+    let last = test
+        .last()
+        .expect("the rollback re-invoked the test traffic hook");
+    let green = last["executionDetails"]["targetServiceRevisionArn"]
+        .as_str()
+        .expect("green");
+    assert_eq!(last["executionDetails"]["testTrafficWeights"][green], 0);
+    // Production never moved.
+    assert!(payloads(&report, "production-traffic", "PRODUCTION_TRAFFIC_SHIFT").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_firing_during_the_canary_step_rolls_back() {
+    let report = rehearse("alarm-fires-during-canary").await;
+    let failed = answers(&report, "production-traffic", "PRODUCTION_TRAFFIC_SHIFT");
+    assert!(
+        failed.iter().any(|event| matches!(event, TimelineEvent::HookAnswered { status, .. } if status == "FAILED")),
+        "the production hook failed the canary step"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alarm_already_firing_stops_the_deployment_before_production_traffic() {
+    let report = rehearse("alarm-firing-before-deployment").await;
+    assert!(
+        payloads(
+            &report,
+            "production-traffic",
+            "POST_PRODUCTION_TRAFFIC_SHIFT"
+        )
+        .is_empty()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttled_aws_waits_then_succeeds() {
+    rehearse("throttled-aws-recovers").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_denied_fails_the_first_hook_naming_the_action() {
+    let report = rehearse("access-denied").await;
+    let message = answers(&report, "pre-scale-up", "PRE_SCALE_UP")
+        .iter()
+        .find_map(|event| match event {
+            TimelineEvent::HookAnswered {
+                status, message, ..
+            } if status == "FAILED" => message.clone(),
+            _ => None,
+        })
+        .expect("the admission hook failed");
+    assert!(
+        message.contains("ecs:DescribeServiceRevisions"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// About 80 s of real time: CloudWatch metric windows are whole minutes, so the comparison
+// needs a full minute of canary traffic before it can judge.
+async fn a_green_latency_regression_against_blue_rolls_back() {
+    rehearse("latency-regression").await;
+}
+
+#[test]
+fn every_scenario_in_the_library_parses() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let mut count = 0;
+    for entry in std::fs::read_dir(&dir).expect("the scenario library") {
+        let path = entry.expect("an entry").path();
+        if path.extension().is_some_and(|ext| ext == "yaml") {
+            Scenario::load(&path).unwrap_or_else(|error| panic!("{error}"));
+            count += 1;
+        }
+    }
+    assert!(count >= 10, "{count} scenarios");
+}
+
+#[test]
+fn the_full_example_in_the_docs_parses() {
+    let docs =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/scenarios.md"))
+            .expect("docs/scenarios.md");
+    let example = docs
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("a yaml block");
+    let scenario =
+        Scenario::parse(example, "docs/scenarios.md").unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(scenario.name, "alarm-fires-during-canary");
+    assert_eq!(scenario.deployment.lifecycle_hooks.len(), 4);
+}
