@@ -79,7 +79,8 @@ CODEDEPLOY_PREFIX = "CodeDeployHook_greenlight_"
 # a long bake to an asynchronous invocation of themselves.
 CODEDEPLOY_ACTIONS = {
     "codedeploy:GetDeployment", "codedeploy:GetDeploymentGroup", "codedeploy:ListDeploymentTargets",
-    "codedeploy:GetDeploymentTarget", "codedeploy:PutLifecycleEventHookExecutionStatus",
+    "codedeploy:GetDeploymentTarget", "codedeploy:GetApplicationRevision",
+    "codedeploy:PutLifecycleEventHookExecutionStatus",
     "lambda:InvokeFunction",
 }
 ELB_READS = {

@@ -310,6 +310,12 @@ pub async fn discover(
         hook_expires_at: None,
         other_in_flight: Vec::new(),
     };
+    // Green's task definition before its task set exists (BeforeInstall) is the AppSpec's; it is
+    // fetched only then, and read from GetDeployment's answer whenever that carries it.
+    let appspec_task_definition = appspec_text(codedeploy, application, info, green.is_none())
+        .await
+        .as_deref()
+        .and_then(appspec_task_definition);
     Ok(DeploymentDiscovery {
         context: DeploymentContext {
             deployment_id: deployment_id.to_owned(),
@@ -339,12 +345,51 @@ pub async fn discover(
         blue: blue_set.and_then(task_set_facts),
         production_listener,
         test_listener,
-        appspec_task_definition: info
-            .revision()
-            .and_then(|revision| revision.app_spec_content())
-            .and_then(|content| content.content())
-            .and_then(appspec_task_definition),
+        appspec_task_definition,
     })
+}
+
+/// The deployment's AppSpec text. `GetDeployment` names an AppSpec-content revision by its sha256
+/// but may leave the text out; `GetApplicationRevision` returns it. Best effort: without it,
+/// green's task definition is known once its task set exists.
+async fn appspec_text(
+    codedeploy: &aws_sdk_codedeploy::Client,
+    application: &str,
+    info: &aws_sdk_codedeploy::types::DeploymentInfo,
+    fetch: bool,
+) -> Option<String> {
+    let revision = info.revision()?;
+    let inline = revision.app_spec_content()?;
+    if let Some(content) = inline.content() {
+        return Some(content.to_owned());
+    }
+    if !fetch {
+        return None;
+    }
+    inline.sha256()?;
+    match codedeploy
+        .get_application_revision()
+        .application_name(application)
+        .revision(revision.clone())
+        .send()
+        .await
+    {
+        Ok(output) => output
+            .revision()?
+            .app_spec_content()?
+            .content()
+            .map(str::to_owned),
+        Err(error) => {
+            let error = classify(
+                &error,
+                "codedeploy:GetApplicationRevision",
+                application,
+                CODEDEPLOY_NOT_FOUND,
+            );
+            tracing::warn!(%error, "the AppSpec is unreadable; green is known once its task set exists");
+            None
+        }
+    }
 }
 
 /// The task definition of the first resource of an AppSpec (YAML or JSON):
