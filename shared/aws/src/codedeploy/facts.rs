@@ -1362,6 +1362,53 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn before_install_the_appspec_text_is_fetched_when_get_deployment_leaves_it_out() {
+        let deployment = mock!(CodeDeploy::get_deployment).then_output(|| {
+            let mut info = deployment_info(cd::DeploymentCreator::User);
+            info.revision = Some(
+                cd::RevisionLocation::builder()
+                    .revision_type(cd::RevisionLocationType::AppSpecContent)
+                    .app_spec_content(cd::AppSpecContent::builder().sha256("abc123").build())
+                    .build(),
+            );
+            GetDeploymentOutput::builder().deployment_info(info).build()
+        });
+        let revision = mock!(CodeDeploy::get_application_revision)
+            .match_requests(|input| {
+                input.application_name() == Some("web-app")
+                    && input
+                        .revision()
+                        .and_then(|revision| revision.app_spec_content())
+                        .and_then(|content| content.sha256())
+                        == Some("abc123")
+            })
+            .then_output(|| {
+                aws_sdk_codedeploy::operation::get_application_revision::GetApplicationRevisionOutput::builder()
+                    .revision(
+                        cd::RevisionLocation::builder()
+                            .app_spec_content(
+                                cd::AppSpecContent::builder()
+                                    .content(appspec(GREEN_TD))
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build()
+            });
+        let (group, targets, target) = (get_group(), list_targets(), get_target());
+        let services = describe_services(false);
+        let clients = clients(
+            &[&deployment, &revision, &group, &targets, &target],
+            &[&services],
+            &[],
+        );
+        let found = discover(&clients, DEPLOYMENT).await.expect("discovered");
+        assert!(found.green.is_none(), "no green task set before Install");
+        assert_eq!(found.appspec_task_definition.as_deref(), Some(GREEN_TD));
+        assert_eq!(revision.num_calls(), 1);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_rollback_deployment_says_what_it_rolls_back() {
         let (deployment, group, targets, target) = (
             get_deployment(cd::DeploymentCreator::CodeDeployRollback),
