@@ -16,8 +16,7 @@ use aws_sdk_ecs::types::{
     NetworkMode,
 };
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, ProtocolEnum, RuleCondition as ElbRuleCondition,
-    TargetDescription, TargetGroupTuple, TargetTypeEnum,
+    ProtocolEnum, RuleCondition as ElbRuleCondition, TargetDescription, TargetTypeEnum,
 };
 use greenlight_aws::checks::alarms::AlarmsCheck;
 use greenlight_aws::checks::image::ImageCheck;
@@ -44,7 +43,7 @@ use greenlight_sim::LocalAws;
 use greenlight_sim::testing::{ACCOUNT_ID, REGION};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::moto::{MANIFEST, local_aws};
+use super::moto::{MANIFEST, forward, local_aws};
 
 fn service(cluster: &str) -> ServiceIdentity {
     ServiceIdentity {
@@ -571,28 +570,6 @@ impl Balancer {
             test_endpoint: None,
         }
     }
-}
-
-fn forward(blue: &str, blue_weight: i32, green: &str, green_weight: i32) -> Action {
-    Action::builder()
-        .r#type(ActionTypeEnum::Forward)
-        .forward_config(
-            ForwardActionConfig::builder()
-                .target_groups(
-                    TargetGroupTuple::builder()
-                        .target_group_arn(blue)
-                        .weight(blue_weight)
-                        .build(),
-                )
-                .target_groups(
-                    TargetGroupTuple::builder()
-                        .target_group_arn(green)
-                        .weight(green_weight)
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
 }
 
 #[tokio::test]

@@ -297,33 +297,12 @@ async fn elbv2_listener_rule_round_trips_blue_green_weights() {
         );
     }
     let (blue, green) = (&group_arns[0], &group_arns[1]);
-    let forward = |blue_weight: i32, green_weight: i32| {
-        Action::builder()
-            .r#type(ActionTypeEnum::Forward)
-            .forward_config(
-                ForwardActionConfig::builder()
-                    .target_groups(
-                        TargetGroupTuple::builder()
-                            .target_group_arn(blue)
-                            .weight(blue_weight)
-                            .build(),
-                    )
-                    .target_groups(
-                        TargetGroupTuple::builder()
-                            .target_group_arn(green)
-                            .weight(green_weight)
-                            .build(),
-                    )
-                    .build(),
-            )
-            .build()
-    };
     let listener = elb
         .create_listener()
         .load_balancer_arn(&balancer_arn)
         .protocol(ProtocolEnum::Http)
         .port(80)
-        .default_actions(forward(100, 0))
+        .default_actions(forward(blue, 100, green, 0))
         .send()
         .await
         .expect("CreateListener");
@@ -341,7 +320,7 @@ async fn elbv2_listener_rule_round_trips_blue_green_weights() {
                 .values("/api/*")
                 .build(),
         )
-        .actions(forward(80, 20))
+        .actions(forward(blue, 80, green, 20))
         .send()
         .await
         .expect("CreateRule");
@@ -378,7 +357,7 @@ async fn elbv2_listener_rule_round_trips_blue_green_weights() {
 
     elb.modify_rule()
         .rule_arn(&rule_arn)
-        .actions(forward(0, 100))
+        .actions(forward(blue, 0, green, 100))
         .send()
         .await
         .expect("ModifyRule");
@@ -494,4 +473,27 @@ async fn a_private_moto_resets_to_empty_and_is_gone_once_dropped() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A forward action splitting traffic between blue's and green's target groups by weight.
+pub(super) fn forward(blue: &str, blue_weight: i32, green: &str, green_weight: i32) -> Action {
+    Action::builder()
+        .r#type(ActionTypeEnum::Forward)
+        .forward_config(
+            ForwardActionConfig::builder()
+                .target_groups(
+                    TargetGroupTuple::builder()
+                        .target_group_arn(blue)
+                        .weight(blue_weight)
+                        .build(),
+                )
+                .target_groups(
+                    TargetGroupTuple::builder()
+                        .target_group_arn(green)
+                        .weight(green_weight)
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
 }
