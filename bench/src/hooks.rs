@@ -26,7 +26,7 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::calls::{
-    CallTimes, CriticalPath, POST_SCALE_UP_PATH, SIX_CHECK_PATH, sequential_rounds,
+    CallTimes, CriticalPath, POST_SCALE_UP_PATH, SIX_CHECK_PATH, TimedCall, sequential_rounds,
 };
 use crate::stats::{Summary, round};
 
@@ -102,8 +102,12 @@ pub struct StageLatency {
     pub injected_ms: u64,
     /// Round trips on the longest chain of dependent calls.
     pub critical_path_round_trips: usize,
-    /// The chain's length under the injected latency, in milliseconds.
+    /// The chain's length under the injected latency alone (an endpoint answering at once), in
+    /// milliseconds.
     pub critical_path_ms: f64,
+    /// The longest chain of dependent calls as the endpoint answered greenlight's calls (injected
+    /// latency, moto's own time and its queue), per invocation.
+    pub critical_path_measured: Summary,
     /// greenlight's invocations.
     pub greenlight: Summary,
     /// The reference's invocations.
@@ -298,7 +302,7 @@ async fn measured(
     payload: &Value,
     endpoint: &AwsEndpoint,
     times: &CallTimes,
-) -> Result<(Invocation, BTreeMap<String, usize>, Vec<std::time::Instant>), String> {
+) -> Result<(Invocation, BTreeMap<String, usize>, Vec<TimedCall>), String> {
     endpoint.reset_calls();
     times.clear();
     let invocation = invoke_succeeded(host, payload).await?;
@@ -307,8 +311,7 @@ async fn measured(
         .into_iter()
         .map(|((service, operation), count)| (format!("{service}:{operation}"), count))
         .collect();
-    let arrivals = times.take().into_iter().map(|(at, _)| at).collect();
-    Ok((invocation, counts, arrivals))
+    Ok((invocation, counts, times.take()))
 }
 
 fn summary(samples: &[Duration], what: &str) -> Result<Summary, String> {
@@ -336,13 +339,13 @@ pub async fn run(options: &HookOptions) -> Result<HookResults, String> {
         .await
         .map_err(|error| format!("cannot start moto and the local endpoint: {error}"))?;
     let digests = Arc::new(TaskDigests::default());
-    let times = CallTimes::default();
-    // The functions' own endpoint: arrivals noted first, then the world (faults first), then the
-    // running containers' digests, which moto does not report.
+    // The functions' own endpoint: every call timed around the world (faults first), then the
+    // running containers' digests, which moto does not report, then moto.
+    let mut supplements = world.supplements();
+    supplements.push(Arc::new(TaskDigestSupplement(Arc::clone(&digests))));
+    let times = CallTimes::around(supplements);
     let endpoint = AwsEndpoint::builder(aws.moto().endpoint_url())
         .supplement(times.clone())
-        .supplements(world.supplements())
-        .supplement(TaskDigestSupplement(Arc::clone(&digests)))
         .start()
         .await
         .map_err(|error| format!("cannot start the functions' endpoint: {error}"))?;
@@ -361,16 +364,7 @@ pub async fn run(options: &HookOptions) -> Result<HookResults, String> {
     );
 
     // The hosts: the four phase functions and the reference.
-    let mut env: Vec<(String, String)> = aws
-        .function_env()
-        .into_iter()
-        .map(|(key, value)| (key.to_owned(), value))
-        .collect();
-    for (key, value) in &mut env {
-        if key == "AWS_ENDPOINT_URL" {
-            *value = endpoint.endpoint_url().to_owned();
-        }
-    }
+    let env = greenlight_sim::scenario::runner::function_env(&aws, &endpoint);
     let mut hosts: Vec<Host> = Vec::new();
     for (function, stage) in FUNCTIONS {
         let mut spec = FunctionSpec::new(
@@ -501,13 +495,20 @@ pub async fn run(options: &HookOptions) -> Result<HookResults, String> {
         }
         let mut samples: [Vec<Duration>; 2] = [Vec::new(), Vec::new()];
         let mut rounds: [Option<usize>; 2] = [None, None];
+        let mut paths = Vec::new();
         for _ in 0..options.latency_runs {
             for (slot, index) in [production, reference].into_iter().enumerate() {
-                let (invocation, _, arrivals) =
+                let (invocation, _, calls) =
                     measured(&hosts[index], &production_event, &endpoint, &times).await?;
                 samples[slot].push(invocation.latency);
+                let arrivals: Vec<_> = calls.iter().map(|call| call.arrived).collect();
                 // The most waves any run made: a run that happened to overlap less is no proof.
                 rounds[slot] = rounds[slot].max(sequential_rounds(&arrivals, injected));
+                if index == production {
+                    paths.push(SIX_CHECK_PATH.measured(&calls).ok_or(
+                        "greenlight's six-check invocation did not make the calls of its chains",
+                    )?);
+                }
             }
         }
         world.faults().clear();
@@ -515,6 +516,7 @@ pub async fn run(options: &HookOptions) -> Result<HookResults, String> {
             injected_ms: u64::try_from(injected.as_millis()).unwrap_or(u64::MAX),
             critical_path_round_trips: SIX_CHECK_PATH.round_trips(),
             critical_path_ms: round(SIX_CHECK_PATH.floor(injected).as_secs_f64() * 1000.0),
+            critical_path_measured: summary(&paths, "six-check critical paths")?,
             greenlight: summary(&samples[0], "six-check invocations")?,
             reference: summary(&samples[1], "reference invocations")?,
             greenlight_rounds: rounds[0],

@@ -4,10 +4,10 @@
 //! The server is a sample app answering 200 at once, in a process of its own (this binary's
 //! `serve-app`), so that neither client shares a runtime with it. The check runs in process through
 //! its public API (config → plan → `Check::run`), exactly the code a function runs, and its
-//! requests per second are its requests over the time `run` took (client setup included), the
-//! median of three runs. The
-//! load tool (`wrk`, else `oha`) then drives the same server with the same number of connections
-//! for about as long.
+//! requests per second are its requests over the time `run` took (client setup included). The
+//! load tool (`wrk`, else `oha`) drives the same server with the same number of connections for
+//! about as long. The two take turns for several rounds, so that both see the same machine; each
+//! round gives a ratio, and the median ratio is the result.
 
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -48,15 +48,30 @@ pub struct ClientRun {
     pub p99_ms: f64,
 }
 
+/// One round: the check's run, then the load tool's.
+#[derive(Debug, Clone, Serialize)]
+pub struct Round {
+    /// The check's run.
+    pub check: ClientRun,
+    /// The load tool's run, when one ran.
+    pub load_tool: Option<ClientRun>,
+}
+
 /// The comparison.
 #[derive(Debug, Clone, Serialize)]
 pub struct HttpResults {
     /// Connections (workers) both clients use.
     pub concurrency: u32,
-    /// The check's run.
+    /// The check's runs, each figure the median over the rounds.
     pub check: ClientRun,
-    /// The load tool's run, when one ran.
+    /// The load tool's runs, each figure the median over the rounds, when it ran.
     pub load_tool: Option<ClientRun>,
+    /// The median over the rounds of the check's throughput over the tool's.
+    pub throughput_ratio: Option<f64>,
+    /// The median over the rounds of the check's p99 over the tool's.
+    pub p99_ratio: Option<f64>,
+    /// Every round, in order.
+    pub rounds: Vec<Round>,
     /// Why the load tool did not run.
     pub load_tool_skipped: Option<String>,
 }
@@ -372,44 +387,87 @@ pub fn parse_oha(text: &str) -> Result<ClientRun, String> {
     })
 }
 
-/// The comparison: a warm-up run of the check, its measured run, then the load tool.
+/// The comparison: a warm-up run of the check, then `rounds` rounds of the check's run followed by
+/// the load tool's.
 pub async fn run(
     requests: u32,
     concurrency: u32,
+    rounds: u32,
     load_tool: Result<PathBuf, String>,
 ) -> Result<HttpResults, String> {
     let mut server = start_server().await?;
     let result = async {
         run_check(&server.url, requests.min(1000), concurrency).await?;
-        // One check sends at most 10,000 requests, a fraction of a second here: the run with the
-        // median throughput of three stands for it.
-        let mut runs = Vec::new();
-        for _ in 0..3 {
-            runs.push(run_check(&server.url, requests, concurrency).await?);
+        let mut done = Vec::new();
+        for _ in 0..rounds.max(1) {
+            let check = run_check(&server.url, requests, concurrency).await?;
+            let load_tool = match &load_tool {
+                Ok(tool) => {
+                    // About as long as the check ran (the tools count whole seconds).
+                    let seconds = (check.seconds.ceil() as u64).max(1);
+                    Some(run_load_tool(tool, &server.url, concurrency, seconds).await?)
+                }
+                Err(_) => None,
+            };
+            done.push(Round { check, load_tool });
         }
-        runs.sort_by(|a, b| a.requests_per_second.total_cmp(&b.requests_per_second));
-        let check = runs.swap_remove(1);
-        let (load_tool, load_tool_skipped) = match load_tool {
-            Ok(tool) => {
-                // About as long as the check ran, and long enough for the tool to settle.
-                let seconds = (check.seconds.ceil() as u64).max(2);
-                (
-                    Some(run_load_tool(&tool, &server.url, concurrency, seconds).await?),
-                    None,
-                )
-            }
-            Err(why) => (None, Some(why)),
+        let checks: Vec<&ClientRun> = done.iter().map(|round| &round.check).collect();
+        let tools: Vec<&ClientRun> = done
+            .iter()
+            .filter_map(|round| round.load_tool.as_ref())
+            .collect();
+        let per_round = |figure: fn(&ClientRun) -> f64| {
+            median(
+                done.iter()
+                    .filter_map(|round| {
+                        let tool = round.load_tool.as_ref()?;
+                        crate::stats::ratio(figure(&round.check), figure(tool))
+                    })
+                    .collect(),
+            )
         };
         Ok(HttpResults {
             concurrency,
-            check,
-            load_tool,
-            load_tool_skipped,
+            check: median_run(&checks).ok_or("the http check made no run")?,
+            load_tool: median_run(&tools),
+            throughput_ratio: per_round(|run| run.requests_per_second),
+            p99_ratio: per_round(|run| run.p99_ms),
+            rounds: done,
+            load_tool_skipped: load_tool.err(),
         })
     }
     .await;
     let _ = server.child.kill().await;
     result
+}
+
+/// The median of `values` (the lower middle one for an even count, so it is a value seen), rounded
+/// to hundredths.
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let middle = values.len().checked_sub(1)? / 2;
+    values
+        .get(middle)
+        .map(|value| (value * 100.0).round() / 100.0)
+}
+
+/// One client's runs as one: each figure the median over the runs.
+fn median_run(runs: &[&ClientRun]) -> Option<ClientRun> {
+    let first = runs.first()?;
+    let of = |figure: fn(&ClientRun) -> f64| {
+        let mut values: Vec<f64> = runs.iter().map(|run| figure(run)).collect();
+        values.sort_by(f64::total_cmp);
+        values[(values.len() - 1) / 2]
+    };
+    Some(ClientRun {
+        client: first.client.clone(),
+        requests: of(|run| run.requests as f64) as u64,
+        seconds: of(|run| run.seconds),
+        requests_per_second: of(|run| run.requests_per_second),
+        p50_ms: of(|run| run.p50_ms),
+        p90_ms: of(|run| run.p90_ms),
+        p99_ms: of(|run| run.p99_ms),
+    })
 }
 
 #[cfg(test)]
@@ -468,6 +526,31 @@ Transfer/sec:      3.00MB
         let run = parse_oha(&report).expect("parsed");
         assert_eq!(run.requests, 40001);
         assert_eq!((run.p50_ms, run.p90_ms, run.p99_ms), (0.5, 0.9, 2.0));
+    }
+
+    fn client_run(rps: f64, p99: f64) -> ClientRun {
+        ClientRun {
+            client: "c".to_owned(),
+            requests: 100,
+            seconds: 1.0,
+            requests_per_second: rps,
+            p50_ms: 0.5,
+            p90_ms: 0.9,
+            p99_ms: p99,
+        }
+    }
+
+    #[test]
+    fn each_figure_of_several_runs_is_its_median() {
+        let runs = [
+            client_run(300.0, 1.0),
+            client_run(100.0, 3.0),
+            client_run(200.0, 2.0),
+        ];
+        let merged = median_run(&runs.iter().collect::<Vec<_>>()).expect("runs");
+        assert_eq!((merged.requests_per_second, merged.p99_ms), (200.0, 2.0));
+        assert_eq!(median(vec![3.0, 1.0, 2.0, 4.0]), Some(2.0));
+        assert_eq!(median(Vec::new()), None);
     }
 
     #[test]

@@ -53,6 +53,9 @@ struct Args {
     /// Requests of the http check's measured run.
     #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(100..=10_000))]
     http_requests: u32,
+    /// Rounds of the http comparison (the check's run, then the load tool's).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=50))]
+    http_rounds: u32,
     /// Connections of the http check and the load tool alike.
     #[arg(long, default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=64))]
     concurrency: u32,
@@ -176,7 +179,13 @@ async fn bench(args: &Args) -> Result<(), String> {
     let hooks = hooks::run(&hook_options).await?;
     progress("http: the check's traffic engine vs the load tool");
     let load_tool = http::find_load_tool(args.load_tool.as_deref());
-    let http = http::run(args.http_requests, args.concurrency, load_tool).await;
+    let http = http::run(
+        args.http_requests,
+        args.concurrency,
+        args.http_rounds,
+        load_tool,
+    )
+    .await;
     let zips = zips::measure(
         &args
             .zips_dir

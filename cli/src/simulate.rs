@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use clap::{Args, ValueEnum};
 use greenlight_sim::report::{html, json, text};
 use greenlight_sim::scenario::Scenario;
+use greenlight_sim::scenario::format::Controller;
 use greenlight_sim::timeline::SimReport;
 
 use crate::Exit;
@@ -70,19 +71,18 @@ pub fn simulate(
             return Ok(Exit::Usage);
         }
     };
+    let (how, hook_kind) = match scenario.deployment.controller {
+        Controller::Ecs => (scenario.deployment.strategy.as_str(), "lifecycle"),
+        Controller::CodeDeploy => ("CODE_DEPLOY", "AppSpec"),
+    };
     if args.validate {
+        let hooks = scenario.deployment.hook_count();
         writeln!(
             out,
-            "{}: valid (scenario {:?}, {}, {} {}, expects {})",
+            "{}: valid (scenario {:?}, {how}, {hooks} {hook_kind} {}, expects {})",
             args.scenario.display(),
             scenario.name,
-            scenario.deployment.strategy.as_str(),
-            scenario.deployment.lifecycle_hooks.len(),
-            if scenario.deployment.lifecycle_hooks.len() == 1 {
-                "hook"
-            } else {
-                "hooks"
-            },
+            if hooks == 1 { "hook" } else { "hooks" },
             scenario.expect.status
         )?;
         return Ok(Exit::Success);
@@ -90,9 +90,8 @@ pub fn simulate(
 
     writeln!(
         err,
-        "greenlight: rehearsing {:?} ({}): starting a local AWS, the load balancer, the apps and the functions…",
+        "greenlight: rehearsing {:?} ({how}): starting a local AWS, the load balancer, the apps and the functions…",
         scenario.name,
-        scenario.deployment.strategy.as_str()
     )?;
     let report = match rehearse(&scenario) {
         Ok(report) => report,

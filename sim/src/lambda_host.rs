@@ -170,6 +170,11 @@ impl LambdaHost {
         })
     }
 
+    /// The function timeout: each invocation's deadline.
+    pub fn timeout(&self) -> Duration {
+        self.spec.timeout
+    }
+
     /// The Runtime API address (`127.0.0.1:port`).
     pub fn runtime_api(&self) -> String {
         self.address.to_string()

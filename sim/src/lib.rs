@@ -28,6 +28,7 @@ pub mod lb;
 pub mod moto;
 pub mod report;
 pub mod scenario;
+pub mod team_functions;
 pub mod testing;
 pub mod timeline;
 pub mod traffic;

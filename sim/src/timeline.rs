@@ -196,6 +196,30 @@ impl Timeline {
             .unwrap_or_default()
     }
 
+    /// Whether a rollback moved traffic back to blue: some listener was shifted back after the
+    /// rollback began, and every listener that had moved ends with green at 0.
+    pub fn rerouted_to_blue(&self) -> bool {
+        let Some(rollback_at) = self
+            .events
+            .iter()
+            .position(|timed| matches!(timed.event, TimelineEvent::RollbackStarted { .. }))
+        else {
+            return false;
+        };
+        let mut last_green: BTreeMap<&str, f64> = BTreeMap::new();
+        let mut moved_back = false;
+        for (index, timed) in self.events.iter().enumerate() {
+            if let TimelineEvent::TrafficShifted {
+                listener, green, ..
+            } = &timed.event
+            {
+                last_green.insert(listener, *green);
+                moved_back |= index > rollback_at && *green == 0.0;
+            }
+        }
+        moved_back && last_green.values().all(|green| *green == 0.0)
+    }
+
     /// The stage where the rollback began, with its reason, if the deployment rolled back.
     pub fn rollback(&self) -> Option<(Duration, &str, &str)> {
         self.events.iter().find_map(|timed| match &timed.event {
@@ -293,7 +317,11 @@ pub fn parse_invocation_logs(lines: &[String]) -> (Option<String>, Option<String
             verdicts += 1;
             reason = fields.last_text("reason");
             message = fields.field_message();
-            checks = std::mem::take(&mut pending);
+            // The CodeDeploy hook's summary of what it reported follows the engine's verdict and
+            // names no checks: the verdict's checks stay.
+            if fields.last("checks").is_some() || !pending.is_empty() {
+                checks = std::mem::take(&mut pending);
+            }
         }
     }
     if verdicts == 0 {
@@ -714,6 +742,68 @@ mod tests {
         assert_eq!(reason.as_deref(), Some("HTTP_ERROR_RATE"));
         assert_eq!(checks.len(), 2);
         assert_eq!(parse_invocation_logs(&[]), (None, None, Vec::new()));
+    }
+
+    #[test]
+    fn a_codedeploy_report_summary_keeps_the_checks_of_the_verdict_before_it() {
+        let lines: Vec<String> = [
+            r#"{"level":"INFO","fields":{"message":"greenlight check","id":"http","status":"fail","disposition":"fail","code":"HTTP_ERROR_RATE","message":"7 of 20 requests failed","evidence":"[]"}}"#,
+            r#"{"level":"INFO","fields":{"message":"greenlight verdict","reason":"HTTP_ERROR_RATE","checks":"http=Fail/Fail(HTTP_ERROR_RATE) 3ms","message":"http failed: 7 of 20 requests failed"}}"#,
+            r#"{"level":"ERROR","fields":{"message":"greenlight verdict","reason":"HTTP_ERROR_RATE","status":"Failed","message":"http failed: 7 of 20 requests failed"}}"#,
+        ]
+        .into_iter()
+        .map(str::to_owned)
+        .collect();
+        let (reason, message, checks) = parse_invocation_logs(&lines);
+        assert_eq!(reason.as_deref(), Some("HTTP_ERROR_RATE"));
+        assert_eq!(
+            message.as_deref(),
+            Some("http failed: 7 of 20 requests failed")
+        );
+        assert_eq!(checks.len(), 1);
+        assert_eq!(checks[0].code, "HTTP_ERROR_RATE");
+    }
+
+    #[test]
+    fn traffic_is_rerouted_to_blue_only_by_a_rollback_that_moves_every_listener_back() {
+        let shift = |listener: &str, green: f64| TimelineEvent::TrafficShifted {
+            listener: listener.into(),
+            green,
+            blue: 100.0 - green,
+        };
+        let rollback = TimelineEvent::RollbackStarted {
+            stage: "AfterAllowTraffic".into(),
+            reason: "alarm".into(),
+        };
+        let timeline = |events: Vec<TimelineEvent>| {
+            let mut timeline = Timeline::new("demo", "CODE_DEPLOY");
+            for event in events {
+                timeline.record(Duration::ZERO, event);
+            }
+            timeline
+        };
+        let back = timeline(vec![
+            shift("test", 100.0),
+            shift("production", 100.0),
+            rollback.clone(),
+            shift("production", 0.0),
+            shift("test", 0.0),
+        ]);
+        assert!(back.rerouted_to_blue());
+        let half = timeline(vec![
+            shift("test", 100.0),
+            shift("production", 100.0),
+            rollback.clone(),
+            shift("production", 0.0),
+        ]);
+        assert!(
+            !half.rerouted_to_blue(),
+            "the test listener stayed on green"
+        );
+        let nothing_moved = timeline(vec![rollback]);
+        assert!(!nothing_moved.rerouted_to_blue());
+        let succeeded = timeline(vec![shift("test", 100.0), shift("production", 100.0)]);
+        assert!(!succeeded.rerouted_to_blue());
     }
 
     #[test]

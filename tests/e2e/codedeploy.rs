@@ -155,7 +155,7 @@ mod against_moto {
     use greenlight_sim::codedeploy::CodeDeploySim;
     use greenlight_sim::driver::codedeploy::{
         CodeDeployDriver, CodeDeployResult, CodeDeployRun, CodeDeployStack, CodeDeployStackSpec,
-        LambdaHooks,
+        LambdaHooks, LifecycleEvent,
     };
     use greenlight_sim::lambda_host::{FunctionSpec, LambdaHost};
     use greenlight_sim::lb::LoadBalancerPlane;
@@ -236,6 +236,9 @@ stages:
             .collect();
         let spec = CodeDeployStackSpec {
             name: name.to_owned(),
+            cluster: format!("{name}-cluster"),
+            service: format!("{name}-web"),
+            container: "web".to_owned(),
             desired_count: 2,
             port: 8080,
             blue_image: "public.ecr.aws/acme/web:1.0".to_owned(),
@@ -380,6 +383,32 @@ stages:
         )
     }
 
+    /// The deployment failed at `hook`, which reported Failed with ALARM_FIRING naming `alarm`.
+    fn assert_failed_by_alarm(result: &CodeDeployResult, hook: &str, alarm: &str) {
+        assert_eq!(
+            result.failed_event.as_deref(),
+            Some(hook),
+            "{}",
+            failure_of(result)
+        );
+        let (status, reason) = report(result, hook);
+        assert_eq!(status, "Failed");
+        assert!(
+            reason.is_some_and(|code| code.starts_with("ALARM_FIRING")),
+            "{reason:?}: {}",
+            failure_of(result)
+        );
+        assert!(
+            result
+                .failure
+                .as_deref()
+                .unwrap_or_default()
+                .contains(alarm),
+            "the failure names the alarm: {:?}",
+            result.failure
+        );
+    }
+
     #[tokio::test(flavor = "multi_thread")]
     async fn a_good_deployment_succeeds_at_every_hook() {
         let rehearsal = rehearsal(
@@ -457,7 +486,7 @@ stages:
         let result = rehearsal
             .driver("codedeploy-unhealthy")
             .on_event(Box::new(move |event, stack| {
-                if event == "AfterInstall" {
+                if event == LifecycleEvent::AfterInstall {
                     for ip in stack.green_targets() {
                         world.target_health().set(
                             &stack.green_target_group,
@@ -467,6 +496,7 @@ stages:
                         );
                     }
                 }
+                Box::pin(async { Ok(()) })
             }))
             .run()
             .await
@@ -556,28 +586,58 @@ stages:
             .run()
             .await
             .expect("played");
+        assert_failed_by_alarm(&result, "BeforeAllowTraffic", "cd-alarm-5xx");
+        rehearsal.assert_one_report_per_execution();
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn an_alarm_firing_once_production_is_on_green_fails_after_allow_traffic() {
+        let rehearsal = rehearsal(
+            "cd-late",
+            "public.ecr.aws/acme/web:2.0",
+            "2s",
+            Duration::from_secs(30),
+        )
+        .await;
+        let result = rehearsal
+            .driver("codedeploy-late-alarm")
+            .on_event(Box::new(|event, stack| {
+                Box::pin(async move {
+                    if event == LifecycleEvent::AllowTraffic {
+                        stack.set_alarm_state("cd-late-5xx", "ALARM").await?;
+                    }
+                    Ok(())
+                })
+            }))
+            .run()
+            .await
+            .expect("played");
+        for hook in &HOOKS[..4] {
+            assert_eq!(report(&result, hook).0, "Succeeded", "{hook}");
+        }
+        assert_failed_by_alarm(&result, "AfterAllowTraffic", "cd-late-5xx");
+        // Production had moved to green; the rollback moved it, and the test listener, back.
+        let events = result.timeline.events();
+        let rollback = events
+            .iter()
+            .position(|event| matches!(event.event, TimelineEvent::RollbackStarted { .. }))
+            .expect("a rollback");
+        let moved_back: Vec<&str> = events[rollback..]
+            .iter()
+            .filter_map(|event| match &event.event {
+                TimelineEvent::TrafficShifted {
+                    listener, green, ..
+                } if *green == 0.0 => Some(listener.as_str()),
+                _ => None,
+            })
+            .collect();
         assert_eq!(
-            result.failed_event.as_deref(),
-            Some("BeforeAllowTraffic"),
+            moved_back,
+            ["production", "test"],
             "{}",
             failure_of(&result)
         );
-        let (status, reason) = report(&result, "BeforeAllowTraffic");
-        assert_eq!(status, "Failed");
-        assert!(
-            reason.is_some_and(|code| code.starts_with("ALARM_FIRING")),
-            "{reason:?}: {}",
-            failure_of(&result)
-        );
-        assert!(
-            result
-                .failure
-                .as_deref()
-                .unwrap_or_default()
-                .contains("cd-alarm-5xx"),
-            "the failure names the alarm: {:?}",
-            result.failure
-        );
+        assert_eq!(rehearsal.deployment_status(), "Failed");
         rehearsal.assert_one_report_per_execution();
     }
 

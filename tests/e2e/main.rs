@@ -11,4 +11,5 @@ mod hook;
 mod moto;
 mod report;
 mod scenarios;
+mod team_functions;
 mod world;

@@ -1,6 +1,6 @@
-//! The scenario library, rehearsed end to end: the real function binaries, invoked as ECS invokes
-//! them by the sim's ECS driver, against moto with the sim's world and real HTTP traffic through
-//! the local data plane. Each scenario states its own expectations (final status, rollback stage,
+//! The scenario library, rehearsed end to end: the real function binaries, invoked as ECS (or
+//! CodeDeploy) invokes them by the sim's drivers, against moto with the sim's world and real HTTP
+//! traffic through the local data plane. Each scenario states its own expectations (final status, rollback stage,
 //! reason codes); a failure prints the timeline.
 
 use std::path::PathBuf;
@@ -256,6 +256,184 @@ async fn a_green_latency_regression_against_blue_rolls_back() {
     rehearse("latency-regression").await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_lambda_check_catches_a_broken_contract_that_http_passes() {
+    let report = rehearse("team-lambda-check").await;
+    let checks: Vec<(String, String, String)> =
+        answers(&report, "test-traffic", "POST_TEST_TRAFFIC_SHIFT")
+            .iter()
+            .flat_map(|event| match event {
+                TimelineEvent::HookAnswered { checks, .. } => checks
+                    .iter()
+                    .map(|check| {
+                        (
+                            check.code.clone(),
+                            check.status.clone(),
+                            check.message.clone(),
+                        )
+                    })
+                    .collect(),
+                _ => Vec::new(),
+            })
+            .collect();
+    // Every answer was a 200, so the synthetic requests pass ...
+    assert!(
+        checks.iter().any(|(code, _, _)| code == "HTTP_OK"),
+        "{checks:?}"
+    );
+    // ... and the team's own suite, really run against green, says why green fails.
+    let (_, _, message) = checks
+        .iter()
+        .find(|(code, _, _)| code == "LAMBDA_FAILED")
+        .unwrap_or_else(|| panic!("{checks:?}"));
+    assert!(
+        message.contains("checkout contract: 3 of 3 cases failed")
+            && message.contains("decimal-string `total`"),
+        "{message}"
+    );
+    assert!(payloads(&report, "production-traffic", "PRODUCTION_TRAFFIC_SHIFT").is_empty());
+}
+
+/// The listeners' traffic shifts, in order: (listener, green weight).
+fn shifts(report: &SimReport) -> Vec<(&str, f64)> {
+    report
+        .timeline
+        .events()
+        .iter()
+        .filter_map(|event| match &event.event {
+            TimelineEvent::TrafficShifted {
+                listener, green, ..
+            } => Some((listener.as_str(), *green)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The CodeDeploy hooks that reported, in order: (event, status).
+fn codedeploy_reports(report: &SimReport) -> Vec<(&str, &str)> {
+    report
+        .timeline
+        .events()
+        .iter()
+        .filter_map(|event| match &event.event {
+            TimelineEvent::HookAnswered { stage, status, .. } => {
+                Some((stage.as_str(), status.as_str()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codedeploy_good_succeeds_at_every_appspec_hook() {
+    let report = rehearse("codedeploy-good").await;
+    assert_eq!(report.final_status, "Succeeded");
+    assert_eq!(
+        codedeploy_reports(&report),
+        [
+            ("BeforeInstall", "SUCCEEDED"),
+            ("AfterInstall", "SUCCEEDED"),
+            ("AfterAllowTestTraffic", "SUCCEEDED"),
+            ("BeforeAllowTraffic", "SUCCEEDED"),
+            ("AfterAllowTraffic", "SUCCEEDED"),
+        ],
+        "{}",
+        describe(&report)
+    );
+    assert_eq!(shifts(&report), [("test", 100.0), ("production", 100.0)]);
+    // CodeDeploy's event payload, the ids verbatim; and the functions' calls per event.
+    let invoked = payloads(
+        &report,
+        "CodeDeployHook_greenlight_AfterInstall",
+        "AfterInstall",
+    );
+    assert_eq!(invoked.len(), 1);
+    assert!(
+        invoked[0]["DeploymentId"]
+            .as_str()
+            .is_some_and(|id| id.starts_with("d-"))
+    );
+    assert!(invoked[0]["LifecycleEventHookExecutionId"].is_string());
+    let calls = &report.calls_by_stage["AfterInstall"];
+    assert!(calls.contains_key("codedeploy:GetDeployment"), "{calls:?}");
+    assert!(
+        calls
+            .keys()
+            .any(|call| call.starts_with("codedeploy:PutLifecycleEventHookExecutionStatus")),
+        "{calls:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codedeploy_bad_fails_at_after_allow_test_traffic_before_production_moves() {
+    let report = rehearse("codedeploy-bad").await;
+    assert_eq!(
+        report.rollback_stage.as_deref(),
+        Some("AfterAllowTestTraffic")
+    );
+    // The test listener moved to green and back; production never moved.
+    assert_eq!(shifts(&report), [("test", 100.0), ("test", 0.0)]);
+    let reports = codedeploy_reports(&report);
+    assert_eq!(
+        reports.last(),
+        Some(&("AfterAllowTestTraffic", "FAILED")),
+        "{}",
+        describe(&report)
+    );
+    assert!(
+        !reports
+            .iter()
+            .any(|(event, _)| event.ends_with("AllowTraffic")),
+        "no production hook ran: {reports:?}"
+    );
+    let sentence = greenlight_sim::report::outcome_sentence(&report);
+    assert!(
+        sentence.contains("before any production traffic reached green"),
+        "{sentence}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codedeploy_alarm_after_traffic_fails_after_allow_traffic_and_reroutes_production() {
+    let report = rehearse("codedeploy-alarm-after-traffic").await;
+    assert_eq!(report.rollback_stage.as_deref(), Some("AfterAllowTraffic"));
+    assert_eq!(
+        shifts(&report),
+        [
+            ("test", 100.0),
+            ("production", 100.0),
+            ("production", 0.0),
+            ("test", 0.0)
+        ]
+    );
+    let message = answers(
+        &report,
+        "CodeDeployHook_greenlight_AfterAllowTraffic",
+        "AfterAllowTraffic",
+    )
+    .iter()
+    .find_map(|event| match event {
+        TimelineEvent::HookAnswered {
+            status, message, ..
+        } if status == "FAILED" => message.clone(),
+        _ => None,
+    })
+    .expect("the AfterAllowTraffic hook reported Failed");
+    assert!(message.contains("web-5xx"), "{message}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn codedeploy_unhealthy_green_fails_after_install_before_any_traffic_moves() {
+    let report = rehearse("codedeploy-unhealthy-green").await;
+    assert!(shifts(&report).is_empty(), "{}", describe(&report));
+    assert_eq!(
+        codedeploy_reports(&report),
+        [("BeforeInstall", "SUCCEEDED"), ("AfterInstall", "FAILED")],
+        "{}",
+        describe(&report)
+    );
+}
+
 #[test]
 fn every_scenario_in_the_library_parses() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
@@ -271,17 +449,35 @@ fn every_scenario_in_the_library_parses() {
 }
 
 #[test]
-fn the_full_example_in_the_docs_parses() {
+fn the_examples_in_the_docs_parse() {
     let docs =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/scenarios.md"))
             .expect("docs/scenarios.md");
-    let example = docs
+    let blocks: Vec<&str> = docs
         .split("```yaml\n")
-        .nth(1)
-        .and_then(|rest| rest.split("```").next())
-        .expect("a yaml block");
-    let scenario =
-        Scenario::parse(example, "docs/scenarios.md").unwrap_or_else(|error| panic!("{error}"));
-    assert_eq!(scenario.name, "alarm-fires-during-canary");
-    assert_eq!(scenario.deployment.lifecycle_hooks.len(), 4);
+        .skip(1)
+        .filter_map(|rest| rest.split("```").next())
+        .collect();
+    // Whole scenarios start with their name; the rest are snippets of one section.
+    let scenarios: Vec<Scenario> = blocks
+        .iter()
+        .filter(|block| block.starts_with("name:"))
+        .map(|block| {
+            Scenario::parse(block, "docs/scenarios.md").unwrap_or_else(|error| panic!("{error}"))
+        })
+        .collect();
+    let names: Vec<&str> = scenarios.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["alarm-fires-during-canary", "codedeploy-bad"]);
+    assert_eq!(scenarios[0].deployment.lifecycle_hooks.len(), 4);
+    assert_eq!(scenarios[1].deployment.appspec_hooks().len(), 5);
+    // The team functions snippet is a valid `functions:` section.
+    let snippet = blocks
+        .iter()
+        .find(|block| block.starts_with("functions:"))
+        .expect("the team functions snippet");
+    let functions: Vec<greenlight_sim::scenario::functions::FunctionSpec> =
+        serde_saphyr::from_str(snippet.trim_start_matches("functions:\n"))
+            .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(functions[0].name, "checkout-contract");
+    assert_eq!(functions[0].timeout, std::time::Duration::from_secs(10));
 }

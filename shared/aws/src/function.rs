@@ -2,8 +2,9 @@
 //! the core's hook runner.
 //!
 //! Cold start does as little as possible: it installs the log subscriber and loads the SDK config
-//! (credentials and region resolve lazily; no network call is made). Clients are built once and
-//! shared by every invocation; the facts provider, the plan and the engine are built per invocation.
+//! (credentials and region resolve lazily, TLS roots are read on the first AWS call; no network
+//! call is made). Clients are built once and shared by every invocation; the facts provider, the
+//! plan and the engine are built per invocation.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime};
@@ -120,7 +121,7 @@ impl HookBackend for InvocationBackend<'_> {
 /// Runs an ECS phase function until the Lambda runtime stops it.
 pub async fn run_ecs_phase(phase: Phase) -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let sdk_config = aws_config::load_from_env().await;
+    let sdk_config = crate::clients::load_sdk_config().await;
     let backend = EcsBackend::new(&sdk_config);
     let env_config = std::env::var(ENV_VAR)
         .ok()

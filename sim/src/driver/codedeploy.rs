@@ -28,6 +28,7 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -42,11 +43,12 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use bytes::Bytes;
 use http::{Method, Request};
 use http_body_util::Full;
+use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
-use super::HookInvoker;
 use super::ecs::DriverError;
+use super::{HookInvoker, Stage};
 use crate::codedeploy::{CodeDeploySim, SimDeployment};
 use crate::http_client::{exchange, loopback_client};
 use crate::lambda_host::LambdaHost;
@@ -60,23 +62,107 @@ pub const HOOK_LIMIT: Duration = Duration::from_secs(60 * 60);
 /// How often the driver looks for a hook's report.
 const REPORT_POLL: Duration = Duration::from_millis(100);
 
-/// The lifecycle events of an ECS blue/green deployment, in order, and whether each takes hooks.
-pub const LIFECYCLE_EVENTS: &[(&str, bool)] = &[
-    ("BeforeInstall", true),
-    ("Install", false),
-    ("AfterInstall", true),
-    ("AllowTestTraffic", false),
-    ("AfterAllowTestTraffic", true),
-    ("BeforeAllowTraffic", true),
-    ("AllowTraffic", false),
-    ("AfterAllowTraffic", true),
-];
+/// A lifecycle event of a CodeDeploy ECS blue/green deployment, spelt as the AppSpec spells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize)]
+pub enum LifecycleEvent {
+    /// Before green's task set exists (hookable).
+    BeforeInstall,
+    /// Green's task set is created (no hooks).
+    Install,
+    /// Green runs, no traffic (hookable).
+    AfterInstall,
+    /// The test listener moves to green (no hooks).
+    AllowTestTraffic,
+    /// Green serves the test listener (hookable).
+    AfterAllowTestTraffic,
+    /// Production still on blue (hookable).
+    BeforeAllowTraffic,
+    /// The production listener moves to green (no hooks).
+    AllowTraffic,
+    /// Green serves production (hookable).
+    AfterAllowTraffic,
+}
+
+impl LifecycleEvent {
+    /// Every event, in the order CodeDeploy runs them.
+    pub const ALL: [LifecycleEvent; 8] = [
+        LifecycleEvent::BeforeInstall,
+        LifecycleEvent::Install,
+        LifecycleEvent::AfterInstall,
+        LifecycleEvent::AllowTestTraffic,
+        LifecycleEvent::AfterAllowTestTraffic,
+        LifecycleEvent::BeforeAllowTraffic,
+        LifecycleEvent::AllowTraffic,
+        LifecycleEvent::AfterAllowTraffic,
+    ];
+
+    /// The events an AppSpec's `Hooks` can name.
+    pub const HOOKABLE: [LifecycleEvent; 5] = [
+        LifecycleEvent::BeforeInstall,
+        LifecycleEvent::AfterInstall,
+        LifecycleEvent::AfterAllowTestTraffic,
+        LifecycleEvent::BeforeAllowTraffic,
+        LifecycleEvent::AfterAllowTraffic,
+    ];
+
+    /// The name, as in the AppSpec.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LifecycleEvent::BeforeInstall => "BeforeInstall",
+            LifecycleEvent::Install => "Install",
+            LifecycleEvent::AfterInstall => "AfterInstall",
+            LifecycleEvent::AllowTestTraffic => "AllowTestTraffic",
+            LifecycleEvent::AfterAllowTestTraffic => "AfterAllowTestTraffic",
+            LifecycleEvent::BeforeAllowTraffic => "BeforeAllowTraffic",
+            LifecycleEvent::AllowTraffic => "AllowTraffic",
+            LifecycleEvent::AfterAllowTraffic => "AfterAllowTraffic",
+        }
+    }
+
+    /// The event named `name`, if it is one.
+    pub fn parse(name: &str) -> Option<LifecycleEvent> {
+        Self::ALL.into_iter().find(|event| event.as_str() == name)
+    }
+
+    /// Whether an AppSpec hook can run at this event.
+    pub fn is_hookable(self) -> bool {
+        Self::HOOKABLE.contains(&self)
+    }
+
+    /// The ECS lifecycle stage this event corresponds to: the stage plan of greenlight's config a
+    /// hook at this event runs, and how a scenario's moments name it.
+    pub fn stage(self) -> Stage {
+        match self {
+            LifecycleEvent::BeforeInstall => Stage::PreScaleUp,
+            LifecycleEvent::Install => Stage::ScaleUp,
+            LifecycleEvent::AfterInstall => Stage::PostScaleUp,
+            LifecycleEvent::AllowTestTraffic => Stage::TestTrafficShift,
+            LifecycleEvent::AfterAllowTestTraffic => Stage::PostTestTrafficShift,
+            LifecycleEvent::BeforeAllowTraffic => Stage::PreProductionTrafficShift,
+            LifecycleEvent::AllowTraffic => Stage::ProductionTrafficShift,
+            LifecycleEvent::AfterAllowTraffic => Stage::PostProductionTrafficShift,
+        }
+    }
+}
+
+impl std::fmt::Display for LifecycleEvent {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
 
 /// What to build: names (unique within one moto), sizes and images.
 #[derive(Debug, Clone)]
 pub struct CodeDeployStackSpec {
-    /// A short prefix for every resource name (`cd-good`); at most 20 characters.
+    /// A short prefix for the load balancer's, target groups' and CodeDeploy's names (`cd-good`);
+    /// at most 20 characters.
     pub name: String,
+    /// The ECS cluster's name.
+    pub cluster: String,
+    /// The ECS service's name.
+    pub service: String,
+    /// The container behind the load balancer.
+    pub container: String,
     /// Tasks per side.
     pub desired_count: u32,
     /// The container port.
@@ -126,11 +212,13 @@ pub struct CodeDeployStack {
     pub hooks: BTreeMap<String, String>,
     /// The AppSpec, as the deployment's revision holds it.
     pub appspec: String,
+    /// The container behind the load balancer.
+    pub container: String,
     subnets: Vec<String>,
     port: u16,
     moto: MotoJson,
     elb: aws_sdk_elasticloadbalancingv2::Client,
-    green_targets: Mutex<Vec<String>>,
+    green_tasks: Mutex<Vec<(String, String)>>,
     green_task_set: Mutex<Option<String>>,
 }
 
@@ -224,10 +312,10 @@ impl CodeDeployStack {
         // Fargate tasks get an ENI only in a VPC with DNS hostnames on.
         moto.enable_dns_hostnames(&network.vpc_id).await?;
 
-        let cluster = format!("{name}-cluster");
+        let cluster = spec.cluster.clone();
         moto.ecs("CreateCluster", json!({ "clusterName": cluster }))
             .await?;
-        let family = format!("{name}-web");
+        let family = spec.service.clone();
         let mut definitions = Vec::new();
         for image in [&spec.blue_image, &spec.green_image] {
             let registered = moto
@@ -240,7 +328,7 @@ impl CodeDeployStack {
                         "cpu": "256",
                         "memory": "512",
                         "containerDefinitions": [{
-                            "name": "web",
+                            "name": spec.container,
                             "image": image,
                             "cpu": 256,
                             "memory": 512,
@@ -318,7 +406,7 @@ impl CodeDeployStack {
             listeners.push((listener, port));
         }
 
-        let service = format!("{name}-web");
+        let service = spec.service.clone();
         let created = moto
             .ecs(
                 "CreateService",
@@ -351,7 +439,12 @@ impl CodeDeployStack {
             alarms.push(alarm.clone());
         }
 
-        let appspec = appspec_yaml(&green_task_definition, spec.port, &spec.hooks);
+        let appspec = appspec_yaml(
+            &green_task_definition,
+            &spec.container,
+            spec.port,
+            &spec.hooks,
+        );
         let stack = CodeDeployStack {
             deployment_id: deployment_id(name),
             application: format!("{name}-app"),
@@ -369,11 +462,12 @@ impl CodeDeployStack {
             alarms,
             hooks: spec.hooks.clone(),
             appspec,
+            container: spec.container.clone(),
             subnets: network.subnet_ids,
             port: spec.port,
             moto,
             elb,
-            green_targets: Mutex::new(Vec::new()),
+            green_tasks: Mutex::new(Vec::new()),
             green_task_set: Mutex::new(None),
         };
 
@@ -392,9 +486,12 @@ impl CodeDeployStack {
                 json!({ "cluster": stack.cluster, "service": stack.service, "primaryTaskSet": blue_set }),
             )
             .await?;
-        let blue_ips = stack
-            .task_set_ips(&stack.blue_task_definition, spec.desired_count)
-            .await?;
+        let blue_ips: Vec<String> = stack
+            .task_set_tasks(&stack.blue_task_definition, spec.desired_count)
+            .await?
+            .into_iter()
+            .map(|(_, ip)| ip)
+            .collect();
         stack
             .register(&stack.blue_target_group, &blue_ips, spec.port)
             .await?;
@@ -446,9 +543,9 @@ impl CodeDeployStack {
                 "targetId": format!("{}:{}", self.cluster, self.service),
                 "targetArn": self.service_arn,
                 "status": "InProgress",
-                "lifecycleEvents": LIFECYCLE_EVENTS
+                "lifecycleEvents": LifecycleEvent::ALL
                     .iter()
-                    .map(|(event, _)| json!({ "lifecycleEventName": event, "status": "Pending" }))
+                    .map(|event| json!({ "lifecycleEventName": event.as_str(), "status": "Pending" }))
                     .collect::<Vec<_>>(),
                 "taskSetsInfo": [{
                     "identifer": "blue",
@@ -468,7 +565,12 @@ impl CodeDeployStack {
 
     /// The IPs of green's tasks, once Install has run.
     pub fn green_targets(&self) -> Vec<String> {
-        self.green_targets
+        self.green_tasks().into_iter().map(|(_, ip)| ip).collect()
+    }
+
+    /// Green's tasks, once Install has run: each task's ARN and private IP.
+    pub fn green_tasks(&self) -> Vec<(String, String)> {
+        self.green_tasks
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
@@ -493,7 +595,7 @@ impl CodeDeployStack {
                     "networkConfiguration": self.network_configuration(),
                     "loadBalancers": [{
                         "targetGroupArn": target_group,
-                        "containerName": "web",
+                        "containerName": self.container,
                         "containerPort": self.port,
                     }],
                     "scale": { "unit": "PERCENT", "value": 100.0 },
@@ -510,13 +612,13 @@ impl CodeDeployStack {
         }})
     }
 
-    /// The IPs of the tasks of `task_definition` moto runs in the cluster (moto's `CreateTaskSet`
+    /// The tasks (ARN, IP) of `task_definition` moto runs in the cluster (moto's `CreateTaskSet`
     /// starts the task set's tasks); when it runs none, starts `count` with `RunTask`.
-    async fn task_set_ips(
+    async fn task_set_tasks(
         &self,
         task_definition: &str,
         count: u32,
-    ) -> Result<Vec<String>, DriverError> {
+    ) -> Result<Vec<(String, String)>, DriverError> {
         let listed = self
             .moto
             .ecs("ListTasks", json!({ "cluster": self.cluster }))
@@ -541,19 +643,19 @@ impl CodeDeployStack {
                 return Ok(tasks
                     .iter()
                     .enumerate()
-                    .map(|(index, task)| task_ip(task, index))
+                    .map(|(index, task)| (task_arn(task), task_ip(task, index)))
                     .collect());
             }
         }
         self.run_tasks(task_definition, count).await
     }
 
-    /// Starts `count` tasks of `task_definition`; their IPs.
+    /// Starts `count` tasks of `task_definition`; their ARNs and IPs.
     async fn run_tasks(
         &self,
         task_definition: &str,
         count: u32,
-    ) -> Result<Vec<String>, DriverError> {
+    ) -> Result<Vec<(String, String)>, DriverError> {
         let answer = self
             .moto
             .ecs(
@@ -568,20 +670,20 @@ impl CodeDeployStack {
                 }),
             )
             .await?;
-        let ips: Vec<String> = answer["tasks"]
+        let tasks: Vec<(String, String)> = answer["tasks"]
             .as_array()
             .into_iter()
             .flatten()
             .enumerate()
-            .map(|(index, task)| task_ip(task, index))
+            .map(|(index, task)| (task_arn(task), task_ip(task, index)))
             .collect();
-        if ips.len() != count as usize {
+        if tasks.len() != count as usize {
             return Err(DriverError::new(
                 "ecs:RunTask",
-                format!("asked for {count} tasks, moto started {}", ips.len()),
+                format!("asked for {count} tasks, moto started {}", tasks.len()),
             ));
         }
-        Ok(ips)
+        Ok(tasks)
     }
 
     async fn register(&self, group: &str, ips: &[String], port: u16) -> Result<(), DriverError> {
@@ -616,18 +718,19 @@ impl CodeDeployStack {
                 &self.deployment_id,
             )
             .await?;
-        let ips = self
-            .task_set_ips(&self.green_task_definition, count)
+        let tasks = self
+            .task_set_tasks(&self.green_task_definition, count)
             .await?;
+        let ips: Vec<String> = tasks.iter().map(|(_, ip)| ip.clone()).collect();
         self.register(&self.green_target_group, &ips, port).await?;
         *self
             .green_task_set
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = Some(set.clone());
         *self
-            .green_targets
+            .green_tasks
             .lock()
-            .unwrap_or_else(PoisonError::into_inner) = ips;
+            .unwrap_or_else(PoisonError::into_inner) = tasks;
         Ok(set)
     }
 
@@ -661,6 +764,10 @@ impl CodeDeployStack {
     }
 }
 
+fn task_arn(task: &Value) -> String {
+    task["taskArn"].as_str().unwrap_or_default().to_owned()
+}
+
 /// A task's private IP from its ENI attachment (or a made-up one if moto gave none).
 fn task_ip(task: &Value, index: usize) -> String {
     task["attachments"]
@@ -683,9 +790,14 @@ fn forward_to(group: &str) -> Action {
 
 /// The AppSpec of an ECS deployment, as `aws-actions/amazon-ecs-deploy-task-definition` or
 /// ecspresso would send it.
-fn appspec_yaml(task_definition: &str, port: u16, hooks: &BTreeMap<String, String>) -> String {
+fn appspec_yaml(
+    task_definition: &str,
+    container: &str,
+    port: u16,
+    hooks: &BTreeMap<String, String>,
+) -> String {
     let mut yaml = format!(
-        "version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n        TaskDefinition: \"{task_definition}\"\n        LoadBalancerInfo:\n          ContainerName: web\n          ContainerPort: {port}\n"
+        "version: 0.0\nResources:\n  - TargetService:\n      Type: AWS::ECS::Service\n      Properties:\n        TaskDefinition: \"{task_definition}\"\n        LoadBalancerInfo:\n          ContainerName: \"{container}\"\n          ContainerPort: {port}\n"
     );
     if !hooks.is_empty() {
         yaml.push_str("Hooks:\n");
@@ -858,9 +970,14 @@ pub struct CodeDeployRun {
     pub hook_limit: Duration,
 }
 
+/// What an [`OnEvent`] callback returns: ready once the world has changed.
+pub type EventFuture<'a> = Pin<Box<dyn Future<Output = Result<(), DriverError>> + Send + 'a>>;
+
 /// Called as each lifecycle event begins (before its hook is invoked, after its traffic moved):
-/// where a scenario changes the world (target health, alarm states, app behaviour).
-pub type OnEvent<'a> = Box<dyn Fn(&str, &CodeDeployStack) + Send + Sync + 'a>;
+/// where a scenario changes the world (target health, alarm states, app behaviour). An error
+/// stops the rehearsal.
+pub type OnEvent<'a> =
+    Box<dyn Fn(LifecycleEvent, &'a CodeDeployStack) -> EventFuture<'a> + Send + Sync + 'a>;
 
 /// How a played deployment ended.
 #[derive(Debug, Clone)]
@@ -1028,39 +1145,42 @@ impl<'a, I: HookInvoker> CodeDeployDriver<'a, I> {
     pub async fn run(self) -> Result<CodeDeployResult, DriverError> {
         let mut reports = BTreeMap::new();
         let mut failure: Option<(String, String)> = None;
-        for (execution, (event, hookable)) in LIFECYCLE_EVENTS.iter().enumerate() {
+        for (execution, lifecycle_event) in LifecycleEvent::ALL.into_iter().enumerate() {
+            let event = lifecycle_event.as_str();
             let (production, test) = *self.weights.lock().unwrap_or_else(PoisonError::into_inner);
             self.record(TimelineEvent::StageStarted {
-                stage: (*event).to_owned(),
+                stage: event.to_owned(),
                 step: None,
                 production_weights: Some((production, 100.0 - production)),
                 test_weights: Some((test, 100.0 - test)),
             });
             self.set_event_status(event, "InProgress");
-            match *event {
-                "Install" => {
+            match lifecycle_event {
+                LifecycleEvent::Install => {
                     self.stack
                         .install_green(self.run.desired_count, self.run.port)
                         .await?;
                     self.set_task_sets(Some(0.0));
                 }
-                "AllowTestTraffic" => self.shift("test", true).await?,
-                "AllowTraffic" => {
+                LifecycleEvent::AllowTestTraffic => self.shift("test", true).await?,
+                LifecycleEvent::AllowTraffic => {
                     self.shift("production", true).await?;
                     self.set_task_sets(Some(100.0));
                 }
                 _ => {}
             }
             if let Some(on_event) = &self.on_event {
-                on_event(event, self.stack);
+                on_event(lifecycle_event, self.stack).await?;
             }
-            if *hookable && let Some(function) = self.stack.hooks.get(*event) {
+            if lifecycle_event.is_hookable()
+                && let Some(function) = self.stack.hooks.get(event)
+            {
                 let (status, reason, message) = self.hook(event, function, execution).await;
-                reports.insert((*event).to_owned(), (status.clone(), reason.clone()));
+                reports.insert(event.to_owned(), (status.clone(), reason.clone()));
                 if status != "Succeeded" {
                     self.set_event_status(event, "Failed");
                     failure = Some((
-                        (*event).to_owned(),
+                        event.to_owned(),
                         format!(
                             "{event} hook {function} reported {status}{}: {message}",
                             reason.map(|code| format!(" ({code})")).unwrap_or_default()
@@ -1343,7 +1463,7 @@ mod tests {
     #[test]
     fn the_appspec_names_the_task_definition_and_the_hooks() {
         let hooks = BTreeMap::from([("AfterInstall".to_owned(), "fn-a".to_owned())]);
-        let yaml = appspec_yaml("arn:td:1", 8080, &hooks);
+        let yaml = appspec_yaml("arn:td:1", "web", 8080, &hooks);
         assert!(yaml.contains("TaskDefinition: \"arn:td:1\""));
         assert!(yaml.contains("  - AfterInstall: \"fn-a\""));
     }

@@ -13,7 +13,10 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use super::text::{self, TextOptions};
-use super::{WeightHistory, deciding_check, evidence_phrases, offset, outcome_sentence, percent};
+use super::{
+    WeightHistory, deciding_check, deployed_with, evidence_phrases, is_success, offset,
+    outcome_sentence, percent,
+};
 use crate::timeline::{CheckLine, SimReport, TimelineEvent, WeightPair};
 
 const WIDTH: f64 = 1000.0;
@@ -58,7 +61,7 @@ pub fn render(report: &SimReport) -> String {
         } else {
             &subject.service
         },
-        report.strategy
+        deployed_with(&report.strategy)
     );
     if !subject.green.is_empty() {
         let _ = write!(
@@ -68,7 +71,7 @@ pub fn render(report: &SimReport) -> String {
         );
     }
     let _ = writeln!(page, "<p>{}.</p>", escape(&what));
-    let succeeded = report.final_status == "SUCCESSFUL";
+    let succeeded = is_success(&report.final_status);
     let _ = writeln!(
         page,
         "<p class=\"outcome {}\">{}</p>",
@@ -133,6 +136,31 @@ struct Answer<'a> {
     reason: Option<&'a str>,
     message: Option<&'a str>,
     checks: &'a [CheckLine],
+}
+
+/// The most characters of a function's name that fit left of the plot.
+const MAX_LANE_LABEL: usize = 24;
+
+/// A function's name as its lane shows it: a long one (`CodeDeployHook_greenlight_AfterInstall`) by
+/// what follows its last `_` or `-`, which tells the hooks apart; the full name is the tooltip.
+fn lane_label(function: &str) -> String {
+    if function.chars().count() <= MAX_LANE_LABEL {
+        return function.to_owned();
+    }
+    let tail = function
+        .rsplit(['_', '-'])
+        .next()
+        .filter(|tail| !tail.is_empty() && tail.chars().count() < MAX_LANE_LABEL)
+        .unwrap_or(function);
+    let kept: String = tail
+        .chars()
+        .rev()
+        .take(MAX_LANE_LABEL - 1)
+        .collect::<Vec<_>>()
+        .into_iter()
+        .rev()
+        .collect();
+    format!("…{kept}")
 }
 
 /// The timeline as an `<svg>` element.
@@ -294,11 +322,12 @@ pub fn svg(report: &SimReport) -> String {
         let y = lanes_top + LANE_HEIGHT * lane as f64 + LANE_HEIGHT / 2.0;
         let _ = writeln!(
             svg,
-            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\">{}</text>\
+            "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"end\"><title>{}</title>{}</text>\
              <line x1=\"{LEFT}\" y1=\"{y:.1}\" x2=\"{:.1}\" y2=\"{y:.1}\" stroke=\"#bbb\" stroke-dasharray=\"2 3\"/>",
             LEFT - 8.0,
             y + 4.0,
             escape(function),
+            escape(&lane_label(function)),
             WIDTH - RIGHT
         );
     }
@@ -539,6 +568,24 @@ mod tests {
 
     fn class_of<'a>(node: &roxmltree::Node<'a, '_>) -> &'a str {
         node.attribute("class").unwrap_or_default()
+    }
+
+    #[test]
+    fn long_function_names_show_what_tells_them_apart() {
+        assert_eq!(lane_label("test-traffic"), "test-traffic");
+        assert_eq!(
+            lane_label("CodeDeployHook_greenlight_AfterAllowTestTraffic"),
+            "…AfterAllowTestTraffic"
+        );
+        assert_eq!(
+            lane_label("abcdefghijklmnopqrstuvwxyz0123"),
+            "…hijklmnopqrstuvwxyz0123"
+        );
+        let page = render(&samples::codedeploy_bad_test_traffic());
+        parse(&page);
+        assert!(page.contains(
+            "<title>CodeDeployHook_greenlight_AfterAllowTestTraffic</title>…AfterAllowTestTraffic"
+        ));
     }
 
     #[test]

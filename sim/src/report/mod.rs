@@ -14,6 +14,26 @@ use std::time::Duration;
 
 use crate::timeline::{CheckLine, SimReport, Timeline, TimelineEvent, WeightPair};
 
+/// Whether a deployment that ended with `status` succeeded (ECS's `SUCCESSFUL`, CodeDeploy's
+/// `Succeeded`).
+pub fn is_success(status: &str) -> bool {
+    matches!(status, "SUCCESSFUL" | "Succeeded")
+}
+
+/// How the deployment is run, in words: the strategy, or CodeDeploy's for its controller.
+pub fn deployed_with(strategy: &str) -> String {
+    match strategy {
+        "CODE_DEPLOY" => "CodeDeploy (ECS blue/green, all traffic at once)".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// For a CodeDeploy lifecycle event, the ECS stage it corresponds to: the stage plan of the
+/// greenlight config its hook runs.
+pub fn stage_of_event(name: &str) -> Option<&'static str> {
+    crate::driver::codedeploy::LifecycleEvent::parse(name).map(|event| event.stage().as_str())
+}
+
 /// `+12.3s`, `+2m05.0s`: an offset since the deployment started.
 pub fn offset(at: Duration) -> String {
     let tenths = at.as_millis() / 100;
@@ -140,6 +160,10 @@ pub fn outcome_sentence(report: &SimReport) -> String {
                 "{status}: every stage passed its checks and green took all production traffic after {}.",
                 seconds(timeline.span())
             ),
+            "Succeeded" => format!(
+                "{status}: every hook reported Succeeded and green took all production traffic after {}.",
+                seconds(timeline.span())
+            ),
             _ => format!("{status}: the deployment ended without a rollback."),
         };
     };
@@ -164,10 +188,13 @@ pub fn outcome_sentence(report: &SimReport) -> String {
                 .filter(|text| !text.is_empty())
                 .or_else(|| message.clone())
                 .unwrap_or_else(|| reason.to_owned());
-            format!(
-                "{function} answered FAILED with {code}: {}",
-                trim_period(&detail)
-            )
+            // CodeDeploy hooks report their verdict; ECS hooks answer it.
+            let said = if timeline.strategy == "CODE_DEPLOY" {
+                "reported Failed"
+            } else {
+                "answered FAILED"
+            };
+            format!("{function} {said} with {code}: {}", trim_period(&detail))
         }
         _ => trim_period(reason).to_owned(),
     };
@@ -315,6 +342,29 @@ mod tests {
 
         let good = outcome_sentence(&samples::good());
         assert!(good.starts_with("SUCCESSFUL: every stage passed"), "{good}");
+    }
+
+    #[test]
+    fn a_codedeploy_outcome_names_the_event_and_how_the_hook_reported() {
+        let sentence = outcome_sentence(&samples::codedeploy_bad_test_traffic());
+        assert!(
+            sentence.starts_with("Failed: rolled back at AfterAllowTestTraffic"),
+            "{sentence}"
+        );
+        assert!(
+            sentence.contains("before any production traffic reached green"),
+            "{sentence}"
+        );
+        assert!(
+            sentence.contains("CodeDeployHook_greenlight_AfterAllowTestTraffic reported Failed with HTTP_ERROR_RATE"),
+            "{sentence}"
+        );
+        assert_eq!(
+            stage_of_event("AfterAllowTestTraffic"),
+            Some("POST_TEST_TRAFFIC_SHIFT")
+        );
+        assert_eq!(stage_of_event("POST_SCALE_UP"), None);
+        assert!(is_success("Succeeded") && is_success("SUCCESSFUL") && !is_success("Failed"));
     }
 
     #[test]

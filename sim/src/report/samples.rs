@@ -332,3 +332,77 @@ pub fn bad_test_traffic() -> SimReport {
         Some("POST_TEST_TRAFFIC_SHIFT"),
     )
 }
+
+/// A CodeDeploy deployment whose green answers 5xx to test traffic: the AfterAllowTestTraffic
+/// hook reports Failed, CodeDeploy moves the test listener back and the deployment fails.
+pub fn codedeploy_bad_test_traffic() -> SimReport {
+    let mut timeline = Timeline::new("codedeploy-bad", "CODE_DEPLOY");
+    stage(
+        &mut timeline,
+        0,
+        "AllowTestTraffic",
+        (0.0, 100.0),
+        (0.0, 100.0),
+    );
+    timeline.record(
+        ms(10),
+        TimelineEvent::TrafficShifted {
+            listener: "test".into(),
+            green: 100.0,
+            blue: 0.0,
+        },
+    );
+    stage(
+        &mut timeline,
+        20,
+        "AfterAllowTestTraffic",
+        (0.0, 100.0),
+        (100.0, 0.0),
+    );
+    answer(
+        &mut timeline,
+        1_400,
+        "AfterAllowTestTraffic",
+        "CodeDeployHook_greenlight_AfterAllowTestTraffic",
+        1,
+        "FAILED",
+        "HTTP_ERROR_RATE",
+        vec![check(
+            "http",
+            "fail",
+            "fail",
+            "HTTP_ERROR_RATE",
+            "7 of 20 requests to http://127.0.0.1:8081/ answered 5xx (35%), above the allowed 5%",
+        )],
+    );
+    timeline.record(
+        ms(1_600),
+        TimelineEvent::RollbackStarted {
+            stage: "AfterAllowTestTraffic".into(),
+            reason: "AfterAllowTestTraffic hook reported Failed (HTTP_ERROR_RATE)".into(),
+        },
+    );
+    timeline.record(
+        ms(1_610),
+        TimelineEvent::TrafficShifted {
+            listener: "test".into(),
+            green: 0.0,
+            blue: 100.0,
+        },
+    );
+    timeline.record(
+        ms(1_700),
+        TimelineEvent::DeploymentFinished {
+            status: "Failed".into(),
+        },
+    );
+    timeline.finish("Failed");
+    let mut report = report(
+        "codedeploy-bad",
+        timeline,
+        "Failed",
+        Some("AfterAllowTestTraffic"),
+    );
+    report.strategy = "CODE_DEPLOY".into();
+    report
+}

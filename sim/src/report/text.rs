@@ -8,7 +8,9 @@
 
 use std::fmt::Write as _;
 
-use super::{evidence_phrases, offset, outcome_sentence, weights};
+use super::{
+    deployed_with, evidence_phrases, is_success, offset, outcome_sentence, stage_of_event, weights,
+};
 use crate::timeline::{CheckLine, SimReport, TimelineEvent};
 
 /// How to render.
@@ -66,6 +68,10 @@ pub fn render(report: &SimReport, options: TextOptions) -> String {
                     Some(step) => format!("{stage} (step {step})"),
                     None => stage.clone(),
                 };
+                // A CodeDeploy event, with the config's stage plan its hook runs.
+                let plan = stage_of_event(stage)
+                    .map(|plan| paint.dim(&format!(" ({plan})")))
+                    .unwrap_or_default();
                 let mut traffic = Vec::new();
                 if let Some(pair) = production_weights {
                     traffic.push(format!("production {}", weights(*pair)));
@@ -76,7 +82,7 @@ pub fn render(report: &SimReport, options: TextOptions) -> String {
                 let _ = writeln!(out);
                 let _ = writeln!(
                     out,
-                    "{at:>9} {}{}",
+                    "{at:>9} {}{plan}{}",
                     paint.bold(&name),
                     if traffic.is_empty() {
                         String::new()
@@ -211,7 +217,10 @@ fn header(report: &SimReport, paint: &Paint, out: &mut String) {
     } else {
         subject.service.clone()
     };
-    let mut what = format!("Deploying {service} with {}", report.strategy);
+    let mut what = format!(
+        "Deploying {service} with {}",
+        deployed_with(&report.strategy)
+    );
     if !subject.green.is_empty() {
         let _ = write!(
             what,
@@ -351,9 +360,10 @@ impl Paint {
     }
 
     fn final_status(&self, status: &str) -> String {
-        match status {
-            "SUCCESSFUL" => self.green(&self.bold(status)),
-            _ => self.red(&self.bold(status)),
+        if is_success(status) {
+            self.green(&self.bold(status))
+        } else {
+            self.red(&self.bold(status))
         }
     }
 
@@ -385,6 +395,32 @@ mod tests {
             lines[2],
             "  Deploying demo/web with BLUE_GREEN: blue runs web:1.0, green runs web:1.1."
         );
+    }
+
+    #[test]
+    fn a_codedeploy_event_shows_the_config_stage_its_hook_runs() {
+        let text = plain(&samples::codedeploy_bad_test_traffic());
+        assert!(
+            text.contains(
+                "Deploying demo/web with CodeDeploy (ECS blue/green, all traffic at once)"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("    +0.0s AfterAllowTestTraffic (POST_TEST_TRAFFIC_SHIFT)   [production green 0% / blue 100%; test green 100% / blue 0%]"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "✗ CodeDeployHook_greenlight_AfterAllowTestTraffic #1 FAILED HTTP_ERROR_RATE"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("ROLLBACK at AfterAllowTestTraffic: AfterAllowTestTraffic hook reported Failed (HTTP_ERROR_RATE)"),
+            "{text}"
+        );
+        assert!(text.contains("deployment finished: Failed"), "{text}");
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::Value;
 
+use crate::driver::codedeploy::LifecycleEvent;
 use crate::driver::{Moment, Stage};
 
 /// A scenario could not be read: which file, where, and what is wrong.
@@ -33,7 +34,7 @@ impl ScenarioError {
 }
 
 /// One rehearsal: a service with a blue and a green revision, the world around it, the deployment
-/// ECS runs, the faults AWS shows, and what must come of it.
+/// ECS (or CodeDeploy) runs, the faults AWS shows, and what must come of it.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Scenario {
@@ -51,11 +52,18 @@ pub struct Scenario {
     pub world: WorldSpec,
     /// The deployment ECS runs.
     pub deployment: DeploymentSpec,
+    /// The team's own Lambda functions its `lambda` checks invoke, run by the rehearsal.
+    #[serde(default)]
+    pub functions: Vec<super::functions::FunctionSpec>,
     /// Faults the local AWS injects once the world is set up.
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
     /// What must come of it.
     pub expect: Expectation,
+    /// The directory the scenario's relative paths (a function's `code`) start from: the file's
+    /// own directory, or the working directory for a scenario given as text.
+    #[serde(skip)]
+    pub base_dir: std::path::PathBuf,
 }
 
 /// The ECS service.
@@ -205,15 +213,51 @@ pub struct BehaviourChange {
     pub app: AppSpec,
 }
 
-/// A moment of the deployment: a stage, and optionally a production step (1-based).
+/// A moment of the deployment: a stage, and optionally a production step (1-based). A CodeDeploy
+/// lifecycle event (`event: AfterAllowTraffic`) names the stage it corresponds to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(try_from = "MomentRepr")]
 pub struct MomentSpec {
     /// The stage.
     pub stage: Stage,
     /// The production step (LINEAR/CANARY), from 1.
-    #[serde(default)]
     pub step: Option<u32>,
+}
+
+/// A moment as written: `stage` or `event`, and `step`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MomentRepr {
+    #[serde(default)]
+    stage: Option<Stage>,
+    #[serde(default)]
+    event: Option<LifecycleEvent>,
+    #[serde(default)]
+    step: Option<u32>,
+}
+
+impl TryFrom<MomentRepr> for MomentSpec {
+    type Error = String;
+
+    fn try_from(repr: MomentRepr) -> Result<Self, String> {
+        let stage = match (repr.stage, repr.event) {
+            (Some(stage), None) => stage,
+            (None, Some(event)) => event.stage(),
+            (Some(_), Some(_)) => {
+                return Err("a moment names a stage or an event, not both".to_owned());
+            }
+            (None, None) => {
+                return Err(
+                    "a moment needs a stage (PRE_SCALE_UP, …) or a CodeDeploy event (AfterInstall, …)"
+                        .to_owned(),
+                );
+            }
+        };
+        Ok(MomentSpec {
+            stage,
+            step: repr.step,
+        })
+    }
 }
 
 impl MomentSpec {
@@ -289,6 +333,27 @@ pub struct AlarmChange {
     pub reason: Option<String>,
 }
 
+/// What runs the deployment: the service's deployment controller.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Controller {
+    /// ECS's own deployments, with lifecycle hooks.
+    #[default]
+    Ecs,
+    /// CodeDeploy's ECS blue/green deployments, with AppSpec hooks.
+    CodeDeploy,
+}
+
+impl Controller {
+    /// The controller's ECS name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Controller::Ecs => "ECS",
+            Controller::CodeDeploy => "CODE_DEPLOY",
+        }
+    }
+}
+
 /// The deployment strategy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -326,6 +391,9 @@ impl fmt::Display for Strategy {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct DeploymentSpec {
+    /// What runs the deployment: `ECS` (the default) or `CODE_DEPLOY`.
+    #[serde(default, rename = "controller")]
+    pub controller: Controller,
     /// The strategy.
     pub strategy: Strategy,
     /// LINEAR's steps.
@@ -346,6 +414,45 @@ pub struct DeploymentSpec {
     /// Requests per second through the production listener while the deployment runs (0: none).
     #[serde(default, rename = "production_load")]
     pub production_load: u32,
+    /// CODE_DEPLOY: the AppSpec's `Hooks`, as in `appspec.yaml`: single-key maps from a lifecycle
+    /// event to the function (name or ARN) that runs the `codedeploy-hook` binary.
+    #[serde(default, rename = "appspec_hooks")]
+    pub appspec_hooks: Vec<BTreeMap<LifecycleEvent, String>>,
+    /// CODE_DEPLOY: the greenlight config the hook functions read (their `GREENLIGHT_CONFIG`).
+    #[serde(default, rename = "greenlight_config")]
+    pub greenlight_config: Option<Value>,
+}
+
+impl DeploymentSpec {
+    /// The AppSpec's hooks, in the order written: (event, function name).
+    pub fn appspec_hooks(&self) -> Vec<(LifecycleEvent, String)> {
+        self.appspec_hooks
+            .iter()
+            .flat_map(|entry| {
+                entry
+                    .iter()
+                    .map(|(event, function)| (*event, function.clone()))
+            })
+            .collect()
+    }
+
+    /// How many hooks the deployment names (ECS lifecycle hooks or AppSpec hooks).
+    pub fn hook_count(&self) -> usize {
+        match self.controller {
+            Controller::Ecs => self.lifecycle_hooks.len(),
+            Controller::CodeDeploy => self.appspec_hooks().len(),
+        }
+    }
+}
+
+/// The name of the Lambda function an AppSpec hook names (a name, or an ARN with an optional
+/// qualifier).
+pub fn function_name(reference: &str) -> &str {
+    if reference.starts_with("arn:") {
+        reference.split(':').nth(6).unwrap_or(reference)
+    } else {
+        reference
+    }
 }
 
 /// `linearConfiguration`.
@@ -504,18 +611,28 @@ pub enum FaultKind {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Expectation {
-    /// `SUCCESSFUL` or `ROLLBACK_SUCCESSFUL`.
+    /// ECS: `SUCCESSFUL` or `ROLLBACK_SUCCESSFUL`; CodeDeploy: `Succeeded` or `Failed`.
     pub status: String,
-    /// The stage where the rollback began.
+    /// ECS: the stage where the rollback began.
     #[serde(default)]
     pub rollback_stage: Option<Stage>,
+    /// CodeDeploy: the lifecycle event whose hook failed the deployment.
+    #[serde(default)]
+    pub rollback_event: Option<LifecycleEvent>,
+    /// Whether the rollback moved traffic back to blue (and both listeners ended on blue).
+    #[serde(default)]
+    pub rerouted_to_blue: Option<bool>,
     /// Reason codes that must appear in the hooks' verdicts or checks.
     #[serde(default)]
     pub reason_codes: Vec<String>,
 }
 
-/// The final statuses a deployment can end in.
+/// The final statuses an ECS deployment can end in.
 pub const FINAL_STATUSES: &[&str] = &["SUCCESSFUL", "ROLLBACK_SUCCESSFUL"];
+
+/// The final statuses a rehearsed CodeDeploy deployment can end in (`Stopped` needs a user or
+/// CodeDeploy's own alarm monitoring, which the rehearsal does not play).
+pub const CODEDEPLOY_FINAL_STATUSES: &[&str] = &["Succeeded", "Failed"];
 
 /// The greenlight functions a hook can name.
 pub const FUNCTIONS: &[&str] = &[
@@ -531,7 +648,9 @@ impl Scenario {
         let name = path.display().to_string();
         let text = std::fs::read_to_string(path)
             .map_err(|error| ScenarioError::new(&name, format!("cannot read it: {error}")))?;
-        Scenario::parse(&text, &name)
+        let mut scenario = Scenario::parse(&text, &name)?;
+        scenario.base_dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Ok(scenario)
     }
 
     /// Parses and validates a scenario; `source_name` names it in errors.
@@ -715,6 +834,42 @@ impl Scenario {
                 );
             }
         }
+        match deployment.controller {
+            Controller::Ecs => self.validate_ecs()?,
+            Controller::CodeDeploy => self.validate_codedeploy()?,
+        }
+        let hook_functions: Vec<String> = match deployment.controller {
+            Controller::Ecs => deployment
+                .lifecycle_hooks
+                .iter()
+                .map(|hook| hook.function.clone())
+                .collect(),
+            Controller::CodeDeploy => deployment
+                .appspec_hooks()
+                .into_iter()
+                .map(|(_, function)| function_name(&function).to_owned())
+                .collect(),
+        };
+        super::functions::validate(&self.functions, &hook_functions)?;
+        if self.expect.rerouted_to_blue == Some(true)
+            && ["SUCCESSFUL", "Succeeded"].contains(&self.expect.status.as_str())
+        {
+            return Err(format!(
+                "expect.rerouted_to_blue: a deployment that ends {} is not rerouted to blue",
+                self.expect.status
+            ));
+        }
+        Ok(())
+    }
+
+    /// What only an ECS-controlled deployment may say.
+    fn validate_ecs(&self) -> Result<(), String> {
+        let deployment = &self.deployment;
+        if !deployment.appspec_hooks.is_empty() || deployment.greenlight_config.is_some() {
+            return Err(
+                "deployment.appspec_hooks, deployment.greenlight_config: only with controller CODE_DEPLOY; ECS takes deployment.lifecycleHooks".into(),
+            );
+        }
         if !FINAL_STATUSES.contains(&self.expect.status.as_str()) {
             return Err(format!(
                 "expect.status: {:?} is not one of {}",
@@ -724,6 +879,123 @@ impl Scenario {
         }
         if self.expect.rollback_stage.is_some() && self.expect.status != "ROLLBACK_SUCCESSFUL" {
             return Err("expect.rollback_stage: only with status ROLLBACK_SUCCESSFUL".into());
+        }
+        if self.expect.rollback_event.is_some() {
+            return Err(
+                "expect.rollback_event: only with controller CODE_DEPLOY; ECS names the stage with rollback_stage".into(),
+            );
+        }
+        Ok(())
+    }
+
+    /// What a CodeDeploy-controlled deployment must say, and what it cannot.
+    fn validate_codedeploy(&self) -> Result<(), String> {
+        let deployment = &self.deployment;
+        if deployment.strategy != Strategy::BlueGreen {
+            return Err(format!(
+                "deployment.strategy: a CODE_DEPLOY rehearsal moves production all at once (CodeDeployDefault.ECSAllAtOnce); use BLUE_GREEN, not {}",
+                deployment.strategy
+            ));
+        }
+        if !deployment.lifecycle_hooks.is_empty() {
+            return Err(
+                "deployment.lifecycleHooks: ECS lifecycle hooks do not run under CODE_DEPLOY; name the functions in deployment.appspec_hooks".into(),
+            );
+        }
+        if deployment.bake_time_in_minutes != 0.0 {
+            return Err(
+                "deployment.bakeTimeInMinutes: ECS's bake does not run under CODE_DEPLOY; bake in the AfterAllowTraffic hook".into(),
+            );
+        }
+        let mut seen = Vec::new();
+        for (index, entry) in deployment.appspec_hooks.iter().enumerate() {
+            let at = format!("deployment.appspec_hooks[{index}]");
+            let Some((event, function)) = entry.iter().next().filter(|_| entry.len() == 1) else {
+                return Err(format!(
+                    "{at}: each entry maps one lifecycle event to one function, as in appspec.yaml (`- AfterInstall: CodeDeployHook_greenlight_AfterInstall`)"
+                ));
+            };
+            if !event.is_hookable() {
+                return Err(format!(
+                    "{at}: {event} takes no hooks; hookable events are {}",
+                    LifecycleEvent::HOOKABLE
+                        .iter()
+                        .map(|event| event.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            if seen.contains(event) {
+                return Err(format!(
+                    "{at}: {event} is named twice; an AppSpec runs one hook per event"
+                ));
+            }
+            seen.push(*event);
+            let name = function_name(function);
+            if name.is_empty()
+                || name.len() > 64
+                || !name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(format!(
+                    "{at}.{event}: {function:?} is not a Lambda function name or ARN"
+                ));
+            }
+        }
+        if let Some(config) = &deployment.greenlight_config
+            && !config.is_object()
+        {
+            return Err("deployment.greenlight_config: must be a greenlight config (an object with version: 1)".into());
+        }
+        let moments = self
+            .revisions
+            .green
+            .behaviour_after
+            .iter()
+            .chain(&self.revisions.blue.behaviour_after)
+            .map(|change| change.at)
+            .chain(
+                self.world
+                    .alarms
+                    .iter()
+                    .flat_map(|alarm| alarm.changes.iter().map(|change| change.at)),
+            )
+            .chain(
+                self.world
+                    .green_target_health
+                    .as_ref()
+                    .and_then(|health| health.from),
+            );
+        for moment in moments {
+            if moment.step.is_some() {
+                return Err(format!(
+                    "a moment at {}: CODE_DEPLOY moves production in one step; leave step out",
+                    moment.stage
+                ));
+            }
+        }
+        if !CODEDEPLOY_FINAL_STATUSES.contains(&self.expect.status.as_str()) {
+            return Err(format!(
+                "expect.status: {:?} is not one of {} (CodeDeploy's deployment statuses)",
+                self.expect.status,
+                CODEDEPLOY_FINAL_STATUSES.join(", ")
+            ));
+        }
+        if self.expect.rollback_stage.is_some() {
+            return Err(
+                "expect.rollback_stage: a CODE_DEPLOY scenario names the lifecycle event with rollback_event".into(),
+            );
+        }
+        if let Some(event) = self.expect.rollback_event {
+            if self.expect.status != "Failed" {
+                return Err("expect.rollback_event: only with status Failed".into());
+            }
+            if !event.is_hookable() {
+                return Err(format!(
+                    "expect.rollback_event: {event} runs no hook, so it cannot fail the deployment"
+                ));
+            }
         }
         Ok(())
     }
@@ -767,6 +1039,144 @@ faults:
   - { service: ecs, kind: throttle, max_hits: 2 }
 expect: { status: SUCCESSFUL }
 "#;
+
+    const CODEDEPLOY: &str = r#"
+name: codedeploy
+service: { cluster: demo, name: web }
+revisions:
+  blue: { image: { repository: web, tag: v1 } }
+  green:
+    image: { repository: web, tag: v2 }
+    behaviour_after:
+      - at: { event: AllowTestTraffic }
+        app: { status_mix: [[500, 1]] }
+world:
+  alarms:
+    - name: web-5xx
+      changes: [{ at: { stage: PRODUCTION_TRAFFIC_SHIFT }, state: ALARM }]
+  deployment_alarms: [web-5xx]
+deployment:
+  controller: CODE_DEPLOY
+  strategy: BLUE_GREEN
+  appspec_hooks:
+    - BeforeInstall: CodeDeployHook_greenlight_BeforeInstall
+    - AfterAllowTestTraffic: arn:aws:lambda:us-east-1:111122223333:function:CodeDeployHook_test:live
+  greenlight_config: { version: 1 }
+expect: { status: Failed, rollback_event: AfterAllowTestTraffic, rerouted_to_blue: true }
+"#;
+
+    #[test]
+    fn a_codedeploy_scenario_names_appspec_hooks_events_and_codedeploy_statuses() {
+        let scenario = Scenario::parse(CODEDEPLOY, "codedeploy.yaml").expect("parses");
+        let deployment = &scenario.deployment;
+        assert_eq!(deployment.controller, Controller::CodeDeploy);
+        let hooks = deployment.appspec_hooks();
+        assert_eq!(hooks.len(), 2);
+        assert_eq!(hooks[0].0, LifecycleEvent::BeforeInstall);
+        assert_eq!(function_name(&hooks[1].1), "CodeDeployHook_test");
+        assert_eq!(deployment.hook_count(), 2);
+        // An event names the ECS stage it corresponds to.
+        assert_eq!(
+            scenario.revisions.green.behaviour_after[0].at.stage,
+            Stage::TestTrafficShift
+        );
+        assert_eq!(
+            scenario.expect.rollback_event,
+            Some(LifecycleEvent::AfterAllowTestTraffic)
+        );
+        assert_eq!(scenario.expect.rerouted_to_blue, Some(true));
+        // An ECS scenario is ECS's unless it says otherwise.
+        let ecs = Scenario::parse(MINIMAL, "minimal.yaml").expect("parses");
+        assert_eq!(ecs.deployment.controller, Controller::Ecs);
+    }
+
+    #[test]
+    fn codedeploy_mistakes_are_named_with_what_to_write_instead() {
+        let cases = [
+            (
+                CODEDEPLOY.replace("- BeforeInstall:", "- Install:"),
+                "Install takes no hooks",
+            ),
+            (
+                CODEDEPLOY.replace("- BeforeInstall:", "- ValidateService:"),
+                "ValidateService",
+            ),
+            (
+                CODEDEPLOY.replace(
+                    "- BeforeInstall: CodeDeployHook_greenlight_BeforeInstall",
+                    "- AfterAllowTestTraffic: CodeDeployHook_a",
+                ),
+                "named twice",
+            ),
+            (
+                CODEDEPLOY.replace(
+                    "- BeforeInstall: CodeDeployHook_greenlight_BeforeInstall",
+                    "- { BeforeInstall: a, AfterInstall: b }",
+                ),
+                "each entry maps one lifecycle event to one function",
+            ),
+            (
+                CODEDEPLOY.replace("status: Failed", "status: ROLLBACK_SUCCESSFUL"),
+                "Succeeded, Failed",
+            ),
+            (
+                CODEDEPLOY.replace("rollback_event:", "rollback_stage:"),
+                "rollback_stage",
+            ),
+            (
+                CODEDEPLOY.replace("{ event: AllowTestTraffic }", "{ event: AllowTestTraffic, step: 1 }"),
+                "leave step out",
+            ),
+            (
+                CODEDEPLOY.replace("{ event: AllowTestTraffic }", "{ event: AllowTestTraffic, stage: SCALE_UP }"),
+                "not both",
+            ),
+            (
+                CODEDEPLOY.replace("strategy: BLUE_GREEN", "strategy: CANARY"),
+                "use BLUE_GREEN",
+            ),
+            (
+                CODEDEPLOY.replace(
+                    "  greenlight_config: { version: 1 }",
+                    "  greenlight_config: { version: 1 }\n  lifecycleHooks: [{ function: test-traffic, lifecycleStages: [POST_TEST_TRAFFIC_SHIFT] }]",
+                ),
+                "deployment.appspec_hooks",
+            ),
+            (
+                CODEDEPLOY.replace("CodeDeployHook_greenlight_BeforeInstall", "\"no spaces\""),
+                "not a Lambda function name",
+            ),
+            (
+                CODEDEPLOY.replace(
+                    "{ status: Failed, rollback_event: AfterAllowTestTraffic, rerouted_to_blue: true }",
+                    "{ status: Succeeded, rerouted_to_blue: true }",
+                ),
+                "not rerouted",
+            ),
+            (
+                CODEDEPLOY.replace("appspec_hooks:", "appspec_hook:"),
+                "appspec_hook",
+            ),
+        ];
+        for (text, expected) in cases {
+            let message = error(&text);
+            assert!(message.contains(expected), "{expected:?} in {message}");
+        }
+        let message =
+            error(&MINIMAL.replace("faults:", "  appspec_hooks: [{ AfterInstall: f }]\nfaults:"));
+        assert!(
+            message.contains("only with controller CODE_DEPLOY"),
+            "{message}"
+        );
+        let message = error(&MINIMAL.replace(
+            "expect: { status: SUCCESSFUL }",
+            "expect: { status: ROLLBACK_SUCCESSFUL, rollback_event: AfterInstall }",
+        ));
+        assert!(
+            message.contains("rollback_event: only with controller CODE_DEPLOY"),
+            "{message}"
+        );
+    }
 
     fn error(text: &str) -> String {
         Scenario::parse(text, "bad.yaml")

@@ -7,17 +7,16 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::format::{FaultKind, Scenario, Strategy};
+use super::format::{Controller, FaultKind, Scenario, Strategy};
 use super::setup::{self, RehearsalWorld, TaskDigestSupplement, TaskDigests};
-use crate::app::SampleApp;
 use crate::driver::ecs::{EcsDeployment, EcsDriver, Hook};
 use crate::driver::{HookCall, HookCallOutcome, HookInvoker};
 use crate::endpoint::AwsEndpoint;
 use crate::lambda_host::{FunctionSpec, InvocationResult, LambdaHost, workspace_binary};
 use crate::lb::LoadBalancerPlane;
 use crate::testing::LocalAws;
-use crate::timeline::{ExpectationResult, SimReport, Subject, TimelineEvent};
-use crate::traffic::LoadGenerator;
+use crate::timeline::{ExpectationResult, SimReport, Subject, Timeline, TimelineEvent};
+use crate::traffic::{LoadGenerator, LoadSummary};
 use crate::world::{Fault, FaultRule, World};
 
 /// A rehearsal could not be run (as opposed to a deployment that rolled back).
@@ -70,16 +69,7 @@ impl FunctionHosts {
             if hosts.contains_key(function) {
                 continue;
             }
-            let binary = match dir {
-                Some(dir) => dir.join(function),
-                None => workspace_binary(function),
-            };
-            if !binary.is_file() {
-                return Err(format!(
-                    "the function binary {} is not built: run `cargo build -p {function}` (or `make test`)",
-                    binary.display()
-                ));
-            }
+            let binary = function_binary(function, dir)?;
             let mut spec = FunctionSpec::new(binary, format!("greenlight-{function}"));
             spec.timeout = timeout;
             spec.env = env.to_vec();
@@ -127,6 +117,76 @@ impl HookInvoker for FunctionHosts {
             },
         }
     }
+}
+
+/// Where the binary of `function` (`test-traffic`, `codedeploy-hook`) is: in `dir`, or next to the
+/// running executable; an error saying how to build it when it is not there.
+pub(crate) fn function_binary(function: &str, dir: Option<&PathBuf>) -> Result<PathBuf, String> {
+    let binary = match dir {
+        Some(dir) => dir.join(function),
+        None => workspace_binary(function),
+    };
+    if binary.is_file() {
+        Ok(binary)
+    } else {
+        Err(format!(
+            "the function binary {} is not built: run `cargo build -p {function}` (or `make test`)",
+            binary.display()
+        ))
+    }
+}
+
+/// The environment every function runs with: the local AWS behind `endpoint`, JSON logs.
+pub fn function_env(aws: &LocalAws, endpoint: &AwsEndpoint) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = aws
+        .function_env()
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value))
+        .collect();
+    for (key, value) in &mut env {
+        if key == "AWS_ENDPOINT_URL" {
+            *value = endpoint.endpoint_url().to_owned();
+        }
+    }
+    env.push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
+    env
+}
+
+/// The production load through the production listener on `port`, when the scenario asks for one.
+pub(crate) fn start_load(scenario: &Scenario, port: u16) -> Result<Option<LoadGenerator>, String> {
+    match scenario.deployment.production_load {
+        0 => Ok(None),
+        rate => LoadGenerator::start(&format!("http://127.0.0.1:{port}/"), f64::from(rate), 16)
+            .map(Some)
+            .map_err(|error| format!("cannot start the production load: {error}")),
+    }
+}
+
+/// Stops the production load, if there is one.
+pub(crate) async fn stop_load(load: Option<LoadGenerator>) -> Option<LoadSummary> {
+    match load {
+        Some(load) => Some(load.stop().await),
+        None => None,
+    }
+}
+
+/// Notes in the timeline what the production load sent and how it was answered.
+pub(crate) fn note_load(summary: Option<LoadSummary>, timeline: &mut Timeline) {
+    let Some(summary) = summary else { return };
+    let by_status: Vec<String> = summary
+        .by_status
+        .iter()
+        .map(|(status, count)| format!("{status}: {count}"))
+        .collect();
+    let at = timeline.span();
+    timeline.record(
+        at,
+        TimelineEvent::Note(format!(
+            "production load: {} requests ({})",
+            summary.requests,
+            by_status.join(", ")
+        )),
+    );
 }
 
 /// The deployment the driver runs for a scenario, with real durations.
@@ -220,6 +280,14 @@ pub fn fault_rule(fault: &super::format::FaultSpec) -> FaultRule {
 /// load generator and the function binaries; builds the world; runs the deployment; checks the
 /// expectations.
 pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport, RunError> {
+    match scenario.deployment.controller {
+        Controller::Ecs => run_ecs(scenario, options).await,
+        Controller::CodeDeploy => super::codedeploy::run(scenario, options).await,
+    }
+}
+
+/// Rehearses a scenario whose service ECS deploys.
+async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport, RunError> {
     let began = Instant::now();
     let fail = |message: String| RunError {
         scenario: scenario.name.clone(),
@@ -239,12 +307,7 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         .await
         .map_err(|error| fail(format!("cannot start the functions' endpoint: {error}")))?;
     let plane = LoadBalancerPlane::new(aws.moto().endpoint_url(), &world);
-    let blue_app = SampleApp::start(setup::behaviour(&scenario.revisions.blue.app, "blue", 11))
-        .await
-        .map_err(|error| fail(format!("cannot start blue's app: {error}")))?;
-    let green_app = SampleApp::start(setup::behaviour(&scenario.revisions.green.app, "green", 22))
-        .await
-        .map_err(|error| fail(format!("cannot start green's app: {error}")))?;
+    let (blue_app, green_app) = setup::start_apps(scenario).await.map_err(fail)?;
 
     let stack = setup::build(scenario, &aws, &world, &plane, &digests)
         .await
@@ -257,17 +320,15 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
             .map_err(|error| fail(format!("cannot serve listener {listener}: {error}")))?;
     }
 
-    let mut env: Vec<(String, String)> = aws
-        .function_env()
-        .into_iter()
-        .map(|(key, value)| (key.to_owned(), value))
-        .collect();
-    for (key, value) in &mut env {
-        if key == "AWS_ENDPOINT_URL" {
-            *value = endpoint.endpoint_url().to_owned();
-        }
-    }
-    env.push(("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()));
+    let _team_functions = start_team_functions(
+        scenario,
+        &stack.test_listener,
+        &stack.production_listener,
+        &world,
+    )
+    .await
+    .map_err(fail)?;
+    let env = function_env(&aws, &endpoint);
     let functions: Vec<String> = scenario
         .deployment
         .lifecycle_hooks
@@ -293,53 +354,18 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
             .add(fault_rule(fault))
             .map_err(|error| fail(format!("invalid fault: {error}")))?;
     }
-    let load = match scenario.deployment.production_load {
-        0 => None,
-        rate => Some(
-            LoadGenerator::start(
-                &format!("http://127.0.0.1:{}/", stack.production_listener.1),
-                f64::from(rate),
-                16,
-            )
-            .map_err(|error| fail(format!("cannot start the production load: {error}")))?,
-        ),
-    };
+    let load = start_load(scenario, stack.production_listener.1).map_err(fail)?;
     endpoint.reset_calls();
 
     let driver = EcsDriver::new(&deployment, &hosts, &rehearsal);
     let result = tokio::time::timeout(options.max_duration, driver.run()).await;
-    let load_summary = match load {
-        Some(load) => Some(load.stop().await),
-        None => None,
-    };
-    let result = result
-        .map_err(|_| {
-            fail(format!(
-                "the deployment did not finish within {} s",
-                options.max_duration.as_secs()
-            ))
-        })?
-        .map_err(|error| fail(format!("the rehearsal failed: {error}")))?;
+    let load_summary = stop_load(load).await;
+    let result = deployment_result(result, options.max_duration).map_err(fail)?;
     let calls_by_stage = rehearsal.calls_by_stage();
     drop(rehearsal);
 
     let mut timeline = result.timeline;
-    if let Some(summary) = load_summary {
-        let by_status: Vec<String> = summary
-            .by_status
-            .iter()
-            .map(|(status, count)| format!("{status}: {count}"))
-            .collect();
-        let at = timeline.span();
-        timeline.record(
-            at,
-            TimelineEvent::Note(format!(
-                "production load: {} requests ({})",
-                summary.requests,
-                by_status.join(", ")
-            )),
-        );
-    }
+    note_load(load_summary, &mut timeline);
     let rollback_stage = result.rollback_stage.map(|stage| stage.as_str().to_owned());
     let expectations = check_expectations(
         scenario,
@@ -366,7 +392,7 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
 }
 
 /// Every reason code the functions gave: verdicts and checks.
-pub fn reason_codes(timeline: &crate::timeline::Timeline) -> Vec<String> {
+pub fn reason_codes(timeline: &Timeline) -> Vec<String> {
     let mut codes = Vec::new();
     for event in timeline.events() {
         if let TimelineEvent::HookAnswered { reason, checks, .. } = &event.event {
@@ -379,11 +405,13 @@ pub fn reason_codes(timeline: &crate::timeline::Timeline) -> Vec<String> {
     codes
 }
 
-fn check_expectations(
+/// Whether the scenario's expectations held: `status` is how the deployment ended, `rolled_back_at`
+/// the stage (ECS) or lifecycle event (CodeDeploy) where the rollback began.
+pub(crate) fn check_expectations(
     scenario: &Scenario,
     status: &str,
-    rollback_stage: Option<&str>,
-    timeline: &crate::timeline::Timeline,
+    rolled_back_at: Option<&str>,
+    timeline: &Timeline,
 ) -> Vec<ExpectationResult> {
     let expect = &scenario.expect;
     let mut results = vec![ExpectationResult {
@@ -392,13 +420,28 @@ fn check_expectations(
         actual: status.to_owned(),
         met: expect.status == status,
     }];
-    if let Some(stage) = expect.rollback_stage {
-        let actual = rollback_stage.unwrap_or("none").to_owned();
+    let rollback_point = match (expect.rollback_stage, expect.rollback_event) {
+        (Some(stage), _) => Some(("rollback stage", stage.as_str())),
+        (None, Some(event)) => Some(("rollback event", event.as_str())),
+        (None, None) => None,
+    };
+    if let Some((what, expected)) = rollback_point {
+        let actual = rolled_back_at.unwrap_or("none").to_owned();
         results.push(ExpectationResult {
-            what: "rollback stage".to_owned(),
-            expected: stage.as_str().to_owned(),
-            met: actual == stage.as_str(),
+            what: what.to_owned(),
+            expected: expected.to_owned(),
+            met: actual == expected,
             actual,
+        });
+    }
+    if let Some(expected) = expect.rerouted_to_blue {
+        let actual = timeline.rerouted_to_blue();
+        let yes_no = |value: bool| if value { "yes" } else { "no" }.to_owned();
+        results.push(ExpectationResult {
+            what: "traffic rerouted to blue".to_owned(),
+            expected: yes_no(expected),
+            actual: yes_no(actual),
+            met: actual == expected,
         });
     }
     let seen = reason_codes(timeline);
@@ -416,4 +459,34 @@ fn check_expectations(
         });
     }
     results
+}
+
+/// Starts the scenario's own functions (what its `lambda` checks invoke), reaching the service
+/// through the loopback listeners; they run while the returned hosts live.
+pub(crate) async fn start_team_functions(
+    scenario: &Scenario,
+    test_listener: &(String, u16),
+    production_listener: &(String, u16),
+    world: &World,
+) -> Result<Vec<Arc<LambdaHost>>, String> {
+    let urls = super::functions::ServiceUrls {
+        test_listener: format!("http://127.0.0.1:{}", test_listener.1),
+        production_listener: format!("http://127.0.0.1:{}", production_listener.1),
+    };
+    super::functions::start(&scenario.functions, &scenario.base_dir, &urls, world).await
+}
+
+/// The driver's result under the hang guard: what it returned, or why the rehearsal did not finish.
+pub(crate) fn deployment_result<T, E: std::fmt::Display>(
+    guarded: Result<Result<T, E>, tokio::time::error::Elapsed>,
+    max_duration: Duration,
+) -> Result<T, String> {
+    match guarded {
+        Err(_) => Err(format!(
+            "the deployment did not finish within {} s",
+            max_duration.as_secs()
+        )),
+        Ok(Err(error)) => Err(format!("the rehearsal failed: {error}")),
+        Ok(Ok(result)) => Ok(result),
+    }
 }

@@ -306,9 +306,10 @@ pub async fn build(
     let service = &scenario.service;
     let elb = elb_client(aws);
 
-    // Images.
-    let (blue_image, blue_digest) = push_image(&moto, &scenario.revisions.blue, "blue").await?;
-    let (green_image, green_digest) = push_image(&moto, &scenario.revisions.green, "green").await?;
+    let RevisionImages {
+        blue: (blue_image, blue_digest),
+        green: (green_image, green_digest),
+    } = push_images(aws, scenario).await?;
 
     // Cluster and task definitions.
     let cluster = moto
@@ -451,27 +452,7 @@ pub async fn build(
     )
     .await?;
 
-    // Alarms.
-    for alarm in &scenario.world.alarms {
-        moto.cloudwatch(
-            "PutMetricAlarm",
-            json!({
-                "AlarmName": alarm.name,
-                "Namespace": "AWS/ApplicationELB",
-                "MetricName": "HTTPCode_Target_5XX_Count",
-                "Statistic": "Sum",
-                "Period": 60,
-                "EvaluationPeriods": 1,
-                "Threshold": 10.0,
-                "ComparisonOperator": "GreaterThanThreshold",
-                "Dimensions": [{ "Name": "LoadBalancer", "Value": arn_suffix(&load_balancer_arn, "loadbalancer/") }],
-            }),
-        )
-        .await?;
-        if alarm.state != "OK" {
-            set_alarm_state(&moto, &alarm.name, &alarm.state, "set by the scenario").await?;
-        }
-    }
+    create_alarms(aws, scenario, &load_balancer_arn).await?;
 
     // The service: moto drops deploymentConfiguration on create; UpdateService keeps it.
     let load_balancers = json!([{
@@ -668,9 +649,192 @@ pub fn deployment_configuration(scenario: &Scenario) -> Value {
     configuration
 }
 
+/// Blue's and green's images: each reference (what the task definition names) and the digest
+/// ECR resolved it to (None when the image is not pushed).
+pub(crate) struct RevisionImages {
+    pub(crate) blue: (String, Option<String>),
+    pub(crate) green: (String, Option<String>),
+}
+
+/// Pushes blue's and green's images to ECR, with their scan findings.
+pub(crate) async fn push_images(
+    aws: &LocalAws,
+    scenario: &Scenario,
+) -> Result<RevisionImages, DriverError> {
+    let moto = Moto::new(aws.moto().endpoint_url());
+    Ok(RevisionImages {
+        blue: push_image(&moto, &scenario.revisions.blue, "blue").await?,
+        green: push_image(&moto, &scenario.revisions.green, "green").await?,
+    })
+}
+
+/// Creates the scenario's alarms (on the load balancer's 5xx count) in their starting states.
+pub(crate) async fn create_alarms(
+    aws: &LocalAws,
+    scenario: &Scenario,
+    load_balancer_arn: &str,
+) -> Result<(), DriverError> {
+    let moto = Moto::new(aws.moto().endpoint_url());
+    for alarm in &scenario.world.alarms {
+        moto.cloudwatch(
+            "PutMetricAlarm",
+            json!({
+                "AlarmName": alarm.name,
+                "Namespace": "AWS/ApplicationELB",
+                "MetricName": "HTTPCode_Target_5XX_Count",
+                "Statistic": "Sum",
+                "Period": 60,
+                "EvaluationPeriods": 1,
+                "Threshold": 10.0,
+                "ComparisonOperator": "GreaterThanThreshold",
+                "Dimensions": [{ "Name": "LoadBalancer", "Value": arn_suffix(load_balancer_arn, "loadbalancer/") }],
+            }),
+        )
+        .await?;
+        if alarm.state != "OK" {
+            set_alarm_state(&moto, &alarm.name, &alarm.state, "set by the scenario").await?;
+        }
+    }
+    Ok(())
+}
+
+/// What the scenario changes when the deployment reaches `moment`: the apps' behaviour and the
+/// alarms' states. (Green's target health is applied by the driver's world, which knows the
+/// targets.)
+pub(crate) async fn change_world_at(
+    scenario: &Scenario,
+    moment: Moment,
+    blue_app: &SampleApp,
+    green_app: &SampleApp,
+    moto_url: &str,
+) -> Result<(), DriverError> {
+    for (app, spec, version, seed) in [
+        (blue_app, &scenario.revisions.blue, "blue", 11),
+        (green_app, &scenario.revisions.green, "green", 22),
+    ] {
+        for change in &spec.behaviour_after {
+            if moment.matches(&change.at.moment()) {
+                app.set_behaviour(behaviour(&change.app, version, seed))
+                    .map_err(|error| DriverError::new("change app behaviour", error.to_string()))?;
+            }
+        }
+    }
+    let moto = Moto::new(moto_url);
+    for alarm in &scenario.world.alarms {
+        for change in &alarm.changes {
+            if moment.matches(&change.at.moment()) {
+                let reason = change
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| format!("set by the scenario at {moment}"));
+                set_alarm_state(&moto, &alarm.name, &change.state, &reason).await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether green's scenario target health applies from `moment` on (None: from the start).
+pub(crate) fn target_health_starts_at(scenario: &Scenario, moment: Option<Moment>) -> bool {
+    match (&scenario.world.green_target_health, moment) {
+        (Some(health), None) => health.from.is_none(),
+        (Some(health), Some(moment)) => health
+            .from
+            .is_some_and(|from| moment.matches(&from.moment())),
+        (None, _) => false,
+    }
+}
+
+/// Makes green's targets report the scenario's target health.
+pub(crate) fn override_target_health(
+    scenario: &Scenario,
+    world: &World,
+    target_group: &str,
+    ips: &[String],
+) {
+    let Some(health) = &scenario.world.green_target_health else {
+        return;
+    };
+    let overriding = TargetHealthOverride {
+        state: health.state.clone(),
+        reason: health.reason.clone(),
+        description: health.description.clone(),
+    };
+    for ip in ips {
+        world
+            .target_health()
+            .set(target_group, ip, None, overriding.clone());
+    }
+}
+
+/// The functions' AWS calls, attributed to the moment during which they were made: the
+/// endpoint's counts move into the current moment's tally each time a new moment begins.
+pub struct CallTally<'a> {
+    endpoint: &'a AwsEndpoint,
+    state: Mutex<Tally>,
+}
+
+/// The moment being counted, and the counts so far per moment then per `service:Operation`.
+#[derive(Default)]
+struct Tally {
+    current: Option<String>,
+    by_stage: BTreeMap<String, BTreeMap<String, usize>>,
+}
+
+impl<'a> CallTally<'a> {
+    /// Counts the calls `endpoint` sees.
+    pub fn new(endpoint: &'a AwsEndpoint) -> Self {
+        CallTally {
+            endpoint,
+            state: Mutex::new(Tally::default()),
+        }
+    }
+
+    /// Closes the current moment's tally and, with `next`, starts another.
+    pub fn attribute(&self, next: Option<String>) {
+        let counts = self.endpoint.call_counts();
+        self.endpoint.reset_calls();
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        let label = state
+            .current
+            .clone()
+            .unwrap_or_else(|| "before the deployment".to_owned());
+        if !counts.is_empty() {
+            let tally = state.by_stage.entry(label).or_default();
+            for ((service, operation), count) in counts {
+                *tally.entry(format!("{service}:{operation}")).or_default() += count;
+            }
+        }
+        if let Some(next) = next {
+            state.current = Some(next);
+        }
+    }
+
+    /// The calls so far, per moment then per `service:Operation`.
+    pub fn by_stage(&self) -> BTreeMap<String, BTreeMap<String, usize>> {
+        self.attribute(None);
+        self.state
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .by_stage
+            .clone()
+    }
+}
+
 /// The ARN a hook's function has in the rehearsal.
 pub fn function_arn(function: &str) -> String {
     format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:greenlight-{function}")
+}
+
+/// Blue's and green's sample apps, answering as the scenario says.
+pub async fn start_apps(scenario: &Scenario) -> Result<(SampleApp, SampleApp), String> {
+    let blue = SampleApp::start(behaviour(&scenario.revisions.blue.app, "blue", 11))
+        .await
+        .map_err(|error| format!("cannot start blue's app: {error}"))?;
+    let green = SampleApp::start(behaviour(&scenario.revisions.green.app, "green", 22))
+        .await
+        .map_err(|error| format!("cannot start green's app: {error}"))?;
+    Ok((blue, green))
 }
 
 /// The app behaviour a scenario describes for a revision.
@@ -975,7 +1139,7 @@ fn text(value: &Value, what: &str) -> Result<String, DriverError> {
         .ok_or_else(|| DriverError::new(what, format!("missing in moto's answer: {value}")))
 }
 
-fn short_name(name: &str, max: usize) -> String {
+pub(crate) fn short_name(name: &str, max: usize) -> String {
     let cleaned: String = name
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
@@ -1037,7 +1201,9 @@ pub struct RehearsalWorld<'a> {
     /// The endpoint the functions call (for per-stage call counts).
     pub endpoint: &'a AwsEndpoint,
     moto: Moto,
+    moto_url: String,
     elb: elb::Client,
+    calls: CallTally<'a>,
     state: Mutex<RehearsalState>,
 }
 
@@ -1045,8 +1211,6 @@ pub struct RehearsalWorld<'a> {
 struct RehearsalState {
     green_tasks: Vec<(String, String)>,
     health_active: bool,
-    current: Option<String>,
-    calls_by_stage: BTreeMap<String, BTreeMap<String, usize>>,
 }
 
 impl<'a> RehearsalWorld<'a> {
@@ -1073,13 +1237,11 @@ impl<'a> RehearsalWorld<'a> {
             digests,
             endpoint,
             moto: Moto::new(aws.moto().endpoint_url()),
+            moto_url: aws.moto().endpoint_url().to_owned(),
             elb: elb_client(aws),
+            calls: CallTally::new(endpoint),
             state: Mutex::new(RehearsalState {
-                health_active: scenario
-                    .world
-                    .green_target_health
-                    .as_ref()
-                    .is_some_and(|health| health.from.is_none()),
+                health_active: target_health_starts_at(scenario, None),
                 ..RehearsalState::default()
             }),
         }
@@ -1091,51 +1253,22 @@ impl<'a> RehearsalWorld<'a> {
 
     /// The functions' AWS calls so far, attributed to the moment during which they were made.
     pub fn calls_by_stage(&self) -> BTreeMap<String, BTreeMap<String, usize>> {
-        self.attribute_calls(None);
-        self.lock().calls_by_stage.clone()
-    }
-
-    /// Moves the endpoint's counts into the current moment's tally, then starts `next`.
-    fn attribute_calls(&self, next: Option<String>) {
-        let counts = self.endpoint.call_counts();
-        self.endpoint.reset_calls();
-        let mut state = self.lock();
-        let label = state
-            .current
-            .clone()
-            .unwrap_or_else(|| "before the deployment".to_owned());
-        if !counts.is_empty() {
-            let tally = state.calls_by_stage.entry(label).or_default();
-            for ((service, operation), count) in counts {
-                *tally.entry(format!("{service}:{operation}")).or_default() += count;
-            }
-        }
-        if let Some(next) = next {
-            state.current = Some(next);
-        }
+        self.calls.by_stage()
     }
 
     fn apply_target_health(&self) {
-        let Some(health) = &self.scenario.world.green_target_health else {
-            return;
-        };
         let state = self.lock();
         if !state.health_active {
             return;
         }
-        let overriding = TargetHealthOverride {
-            state: health.state.clone(),
-            reason: health.reason.clone(),
-            description: health.description.clone(),
-        };
-        for (_, ip) in &state.green_tasks {
-            self.world.target_health().set(
-                &self.stack.green_target_group,
-                ip,
-                None,
-                overriding.clone(),
-            );
-        }
+        let ips: Vec<String> = state.green_tasks.iter().map(|(_, ip)| ip.clone()).collect();
+        drop(state);
+        override_target_health(
+            self.scenario,
+            self.world,
+            &self.stack.green_target_group,
+            &ips,
+        );
     }
 }
 
@@ -1156,39 +1289,19 @@ impl DeploymentWorld for RehearsalWorld<'_> {
 
     async fn reached(&self, moment: Moment, rolling_back: bool) -> Result<(), DriverError> {
         if rolling_back {
-            self.attribute_calls(Some(format!("rollback: {moment}")));
+            self.calls.attribute(Some(format!("rollback: {moment}")));
             return Ok(());
         }
-        self.attribute_calls(Some(moment.to_string()));
-        let scenario = self.scenario;
-        for (app, spec, version, seed) in [
-            (self.blue_app, &scenario.revisions.blue, "blue", 11),
-            (self.green_app, &scenario.revisions.green, "green", 22),
-        ] {
-            for change in &spec.behaviour_after {
-                if moment.matches(&change.at.moment()) {
-                    app.set_behaviour(behaviour(&change.app, version, seed))
-                        .map_err(|error| {
-                            DriverError::new("change app behaviour", error.to_string())
-                        })?;
-                }
-            }
-        }
-        for alarm in &scenario.world.alarms {
-            for change in &alarm.changes {
-                if moment.matches(&change.at.moment()) {
-                    let reason = change
-                        .reason
-                        .clone()
-                        .unwrap_or_else(|| format!("set by the scenario at {moment}"));
-                    set_alarm_state(&self.moto, &alarm.name, &change.state, &reason).await?;
-                }
-            }
-        }
-        if let Some(health) = &scenario.world.green_target_health
-            && let Some(from) = health.from
-            && moment.matches(&from.moment())
-        {
+        self.calls.attribute(Some(moment.to_string()));
+        change_world_at(
+            self.scenario,
+            moment,
+            self.blue_app,
+            self.green_app,
+            &self.moto_url,
+        )
+        .await?;
+        if target_health_starts_at(self.scenario, Some(moment)) {
             self.lock().health_active = true;
             self.apply_target_health();
         }

@@ -11,6 +11,8 @@
 //!   requests the local load balancer ([`crate::lb::LoadBalancerPlane`]) served;
 //! - [`FaultPlan`]: throttling, access denied, server errors, dropped connections and latency on
 //!   any call, supplemented or not;
+//! - [`LambdaFunctions`]: Lambda `Invoke` of the functions a rehearsal runs itself (a team's own
+//!   check), which moto could only run in Docker;
 //! - load balancer addresses rewritten to the loopback data plane (module `load_balancers`).
 //!
 //! A `World` is cheap to clone; clones share the same state.
@@ -18,6 +20,7 @@
 mod alb_metrics;
 mod ecs;
 mod faults;
+mod lambda_functions;
 mod load_balancers;
 pub(crate) mod prng;
 mod query;
@@ -28,6 +31,7 @@ use std::sync::Arc;
 pub use alb_metrics::{RequestRecord, TrafficRecorder};
 pub use ecs::EcsRecords;
 pub use faults::{Fault, FaultId, FaultPlan, FaultRule};
+pub use lambda_functions::{LambdaFunctions, function_name};
 pub use load_balancers::LOAD_BALANCER_ADDRESS;
 pub use target_health::{TargetHealthOverride, TargetHealthOverrides};
 
@@ -46,6 +50,7 @@ struct WorldState {
     target_health: TargetHealthOverrides,
     traffic: TrafficRecorder,
     faults: FaultPlan,
+    lambda: LambdaFunctions,
 }
 
 impl std::fmt::Debug for World {
@@ -80,6 +85,11 @@ impl World {
         &self.inner.faults
     }
 
+    /// The Lambda functions the rehearsal runs itself, invoked through the endpoint.
+    pub fn lambda_functions(&self) -> &LambdaFunctions {
+        &self.inner.lambda
+    }
+
     /// The supplements that answer from this world, in the order the endpoint must ask them:
     /// faults first (so they apply to supplemented calls too), then the answers moto lacks.
     pub fn supplements(&self) -> Vec<Arc<dyn Supplement>> {
@@ -88,6 +98,9 @@ impl World {
             Arc::new(ecs::EcsSupplement::new(self.clone())),
             Arc::new(target_health::TargetHealthSupplement::new(self.clone())),
             Arc::new(alb_metrics::AlbMetricsSupplement::new(self.clone())),
+            Arc::new(lambda_functions::LambdaInvokeSupplement::new(
+                self.inner.lambda.clone(),
+            )),
             Arc::new(load_balancers::LoadBalancerAddressSupplement),
         ]
     }

@@ -106,7 +106,7 @@ fn env(name: &str) -> Option<String> {
 /// Lambda logs and counts — only for an event without ids or a report that did not get through.
 pub async fn run_codedeploy_hook() -> Result<(), lambda_runtime::Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let sdk_config = aws_config::load_from_env().await;
+    let sdk_config = crate::clients::load_sdk_config().await;
     let backend = CodeDeployAwsBackend::new(&sdk_config, env("AWS_LAMBDA_FUNCTION_NAME"));
     let hook = env(HOOK_ENV_VAR);
     let env_config = env(ENV_VAR);
