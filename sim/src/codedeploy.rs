@@ -10,8 +10,6 @@
 //! - `ThrottlingException` for every CodeDeploy read, when the test throttles them;
 //! - ECS `DescribeServices`: moto's answer with each task set's `computedDesiredCount` filled in
 //!   (moto leaves it 0; ECS computes it from the service's desired count and the task set's scale);
-//! - Lambda `Invoke` with `X-Amz-Invocation-Type: Event`: answered 202 and handed to the callback the
-//!   test gave, so that a handoff really starts a second invocation of the function.
 //!
 //! Everything else passes on (to moto).
 
@@ -19,7 +17,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode};
+use http::StatusCode;
 use serde_json::{Value, json};
 
 use crate::endpoint::{Call, Reply, Supplement, SupplementFuture, Upstream};
@@ -49,16 +47,12 @@ pub struct SimReport {
     pub accepted: bool,
 }
 
-/// Receives asynchronous Lambda invocations: the function name and the payload.
-pub type InvokeCallback = Arc<dyn Fn(String, Value) + Send + Sync>;
-
 #[derive(Default)]
 struct State {
     deployments: BTreeMap<String, SimDeployment>,
     reports: Vec<SimReport>,
     deny_reports: bool,
     throttle_reads: bool,
-    on_invoke: Option<InvokeCallback>,
 }
 
 /// The CodeDeploy supplement. Cheap to clone: clones share state, so a test keeps one and gives
@@ -135,11 +129,6 @@ impl CodeDeploySim {
     /// Makes every CodeDeploy read answer `ThrottlingException`.
     pub fn throttle_reads(&self, throttle: bool) {
         self.state().throttle_reads = throttle;
-    }
-
-    /// Hands every asynchronous Lambda invocation to `callback`.
-    pub fn on_invoke(&self, callback: impl Fn(String, Value) + Send + Sync + 'static) {
-        self.state().on_invoke = Some(Arc::new(callback));
     }
 
     /// Every report received, in order.
@@ -266,34 +255,6 @@ impl CodeDeploySim {
         };
         Some(reply)
     }
-
-    fn answer_invoke(&self, call: &Call) -> Option<Reply> {
-        let asynchronous = call
-            .headers
-            .get("x-amz-invocation-type")
-            .is_some_and(|value| value.as_bytes().eq_ignore_ascii_case(b"Event"));
-        if !asynchronous {
-            return None;
-        }
-        let callback = self.state().on_invoke.clone()?;
-        let segments: Vec<&str> = call
-            .uri
-            .path()
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .collect();
-        let function = segments
-            .get(2)
-            .map(|name| (*name).to_owned())
-            .unwrap_or_default();
-        let payload = serde_json::from_slice(&call.body).unwrap_or(Value::Null);
-        callback(function, payload);
-        Some(Reply {
-            status: StatusCode::ACCEPTED,
-            headers: HeaderMap::new(),
-            body: Bytes::new(),
-        })
-    }
 }
 
 /// moto leaves a task set's `computedDesiredCount` at 0; ECS computes it from the service's desired
@@ -342,7 +303,6 @@ impl Supplement for CodeDeploySim {
                 let body: Value = serde_json::from_slice(&call.body).unwrap_or(Value::Null);
                 self.answer_codedeploy(operation, &body)
             }
-            ("lambda", "Invoke") => self.answer_invoke(call),
             _ => None,
         };
         Box::pin(async move { reply })

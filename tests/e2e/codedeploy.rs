@@ -299,7 +299,7 @@ stages:
             let host = LambdaHost::start(spec).await.expect("lambda host");
             hooks.add(function, Arc::new(host));
         }
-        hooks.route_self_invocations(&sim);
+        hooks.serve_invocations(&world);
         Rehearsal {
             _aws: aws,
             world,

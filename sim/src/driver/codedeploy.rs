@@ -55,6 +55,7 @@ use crate::lambda_host::LambdaHost;
 use crate::lb::LoadBalancerPlane;
 use crate::testing::{LocalAws, REGION};
 use crate::timeline::{Timeline, TimelineEvent, parse_invocation_logs};
+use crate::world::World;
 
 /// CodeDeploy fails a hook that has not reported within this long.
 pub const HOOK_LIMIT: Duration = Duration::from_secs(60 * 60);
@@ -1343,8 +1344,8 @@ fn base64_like(text: &str) -> String {
     out
 }
 
-/// Runs hook functions in [`LambdaHost`]s by function name, and routes their asynchronous
-/// self-invocations (a long bake's handoff, seen by the [`CodeDeploySim`]) to the same host.
+/// Runs hook functions in [`LambdaHost`]s by function name; [`LambdaHooks::serve_invocations`]
+/// makes their asynchronous self-invocations (a long bake's handoff) reach the same hosts.
 #[derive(Clone, Default)]
 pub struct LambdaHooks {
     hosts: Arc<Mutex<BTreeMap<String, Arc<LambdaHost>>>>,
@@ -1378,25 +1379,18 @@ impl LambdaHooks {
             .cloned()
     }
 
-    /// Makes `sim` start an invocation of the named function for each asynchronous invoke it sees,
-    /// on the current tokio runtime (the host queues it behind the invocation in progress, as
-    /// Lambda would run it on another instance).
-    pub fn route_self_invocations(&self, sim: &CodeDeploySim) {
-        let hooks = self.clone();
-        let runtime = tokio::runtime::Handle::current();
-        sim.on_invoke(move |function, payload| {
-            let name = function.rsplit(':').next().unwrap_or(&function).to_owned();
-            match hooks.host(&name) {
-                Some(host) => {
-                    runtime.spawn(async move {
-                        if let Err(error) = host.invoke(&payload).await {
-                            tracing::warn!(%error, function = %name, "asynchronous invocation failed");
-                        }
-                    });
-                }
-                None => tracing::warn!(function = %name, "asynchronous invocation of an unknown function"),
-            }
-        });
+    /// Lets the functions be invoked through the local AWS endpoint too (a long bake's handoff is an
+    /// asynchronous `Invoke` of the function itself): registers every host with `world`, whose
+    /// supplements answer Lambda `Invoke` as Lambda does.
+    pub fn serve_invocations(&self, world: &World) {
+        for (name, host) in self
+            .hosts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+        {
+            world.lambda_functions().add(name, Arc::clone(host));
+        }
     }
 }
 

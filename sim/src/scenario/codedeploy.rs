@@ -17,10 +17,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use super::format::{Scenario, function_name};
+use super::format::Scenario;
 use super::runner::{
-    RunError, RunOptions, check_expectations, deployment_result, fault_rule, function_binary,
-    function_env, note_load, start_load, stop_load,
+    RunError, RunOptions, begin_deployment, check_expectations, deployment_result, function_binary,
+    function_env, note_load, stop_load,
 };
 use super::setup::{
     self, CallTally, TaskDigestSupplement, TaskDigests, change_world_at, override_target_health,
@@ -37,7 +37,7 @@ use crate::lambda_host::{FunctionSpec, LambdaHost};
 use crate::lb::LoadBalancerPlane;
 use crate::testing::LocalAws;
 use crate::timeline::{SimReport, Subject};
-use crate::world::World;
+use crate::world::{World, function_name};
 
 /// The binary every AppSpec hook function runs.
 const HOOK_BINARY: &str = "codedeploy-hook";
@@ -200,16 +200,10 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
     )
     .await
     .map_err(fail)?;
-    lambda.route_self_invocations(&sim);
+    lambda.serve_invocations(&world);
 
-    for fault in &scenario.faults {
-        world
-            .faults()
-            .add(fault_rule(fault))
-            .map_err(|error| fail(format!("invalid fault: {error}")))?;
-    }
-    let load = start_load(scenario, stack.production_listener.1).map_err(fail)?;
-    endpoint.reset_calls();
+    let load =
+        begin_deployment(scenario, &world, &endpoint, stack.production_listener.1).map_err(fail)?;
 
     let calls = CallTally::new(&endpoint);
     let health_active = AtomicBool::new(target_health_starts_at(scenario, None));

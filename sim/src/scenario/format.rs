@@ -13,6 +13,7 @@ use serde_json::Value;
 
 use crate::driver::codedeploy::LifecycleEvent;
 use crate::driver::{Moment, Stage};
+use crate::world::function_name;
 
 /// A scenario could not be read: which file, where, and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -442,16 +443,6 @@ impl DeploymentSpec {
             Controller::Ecs => self.lifecycle_hooks.len(),
             Controller::CodeDeploy => self.appspec_hooks().len(),
         }
-    }
-}
-
-/// The name of the Lambda function an AppSpec hook names (a name, or an ARN with an optional
-/// qualifier).
-pub fn function_name(reference: &str) -> &str {
-    if reference.starts_with("arn:") {
-        reference.split(':').nth(6).unwrap_or(reference)
-    } else {
-        reference
     }
 }
 

@@ -152,8 +152,27 @@ pub fn function_env(aws: &LocalAws, endpoint: &AwsEndpoint) -> Vec<(String, Stri
     env
 }
 
+/// The moment the deployment begins: the scenario's faults apply from now on (never to setup),
+/// production load starts, and the functions' call counts start from zero.
+pub(crate) fn begin_deployment(
+    scenario: &Scenario,
+    world: &World,
+    endpoint: &AwsEndpoint,
+    production_port: u16,
+) -> Result<Option<LoadGenerator>, String> {
+    for fault in &scenario.faults {
+        world
+            .faults()
+            .add(fault_rule(fault))
+            .map_err(|error| format!("invalid fault: {error}"))?;
+    }
+    let load = start_load(scenario, production_port)?;
+    endpoint.reset_calls();
+    Ok(load)
+}
+
 /// The production load through the production listener on `port`, when the scenario asks for one.
-pub(crate) fn start_load(scenario: &Scenario, port: u16) -> Result<Option<LoadGenerator>, String> {
+fn start_load(scenario: &Scenario, port: u16) -> Result<Option<LoadGenerator>, String> {
     match scenario.deployment.production_load {
         0 => Ok(None),
         rate => LoadGenerator::start(&format!("http://127.0.0.1:{port}/"), f64::from(rate), 16)
@@ -348,14 +367,8 @@ async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
     let rehearsal = RehearsalWorld::new(
         scenario, &stack, &aws, &world, &plane, &blue_app, &green_app, &digests, &endpoint,
     );
-    for fault in &scenario.faults {
-        world
-            .faults()
-            .add(fault_rule(fault))
-            .map_err(|error| fail(format!("invalid fault: {error}")))?;
-    }
-    let load = start_load(scenario, stack.production_listener.1).map_err(fail)?;
-    endpoint.reset_calls();
+    let load =
+        begin_deployment(scenario, &world, &endpoint, stack.production_listener.1).map_err(fail)?;
 
     let driver = EcsDriver::new(&deployment, &hosts, &rehearsal);
     let result = tokio::time::timeout(options.max_duration, driver.run()).await;
