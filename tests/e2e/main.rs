@@ -12,4 +12,5 @@ mod moto;
 mod report;
 mod scenarios;
 mod team_functions;
+mod topologies;
 mod world;

@@ -247,6 +247,50 @@ async fn access_denied_fails_the_first_hook_naming_the_action() {
         message.contains("ecs:DescribeServiceRevisions"),
         "{message}"
     );
+    // The denial is IAM's own, from the template's role: AWS's wording, the role and the resource.
+    assert!(
+        message.contains(
+            "assumed-role/greenlight-PreScaleUpRole/greenlight-pre-scale-up is not authorized to perform: ecs:DescribeServiceRevisions on resource: arn:aws:ecs:us-east-1:123456789012:service-revision/"
+        ),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mis_wired_traffic_hook_fails_forward_but_never_blocks_the_rollback() {
+    let report = rehearse("miswired-test-hook").await;
+    let statuses: Vec<String> = answers(&report, "production-traffic", "TEST_TRAFFIC_SHIFT")
+        .iter()
+        .filter_map(|event| match event {
+            TimelineEvent::HookAnswered { status, .. } => Some(status.clone()),
+            _ => None,
+        })
+        .collect();
+    // Forward: FAILED (wiring); re-invoked during the rollback: SUCCEEDED.
+    assert_eq!(statuses, ["FAILED", "SUCCEEDED"], "{}", describe(&report));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_permission_scoped_to_deployment_groups_fails_every_codedeploy_deployment() {
+    // The self-test of the rehearsal's IAM: the template's `Resource: "*"` on the report is what
+    // lets CodeDeploy hear the hooks at all.
+    let report = rehearse("codedeploy-report-denied").await;
+    assert_eq!(report.final_status, "Failed", "{}", describe(&report));
+    assert!(
+        !codedeploy_reports(&report)
+            .iter()
+            .any(|(_, status)| *status == "SUCCEEDED"),
+        "{}",
+        describe(&report)
+    );
+    let timeline = describe(&report);
+    assert!(timeline.contains("REPORT_DENIED"), "{timeline}");
+    assert!(
+        timeline.contains(
+            "is not authorized to perform: codedeploy:PutLifecycleEventHookExecutionStatus on resource: *"
+        ),
+        "{timeline}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -478,6 +522,6 @@ fn the_examples_in_the_docs_parse() {
     let functions: Vec<greenlight_sim::scenario::functions::FunctionSpec> =
         serde_saphyr::from_str(snippet.trim_start_matches("functions:\n"))
             .unwrap_or_else(|error| panic!("{error}"));
-    assert_eq!(functions[0].name, "checkout-contract");
+    assert_eq!(functions[0].name, "greenlight-check-checkout-contract");
     assert_eq!(functions[0].timeout, std::time::Duration::from_secs(10));
 }

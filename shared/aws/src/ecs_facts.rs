@@ -36,7 +36,7 @@ use aws_sdk_ecs::types::{
     DeploymentLifecycleHookTargetType, DesiredStatus, ServiceConnectConfiguration,
     ServiceDeployment, ServiceDeploymentStatus, ServiceRevision, Task,
 };
-use aws_sdk_elasticloadbalancingv2::types::{ActionTypeEnum, ProtocolEnum, Rule};
+use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ProtocolEnum, Rule};
 use greenlight_core::LifecycleStage;
 use greenlight_core::facts::{
     ContainerImage, DeploymentFacts, FactError, FactFuture, Facts, HeaderMatch, ListenerRuleFacts,
@@ -375,16 +375,29 @@ impl EcsFacts {
             .or_else(|| configured.and_then(|lb| lb.production_rule.clone()));
         let test_rule_arn = configured.and_then(|lb| lb.test_rule.clone());
 
+        // An ALB names listener rules; an NLB names listeners (botocore AdvancedConfiguration:
+        // "listener rule (ALB) or listener (NLB)"), whose default action carries the weights.
         let mut rule_arns: Vec<String> = Vec::new();
+        let mut listener_arns: Vec<String> = Vec::new();
         for arn in production_rule_arn.iter().chain(test_rule_arn.iter()) {
-            if !rule_arns.contains(arn) {
-                rule_arns.push(arn.clone());
+            let list = if is_listener_arn(arn) {
+                &mut listener_arns
+            } else {
+                &mut rule_arns
+            };
+            if !list.contains(arn) {
+                list.push(arn.clone());
             }
         }
         let test_listener_arn = test_rule_arn
             .as_deref()
             .map(listener_arn_of_rule)
             .transpose()?;
+        if let Some(listener) = &test_listener_arn
+            && !listener_arns.contains(listener)
+        {
+            listener_arns.push(listener.clone());
+        }
         let listener_for_lb = match (&test_listener_arn, &production_rule_arn) {
             (Some(listener), _) => Some(listener.clone()),
             (None, Some(rule)) => Some(listener_arn_of_rule(rule)?),
@@ -398,14 +411,28 @@ impl EcsFacts {
         // The three lookups are independent: the listener and load balancer ARNs are parts of the
         // rule ARN, so nothing waits for another answer.
         let lb_for_dns = test_listener_arn.as_ref().and(derived_lb_arn.clone());
-        let (rules, listener, dns_name) = tokio::join!(
+        let (rules, listeners, dns_name) = tokio::join!(
             self.describe_rules(&rule_arns),
-            self.describe_listener(test_listener_arn.as_deref()),
+            self.describe_listeners(&listener_arns),
             self.describe_load_balancer(lb_for_dns.as_deref()),
         );
-        let rules = rules?;
-        let listener = listener?;
+        let mut rules = rules?;
+        let listeners = listeners?;
         let dns_name = dns_name?;
+        // A listener named as a "rule" (NLB) is judged by its default action.
+        rules.extend(
+            listeners
+                .iter()
+                .filter(|listener| {
+                    production_rule_arn.as_ref() == Some(&listener.arn)
+                        || test_rule_arn.as_ref() == Some(&listener.arn)
+                })
+                .map(ListenerFacts::as_rule),
+        );
+        let listener = test_listener_arn
+            .as_ref()
+            .and_then(|arn| listeners.iter().find(|listener| &listener.arn == arn))
+            .cloned();
         let rule = |arn: &Option<String>| {
             arn.as_ref()
                 .and_then(|arn| rules.iter().find(|rule| &rule.rule_arn == arn))
@@ -447,22 +474,25 @@ impl EcsFacts {
             );
         }
 
-        let mut test_endpoint = match (&test_rule, &listener, &dns_name) {
+        let test_endpoint = match (&test_rule, &listener, &dns_name) {
             (Some(rule), Some(listener), Some(dns)) => Some(alb_test_endpoint(rule, listener, dns)),
             _ => None,
         };
+        // Service Connect routes test traffic in the *client's* proxy (the ECS developer guide,
+        // Service Connect blue/green): only tasks in the namespace can send it, and a Lambda is
+        // not one. So its alias is never a test endpoint here; an `http` check reaches it only
+        // through a URL the team names (`target: url`) on a client in the namespace.
         if test_endpoint.is_none()
             && let (Some(header), Some(alias)) = (
                 &green.facts.test_header,
                 &green.load_balancers.service_connect,
             )
         {
-            test_endpoint = Some(TestEndpoint {
-                base_url: format!("http://{}:{}", alias.host, alias.port),
-                host: None,
-                path: None,
-                headers: vec![header.clone()],
-            });
+            tracing::info!(
+                alias = %format!("{}:{}", alias.host, alias.port),
+                header = %header.name,
+                "green routes test traffic with Service Connect, which a Lambda function cannot send through; no test endpoint"
+            );
         }
 
         Ok(Arc::new(RoutingFacts {
@@ -499,43 +529,56 @@ impl EcsFacts {
         describe_listener_rules(&self.elbv2, arns).await
     }
 
-    async fn describe_listener(
-        &self,
-        arn: Option<&str>,
-    ) -> Result<Option<ListenerFacts>, FactError> {
+    /// The listeners `arns`, in that order, with one `DescribeListeners` call (none for none).
+    async fn describe_listeners(&self, arns: &[String]) -> Result<Vec<ListenerFacts>, FactError> {
         const ACTION: &str = "elasticloadbalancing:DescribeListeners";
-        let Some(arn) = arn else { return Ok(None) };
+        if arns.is_empty() {
+            return Ok(Vec::new());
+        }
         let output = self
             .elbv2
             .describe_listeners()
-            .listener_arns(arn)
+            .set_listener_arns(Some(arns.to_vec()))
             .send()
             .await
-            .map_err(|error| classify(&error, ACTION, arn, &[("ListenerNotFound", "listener")]))?;
-        let Some(listener) = output
-            .listeners()
-            .iter()
-            .find(|listener| listener.listener_arn() == Some(arn))
-        else {
-            return Err(FactError::NotFound {
-                what: "listener".to_owned(),
-                resource: arn.to_owned(),
+            .map_err(|error| {
+                classify(
+                    &error,
+                    ACTION,
+                    &arns.join(", "),
+                    &[("ListenerNotFound", "listener")],
+                )
+            })?;
+        let mut listeners = Vec::with_capacity(arns.len());
+        for arn in arns {
+            let Some(listener) = output
+                .listeners()
+                .iter()
+                .find(|listener| listener.listener_arn() == Some(arn.as_str()))
+            else {
+                return Err(FactError::NotFound {
+                    what: "listener".to_owned(),
+                    resource: arn.clone(),
+                });
+            };
+            let Some(port) = listener.port() else {
+                return Err(FactError::Unexpected {
+                    action: ACTION.to_owned(),
+                    message: format!("listener {arn} has no port"),
+                });
+            };
+            listeners.push(ListenerFacts {
+                arn: arn.clone(),
+                port,
+                secure: matches!(
+                    listener.protocol(),
+                    Some(ProtocolEnum::Https | ProtocolEnum::Tls)
+                ),
+                load_balancer_arn: listener.load_balancer_arn().map(str::to_owned),
+                default_forwards: forwards_of(listener.default_actions()),
             });
-        };
-        let Some(port) = listener.port() else {
-            return Err(FactError::Unexpected {
-                action: ACTION.to_owned(),
-                message: format!("listener {arn} has no port"),
-            });
-        };
-        Ok(Some(ListenerFacts {
-            port,
-            secure: matches!(
-                listener.protocol(),
-                Some(ProtocolEnum::Https | ProtocolEnum::Tls)
-            ),
-            load_balancer_arn: listener.load_balancer_arn().map(str::to_owned),
-        }))
+        }
+        Ok(listeners)
     }
 
     async fn describe_load_balancer(&self, arn: Option<&str>) -> Result<Option<String>, FactError> {
@@ -915,9 +958,24 @@ struct ServiceConnectAlias {
 
 #[derive(Debug, Clone, PartialEq)]
 struct ListenerFacts {
+    arn: String,
     port: i32,
     secure: bool,
     load_balancer_arn: Option<String>,
+    /// Target group → weight of the default action: where an NLB's blue/green weights live.
+    default_forwards: Vec<(String, f64)>,
+}
+
+impl ListenerFacts {
+    /// The listener as the "rule" ECS names for an NLB: its default action, matching everything.
+    fn as_rule(&self) -> ListenerRuleFacts {
+        ListenerRuleFacts {
+            rule_arn: self.arn.clone(),
+            listener_arn: self.arn.clone(),
+            forwards: self.default_forwards.clone(),
+            conditions: Vec::new(),
+        }
+    }
 }
 
 // -------------------------------------------------------------------------------------------------
@@ -993,8 +1051,8 @@ fn described_deployment(
         .alarms()
         .map(|alarms| {
             (
-                alarms.alarm_names().to_vec(),
-                alarms.triggered_alarm_names().to_vec(),
+                split_alarm_names(alarms.alarm_names()),
+                split_alarm_names(alarms.triggered_alarm_names()),
             )
         })
         .unwrap_or_default();
@@ -1177,23 +1235,31 @@ fn service_connect_test(
     let Some(config) = config.filter(|config| config.enabled()) else {
         return (None, None);
     };
-    let aliases = config.services().iter().flat_map(|service| {
-        let default_host = service
+    // The model: `dnsName` defaults to `discoveryName.namespace`, else `portName.namespace`.
+    let namespace = config
+        .namespace()
+        .filter(|namespace| !namespace.is_empty() && !namespace.starts_with("arn:"));
+    let aliases = config.services().iter().flat_map(move |service| {
+        let name = service
             .discovery_name()
             .filter(|name| !name.is_empty())
             .unwrap_or(service.port_name());
+        let default_host = match namespace {
+            Some(namespace) => format!("{name}.{namespace}"),
+            None => name.to_owned(),
+        };
         service.client_aliases().iter().map(move |alias| {
             let host = alias
                 .dns_name()
                 .filter(|name| !name.is_empty())
-                .unwrap_or(default_host);
+                .map_or_else(|| default_host.clone(), str::to_owned);
             (alias, host)
         })
     });
     let mut first_alias = None;
     for (alias, host) in aliases {
         let endpoint = ServiceConnectAlias {
-            host: host.to_owned(),
+            host,
             port: alias.port(),
         };
         if let Some(rules) = alias.test_traffic_rules() {
@@ -1276,6 +1342,10 @@ fn pinned_digest(image: &str) -> Option<&str> {
 
 /// `arn:…:listener-rule/app/<lb>/<lb-id>/<listener-id>/<rule-id>` → `arn:…:listener/app/<lb>/<lb-id>/<listener-id>`.
 fn listener_arn_of_rule(rule_arn: &str) -> Result<String, FactError> {
+    // An NLB's "rule" is its listener.
+    if is_listener_arn(rule_arn) {
+        return Ok(rule_arn.to_owned());
+    }
     rule_arn
         .split_once(":listener-rule/")
         .and_then(|(prefix, path)| {
@@ -1287,6 +1357,29 @@ fn listener_arn_of_rule(rule_arn: &str) -> Result<String, FactError> {
             action: "elasticloadbalancing:DescribeRules".to_owned(),
             message: format!("{rule_arn} is not a listener rule ARN"),
         })
+}
+
+/// Alarm names from a ServiceDeployment's `alarms`: botocore's ECS model types them as a list yet
+/// documents "A ',' separates the alarms", so one element may hold several names. Splitting on
+/// commas gives the same names under both readings for every alarm name without a comma; the
+/// price is that an alarm whose own name contains a comma (CloudWatch allows it) is not found,
+/// which the alarms check reports rather than passes. See docs/aws-contracts.md.
+fn split_alarm_names(names: &[String]) -> Vec<String> {
+    let mut split: Vec<String> = names
+        .iter()
+        .flat_map(|entry| entry.split(','))
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .map(str::to_owned)
+        .collect();
+    split.dedup();
+    split
+}
+
+/// Whether `arn` names a listener (`…:listener/net/…`), as ECS's `productionListenerRule` does
+/// for a Network Load Balancer, rather than a listener rule.
+fn is_listener_arn(arn: &str) -> bool {
+    arn.contains(":listener/")
 }
 
 /// `arn:…:listener/app/<lb>/<lb-id>/<listener-id>` → `arn:…:loadbalancer/app/<lb>/<lb-id>`.
@@ -1303,10 +1396,10 @@ fn load_balancer_arn_of_listener(listener_arn: &str) -> Result<String, FactError
         })
 }
 
-fn rule_facts(rule: &Rule, rule_arn: &str) -> Result<ListenerRuleFacts, FactError> {
+/// Target group → weight of the forward actions among `actions`.
+fn forwards_of(actions: &[Action]) -> Vec<(String, f64)> {
     let mut forwards: Vec<(String, f64)> = Vec::new();
-    for action in rule
-        .actions()
+    for action in actions
         .iter()
         .filter(|action| action.r#type() == Some(&ActionTypeEnum::Forward))
     {
@@ -1326,6 +1419,11 @@ fn rule_facts(rule: &Rule, rule_arn: &str) -> Result<ListenerRuleFacts, FactErro
             }
         }
     }
+    forwards
+}
+
+fn rule_facts(rule: &Rule, rule_arn: &str) -> Result<ListenerRuleFacts, FactError> {
+    let forwards = forwards_of(rule.actions());
     let conditions = rule
         .conditions()
         .iter()
@@ -2592,6 +2690,127 @@ mod tests {
 
     // ----- routing -----
 
+    #[test]
+    fn deployment_alarm_names_are_split_on_commas_as_documented() {
+        assert_eq!(
+            split_alarm_names(&["web-5xx,web-latency".to_owned(), " db-errors ".to_owned()]),
+            vec!["web-5xx", "web-latency", "db-errors"]
+        );
+        assert_eq!(split_alarm_names(&["web-5xx".to_owned()]), vec!["web-5xx"]);
+        assert!(split_alarm_names(&[String::new()]).is_empty());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn an_nlb_is_routed_by_its_listeners_default_actions() {
+        // ECS names listeners, not rules, for a Network Load Balancer (botocore
+        // AdvancedConfiguration): the weights are in each listener's default forward action.
+        const NLB: &str = "arn:aws:elasticloadbalancing:us-west-2:123456789012:loadbalancer/net/web/50dc6c495c0c9188";
+        const NLB_PROD: &str = "arn:aws:elasticloadbalancing:us-west-2:123456789012:listener/net/web/50dc6c495c0c9188/1111";
+        const NLB_TEST: &str = "arn:aws:elasticloadbalancing:us-west-2:123456789012:listener/net/web/50dc6c495c0c9188/2222";
+        let nlb_pair = || {
+            ecs::LoadBalancer::builder()
+                .target_group_arn(TG_A)
+                .container_name("web")
+                .container_port(8080)
+                .advanced_configuration(
+                    ecs::AdvancedConfiguration::builder()
+                        .alternate_target_group_arn(TG_B)
+                        .production_listener_rule(NLB_PROD)
+                        .test_listener_rule(NLB_TEST)
+                        .role_arn("arn:aws:iam::123456789012:role/ecs-infrastructure-elb")
+                        .build(),
+                )
+                .build()
+        };
+        let described = describe_deployment(&[BLUE]);
+        let revisions = mock!(Ecs::describe_service_revisions).then_output(move || {
+            let mut green = green_revision(None);
+            green.load_balancers = Some(vec![nlb_pair()]);
+            let mut blue = blue_revision();
+            blue.load_balancers = Some(vec![nlb_pair()]);
+            revisions_output(vec![green, blue])
+        });
+        let weighted = |green: i32, blue: i32| {
+            elb::Action::builder()
+                .r#type(elb::ActionTypeEnum::Forward)
+                .forward_config(
+                    elb::ForwardActionConfig::builder()
+                        .target_groups(
+                            elb::TargetGroupTuple::builder()
+                                .target_group_arn(TG_A)
+                                .weight(blue)
+                                .build(),
+                        )
+                        .target_groups(
+                            elb::TargetGroupTuple::builder()
+                                .target_group_arn(TG_B)
+                                .weight(green)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        };
+        let listeners = mock!(Elb::describe_listeners)
+            .match_requests(|input| {
+                input.listener_arns() == [NLB_PROD.to_owned(), NLB_TEST.to_owned()]
+            })
+            .then_output(move || {
+                let listener = |arn: &str, port: i32, action: elb::Action| {
+                    elb::Listener::builder()
+                        .listener_arn(arn)
+                        .load_balancer_arn(NLB)
+                        .port(port)
+                        .protocol(elb::ProtocolEnum::Tcp)
+                        .default_actions(action)
+                        .build()
+                };
+                DescribeListenersOutput::builder()
+                    .listeners(listener(NLB_PROD, 80, weighted(0, 100)))
+                    .listeners(listener(NLB_TEST, 8080, weighted(100, 0)))
+                    .build()
+            });
+        let balancer = mock!(Elb::describe_load_balancers).then_output(|| {
+            DescribeLoadBalancersOutput::builder()
+                .load_balancers(
+                    elb::LoadBalancer::builder()
+                        .load_balancer_arn(NLB)
+                        .dns_name("web-nlb.elb.us-west-2.amazonaws.com")
+                        .build(),
+                )
+                .build()
+        });
+        let rules =
+            mock!(Elb::describe_rules).then_output(|| DescribeRulesOutput::builder().build());
+        let facts = facts(
+            &event("POST_TEST_TRAFFIC_SHIFT", json!({})),
+            &[&described, &revisions],
+            &[&listeners, &balancer, &rules],
+        );
+        let routing = facts.routing().await.expect("routing");
+        assert_eq!((listeners.num_calls(), rules.num_calls()), (1, 0));
+        assert!(routing.has_load_balancer());
+        let production = routing.production_rule.as_ref().expect("production");
+        assert_eq!(production.rule_arn, NLB_PROD);
+        assert_eq!(production.listener_arn, NLB_PROD);
+        assert_eq!(
+            production.forwards,
+            vec![(TG_A.to_owned(), 100.0), (TG_B.to_owned(), 0.0)]
+        );
+        let test = routing.test_rule.as_ref().expect("test");
+        assert_eq!(
+            test.forwards,
+            vec![(TG_A.to_owned(), 0.0), (TG_B.to_owned(), 100.0)]
+        );
+        assert!(test.conditions.is_empty());
+        assert_eq!(routing.load_balancer_arn.as_deref(), Some(NLB));
+        let endpoint = routing.test_endpoint.as_ref().expect("test endpoint");
+        assert_eq!(
+            endpoint.base_url,
+            "http://web-nlb.elb.us-west-2.amazonaws.com:8080"
+        );
+    }
+
     #[tokio::test(start_paused = true)]
     async fn routing_describes_both_rules_in_one_call_and_builds_the_test_endpoint() {
         // No weights in the event at this stage: blue comes from the deployment.
@@ -2856,9 +3075,11 @@ mod tests {
                     conditions,
                 },
                 &ListenerFacts {
+                    arn: TEST_LISTENER.into(),
                     port: 80,
                     secure: false,
                     load_balancer_arn: None,
+                    default_forwards: Vec::new(),
                 },
                 "lb.example.com",
             )

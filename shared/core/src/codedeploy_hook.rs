@@ -191,6 +191,16 @@ pub enum HookError {
     },
 }
 
+impl HookError {
+    /// The reason code of this error: what Lambda records as the invocation's error type.
+    pub fn reason(&self) -> &'static ReasonCode {
+        match self {
+            HookError::Malformed(_) => &crate::protocol::codes::EVENT_MALFORMED,
+            HookError::Report { error, .. } => error.reason(),
+        }
+    }
+}
+
 /// What one execution comes to before anything is sent.
 enum Decision {
     Report {

@@ -215,6 +215,18 @@ pub struct RoutingFacts {
     pub test_endpoint: Option<TestEndpoint>,
 }
 
+impl RoutingFacts {
+    /// Whether the service is behind a load balancer at all: a target group, a listener rule or a
+    /// load balancer is known. A Service Connect-only service, or one without routing, has none.
+    pub fn has_load_balancer(&self) -> bool {
+        self.green_target_group.is_some()
+            || self.blue_target_group.is_some()
+            || self.load_balancer_arn.is_some()
+            || self.production_rule.is_some()
+            || self.test_rule.is_some()
+    }
+}
+
 /// Lazily gathered, memoized facts about one deployment.
 pub trait Facts: Send + Sync {
     /// The service, from the event.

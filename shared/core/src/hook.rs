@@ -4,10 +4,11 @@
 //! [`HookBackend`] (AWS clients, the facts provider, the plan factory) and hands payloads here. The
 //! order of the steps is the product's promise:
 //! 1. an event that does not follow the contract is answered FAILED, naming the field;
-//! 2. a stage this function does not serve is answered FAILED, naming the function that does;
-//! 3. a rollback is answered SUCCEEDED before anything else can go wrong (config included) — the
-//!    event's weights are the documented signal, confirmed with the deployment's status when that can
-//!    be read, because a first production step seen before its weights move looks the same;
+//! 2. a rollback is answered SUCCEEDED before anything else can go wrong (wiring and config
+//!    included) — the event's weights are the documented signal, confirmed with the deployment's
+//!    status when that can be read, because a first production step seen before its weights move
+//!    looks the same;
+//! 3. a stage this function does not serve is answered FAILED, naming the function that does;
 //! 4. the config is resolved (a broken one fails the stage with its line and field);
 //! 5. the engine judges the stage's plan; its state goes back in `hookDetails`.
 
@@ -130,28 +131,6 @@ pub async fn handle_ecs_hook(
         Ok(event) => event,
         Err(error) => return failed(&EVENT_MALFORMED, format!("malformed hook event: {error}")),
     };
-    let stage = &event.lifecycle_stage;
-    if !stage.is_known() {
-        return failed(
-            &EVENT_STAGE_UNKNOWN,
-            format!(
-                "lifecycle stage {stage} is unknown to this version of greenlight; remove it from the hook's lifecycleStages or upgrade"
-            ),
-        );
-    }
-    if !phase.stages().contains(stage) {
-        let right = Phase::for_stage(stage)
-            .map(|right| format!("the `{}` function serves it", right.function_name()))
-            .unwrap_or_else(|| "no greenlight function serves it".to_owned());
-        return failed(
-            &EVENT_STAGE_NOT_SERVED,
-            format!(
-                "wiring mistake: the `{}` function was invoked for {stage}, which it does not serve; {right}",
-                phase.function_name()
-            ),
-        );
-    }
-
     let facts = match backend.facts(&event) {
         Ok(facts) => facts,
         Err(error) => return failed(&EVENT_MALFORMED, format!("malformed hook event: {error}")),
@@ -180,6 +159,16 @@ pub async fn handle_ecs_hook(
         }
         None => None,
     };
+
+    let stage = &event.lifecycle_stage;
+    // A rollback first: ECS re-invokes the TEST_/PRODUCTION_TRAFFIC_SHIFT hooks while it rolls
+    // back, and a hook wired to a stage this function does not serve must not block that.
+    if let Some((code, message)) = wiring_mistake(phase, stage) {
+        if rollback.is_none() {
+            return failed(code, message);
+        }
+        tracing::warn!(reason = code.code, message = %message, "wiring mistake seen during a rollback; not blocking it");
+    }
 
     let key = StageKey::new(
         &event.resource_arn,
@@ -261,6 +250,32 @@ pub async fn handle_ecs_hook(
         code: verdict.code,
         message: verdict.message,
     }
+}
+
+/// Why this function should not judge `stage`: a stage this version does not know, or one this
+/// function does not serve.
+fn wiring_mistake(phase: Phase, stage: &LifecycleStage) -> Option<(&'static ReasonCode, String)> {
+    if !stage.is_known() {
+        return Some((
+            &EVENT_STAGE_UNKNOWN,
+            format!(
+                "lifecycle stage {stage} is unknown to this version of greenlight; remove it from the hook's lifecycleStages or upgrade"
+            ),
+        ));
+    }
+    if !phase.stages().contains(stage) {
+        let right = Phase::for_stage(stage)
+            .map(|right| format!("the `{}` function serves it", right.function_name()))
+            .unwrap_or_else(|| "no greenlight function serves it".to_owned());
+        return Some((
+            &EVENT_STAGE_NOT_SERVED,
+            format!(
+                "wiring mistake: the `{}` function was invoked for {stage}, which it does not serve; {right}",
+                phase.function_name()
+            ),
+        ));
+    }
+    None
 }
 
 fn failed(code: &'static ReasonCode, message: String) -> HookAnswer {

@@ -105,6 +105,11 @@ pub struct Outcome {
     /// The evidence behind the outcome, most telling first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<Evidence>,
+    /// The service has no resource this check judges (no load balancer, no test listener rule,
+    /// no Service Connect): a permanent error that the check's `on_not_applicable: pass` turns
+    /// into a pass saying so.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub not_applicable: bool,
 }
 
 impl Outcome {
@@ -115,6 +120,7 @@ impl Outcome {
             code,
             message: message.into(),
             evidence: Vec::new(),
+            not_applicable: false,
         }
     }
 
@@ -146,6 +152,15 @@ impl Outcome {
         Outcome {
             error_class: Some(ErrorClass::Permanent),
             ..Outcome::new(Status::Error, code, message)
+        }
+    }
+
+    /// The check cannot apply to this service: it lacks the resource the check judges. A permanent
+    /// error, unless the check's policy says `on_not_applicable: pass`.
+    pub fn not_applicable(code: &'static ReasonCode, message: impl Into<String>) -> Self {
+        Outcome {
+            not_applicable: true,
+            ..Outcome::permanent_error(code, message)
         }
     }
 

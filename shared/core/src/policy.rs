@@ -58,6 +58,20 @@ pub enum OnExhausted {
     Pass,
 }
 
+/// What a check that cannot apply to the service (it has no load balancer, no test listener rule,
+/// no Service Connect) answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnNotApplicable {
+    /// A config that asks for the check on such a service is a mistake: fail, naming what is
+    /// missing.
+    #[default]
+    Fail,
+    /// Pass with `CHECK_NOT_APPLICABLE` and evidence naming what the service lacks (the built-in
+    /// plans, which run on every topology).
+    Pass,
+}
+
 /// The resolved policy of one check in a plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CheckPolicy {
@@ -69,6 +83,8 @@ pub struct CheckPolicy {
     pub on_error: OnError,
     /// What to answer once `max_wait` is spent.
     pub on_exhausted: OnExhausted,
+    /// What to answer when the service lacks what the check judges.
+    pub on_not_applicable: OnNotApplicable,
     /// How long one run of the check may take.
     pub timeout: Duration,
     /// How long the check may stay inconclusive or erroring, counted from the first such outcome in a
@@ -85,6 +101,7 @@ impl Default for CheckPolicy {
             on_inconclusive: OnInconclusive::Wait,
             on_error: OnError::Retry,
             on_exhausted: OnExhausted::Fail,
+            on_not_applicable: OnNotApplicable::Fail,
             timeout: Duration::from_secs(10),
             max_wait: Duration::from_secs(15 * 60),
             consecutive: 1,

@@ -51,6 +51,7 @@ use super::ecs::DriverError;
 use super::{HookInvoker, Stage};
 use crate::codedeploy::{CodeDeploySim, SimDeployment};
 use crate::http_client::{exchange, loopback_client};
+use crate::iam::EngineRole;
 use crate::lambda_host::LambdaHost;
 use crate::lb::LoadBalancerPlane;
 use crate::testing::{LocalAws, REGION};
@@ -497,12 +498,12 @@ impl CodeDeployStack {
             .register(&stack.blue_target_group, &blue_ips, spec.port)
             .await?;
 
-        sim.add_deployment(stack.sim_deployment());
+        sim.add_deployment(stack.sim_deployment(task_set_id(&blue_set)));
         Ok(stack)
     }
 
     /// The deployment as CodeDeploy describes it before its first lifecycle event.
-    fn sim_deployment(&self) -> SimDeployment {
+    fn sim_deployment(&self, blue_task_set_id: &str) -> SimDeployment {
         let route = |listener: &str| json!({ "listenerArns": [listener] });
         let group_name = |arn: &str| arn.split('/').nth(1).unwrap_or_default().to_owned();
         SimDeployment {
@@ -549,7 +550,7 @@ impl CodeDeployStack {
                     .map(|event| json!({ "lifecycleEventName": event.as_str(), "status": "Pending" }))
                     .collect::<Vec<_>>(),
                 "taskSetsInfo": [{
-                    "identifer": "blue",
+                    "identifer": blue_task_set_id,
                     "desiredCount": 0,
                     "trafficWeight": 100.0,
                     "taskSetLabel": "Blue",
@@ -733,6 +734,24 @@ impl CodeDeployStack {
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = tasks;
         Ok(set)
+    }
+
+    /// Makes green's task set PRIMARY, as CodeDeploy does once green serves production (blue's
+    /// becomes ACTIVE).
+    async fn make_green_primary(&self) -> Result<(), DriverError> {
+        let set = self
+            .green_task_set
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        let Some(set) = set else { return Ok(()) };
+        self.moto
+            .ecs(
+                "UpdateServicePrimaryTaskSet",
+                json!({ "cluster": self.cluster, "service": self.service, "primaryTaskSet": set }),
+            )
+            .await?;
+        Ok(())
     }
 
     /// Points a listener's default action at one target group.
@@ -969,6 +988,20 @@ pub struct CodeDeployRun {
     pub port: u16,
     /// How long a hook may take to report (CodeDeploy's hour, scaled for a rehearsal).
     pub hook_limit: Duration,
+    /// When CodeDeploy makes green's task set PRIMARY (undocumented).
+    pub green_primary: GreenPrimary,
+}
+
+/// When CodeDeploy makes green's task set PRIMARY: ECS's TaskSet.status says PRIMARY "serves
+/// production traffic", and CodeDeploy does not document the moment, so rehearsals play both.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GreenPrimary {
+    /// With the production shift (`AllowTraffic`), before the `AfterAllowTraffic` hook runs.
+    #[default]
+    AtAllowTraffic,
+    /// Only once the `AfterAllowTraffic` hook has reported Succeeded.
+    AfterAllowTrafficHook,
 }
 
 /// What an [`OnEvent`] callback returns: ready once the world has changed.
@@ -1077,6 +1110,15 @@ impl<'a, I: HookInvoker> CodeDeployDriver<'a, I> {
 
     /// Green's production weight in the target's task sets.
     fn set_task_sets(&self, green_weight: Option<f64>) {
+        let green_id = self
+            .stack
+            .green_task_set
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_deref()
+            .map(task_set_id)
+            .unwrap_or("green")
+            .to_owned();
         let green_group = self
             .stack
             .green_target_group
@@ -1096,7 +1138,7 @@ impl<'a, I: HookInvoker> CodeDeployDriver<'a, I> {
                             set["trafficWeight"] = json!(100.0 - weight);
                         }
                         sets.push(json!({
-                            "identifer": "green",
+                            "identifer": green_id,
                             "desiredCount": self.run.desired_count,
                             "runningCount": self.run.desired_count,
                             "trafficWeight": weight,
@@ -1167,6 +1209,9 @@ impl<'a, I: HookInvoker> CodeDeployDriver<'a, I> {
                 LifecycleEvent::AllowTraffic => {
                     self.shift("production", true).await?;
                     self.set_task_sets(Some(100.0));
+                    if self.run.green_primary == GreenPrimary::AtAllowTraffic {
+                        self.stack.make_green_primary().await?;
+                    }
                 }
                 _ => {}
             }
@@ -1191,6 +1236,11 @@ impl<'a, I: HookInvoker> CodeDeployDriver<'a, I> {
                 }
             }
             self.set_event_status(event, "Succeeded");
+            if lifecycle_event == LifecycleEvent::AfterAllowTraffic
+                && self.run.green_primary == GreenPrimary::AfterAllowTrafficHook
+            {
+                self.stack.make_green_primary().await?;
+            }
         }
         let status = match &failure {
             None => {
@@ -1344,11 +1394,19 @@ fn base64_like(text: &str) -> String {
     out
 }
 
+/// The id of a task set (`ecs-svc/…`-style, the last segment of its ARN): what a deployment
+/// target's `taskSetsInfo[].identifer` names.
+fn task_set_id(arn: &str) -> &str {
+    arn.rsplit('/').next().unwrap_or(arn)
+}
+
 /// Runs hook functions in [`LambdaHost`]s by function name; [`LambdaHooks::serve_invocations`]
 /// makes their asynchronous self-invocations (a long bake's handoff) reach the same hosts.
 #[derive(Clone, Default)]
 pub struct LambdaHooks {
     hosts: Arc<Mutex<BTreeMap<String, Arc<LambdaHost>>>>,
+    /// The role CodeDeploy invokes the hooks with, when IAM is enforced.
+    engine: Arc<Mutex<Option<EngineRole>>>,
 }
 
 impl std::fmt::Debug for LambdaHooks {
@@ -1361,6 +1419,12 @@ impl LambdaHooks {
     /// No functions yet.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Authorizes every hook invocation against `engine` (CodeDeploy's service role) first: a
+    /// function the role may not invoke fails its lifecycle event, as CodeDeploy fails it.
+    pub fn invoke_as(&self, engine: EngineRole) {
+        *self.engine.lock().unwrap_or_else(PoisonError::into_inner) = Some(engine);
     }
 
     /// Runs the function `name` in `host`.
@@ -1401,9 +1465,25 @@ impl HookInvoker for LambdaHooks {
         payload: &Value,
     ) -> impl Future<Output = super::HookCall> + Send {
         let host = self.host(function);
+        let denied = self
+            .engine
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .and_then(|engine| engine.may_invoke(function).err());
         let function = function.to_owned();
         let payload = payload.clone();
         async move {
+            if let Some(message) = denied {
+                return super::HookCall {
+                    outcome: super::HookCallOutcome::Failed(format!(
+                        "IAM_ROLE_PERMISSIONS: CodeDeploy could not invoke {function}: {message}"
+                    )),
+                    latency: Duration::ZERO,
+                    cold: false,
+                    logs: Vec::new(),
+                };
+            }
             let Some(host) = host else {
                 return super::HookCall {
                     outcome: super::HookCallOutcome::Failed(format!(

@@ -33,7 +33,7 @@ use serde_json::{Map, Value, json};
 use tokio::time::Instant;
 
 use super::{HookCall, HookCallOutcome, HookInvoker, Moment, Stage};
-use crate::scenario::format::{Strategy, TimeoutAction};
+use crate::scenario::format::{Strategy, TimeoutAction, WeightsMove};
 use crate::timeline::{Timeline, TimelineEvent};
 
 /// ECS's default `callBackDelay` when a hook answers IN_PROGRESS without one.
@@ -177,6 +177,8 @@ pub struct EcsDeployment {
     pub deployment_alarms: Vec<String>,
     /// The `deploymentConfiguration` ECS reports with the deployment.
     pub deployment_configuration: Value,
+    /// Whether the traffic-shift stages move the weights before or after their hooks.
+    pub weights_move: WeightsMove,
 }
 
 impl EcsDeployment {
@@ -363,9 +365,15 @@ impl<'a, I: HookInvoker, W: DeploymentWorld> EcsDriver<'a, I, W> {
         hooks_or_fail!(post_scale_up, None, None);
 
         let test_shift = Moment::at(Stage::TestTrafficShift);
+        let before_hooks = deployment.weights_move == WeightsMove::BeforeHooks;
         self.enter(test_shift, None, Some((100.0, 0.0))).await?;
-        self.shift(Listener::Test, 100.0, 0.0, progress).await?;
+        if before_hooks {
+            self.shift(Listener::Test, 100.0, 0.0, progress).await?;
+        }
         hooks_or_fail!(test_shift, Some((100.0, 0.0)), None);
+        if !before_hooks {
+            self.shift(Listener::Test, 100.0, 0.0, progress).await?;
+        }
 
         let post_test = Moment::at(Stage::PostTestTrafficShift);
         self.enter(post_test, None, None).await?;
@@ -390,9 +398,15 @@ impl<'a, I: HookInvoker, W: DeploymentWorld> EcsDriver<'a, I, W> {
                 step,
             };
             self.enter(shift, Some(after), None).await?;
-            self.shift(Listener::Production, after.0, after.1, progress)
-                .await?;
+            if before_hooks {
+                self.shift(Listener::Production, after.0, after.1, progress)
+                    .await?;
+            }
             hooks_or_fail!(shift, None, Some(after));
+            if !before_hooks {
+                self.shift(Listener::Production, after.0, after.1, progress)
+                    .await?;
+            }
             green = target;
 
             if index + 1 < last && !deployment.step_bake.is_zero() {
@@ -885,11 +899,8 @@ fn read_answer(call: &HookCall) -> Answer {
         Some("SUCCEEDED") => Answer::Succeeded,
         Some("FAILED") => Answer::Failed("the hook answered FAILED".to_owned()),
         Some("IN_PROGRESS") => Answer::InProgress {
-            // The Lambda-hooks page spells it callBackDelay; another page callBackDelaySeconds.
-            call_back_delay: response
-                .get("callBackDelay")
-                .or_else(|| response.get("callBackDelaySeconds"))
-                .and_then(Value::as_u64),
+            // The Lambda-hooks page documents `callBackDelay`; no other spelling is honoured.
+            call_back_delay: response.get("callBackDelay").and_then(Value::as_u64),
             hook_details: response
                 .get("hookDetails")
                 .and_then(Value::as_object)

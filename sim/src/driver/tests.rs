@@ -14,7 +14,7 @@ use super::ecs::{
     Listener,
 };
 use super::{HookCall, HookCallOutcome, HookInvoker, Moment, Stage};
-use crate::scenario::format::{Strategy, TimeoutAction};
+use crate::scenario::format::{Strategy, TimeoutAction, WeightsMove};
 use crate::timeline::TimelineEvent;
 
 const GREEN: &str =
@@ -230,6 +230,7 @@ fn deployment(strategy: Strategy, steps: Vec<f64>, hooks: Vec<Hook>) -> EcsDeplo
         desired_count: 2,
         deployment_alarms: vec![],
         deployment_configuration: json!({ "strategy": strategy.as_str() }),
+        weights_move: WeightsMove::BeforeHooks,
     }
 }
 
@@ -648,4 +649,41 @@ async fn rolling_runs_only_the_admission_hook() {
     let result = drive(&plan, &hooks, &world).await;
     assert_eq!(result.status, "ROLLBACK_SUCCESSFUL");
     assert!(!world.actions().contains(&"scale up".to_owned()));
+}
+
+#[tokio::test(start_paused = true)]
+async fn weights_move_before_or_after_the_shift_hooks_as_the_scenario_says() {
+    // The hook at TEST_TRAFFIC_SHIFT fails: whether the test weights moved first tells the orders
+    // apart.
+    let failing = || {
+        ScriptedHooks::default().then(
+            "test-traffic",
+            Stage::TestTrafficShift,
+            json!({ "hookStatus": "FAILED" }),
+        )
+    };
+    let moved_test = |order: WeightsMove| async move {
+        let world = RecordingWorld::default();
+        let mut plan = deployment(Strategy::BlueGreen, vec![100.0], all_hooks());
+        plan.weights_move = order;
+        drive(&plan, &failing(), &world).await;
+        world
+            .actions()
+            .iter()
+            .any(|action| action == "shift test 100/0")
+    };
+    assert!(moved_test(WeightsMove::BeforeHooks).await);
+    assert!(!moved_test(WeightsMove::AfterHooks).await);
+
+    // Going forward under after_hooks, every shift happens once its stage's hooks succeeded, and
+    // before the stage after it.
+    let world = RecordingWorld::default();
+    let mut plan = deployment(Strategy::BlueGreen, vec![100.0], all_hooks());
+    plan.weights_move = WeightsMove::AfterHooks;
+    drive(&plan, &ScriptedHooks::default(), &world).await;
+    let actions = world.actions();
+    let position = |action: &str| actions.iter().position(|a| a == action).unwrap();
+    assert!(position("reached TEST_TRAFFIC_SHIFT") < position("shift test 100/0"));
+    assert!(position("shift test 100/0") < position("reached POST_TEST_TRAFFIC_SHIFT"));
+    assert!(position("shift production 100/0") < position("reached POST_PRODUCTION_TRAFFIC_SHIFT"));
 }

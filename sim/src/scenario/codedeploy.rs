@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use super::format::Scenario;
 use super::runner::{
     RunError, RunOptions, begin_deployment, check_expectations, deployment_result, function_binary,
-    function_env, note_load, stop_load,
+    function_env, note_load, rehearsal_world, role_env, stop_load,
 };
 use super::setup::{
     self, CallTally, TaskDigestSupplement, TaskDigests, change_world_at, override_target_health,
@@ -33,6 +33,7 @@ use crate::driver::codedeploy::{
     LifecycleEvent, OnEvent,
 };
 use crate::endpoint::AwsEndpoint;
+use crate::iam::EngineRole;
 use crate::lambda_host::{FunctionSpec, LambdaHost};
 use crate::lb::LoadBalancerPlane;
 use crate::testing::LocalAws;
@@ -91,9 +92,13 @@ async fn start_hooks(
     options: &RunOptions,
     env: &[(String, String)],
     config: Option<&ConfigFile>,
+    world: &World,
 ) -> Result<LambdaHooks, String> {
     let binary = function_binary(HOOK_BINARY, options.functions_dir.as_ref())?;
     let lambda = LambdaHooks::new();
+    if let Some(iam) = world.iam() {
+        lambda.invoke_as(EngineRole::codedeploy(iam));
+    }
     let mut events_by_function: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
     for (event, function) in hooks {
         events_by_function
@@ -104,7 +109,7 @@ async fn start_hooks(
     for (function, events) in events_by_function {
         let mut spec = FunctionSpec::new(binary.clone(), function);
         spec.timeout = options.function_timeout;
-        spec.env = env.to_vec();
+        spec.env = role_env(env, world, function)?;
         if let [event] = events.as_slice() {
             spec.env
                 .push(("GREENLIGHT_HOOK".into(), (*event).to_owned()));
@@ -129,7 +134,7 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         message,
     };
     let service = &scenario.service;
-    let world = World::new();
+    let world = rehearsal_world(scenario).map_err(fail)?;
     let aws = LocalAws::start_with_world(&world)
         .await
         .map_err(|error| fail(format!("cannot start the local AWS: {error}")))?;
@@ -169,6 +174,13 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
     let stack = CodeDeployStack::build(&aws, &plane, &sim, &spec)
         .await
         .map_err(setup_failed)?;
+    if let Some(iam) = world.iam() {
+        iam.note_codedeploy_deployment(
+            &stack.deployment_id,
+            &stack.application,
+            &stack.deployment_group,
+        );
+    }
     for (definition, digest) in [
         (&stack.blue_task_definition, &images.blue.1),
         (&stack.green_task_definition, &images.green.1),
@@ -197,6 +209,7 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         options,
         &function_env(&aws, &endpoint),
         config.as_ref(),
+        &world,
     )
     .await
     .map_err(fail)?;
@@ -254,6 +267,7 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
             desired_count: service.desired_count,
             port: service.port,
             hook_limit,
+            green_primary: scenario.deployment.green_primary,
         },
     )
     .on_event(on_event);

@@ -59,12 +59,67 @@ pub struct Scenario {
     /// Faults the local AWS injects once the world is set up.
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
+    /// IAM: enforced from `infra/template.yaml`'s roles unless turned off, with grants a scenario
+    /// takes away to rehearse a broken template.
+    #[serde(default)]
+    pub iam: IamSpec,
     /// What must come of it.
     pub expect: Expectation,
     /// The directory the scenario's relative paths (a function's `code`) start from: the file's
     /// own directory, or the working directory for a scenario given as text.
     #[serde(skip)]
     pub base_dir: std::path::PathBuf,
+}
+
+/// How a scenario's IAM differs from the template's.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IamSpec {
+    /// Whether every call a function makes is authorized against its role (default: yes).
+    #[serde(default = "yes")]
+    pub enforce: bool,
+    /// Grants taken away from a role, or narrowed to other resources.
+    #[serde(default)]
+    pub overrides: Vec<GrantSpec>,
+}
+
+impl Default for IamSpec {
+    fn default() -> Self {
+        IamSpec {
+            enforce: true,
+            overrides: Vec::new(),
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// One grant changed in one role: `{role: PostScaleUpRole, action: ecs:DescribeTasks}` takes the
+/// action away; with `resources`, the role grants it on those resources only.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GrantSpec {
+    /// The role's logical id in `infra/template.yaml` (`PostScaleUpRole`, `CodeDeployHookRole`,
+    /// `HookInvokeRole`), or `CodeDeployServiceRole`.
+    pub role: String,
+    /// The action, as the role's statement lists it.
+    pub action: String,
+    /// The resources to grant it on instead (empty: not granted at all).
+    #[serde(default)]
+    pub resources: Vec<String>,
+}
+
+impl GrantSpec {
+    /// The override IAM applies.
+    pub fn to_override(&self) -> crate::iam::GrantOverride {
+        crate::iam::GrantOverride {
+            role: self.role.clone(),
+            action: self.action.clone(),
+            resources: self.resources.clone(),
+        }
+    }
 }
 
 /// The ECS service.
@@ -84,6 +139,57 @@ pub struct ServiceSpec {
     /// How many tasks each revision runs.
     #[serde(default = "default_desired_count")]
     pub desired_count: u32,
+    /// How traffic reaches the service, among the topologies AWS documents for blue/green.
+    #[serde(default)]
+    pub topology: Topology,
+}
+
+/// How traffic reaches the service (ECS developer guide, blue/green deployments).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Topology {
+    /// An Application Load Balancer: production and test listener rules, weighted forwards.
+    #[default]
+    Alb,
+    /// An Application Load Balancer without a test listener rule (`testListenerRule` is optional):
+    /// no test traffic route.
+    AlbWithoutTestRule,
+    /// A Network Load Balancer: `productionListenerRule` and `testListenerRule` are listener ARNs,
+    /// the weights live in each listener's default action.
+    Nlb,
+    /// Service Connect only: no load balancer; ECS routes production and test traffic in the
+    /// clients' proxies in the namespace. The rehearsal runs one client
+    /// ([`crate::service_connect::ServiceConnectClient`]); `{service_connect_client_url}` in a
+    /// hook's `hookDetails` names it.
+    ServiceConnect,
+    /// No load balancer at all: the service's `loadBalancers` is empty, ECS moves no traffic.
+    None,
+}
+
+impl Topology {
+    /// The name as scenarios write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Topology::Alb => "alb",
+            Topology::AlbWithoutTestRule => "alb_without_test_rule",
+            Topology::Nlb => "nlb",
+            Topology::ServiceConnect => "service_connect",
+            Topology::None => "none",
+        }
+    }
+
+    /// Whether ECS knows a load balancer for the service.
+    pub fn has_load_balancer(self) -> bool {
+        matches!(
+            self,
+            Topology::Alb | Topology::AlbWithoutTestRule | Topology::Nlb
+        )
+    }
+
+    /// Whether ECS has a test route to move.
+    pub fn has_test_route(self) -> bool {
+        matches!(self, Topology::Alb | Topology::Nlb)
+    }
 }
 
 fn default_container() -> String {
@@ -124,6 +230,22 @@ pub struct RevisionSpec {
     /// The digest the running tasks report instead of the image's (a tag moved under them).
     #[serde(default)]
     pub running_digest: Option<String>,
+    /// When ECS fills the revision's `containerImages[].imageDigest`: `at_start` (the default)
+    /// or `after_first_task` (the developer guide says the first task started establishes the
+    /// digest; whether it is known at PRE_SCALE_UP is undocumented).
+    #[serde(default)]
+    pub digest_resolved: DigestResolved,
+}
+
+/// When ECS records a revision's image digests.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DigestResolved {
+    /// Known from the start of the deployment.
+    #[default]
+    AtStart,
+    /// Known once the first task of the revision started (SCALE_UP): absent before.
+    AfterFirstTask,
 }
 
 /// A container image in the local ECR.
@@ -395,6 +517,15 @@ pub struct DeploymentSpec {
     /// What runs the deployment: `ECS` (the default) or `CODE_DEPLOY`.
     #[serde(default, rename = "controller")]
     pub controller: Controller,
+    /// When ECS moves the listener weights of TEST_TRAFFIC_SHIFT and PRODUCTION_TRAFFIC_SHIFT:
+    /// `before_hooks` (the default) or `after_hooks` (once every hook of the stage has answered
+    /// SUCCEEDED). AWS does not document which; greenlight must be right under both.
+    #[serde(default, rename = "weights_move")]
+    pub weights_move: WeightsMove,
+    /// CODE_DEPLOY: when green's task set becomes PRIMARY: `at_allow_traffic` (the default) or
+    /// `after_allow_traffic_hook`. CodeDeploy does not document which.
+    #[serde(default, rename = "green_primary")]
+    pub green_primary: crate::driver::codedeploy::GreenPrimary,
     /// The strategy.
     pub strategy: Strategy,
     /// LINEAR's steps.
@@ -498,6 +629,17 @@ pub struct HookSpec {
     /// `timeoutConfiguration`.
     #[serde(default)]
     pub timeout_configuration: Option<TimeoutConfiguration>,
+}
+
+/// When ECS moves the listener weights of a traffic-shift stage, relative to its hooks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightsMove {
+    /// The weights move, then the stage's hooks are invoked.
+    #[default]
+    BeforeHooks,
+    /// The stage's hooks are invoked, and the weights move once all of them answered SUCCEEDED.
+    AfterHooks,
 }
 
 /// A hook's `timeoutConfiguration`.
@@ -749,11 +891,14 @@ impl Scenario {
             {
                 return Err(format!("{at}.hookDetails: must be a JSON object"));
             }
+            // botocore's ECS model: an integer, 1 to 20160 minutes.
             if let Some(timeout) = &hook.timeout_configuration
-                && !(timeout.timeout_in_minutes.is_finite() && timeout.timeout_in_minutes > 0.0)
+                && !(timeout.timeout_in_minutes.fract() == 0.0
+                    && (1.0..=20160.0).contains(&timeout.timeout_in_minutes))
             {
                 return Err(format!(
-                    "{at}.timeoutConfiguration.timeoutInMinutes: must be a number > 0"
+                    "{at}.timeoutConfiguration.timeoutInMinutes: must be a whole number of minutes from 1 to 20160 (ECS's model), got {}",
+                    timeout.timeout_in_minutes
                 ));
             }
         }
@@ -886,6 +1031,12 @@ impl Scenario {
             return Err(format!(
                 "deployment.strategy: a CODE_DEPLOY rehearsal moves production all at once (CodeDeployDefault.ECSAllAtOnce); use BLUE_GREEN, not {}",
                 deployment.strategy
+            ));
+        }
+        if self.service.topology != Topology::Alb {
+            return Err(format!(
+                "service.topology: a CODE_DEPLOY rehearsal runs behind an ALB with a test listener; {} is rehearsed with controller ECS",
+                self.service.topology.as_str()
             ));
         }
         if !deployment.lifecycle_hooks.is_empty() {

@@ -12,6 +12,7 @@ use super::setup::{self, RehearsalWorld, TaskDigestSupplement, TaskDigests};
 use crate::driver::ecs::{EcsDeployment, EcsDriver, Hook};
 use crate::driver::{HookCall, HookCallOutcome, HookInvoker};
 use crate::endpoint::AwsEndpoint;
+use crate::iam::{EngineRole, Iam};
 use crate::lambda_host::{FunctionSpec, InvocationResult, LambdaHost, workspace_binary};
 use crate::lb::LoadBalancerPlane;
 use crate::testing::LocalAws;
@@ -54,15 +55,19 @@ impl Default for RunOptions {
 /// The function binaries, each behind its own Runtime API host, invoked by name.
 pub struct FunctionHosts {
     hosts: BTreeMap<String, LambdaHost>,
+    /// The role ECS invokes them with, when the world enforces IAM.
+    engine: Option<EngineRole>,
 }
 
 impl FunctionHosts {
-    /// Starts a host for each function, with `env` (endpoint, credentials, JSON logs).
+    /// Starts a host for each function, with `env` (endpoint, JSON logs). When `world` enforces
+    /// IAM, each function gets its role's credentials and ECS invokes it with its hook role.
     pub async fn start(
         functions: &[String],
         dir: Option<&PathBuf>,
         env: &[(String, String)],
         timeout: Duration,
+        world: &World,
     ) -> Result<Self, String> {
         let mut hosts = BTreeMap::new();
         for function in functions {
@@ -70,20 +75,54 @@ impl FunctionHosts {
                 continue;
             }
             let binary = function_binary(function, dir)?;
-            let mut spec = FunctionSpec::new(binary, format!("greenlight-{function}"));
+            let name = format!("greenlight-{function}");
+            let mut spec = FunctionSpec::new(binary, name.clone());
             spec.timeout = timeout;
-            spec.env = env.to_vec();
+            spec.env = role_env(env, world, &name)?;
             let host = LambdaHost::start(spec)
                 .await
                 .map_err(|error| error.to_string())?;
             hosts.insert(function.clone(), host);
         }
-        Ok(FunctionHosts { hosts })
+        Ok(FunctionHosts {
+            hosts,
+            engine: world.iam().map(EngineRole::ecs),
+        })
     }
+}
+
+/// `env` with the credentials of the role `function` runs with, when `world` enforces IAM (as
+/// Lambda gives a function its execution role's credentials).
+pub(crate) fn role_env(
+    env: &[(String, String)],
+    world: &World,
+    function: &str,
+) -> Result<Vec<(String, String)>, String> {
+    let Some(iam) = world.iam() else {
+        return Ok(env.to_vec());
+    };
+    let credentials = iam.credentials_for_function(function)?.env();
+    let mut env: Vec<(String, String)> = env
+        .iter()
+        .filter(|(key, _)| !credentials.iter().any(|(name, _)| name == key))
+        .cloned()
+        .collect();
+    env.extend(credentials);
+    Ok(env)
 }
 
 impl HookInvoker for FunctionHosts {
     async fn invoke(&self, function: &str, payload: &Value) -> HookCall {
+        if let Some(engine) = &self.engine
+            && let Err(message) = engine.may_invoke(&format!("greenlight-{function}"))
+        {
+            return HookCall {
+                outcome: HookCallOutcome::Failed(format!("AccessDeniedException: {message}")),
+                latency: Duration::ZERO,
+                cold: false,
+                logs: Vec::new(),
+            };
+        }
         let Some(host) = self.hosts.get(function) else {
             return HookCall {
                 outcome: HookCallOutcome::Failed(format!("no function named {function}")),
@@ -232,6 +271,7 @@ pub fn ecs_deployment(scenario: &Scenario, stack: &setup::Stack) -> EcsDeploymen
     };
     EcsDeployment {
         scenario: scenario.name.clone(),
+        weights_move: deployment.weights_move,
         strategy: deployment.strategy,
         production_steps: EcsDeployment::steps_for(
             deployment.strategy,
@@ -312,12 +352,12 @@ async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         scenario: scenario.name.clone(),
         message,
     };
-    let world = World::new();
+    let world = rehearsal_world(scenario).map_err(fail)?;
     let aws = LocalAws::start_with_world(&world)
         .await
         .map_err(|error| fail(format!("cannot start the local AWS: {error}")))?;
     let digests = Arc::new(TaskDigests::default());
-    // The functions' own endpoint: the world's supplements (faults first), and the running
+    // The functions' own endpoint: the world's supplements (IAM, then faults), and the running
     // containers' digests, which moto does not report.
     let endpoint = AwsEndpoint::builder(aws.moto().endpoint_url())
         .supplements(world.supplements())
@@ -332,6 +372,9 @@ async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         .await
         .map_err(|error| fail(format!("setting up the world failed: {error}")))?;
     plane.set_backends(&stack.blue_target_group, vec![blue_app.addr()]);
+    if let Some(client) = &stack.service_connect {
+        client.set_backends(blue_app.addr(), green_app.addr());
+    }
     for (listener, port) in [&stack.production_listener, &stack.test_listener] {
         plane
             .serve(listener, *port)
@@ -359,11 +402,19 @@ async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         options.functions_dir.as_ref(),
         &env,
         options.function_timeout,
+        &world,
     )
     .await
     .map_err(fail)?;
 
-    let deployment = ecs_deployment(scenario, &stack);
+    let mut deployment = ecs_deployment(scenario, &stack);
+    if let Some(client) = &stack.service_connect {
+        for hook in &mut deployment.hooks {
+            if let Some(details) = &mut hook.hook_details {
+                substitute(details, SERVICE_CONNECT_CLIENT_URL, client.url());
+            }
+        }
+    }
     let rehearsal = RehearsalWorld::new(
         scenario, &stack, &aws, &world, &plane, &blue_app, &green_app, &digests, &endpoint,
     );
@@ -402,6 +453,47 @@ async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         rollback_stage,
         duration: began.elapsed(),
     })
+}
+
+/// The placeholder a hook's `hookDetails` may use for the Service Connect client's URL.
+pub const SERVICE_CONNECT_CLIENT_URL: &str = "{service_connect_client_url}";
+
+/// Replaces `placeholder` with `value` in every string of `details`.
+fn substitute(details: &mut serde_json::Map<String, Value>, placeholder: &str, value: &str) {
+    fn walk(value: &mut Value, placeholder: &str, with: &str) {
+        match value {
+            Value::String(text) if text.contains(placeholder) => {
+                *text = text.replace(placeholder, with);
+            }
+            Value::Array(items) => items
+                .iter_mut()
+                .for_each(|item| walk(item, placeholder, with)),
+            Value::Object(map) => map
+                .values_mut()
+                .for_each(|item| walk(item, placeholder, with)),
+            _ => {}
+        }
+    }
+    details
+        .values_mut()
+        .for_each(|item| walk(item, placeholder, value));
+}
+
+/// A world for `scenario`: IAM enforced from the template's roles (unless the scenario turns it
+/// off), with the scenario's overrides applied.
+pub(crate) fn rehearsal_world(scenario: &Scenario) -> Result<World, String> {
+    let world = World::new();
+    if !scenario.iam.enforce {
+        return Ok(world);
+    }
+    let iam = Iam::rehearsal()?;
+    for grant in &scenario.iam.overrides {
+        iam.override_grant(&grant.to_override())?;
+    }
+    if world.enforce_iam(iam).is_err() {
+        return Err("the world already enforces IAM".to_owned());
+    }
+    Ok(world)
 }
 
 /// Every reason code the functions gave: verdicts and checks.

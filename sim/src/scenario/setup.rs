@@ -19,13 +19,16 @@ use http::{Method, Request};
 use http_body_util::Full;
 use serde_json::{Value, json};
 
-use super::format::{AppSpec, RevisionSpec, Scenario, Strategy};
+use super::format::{AppSpec, DigestResolved, RevisionSpec, Scenario, Strategy, Topology};
 use crate::app::{AppBehaviour, LatencyProfile, SampleApp};
 use crate::driver::Moment;
 use crate::driver::ecs::{DeploymentIds, DeploymentWorld, DriverError, Listener};
 use crate::endpoint::{AwsEndpoint, Call, Supplement, SupplementFuture, Upstream};
 use crate::http_client::{LoopbackClient, exchange, loopback_client};
 use crate::lb::LoadBalancerPlane;
+use crate::service_connect::{
+    DEFAULT_TEST_HEADER as SERVICE_CONNECT_TEST_HEADER, ServiceConnectClient,
+};
 use crate::testing::{ACCOUNT_ID, LocalAws, REGION};
 use crate::world::{TargetHealthOverride, World};
 
@@ -276,10 +279,14 @@ pub struct Stack {
     pub production_listener: (String, u16),
     /// The test listener, and its port on 127.0.0.1.
     pub test_listener: (String, u16),
-    /// The production listener rule ECS shifts.
+    /// The production listener rule ECS shifts (for an NLB, the production listener).
     pub production_rule: String,
-    /// The test listener rule.
+    /// The test listener rule (for an NLB, the test listener).
     pub test_rule: String,
+    /// How traffic reaches the service.
+    pub topology: Topology,
+    /// The Service Connect client in the namespace (topology `service_connect`).
+    pub service_connect: Option<Arc<ServiceConnectClient>>,
     /// Blue's task definition.
     pub blue_task_definition: String,
     /// Green's task definition.
@@ -290,8 +297,10 @@ pub struct Stack {
     pub blue_image: String,
     /// The subnets tasks run in.
     pub subnets: Vec<String>,
-    /// Green's service revision record.
+    /// Green's service revision record, as the deployment starts.
     pub green_revision: Value,
+    /// Green's service revision record once its first task started (digests resolved).
+    pub green_revision_resolved: Value,
 }
 
 /// Creates the scenario's world in moto and in the sim's records.
@@ -342,11 +351,19 @@ pub async fn build(
         &format!("VpcId={}&EnableDnsHostnames.Value=true", network.vpc_id),
     )
     .await?;
+    // Every topology gets a load balancer in moto, so the rehearsal's production load has somewhere
+    // to go; what ECS knows of it (the service's `loadBalancers`) depends on the topology.
+    let topology = service.topology;
+    let nlb = topology == Topology::Nlb;
     let lb_name = short_name(&format!("{}-{}", service.cluster, service.name), 32);
     let created = elb
         .create_load_balancer()
         .name(&lb_name)
-        .r#type(LoadBalancerTypeEnum::Application)
+        .r#type(if nlb {
+            LoadBalancerTypeEnum::Network
+        } else {
+            LoadBalancerTypeEnum::Application
+        })
         .set_subnets(Some(network.subnet_ids.clone()))
         .send()
         .await
@@ -363,7 +380,11 @@ pub async fn build(
         let created = elb
             .create_target_group()
             .name(&name)
-            .protocol(ProtocolEnum::Http)
+            .protocol(if nlb {
+                ProtocolEnum::Tcp
+            } else {
+                ProtocolEnum::Http
+            })
             .port(i32::from(service.port))
             .vpc_id(&network.vpc_id)
             .target_type(TargetTypeEnum::Ip)
@@ -389,17 +410,25 @@ pub async fn build(
         let port = plane
             .bind_listener_port()
             .map_err(|error| DriverError::new("bind a listener port", error.to_string()))?;
+        // An NLB listener forwards with its default action, weighted blue 100 / green 0.
+        let default_action = if nlb {
+            forward(&green_target_group, &blue_target_group, 0.0, 100.0)
+        } else {
+            Action::builder()
+                .r#type(ActionTypeEnum::Forward)
+                .target_group_arn(&blue_target_group)
+                .build()
+        };
         let listener = elb
             .create_listener()
             .load_balancer_arn(&load_balancer_arn)
-            .protocol(ProtocolEnum::Http)
+            .protocol(if nlb {
+                ProtocolEnum::Tcp
+            } else {
+                ProtocolEnum::Http
+            })
             .port(i32::from(port))
-            .default_actions(
-                Action::builder()
-                    .r#type(ActionTypeEnum::Forward)
-                    .target_group_arn(&blue_target_group)
-                    .build(),
-            )
+            .default_actions(default_action)
             .send()
             .await
             .map_err(|error| sdk_error("elasticloadbalancing:CreateListener", &error))?;
@@ -409,6 +438,10 @@ pub async fn build(
             .and_then(|listener| listener.listener_arn())
             .map(str::to_owned)
             .ok_or_else(|| DriverError::new("elasticloadbalancing:CreateListener", "no ARN"))?;
+        if nlb {
+            listeners.push((listener_arn.clone(), port, listener_arn));
+            continue;
+        }
         let rule = elb
             .create_rule()
             .listener_arn(&listener_arn)
@@ -455,17 +488,53 @@ pub async fn build(
     create_alarms(aws, scenario, &load_balancer_arn).await?;
 
     // The service: moto drops deploymentConfiguration on create; UpdateService keeps it.
-    let load_balancers = json!([{
-        "targetGroupArn": blue_target_group,
-        "containerName": service.container,
-        "containerPort": service.port,
-        "advancedConfiguration": {
-            "alternateTargetGroupArn": green_target_group,
-            "productionListenerRule": production_rule,
-            "testListenerRule": test_rule,
-            "roleArn": format!("arn:aws:iam::{ACCOUNT_ID}:role/ecs-infrastructure-elb"),
-        },
-    }]);
+    let mut advanced = json!({
+        "alternateTargetGroupArn": green_target_group,
+        "productionListenerRule": production_rule,
+        "roleArn": format!("arn:aws:iam::{ACCOUNT_ID}:role/ecs-infrastructure-elb"),
+    });
+    if topology.has_test_route() {
+        advanced["testListenerRule"] = json!(test_rule);
+    }
+    let service_connect = if topology == Topology::ServiceConnect {
+        Some(Arc::new(
+            ServiceConnectClient::start(SERVICE_CONNECT_TEST_HEADER)
+                .await
+                .map_err(|error| {
+                    DriverError::new("start the Service Connect client", error.to_string())
+                })?,
+        ))
+    } else {
+        None
+    };
+    // The namespace's view of the service, as ECS's model spells it: the test header is the
+    // default one, named explicitly.
+    let service_connect_configuration = json!({
+        "enabled": true,
+        "namespace": service.cluster,
+        "services": [{
+            "portName": service.container,
+            "discoveryName": service.name,
+            "clientAliases": [{
+                "port": service.port,
+                "dnsName": format!("{}.{}", service.name, service.cluster),
+                "testTrafficRules": { "header": {
+                    "name": SERVICE_CONNECT_TEST_HEADER,
+                    "value": { "exact": "true" },
+                } },
+            }],
+        }],
+    });
+    let load_balancers = if topology.has_load_balancer() {
+        json!([{
+            "targetGroupArn": blue_target_group,
+            "containerName": service.container,
+            "containerPort": service.port,
+            "advancedConfiguration": advanced,
+        }])
+    } else {
+        json!([])
+    };
     let created = moto
         .ecs(
             "CreateService",
@@ -539,8 +608,15 @@ pub async fn build(
             "loadBalancers": load_balancers,
             "networkConfiguration": network_configuration(&network.subnet_ids),
             "createdAt": now_epoch(),
-            "resolvedConfiguration": {
-                "loadBalancers": [{ "targetGroupArn": group, "productionListenerRule": production_rule }],
+            "serviceConnectConfiguration": if topology == Topology::ServiceConnect {
+                service_connect_configuration.clone()
+            } else {
+                Value::Null
+            },
+            "resolvedConfiguration": if topology.has_load_balancer() {
+                json!({ "loadBalancers": [{ "targetGroupArn": group, "productionListenerRule": production_rule }] })
+            } else {
+                json!({})
             },
         })
     };
@@ -574,13 +650,36 @@ pub async fn build(
             "sourceServiceRevisions": [],
         }))
         .map_err(|error| DriverError::new("put blue's deployment", error.to_string()))?;
-    let green_revision = revision(
+    // The digest ECS records for green: the one its first task runs (a moved tag included).
+    let resolved_digest = scenario
+        .revisions
+        .green
+        .running_digest
+        .clone()
+        .or_else(|| green_digest.clone());
+    let green_revision_resolved = revision(
         &green_revision_arn,
         &green_task_definition,
         &green_image,
-        green_digest.as_deref(),
+        resolved_digest.as_deref(),
         &green_target_group,
     );
+    let green_revision = match scenario.revisions.green.digest_resolved {
+        DigestResolved::AtStart => revision(
+            &green_revision_arn,
+            &green_task_definition,
+            &green_image,
+            green_digest.as_deref(),
+            &green_target_group,
+        ),
+        DigestResolved::AfterFirstTask => revision(
+            &green_revision_arn,
+            &green_task_definition,
+            &green_image,
+            None,
+            &green_target_group,
+        ),
+    };
 
     Ok(Stack {
         ids,
@@ -591,12 +690,15 @@ pub async fn build(
         test_listener: (test_listener, test_port),
         production_rule,
         test_rule,
+        topology,
+        service_connect,
         blue_task_definition,
         green_task_definition,
         green_image: (green_image, green_digest),
         blue_image,
         subnets: network.subnet_ids,
         green_revision,
+        green_revision_resolved,
     })
 }
 
@@ -1324,6 +1426,13 @@ impl DeploymentWorld for RehearsalWorld<'_> {
         {
             self.digests.set_task(first, &service.container, digest);
         }
+        if self.scenario.revisions.green.digest_resolved == DigestResolved::AfterFirstTask
+            && !tasks.is_empty()
+        {
+            // The first task started establishes the revision's digests.
+            self.put_revision(self.stack.green_revision_resolved.clone())
+                .await?;
+        }
         let ips: Vec<String> = tasks.iter().map(|(_, ip)| ip.clone()).collect();
         register_targets(
             &self.elb,
@@ -1341,22 +1450,52 @@ impl DeploymentWorld for RehearsalWorld<'_> {
     }
 
     async fn shift(&self, listener: Listener, green: f64, blue: f64) -> Result<(), DriverError> {
+        let topology = self.stack.topology;
+        if let Some(client) = &self.stack.service_connect {
+            // Service Connect: ECS moves the routes in the clients' proxies.
+            match listener {
+                Listener::Test => client.shift_test(green >= 100.0),
+                Listener::Production => client.shift_production(green),
+            }
+            return Ok(());
+        }
+        // ECS moves only the routes the service names: none without a load balancer, no test
+        // route without a test listener rule.
+        let named = match listener {
+            Listener::Production => topology.has_load_balancer(),
+            Listener::Test => topology.has_test_route(),
+        };
+        if !named {
+            return Ok(());
+        }
         let rule = match listener {
             Listener::Production => &self.stack.production_rule,
             Listener::Test => &self.stack.test_rule,
         };
-        self.elb
-            .modify_rule()
-            .rule_arn(rule)
-            .actions(forward(
-                &self.stack.green_target_group,
-                &self.stack.blue_target_group,
-                green,
-                blue,
-            ))
-            .send()
-            .await
-            .map_err(|error| sdk_error("elasticloadbalancing:ModifyRule", &error))?;
+        let weights = forward(
+            &self.stack.green_target_group,
+            &self.stack.blue_target_group,
+            green,
+            blue,
+        );
+        if topology == Topology::Nlb {
+            // An NLB's weights live in the listener's default action.
+            self.elb
+                .modify_listener()
+                .listener_arn(rule)
+                .default_actions(weights)
+                .send()
+                .await
+                .map_err(|error| sdk_error("elasticloadbalancing:ModifyListener", &error))?;
+        } else {
+            self.elb
+                .modify_rule()
+                .rule_arn(rule)
+                .actions(weights)
+                .send()
+                .await
+                .map_err(|error| sdk_error("elasticloadbalancing:ModifyRule", &error))?;
+        }
         self.plane.refresh();
         Ok(())
     }

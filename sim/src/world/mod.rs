@@ -9,6 +9,8 @@
 //! - [`TargetHealthOverrides`]: ELBv2 `DescribeTargetHealth`, moto's answer edited;
 //! - [`TrafficRecorder`]: CloudWatch `GetMetricData` for the `AWS/ApplicationELB` metrics of the
 //!   requests the local load balancer ([`crate::lb::LoadBalancerPlane`]) served;
+//! - [`Iam`] (when [`World::enforce_iam`] was called): every call a function's role signs is
+//!   authorized as AWS would, before anything else answers it;
 //! - [`FaultPlan`]: throttling, access denied, server errors, dropped connections and latency on
 //!   any call, supplemented or not;
 //! - [`LambdaFunctions`]: Lambda `Invoke` of the functions a rehearsal runs itself (a team's own
@@ -23,10 +25,10 @@ mod faults;
 mod lambda_functions;
 mod load_balancers;
 pub(crate) mod prng;
-mod query;
+pub(crate) mod query;
 mod target_health;
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub use alb_metrics::{RequestRecord, TrafficRecorder};
 pub use ecs::EcsRecords;
@@ -36,6 +38,7 @@ pub use load_balancers::LOAD_BALANCER_ADDRESS;
 pub use target_health::{TargetHealthOverride, TargetHealthOverrides};
 
 use crate::endpoint::Supplement;
+use crate::iam::{Iam, IamSupplement};
 
 /// The sim's own state, shared by the endpoint's supplements, the load balancer data plane and
 /// whoever drives a scenario.
@@ -46,6 +49,7 @@ pub struct World {
 
 #[derive(Default)]
 struct WorldState {
+    iam: OnceLock<Iam>,
     ecs: EcsRecords,
     target_health: TargetHealthOverrides,
     traffic: TrafficRecorder,
@@ -80,6 +84,18 @@ impl World {
         &self.inner.traffic
     }
 
+    /// Enforces `iam` on every call from now on: calls signed with a role's credentials
+    /// ([`Iam::credentials_for_function`]) are authorized against that role. A world enforces one
+    /// IAM for its whole life; `Err` hands back an `iam` given when one is already enforced.
+    pub fn enforce_iam(&self, iam: Iam) -> Result<(), Iam> {
+        self.inner.iam.set(iam)
+    }
+
+    /// The IAM this world enforces, if any.
+    pub fn iam(&self) -> Option<&Iam> {
+        self.inner.iam.get()
+    }
+
     /// The faults injected into AWS calls.
     pub fn faults(&self) -> &FaultPlan {
         &self.inner.faults
@@ -91,9 +107,11 @@ impl World {
     }
 
     /// The supplements that answer from this world, in the order the endpoint must ask them:
-    /// faults first (so they apply to supplemented calls too), then the answers moto lacks.
+    /// IAM first (a denied call is denied whatever else would happen), then faults (so they apply
+    /// to supplemented calls too), then the answers moto lacks.
     pub fn supplements(&self) -> Vec<Arc<dyn Supplement>> {
         vec![
+            Arc::new(IamSupplement::new(self.clone())),
             Arc::new(faults::FaultSupplement::new(self.clone())),
             Arc::new(ecs::EcsSupplement::new(self.clone())),
             Arc::new(target_health::TargetHealthSupplement::new(self.clone())),

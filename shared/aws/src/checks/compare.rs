@@ -14,15 +14,15 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use greenlight_core::checks::compare::{
-    CompareObservation, DOC, NAMESPACE, REQUEST_COUNT, SideObservation, TARGET_5XX_COUNT,
-    TARGET_RESPONSE_TIME, judge, no_baseline,
+    COMPARE_NO_LOAD_BALANCER, CompareObservation, DOC, NAMESPACE, REQUEST_COUNT, SideObservation,
+    TARGET_5XX_COUNT, TARGET_RESPONSE_TIME, judge, no_baseline,
 };
 use greenlight_core::checks::metric::MetricSeries;
 use greenlight_core::config::checks::{CompareMetric, CompareParams};
 use greenlight_core::config::values::DimensionTemplate;
 use greenlight_core::engine::{Check, CheckFuture, StageView};
 use greenlight_core::facts::{FactError, Facts};
-use greenlight_core::outcome::Outcome;
+use greenlight_core::outcome::{Evidence, Outcome};
 
 use super::CheckDeps;
 use super::metric_data::{MetricData, QueryHandle, QueryPeriod, QuerySpec};
@@ -137,6 +137,30 @@ impl CompareCheck {
 
     async fn compare(&self, stage: &StageView) -> Result<Outcome, Outcome> {
         let routing = self.facts.routing().await.map_err(|e| e.to_outcome())?;
+        // ECS names a listener, not a listener rule, for a Network Load Balancer, which publishes
+        // no HTTP status or response time metrics per target group.
+        let network_lb = routing
+            .production_rule
+            .as_ref()
+            .is_some_and(|rule| rule.rule_arn == rule.listener_arn);
+        if !routing.has_load_balancer() || network_lb {
+            let what = if network_lb {
+                "is behind a Network Load Balancer, which has no HTTP metrics per target group"
+            } else {
+                "has no load balancer, so there are no target group metrics"
+            };
+            return Err(Outcome::not_applicable(
+                &COMPARE_NO_LOAD_BALANCER,
+                format!(
+                    "service {} {what} to compare",
+                    self.facts.service().service_arn
+                ),
+            )
+            .with_evidence(
+                Evidence::new("load balancer", "none")
+                    .resource(self.facts.service().service_arn.as_str()),
+            ));
+        }
         let green = routing.green_target_group.as_deref().ok_or_else(|| {
             FactError::NotReady {
                 what: "green's target group".to_owned(),

@@ -230,12 +230,41 @@ pub async fn discover(
         .task_sets()
         .iter()
         .find(|set| set.external_id() == Some(deployment_id));
-    let blue_set = service
+    let ecs_target = target.as_ref();
+    // Blue is the task set the deployment target labels `Blue`. PRIMARY means "serves production"
+    // (ECS's TaskSet.status), which is green once production has moved, and when CodeDeploy makes
+    // green PRIMARY is undocumented; so PRIMARY decides only when the target cannot be read, and
+    // then only among the task sets that are not green's.
+    let labelled_blue = ecs_target.and_then(|target| {
+        target
+            .task_sets_info()
+            .iter()
+            .find(|set| set.task_set_label() == Some(&aws_sdk_codedeploy::types::TargetLabel::Blue))
+            .and_then(|set| set.identifer())
+    });
+    let others: Vec<_> = service
         .task_sets()
         .iter()
-        .find(|set| set.external_id() != Some(deployment_id) && set.status() == Some("PRIMARY"));
+        .filter(|set| set.external_id() != Some(deployment_id))
+        .collect();
+    let by_label = labelled_blue.and_then(|identifier| {
+        others.iter().copied().find(|set| {
+            set.id() == Some(identifier)
+                || set.task_set_arn() == Some(identifier)
+                || set
+                    .task_set_arn()
+                    .is_some_and(|arn| arn.rsplit('/').next() == Some(identifier))
+        })
+    });
+    let blue_set = by_label.or_else(|| match others.as_slice() {
+        // The one task set that is not green's is blue, PRIMARY or not.
+        [only] => Some(*only),
+        _ => others
+            .iter()
+            .copied()
+            .find(|set| set.status() == Some("PRIMARY")),
+    });
 
-    let ecs_target = target.as_ref();
     let lifecycle_event_in_progress = ecs_target.and_then(|target| {
         target
             .lifecycle_events()
@@ -1265,6 +1294,78 @@ mod tests {
         assert_eq!(found.deployment.green_tasks.running, 2);
         assert_eq!(found.deployment.rollback, None);
         assert_eq!(found.appspec_task_definition.as_deref(), Some(GREEN_TD));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn blue_is_the_task_set_labelled_blue_even_once_green_is_primary() {
+        // After AllowTraffic: green serves production and is PRIMARY, blue is ACTIVE, and a stale
+        // task set of an earlier deployment lingers. PRIMARY would name green; the deployment
+        // target's Blue label names blue.
+        const STALE_SET: &str =
+            "arn:aws:ecs:eu-west-1:123456789012:task-set/prod/web/ecs-svc/0000000000000000001";
+        let target = mock!(CodeDeploy::get_deployment_target).then_output(|| {
+            let set = |label: cd::TargetLabel, id: &str, weight: f64| {
+                cd::EcsTaskSet::builder()
+                    .identifer(id)
+                    .task_set_label(label)
+                    .traffic_weight(weight)
+                    .build()
+            };
+            GetDeploymentTargetOutput::builder()
+                .deployment_target(
+                    cd::DeploymentTarget::builder()
+                        .ecs_target(
+                            cd::EcsTarget::builder()
+                                .deployment_id(DEPLOYMENT)
+                                .target_id("prod:web")
+                                .task_sets_info(set(
+                                    cd::TargetLabel::Blue,
+                                    BLUE_SET.rsplit('/').next().unwrap_or_default(),
+                                    0.0,
+                                ))
+                                .task_sets_info(set(cd::TargetLabel::Green, "green", 100.0))
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+        let services = mock!(Ecs::describe_services).then_output(|| {
+            DescribeServicesOutput::builder()
+                .services(
+                    ecs::Service::builder()
+                        .service_arn(SERVICE_ARN)
+                        .task_sets(task_set(
+                            STALE_SET,
+                            BLUE_TD,
+                            "d-OLDER0001",
+                            "DRAINING",
+                            TG_BLUE,
+                        ))
+                        .task_sets(task_set(
+                            BLUE_SET,
+                            BLUE_TD,
+                            "d-EARLIER99",
+                            "ACTIVE",
+                            TG_BLUE,
+                        ))
+                        .task_sets(task_set(
+                            GREEN_SET, GREEN_TD, DEPLOYMENT, "PRIMARY", TG_GREEN,
+                        ))
+                        .build(),
+                )
+                .build()
+        });
+        let (deployment, group, targets) = (
+            get_deployment(cd::DeploymentCreator::User),
+            get_group(),
+            list_targets(),
+        );
+        let clients = clients(&[&deployment, &group, &targets, &target], &[&services], &[]);
+        let found = discover(&clients, DEPLOYMENT).await.expect("discovered");
+        assert_eq!(found.blue.as_ref().expect("blue").arn, BLUE_SET);
+        assert_eq!(found.green.as_ref().expect("green").arn, GREEN_SET);
+        assert_eq!(found.weights.green_production, Some(100.0));
     }
 
     #[tokio::test(start_paused = true)]

@@ -19,7 +19,7 @@ use greenlight_core::engine::Plan;
 use greenlight_core::engine::clock::SystemClock;
 use greenlight_core::facts::{FactError, Facts};
 use greenlight_core::protocol::codedeploy::LifecycleReporter;
-use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
 use crate::checks::CheckDeps;
@@ -120,8 +120,16 @@ pub async fn run_codedeploy_hook() -> Result<(), lambda_runtime::Error> {
         let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
         let outcome =
             handle_codedeploy_hook(&event.payload, backend, &SystemClock, settings, deadline)
-                .await?;
-        Ok::<_, lambda_runtime::Error>(serde_json::to_value(outcome)?)
+                .await
+                .map_err(|error| Diagnostic {
+                    // The reason code, so Lambda's error metrics and logs name what went wrong.
+                    error_type: error.reason().code.to_owned(),
+                    error_message: error.to_string(),
+                })?;
+        serde_json::to_value(outcome).map_err(|error| Diagnostic {
+            error_type: "SerializationError".to_owned(),
+            error_message: error.to_string(),
+        })
     }))
     .await
 }

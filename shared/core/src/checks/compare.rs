@@ -109,6 +109,15 @@ pub static COMPARE_NO_BASELINE: ReasonCode = ReasonCode {
     fix: "On a service's first deployment there is nothing to compare: set the check `mode: advisory` for it, or judge green with a `metric` check. If blue should exist, check the service's load balancer configuration (two target groups).",
 };
 
+/// The service has no load balancer, so there are no per-target-group metrics to compare.
+pub static COMPARE_NO_LOAD_BALANCER: ReasonCode = ReasonCode {
+    code: "COMPARE_NO_LOAD_BALANCER",
+    summary: "The service has no Application Load Balancer: there are no per-target-group HTTP metrics to compare green with blue.",
+    what: "The service's revisions name no load balancer (a Service Connect-only service, or one with no traffic routing at all), or a Network Load Balancer (ECS names its listeners, not rules), so neither side has `AWS/ApplicationELB` status and response time metrics.",
+    why: "A comparison without data is no evidence. Under `on_not_applicable: pass` (the built-in plans) the check passes saying so; in a team's own config it is a mistake that fails the stage.",
+    fix: "Judge such a service with `metric` checks on its own metrics (with `compare_to` when available), `alarms`, or a `lambda` check; or remove `compare` from its config.",
+};
+
 /// A side has requests but no latency datapoint.
 pub static COMPARE_NO_DATA: ReasonCode = ReasonCode {
     code: "COMPARE_NO_DATA",
@@ -137,6 +146,7 @@ pub static DOC: CheckDoc = CheckDoc {
         &COMPARE_TOO_FEW_REQUESTS,
         &COMPARE_NO_BASELINE,
         &COMPARE_NO_DATA,
+        &COMPARE_NO_LOAD_BALANCER,
     ],
 };
 

@@ -398,12 +398,12 @@ fn elb_pattern_matches(pattern: &str, text: &str) -> bool {
 fn no_test_route(target: HttpTarget, green: Option<&RevisionFacts>) -> Outcome {
     let hint = match green.and_then(|green| green.test_header.as_ref()) {
         Some(header) => format!(
-            "; green has the Service Connect test header {}, which only routes inside the namespace: use `target: url` with an address there and put the header in `headers`",
+            "; green routes test traffic with Service Connect (header {}), which only a Service Connect client in the namespace can send (a Lambda function is not one): use `target: url` with the URL of a client there that forwards requests, and put the header in `headers`",
             header.name
         ),
         None => String::new(),
     };
-    Outcome::permanent_error(
+    Outcome::not_applicable(
         &HTTP_NO_TEST_ROUTE,
         format!(
             "the check's `target: {}` needs the service's test listener rule, and the service has none (no `testListenerRule` in its load balancer's advancedConfiguration){hint}",
@@ -1206,7 +1206,7 @@ mod tests {
                 &no_rule,
                 Some(header("x-amzn-ecs-blue-green-test", "1")),
                 &HTTP_NO_TEST_ROUTE,
-                "Service Connect test header x-amzn-ecs-blue-green-test",
+                "Service Connect (header x-amzn-ecs-blue-green-test), which only a Service Connect client in the namespace can send",
             ),
             (
                 r#"{}"#,

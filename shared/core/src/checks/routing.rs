@@ -8,12 +8,16 @@
 //! steps are multiples of 0.1% while the rule holds integers, and how ECS rounds is undocumented.
 //!
 //! # A shift that has not happened yet
-//! Whether ECS invokes the PRODUCTION_TRAFFIC_SHIFT hook before or after it moves the listener
-//! weights is undocumented. So at that stage a rule that still holds a share an earlier step could
-//! have left ([`previous_shares`]: 0, or for a LINEAR step the share one step back) is
-//! [`ROUTING_SHIFT_PENDING`], inconclusive: the check is judged again, and only if the rule stays
-//! there past the check's `max_wait` does `on_exhausted` (by default `fail`) end the wait. A share
-//! that is neither the expected one nor a previous step's fails at once.
+//! Whether ECS invokes the TEST_TRAFFIC_SHIFT and PRODUCTION_TRAFFIC_SHIFT hooks before or after it
+//! moves the listener weights is undocumented, and so is whether it waits for the hook's SUCCEEDED
+//! before moving them. If it waits, a check that insisted on the moved weights would hold every
+//! deployment until its `max_wait` ran out and roll a good release back. So at those two stages a
+//! rule that still holds a share an earlier step could have left ([`previous_shares`]: 0, or for a
+//! LINEAR step the share one step back) passes as [`ROUTING_SHIFT_PENDING`], its evidence saying
+//! the weights have not moved yet; the moved weights are proved at the stage after the shift
+//! (POST_TEST_TRAFFIC_SHIFT, POST_PRODUCTION_TRAFFIC_SHIFT), where every order agrees they have
+//! moved, and where the built-in plans check them. A share that is neither the expected one nor a
+//! previous step's fails at once, whatever the order.
 
 use serde_json::json;
 
@@ -55,13 +59,13 @@ pub static ROUTING_WEIGHT_MISMATCH: ReasonCode = ReasonCode {
     fix: "Compare the rule in the EC2 console with the service's `advancedConfiguration` (production and test listener rules, target groups); look for other tools that modify the rule (IaC drift, another controller).",
 };
 
-/// The rule still holds a previous step's share at PRODUCTION_TRAFFIC_SHIFT.
+/// The rule still holds a previous step's share at the stage that shifts it.
 pub static ROUTING_SHIFT_PENDING: ReasonCode = ReasonCode {
     code: "ROUTING_SHIFT_PENDING",
-    summary: "The production rule still forwards the share of a previous step: ECS has not moved the weights yet.",
-    what: "At PRODUCTION_TRAFFIC_SHIFT green's share of the production rule is below the expected weight and equal (within the tolerance) to a share an earlier step leaves: 0%, or for a LINEAR step the share one step back. Both are in the evidence.",
-    why: "Whether ECS calls the hook before or after it moves the weights is undocumented; a rule that has not moved yet is not a misrouted one. The check waits within its `max_wait`; if the rule is still there when that runs out, `on_exhausted` (by default `fail`) decides.",
-    fix: "Usually nothing. If it persists, look for something holding the rule back (a failed ModifyRule in the service's events, the infrastructure role's permissions on the listener rule, another tool rewriting the rule).",
+    summary: "At the shift stage the rule still forwards a previous step's share: ECS has not moved the weights yet (passed; the moved weights are checked at the stage after the shift).",
+    what: "At TEST_TRAFFIC_SHIFT (test rule) or PRODUCTION_TRAFFIC_SHIFT (production rule), green's share is below the expected weight and equal, within the tolerance, to a share an earlier step leaves: 0%, or for a LINEAR step the share one step back. The rule forwards to green's and blue's target groups; both shares are in the evidence.",
+    why: "Whether ECS calls the hook before or after it moves the weights, and whether it waits for the hook's answer before moving them, is undocumented. Waiting for the move could hold every deployment until `max_wait` and roll good releases back, so the wiring is accepted here and the moved weights are proved at POST_TEST_TRAFFIC_SHIFT / POST_PRODUCTION_TRAFFIC_SHIFT.",
+    fix: "Nothing. Keep a `routing` check at the stage after the shift (the built-in plans have one) so the moved weights are proved.",
 };
 
 /// The listener rule is not configured.
@@ -226,7 +230,7 @@ pub fn judge(
 ) -> Outcome {
     let which = listener_name(listener);
     let Some(rule) = rule else {
-        return Outcome::permanent_error(
+        return Outcome::not_applicable(
             &ROUTING_RULE_MISSING,
             format!(
                 "service {service_arn} has no {which} listener rule in its load balancer configuration (advancedConfiguration.{which}ListenerRule)"
@@ -287,14 +291,15 @@ pub fn judge(
         .with_evidence(evidence)
         .with_evidence(forwards);
     }
-    if listener == Listener::Production
-        && *stage == LifecycleStage::ProductionTrafficShift
-        && is_previous_share(share, expected.percent)
-    {
-        return Outcome::inconclusive(
+    let shift_stage = match listener {
+        Listener::Production => LifecycleStage::ProductionTrafficShift,
+        Listener::Test => LifecycleStage::TestTrafficShift,
+    };
+    if *stage == shift_stage && is_previous_share(share, expected.percent) {
+        return Outcome::pass(
             &ROUTING_SHIFT_PENDING,
             format!(
-                "production rule {} still sends {}% of its traffic to green's target group {green}, a previous step's share; expected {}% ({}) once ECS moves the weights",
+                "{which} rule {} still sends {}% of its traffic to green's target group {green}, a previous step's share: ECS has not moved the weights yet (expected {}% ({}) once it does; proved at the stage after the shift)",
                 rule.rule_arn,
                 round(share),
                 round(expected.percent),
@@ -539,7 +544,7 @@ mod tests {
     }
 
     #[test]
-    fn at_production_traffic_shift_a_previous_steps_share_waits_and_others_fail() {
+    fn at_a_shift_stage_a_previous_steps_share_passes_as_pending_and_others_fail() {
         let shift = LifecycleStage::ProductionTrafficShift;
         let post = LifecycleStage::PostProductionTrafficShift;
         // (name, listener, stage, green share, expected, status, code)
@@ -559,7 +564,7 @@ mod tests {
                 &shift,
                 0.0,
                 100.0,
-                Status::Inconclusive,
+                Status::Pass,
                 &ROUTING_SHIFT_PENDING,
             ),
             (
@@ -568,7 +573,7 @@ mod tests {
                 &shift,
                 5.0,
                 100.0,
-                Status::Inconclusive,
+                Status::Pass,
                 &ROUTING_SHIFT_PENDING,
             ),
             (
@@ -577,7 +582,7 @@ mod tests {
                 &shift,
                 0.0,
                 10.0,
-                Status::Inconclusive,
+                Status::Pass,
                 &ROUTING_SHIFT_PENDING,
             ),
             (
@@ -586,7 +591,7 @@ mod tests {
                 &shift,
                 10.0,
                 20.0,
-                Status::Inconclusive,
+                Status::Pass,
                 &ROUTING_SHIFT_PENDING,
             ),
             (
@@ -595,7 +600,7 @@ mod tests {
                 &shift,
                 20.0,
                 30.0,
-                Status::Inconclusive,
+                Status::Pass,
                 &ROUTING_SHIFT_PENDING,
             ),
             (
@@ -604,7 +609,7 @@ mod tests {
                 &shift,
                 3.0,
                 6.6,
-                Status::Inconclusive,
+                Status::Pass,
                 &ROUTING_SHIFT_PENDING,
             ),
             (
@@ -635,9 +640,36 @@ mod tests {
                 &ROUTING_WEIGHT_MISMATCH,
             ),
             (
-                "test listener",
+                "test listener at the production shift",
                 Listener::Test,
                 &shift,
+                0.0,
+                100.0,
+                Status::Fail,
+                &ROUTING_WEIGHT_MISMATCH,
+            ),
+            (
+                "test rule not moved yet at the test shift",
+                Listener::Test,
+                &LifecycleStage::TestTrafficShift,
+                0.0,
+                100.0,
+                Status::Pass,
+                &ROUTING_SHIFT_PENDING,
+            ),
+            (
+                "test rule half moved at the test shift",
+                Listener::Test,
+                &LifecycleStage::TestTrafficShift,
+                50.0,
+                100.0,
+                Status::Pass,
+                &ROUTING_SHIFT_PENDING,
+            ),
+            (
+                "test rule not moved after the test shift",
+                Listener::Test,
+                &LifecycleStage::PostTestTrafficShift,
                 0.0,
                 100.0,
                 Status::Fail,
@@ -660,7 +692,7 @@ mod tests {
                 "{name}: {}",
                 outcome.message
             );
-            if status == Status::Inconclusive {
+            if code.code == ROUTING_SHIFT_PENDING.code {
                 assert!(outcome.message.contains("previous step"), "{name}");
                 assert_eq!(outcome.evidence.len(), 2, "{name}");
             }

@@ -247,7 +247,7 @@ impl Verdict {
 /// The outcome when the service has no target group for `role`.
 pub fn no_target_group(role: TargetGroupRole, service_arn: &str) -> Outcome {
     let which = role_name(role);
-    Outcome::permanent_error(
+    Outcome::not_applicable(
         &TARGET_GROUP_MISSING,
         format!(
             "service {service_arn} has no {which} target group: its load balancer configuration names none, so there is no target health to judge"

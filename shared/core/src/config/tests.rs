@@ -7,7 +7,7 @@ use proptest::prelude::*;
 
 use super::*;
 use crate::config::checks::{CompareMetric, HttpTarget};
-use crate::policy::{Mode, OnError, OnExhausted, OnInconclusive};
+use crate::policy::{Mode, OnError, OnExhausted, OnInconclusive, OnNotApplicable};
 
 fn source() -> ConfigSource {
     ConfigSource::Reference(ConfigReference::File("greenlight.yaml".into()))
@@ -54,6 +54,7 @@ stages:
             on_inconclusive: OnInconclusive::Wait,
             on_error: OnError::Fail,
             on_exhausted: OnExhausted::Fail,
+            on_not_applicable: OnNotApplicable::Fail,
             timeout: Duration::from_secs(20),
             max_wait: Duration::from_secs(600),
             consecutive: 2,
@@ -67,6 +68,7 @@ stages:
             on_inconclusive: OnInconclusive::Pass,
             on_error: OnError::Fail,
             on_exhausted: OnExhausted::Pass,
+            on_not_applicable: OnNotApplicable::Fail,
             timeout: Duration::from_secs(5),
             max_wait: Duration::from_secs(60),
             consecutive: 3,
@@ -117,14 +119,23 @@ fn builtin_plans_cover_every_known_stage() {
         vec!["tasks", "target_health"]
     );
     assert_eq!(kinds(LifecycleStage::TestTrafficShift), vec!["routing"]);
-    assert_eq!(kinds(LifecycleStage::PostTestTrafficShift), vec!["http"]);
+    assert_eq!(
+        kinds(LifecycleStage::PostTestTrafficShift),
+        vec!["routing", "http"]
+    );
     assert_eq!(
         kinds(LifecycleStage::PreProductionTrafficShift),
         vec!["alarms"]
     );
-    for stage in [
-        LifecycleStage::ProductionTrafficShift,
-        LifecycleStage::PostProductionTrafficShift,
+    for (stage, expected) in [
+        (
+            LifecycleStage::ProductionTrafficShift,
+            vec!["alarms", "compare"],
+        ),
+        (
+            LifecycleStage::PostProductionTrafficShift,
+            vec!["routing", "alarms", "compare"],
+        ),
     ] {
         let plan = plan(&config, stage);
         assert_eq!(plan.bake, Some(Duration::from_secs(300)));
@@ -133,12 +144,28 @@ fn builtin_plans_cover_every_known_stage() {
                 .iter()
                 .map(|c| c.kind.name())
                 .collect::<Vec<_>>(),
-            vec!["alarms", "compare"]
+            expected
         );
+    }
+    // Every check that needs a resource some topologies lack says so instead of failing.
+    for stage in LifecycleStage::KNOWN {
+        for check in plan(&config, stage.clone()).checks {
+            if matches!(
+                check.kind.name(),
+                "routing" | "http" | "target_health" | "compare"
+            ) {
+                assert_eq!(
+                    check.policy.on_not_applicable,
+                    OnNotApplicable::Pass,
+                    "{stage} {}",
+                    check.id
+                );
+            }
+        }
     }
     let http = plan(&config, LifecycleStage::PostTestTrafficShift);
     assert!(
-        matches!(&http.checks[0].kind, CheckKind::Http(p) if p.target == HttpTarget::TestListener && p.path() == "/")
+        matches!(&http.checks[1].kind, CheckKind::Http(p) if p.target == HttpTarget::TestListener && p.path() == "/")
     );
     assert_eq!(
         config.stage_plan(&LifecycleStage::Other("POST_BAKE".into())),

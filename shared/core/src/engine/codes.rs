@@ -101,6 +101,15 @@ pub static CHECK_CANCELLED: ReasonCode = ReasonCode {
     fix: "Nothing to fix for this check; see the check that failed.",
 };
 
+/// A check that cannot apply to the service passed because its policy says so.
+pub static CHECK_NOT_APPLICABLE: ReasonCode = ReasonCode {
+    code: "CHECK_NOT_APPLICABLE",
+    summary: "The check does not apply to this service (no load balancer, no test listener rule, no Service Connect) and its policy says `on_not_applicable: pass`.",
+    what: "The check found that the service lacks the resource it judges; its evidence names what is missing. The built-in plans run on every topology AWS documents for blue/green and mark such checks not applicable instead of failing.",
+    why: "A service without a test listener cannot be sent test traffic; failing every deployment for it would teach teams to turn greenlight off. The pass says plainly that nothing was judged, so nobody mistakes it for evidence.",
+    fix: "Nothing, if the topology is intended. To require the resource, set `on_not_applicable: fail` on the check; to judge the service another way, add checks that fit it (alarms, metric, lambda).",
+};
+
 /// Every code of this family.
 pub static ALL: &[&ReasonCode] = &[
     &VERDICT_PASSED,
@@ -114,4 +123,5 @@ pub static ALL: &[&ReasonCode] = &[
     &CHECK_DEADLINE,
     &CHECK_CRASHED,
     &CHECK_CANCELLED,
+    &CHECK_NOT_APPLICABLE,
 ];

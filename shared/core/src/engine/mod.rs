@@ -226,6 +226,7 @@ impl<'c> Engine<'c> {
             vec![None; plan.checks.len()];
         while let Some((index, (outcome, elapsed))) = pending.next().await {
             let planned = &plan.checks[index];
+            let outcome = verdict::apply_not_applicable(outcome, &planned.policy);
             let judgement =
                 verdict::judge_outcome(&outcome, &planned.policy, &state.memory(&planned.id), now);
             let fail_fast = judgement.disposition == Disposition::Fail;

@@ -8,7 +8,7 @@ use serde::Serialize;
 use super::codes;
 use super::state::CheckMemory;
 use crate::outcome::{Outcome, Status};
-use crate::policy::{CheckPolicy, Mode, OnError, OnExhausted, OnInconclusive};
+use crate::policy::{CheckPolicy, Mode, OnError, OnExhausted, OnInconclusive, OnNotApplicable};
 use crate::reason::ReasonCode;
 
 /// The answer for a stage.
@@ -48,6 +48,21 @@ pub struct Judgement {
     pub exhausted: bool,
     /// The check's memory after this outcome.
     pub memory: CheckMemory,
+}
+
+/// A check that does not apply to the service passes, saying so, when its policy says
+/// `on_not_applicable: pass`; otherwise it stays the permanent error it is.
+pub fn apply_not_applicable(outcome: Outcome, policy: &CheckPolicy) -> Outcome {
+    if !outcome.not_applicable || policy.on_not_applicable != OnNotApplicable::Pass {
+        return outcome;
+    }
+    let mut passed = Outcome::pass(
+        &codes::CHECK_NOT_APPLICABLE,
+        format!("not applicable, nothing judged: {}", outcome.message),
+    );
+    passed.evidence = outcome.evidence;
+    passed.not_applicable = true;
+    passed
 }
 
 /// Weighs one outcome under its check's policy, given what was remembered of the check and the time
@@ -308,6 +323,33 @@ mod tests {
     }
     fn permanent() -> Outcome {
         Outcome::permanent_error(&EVENT_MALFORMED, "denied ecs:DescribeServices")
+    }
+
+    #[test]
+    fn a_check_that_does_not_apply_passes_only_when_its_policy_says_so() {
+        let missing = Outcome::not_applicable(&codes::CHECK_CRASHED, "no test listener rule")
+            .with_evidence(crate::outcome::Evidence::new("test listener rule", "none"));
+        let strict = apply_not_applicable(missing.clone(), &policy());
+        assert!(strict.is_permanent_error());
+        let judged = judge_outcome(&strict, &policy(), &memory(0, None), NOW);
+        assert_eq!(judged.disposition, Disposition::Fail);
+
+        let lenient = CheckPolicy {
+            on_not_applicable: OnNotApplicable::Pass,
+            ..policy()
+        };
+        let passed = apply_not_applicable(missing, &lenient);
+        assert_eq!(passed.status, Status::Pass);
+        assert_eq!(passed.code.code, "CHECK_NOT_APPLICABLE");
+        assert!(
+            passed.message.contains("nothing judged"),
+            "{}",
+            passed.message
+        );
+        assert_eq!(passed.evidence.len(), 1);
+        // An ordinary permanent error stays one under either policy.
+        let denied = Outcome::permanent_error(&codes::CHECK_CRASHED, "denied");
+        assert!(apply_not_applicable(denied, &lenient).is_permanent_error());
     }
 
     #[test]

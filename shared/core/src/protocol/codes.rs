@@ -44,7 +44,7 @@ pub static REPORT_DENIED: ReasonCode = ReasonCode {
     summary: "CodeDeploy refused the hook's report: the function's role lacks codedeploy:PutLifecycleEventHookExecutionStatus.",
     what: "The function called PutLifecycleEventHookExecutionStatus with the deployment id and execution id from the event and got access denied.",
     why: "CodeDeploy hears nothing, waits an hour, then fails the deployment; whatever the checks concluded is lost.",
-    fix: "Allow codedeploy:PutLifecycleEventHookExecutionStatus in the hook function's role (scoped to the deployment group), then redeploy.",
+    fix: "Allow codedeploy:PutLifecycleEventHookExecutionStatus on Resource \"*\" in the hook function's role (the action supports no resource-level permissions: an ARN-scoped grant never matches), then redeploy.",
 };
 
 /// The hook's report did not reach CodeDeploy after retries.

@@ -25,7 +25,7 @@ use super::de::{FieldPath, collect, struct_fields, unknown_name_message};
 use super::error::Issue;
 use super::node::{Node, Value};
 use super::values::{HumanDuration, serde_option_duration};
-use crate::policy::{CheckPolicy, Mode, OnError, OnExhausted, OnInconclusive};
+use crate::policy::{CheckPolicy, Mode, OnError, OnExhausted, OnInconclusive, OnNotApplicable};
 use crate::stage::LifecycleStage;
 
 pub use alarms::{AlarmsParams, InsufficientData};
@@ -161,6 +161,10 @@ pub struct PolicyOverrides {
     /// (no evidence is not success) or `pass`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_exhausted: Option<OnExhausted>,
+    /// What to answer when the service lacks what the check judges (no load balancer, no test
+    /// listener rule, no Service Connect): `fail` (default), or `pass` with `CHECK_NOT_APPLICABLE`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_not_applicable: Option<OnNotApplicable>,
     /// How long one run of the check may take, at most 15m (the Lambda limit).
     #[serde(
         default,
@@ -192,6 +196,7 @@ impl PolicyOverrides {
             on_inconclusive: self.on_inconclusive.unwrap_or(base.on_inconclusive),
             on_error: self.on_error.unwrap_or(base.on_error),
             on_exhausted: self.on_exhausted.unwrap_or(base.on_exhausted),
+            on_not_applicable: self.on_not_applicable.unwrap_or(base.on_not_applicable),
             timeout: self.timeout.unwrap_or(base.timeout),
             max_wait: self.max_wait.unwrap_or(base.max_wait),
             consecutive: self.consecutive.unwrap_or(base.consecutive),
