@@ -370,6 +370,14 @@ async fn a_judged_stage_returns_its_state_and_inline_config_in_hook_details() {
     assert_eq!(details["greenlight"]["stages"]["POST_SCALE_UP"][0], "tasks");
     assert_eq!(details["greenlight"]["state"]["attempts"], 1);
     assert_eq!(backend.runs(), 2);
+
+    // A terminal answer carries no hookDetails: ECS documents them only with IN_PROGRESS.
+    payload["hookDetails"] = json!({
+        "greenlight": { "version": 1, "stages": { "POST_SCALE_UP": [ "tasks" ] } }
+    });
+    let done = invoke(Phase::PostScaleUp, &payload, &backend, &clock()).await;
+    assert_eq!(done.response.hook_status, HookStatus::Succeeded);
+    assert_eq!(done.response.hook_details, None);
 }
 
 #[tokio::test]

@@ -234,7 +234,8 @@ pub async fn handle_ecs_hook(
             },
         )
         .await;
-    let details = verdict.state.clone().into_hook_details(carried);
+    // ECS documents returned hookDetails only with IN_PROGRESS (passed to the next invocation);
+    // a terminal answer carries none, so nothing depends on how ECS would treat it.
     let response = match verdict.status {
         VerdictStatus::Succeeded => HookResponse::succeeded(),
         VerdictStatus::Failed => HookResponse::failed(),
@@ -242,9 +243,9 @@ pub async fn handle_ecs_hook(
             HookResponse::in_progress(verdict.callback_delay.map_or(30, |delay| {
                 u32::try_from(delay.as_secs()).unwrap_or(u32::MAX)
             }))
+            .with_hook_details(verdict.state.clone().into_hook_details(carried))
         }
-    }
-    .with_hook_details(details);
+    };
     HookAnswer {
         response,
         code: verdict.code,

@@ -295,6 +295,15 @@ fn durations_and_intervals_have_bounds() {
             .contains("defaults.timeout: expected a duration")
     );
     assert!(errors("version: 1\ndefaults: { timeout: 0s }\n")[0].contains("above 0s"));
+    // A max_wait past any deadline ECS keeps is refused, not carried into wait arithmetic.
+    assert!(
+        errors("version: 1\ndefaults: { max_wait: 18446744073709551615s }\n")
+            .iter()
+            .any(|error| error.contains("max_wait")),
+        "{:?}",
+        errors("version: 1\ndefaults: { max_wait: 18446744073709551615s }\n")
+    );
+    assert!(errors("version: 1\ndefaults: { max_wait: 15d }\n")[0].contains("at most 14d"));
 }
 
 #[test]

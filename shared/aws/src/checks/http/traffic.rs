@@ -184,8 +184,12 @@ impl Worker<'_> {
                 return tally;
             }
             if let Some(rate) = self.plan.rate.filter(|rate| *rate > 0.0) {
-                let due = self.started + Duration::from_secs_f64(index as f64 / rate);
-                tokio::time::sleep_until(due).await;
+                // Validation bounds the rate; saturate rather than panic on a span no Instant holds.
+                let offset =
+                    Duration::try_from_secs_f64(index as f64 / rate).unwrap_or(Duration::MAX);
+                if let Some(due) = self.started.checked_add(offset) {
+                    tokio::time::sleep_until(due).await;
+                }
             }
             tally.sent += 1;
             self.one(index + 1, &mut tally).await;

@@ -534,7 +534,9 @@ impl HttpParams {
                     ),
                 );
             } else if let Some(requests) = self.requests {
-                let needs = Duration::from_secs_f64(f64::from(requests) / rate);
+                // A tiny rate makes a span no Duration holds: that is longer than any timeout.
+                let needs = Duration::try_from_secs_f64(f64::from(requests) / rate)
+                    .unwrap_or(Duration::MAX);
                 if needs > timeout {
                     v.error(
                         "rate",
@@ -880,6 +882,11 @@ mod tests {
         assert!(errors("http: { requests: 0 }")[0].contains("1 to 10000"));
         assert!(errors("http: { concurrency: 100 }")[0].contains("1 to 64"));
         assert!(errors("http: { rate: 0 }")[0].contains("above 0"));
+        // A rate so small the run would outlast any Duration is refused, not a panic.
+        assert!(
+            errors("http: { requests: 1000, rate: 1e-20 }")[0]
+                .contains("longer than the check's timeout")
+        );
         assert!(
             errors("http: { request_timeout: 20s }")[0].contains("at most the check's timeout")
         );

@@ -209,6 +209,10 @@ impl PolicyOverrides {
     }
 }
 
+/// The longest a check may wait: ECS's longest hook timeout (`timeoutInMinutes` 20160), past
+/// which ECS stops waiting for the hook anyway.
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(20_160 * 60);
+
 /// The longest a check may run: a Lambda invocation lasts at most 15 minutes.
 pub(crate) const MAX_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
@@ -236,6 +240,17 @@ pub(crate) fn validate_overrides(
         issues.push(Issue::new(
             path.key("max_wait"),
             "expected a max_wait above 0s; use on_inconclusive: fail to stop waiting at once",
+        ));
+    }
+    if let Some(max_wait) = overrides.max_wait
+        && max_wait > MAX_WAIT
+    {
+        issues.push(Issue::new(
+            path.key("max_wait"),
+            format!(
+                "expected a max_wait of at most 14d (20160m, ECS's longest hook timeout), got {}",
+                HumanDuration(max_wait)
+            ),
         ));
     }
     if let Some(consecutive) = overrides.consecutive
