@@ -499,12 +499,53 @@ pub fn is_link_local(address: IpAddr) -> bool {
 
 /// `text` with every occurrence of each secret replaced by `<redacted>`.
 pub fn redact(text: &str, secrets: &[String]) -> String {
-    secrets
+    let mut forms: Vec<String> = secrets
         .iter()
         .filter(|secret| !secret.is_empty())
-        .fold(text.to_owned(), |text, secret| {
-            text.replace(secret.as_str(), "<redacted>")
-        })
+        .flat_map(|secret| secret_forms(secret))
+        .collect();
+    // Longest first, so a form containing another is replaced whole.
+    forms.sort_by_key(|form| std::cmp::Reverse(form.len()));
+    forms.dedup();
+    forms.iter().fold(text.to_owned(), |text, form| {
+        text.replace(form.as_str(), "<redacted>")
+    })
+}
+
+/// The forms a secret takes where an answer may echo it: as sent, JSON-escaped (a body that
+/// quotes the request) and percent-encoded (a URL or a form).
+fn secret_forms(secret: &str) -> Vec<String> {
+    let mut forms = vec![secret.to_owned()];
+    if let Ok(quoted) = serde_json::to_string(secret)
+        && let Some(inner) = quoted.get(1..quoted.len().saturating_sub(1))
+    {
+        forms.push(inner.to_owned());
+        // JSON may also escape the solidus.
+        forms.push(inner.replace('/', "\\/"));
+    }
+    // Encoders differ on RFC 3986's unreserved marks; cover both.
+    const UNRESERVED_KEPT: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    for set in [percent_encoding::NON_ALPHANUMERIC, UNRESERVED_KEPT] {
+        forms.push(percent_encoding::utf8_percent_encode(secret, set).to_string());
+    }
+    forms.retain(|form| !form.is_empty());
+    forms
+}
+
+/// How much of a body is searched for secrets before its snippet is cut: far more than the
+/// snippet, so no secret can straddle the cut.
+const REDACT_WINDOW_BYTES: usize = 64 * 1024;
+
+/// The body's snippet for evidence with `secrets` redacted first and cut after, so a secret that
+/// straddles the cut cannot leak in part.
+pub fn redacted_body_snippet(body: &[u8], secrets: &[String]) -> String {
+    let window = &body[..body.len().min(REDACT_WINDOW_BYTES)];
+    let text = redact(&String::from_utf8_lossy(window), secrets);
+    body_snippet(text.as_bytes())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1099,6 +1140,20 @@ mod tests {
         FailureKind,
         &'static str,
     );
+
+    #[test]
+    fn secrets_are_redacted_in_every_form_before_the_snippet_is_cut() {
+        let secret = "ghp_s3cr3t/value+x".to_owned();
+        // The secret straddles the snippet's cut: cutting first would leak its first characters.
+        let mut body = "x".repeat(BODY_SNIPPET_CHARS - 4);
+        body.push_str(&secret);
+        let snippet = redacted_body_snippet(body.as_bytes(), std::slice::from_ref(&secret));
+        assert!(!snippet.contains("ghp_"), "{snippet}");
+        // JSON-escaped and percent-encoded echoes are redacted too.
+        let echoed = r#"{"token":"ghp_s3cr3t\/value+x"} url=/?t=ghp_s3cr3t%2Fvalue%2Bx"#;
+        let redacted = redact(echoed, std::slice::from_ref(&secret));
+        assert!(!redacted.contains("s3cr3t"), "{redacted}");
+    }
 
     #[test]
     fn targets_resolve_from_the_facts() {

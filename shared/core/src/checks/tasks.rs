@@ -113,11 +113,12 @@ fn is_stopped(task: &TaskFacts) -> bool {
     task.last_status == "STOPPED" || task.desired_status == "STOPPED"
 }
 
-/// The tasks needed: `percent` of `requested`, rounded up, so 50% of 3 is 2.
+/// The tasks needed: `percent` of `requested`, rounded up, so 50% of 3 is 2; at least one when
+/// any is requested, so no percentage makes "zero tasks running" a pass.
 pub fn required_tasks(requested: u32, percent: f64) -> u32 {
     let exact = f64::from(requested) * percent / 100.0;
     // Forgive float noise (33.3% of 3 is 0.999…, which means 1).
-    let needed = (exact - 1e-9).ceil().max(0.0);
+    let needed = (exact - 1e-9).ceil().max(1.0);
     if needed >= f64::from(requested) {
         requested
     } else {
@@ -260,6 +261,23 @@ pub fn judge(
         )
         .with_evidence(count_evidence)
         .with_evidence(ecs_counts);
+    }
+
+    // Nothing compared (the revision names no container images) proves no digest: say so.
+    if params.verify_digests && digests.compared == 0 && digests.unknown.is_empty() {
+        return Outcome::inconclusive(
+            &TASKS_DIGEST_UNKNOWN,
+            format!(
+                "enough green tasks run, but no container digest could be compared: revision {} lists no container images to compare with",
+                green.arn
+            ),
+        )
+        .with_evidence(
+            Evidence::new("containers compared", 0)
+                .threshold("at least one running container on the revision's digest")
+                .resource(green.arn.as_str()),
+        )
+        .with_evidence(count_evidence);
     }
 
     if !digests.unknown.is_empty() {
@@ -529,6 +547,32 @@ mod tests {
     );
 
     #[test]
+    fn a_revision_without_container_images_proves_no_digest() {
+        let mut empty = green(Some(A));
+        empty.containers.clear();
+        let outcome = judge(
+            &params(100.0, true),
+            &empty,
+            &deployment(2),
+            &[running(1, Some(A)), running(2, Some(A))],
+        );
+        assert_eq!(
+            (outcome.status, outcome.code.code),
+            (Status::Inconclusive, "TASKS_DIGEST_UNKNOWN"),
+            "{}",
+            outcome.message
+        );
+        // Without digest verification the same tasks pass on their count alone.
+        let outcome = judge(
+            &params(100.0, false),
+            &empty,
+            &deployment(2),
+            &[running(1, Some(A)), running(2, Some(A))],
+        );
+        assert_eq!(outcome.code.code, "TASKS_RUNNING");
+    }
+
+    #[test]
     fn judges_each_case_by_its_reason() {
         let all = params(100.0, true);
         let cases: Vec<TasksCase<'_>> = vec![
@@ -744,6 +788,8 @@ mod tests {
             (10, 0.1, 1),
             (0, 100.0, 0),
             (1, 1.0, 1),
+            // A vanishing percentage still needs one running task.
+            (4, 0.0000001, 1),
         ];
         for (requested, percent, required) in cases {
             assert_eq!(

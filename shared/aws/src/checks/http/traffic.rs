@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime};
 use futures::future::join_all;
 use greenlight_core::checks::http::{
     FailedRequest, FailureKind, LatencySummary, MAX_FAILURE_SAMPLES, ResponseExpectations,
-    TrafficSummary, body_snippet, redact,
+    TrafficSummary, redact, redacted_body_snippet,
 };
 use hdrhistogram::Histogram;
 use reqwest::header::HeaderMap;
@@ -289,7 +289,7 @@ impl Worker<'_> {
                 status: Some(status),
                 kind: failure.kind,
                 detail: redact(&failure.detail, self.secrets),
-                body: (!body.is_empty()).then(|| redact(&body_snippet(&body), self.secrets)),
+                body: (!body.is_empty()).then(|| redacted_body_snippet(&body, self.secrets)),
             });
         }
     }
