@@ -33,9 +33,19 @@ const ACCESS_DENIED_CODES: &[&str] = &[
     "NotAuthorized",
     "InvalidClientTokenId",
     "UnrecognizedClientException",
+    "KMSAccessDeniedException",
+];
+
+/// Errors that say nothing about permissions or green and heal by themselves: expired session
+/// credentials (the next invocation gets fresh ones), a request the service timed out, a
+/// conflicting transaction still in flight.
+const TRANSIENT_CODES: &[&str] = &[
     "ExpiredToken",
     "ExpiredTokenException",
-    "KMSAccessDeniedException",
+    "RequestExpired",
+    "RequestTimeout",
+    "RequestTimeoutException",
+    "TransactionInProgressException",
 ];
 
 /// Classifies an SDK error from a call of IAM `action` (`ecs:DescribeServiceRevisions`) on `resource`.
@@ -63,6 +73,11 @@ where
             let status = context.raw().status().as_u16();
             if THROTTLING_CODES.contains(&code) || status == 429 {
                 FactError::Throttled { action, message }
+            } else if TRANSIENT_CODES.contains(&code) {
+                FactError::Unavailable {
+                    action,
+                    message: format!("{code}: {message}"),
+                }
             } else if ACCESS_DENIED_CODES.contains(&code) || status == 403 {
                 FactError::AccessDenied {
                     action,
@@ -187,6 +202,25 @@ mod tests {
                 denied("bad token"),
             ),
             (403, "SomethingNew", "forbidden", denied("forbidden")),
+            // Expired session credentials and service-side timeouts heal by themselves.
+            (
+                400,
+                "ExpiredTokenException",
+                "token expired",
+                FactError::Unavailable {
+                    action: ACTION.into(),
+                    message: "ExpiredTokenException: token expired".into(),
+                },
+            ),
+            (
+                400,
+                "RequestTimeoutException",
+                "timed out",
+                FactError::Unavailable {
+                    action: ACTION.into(),
+                    message: "RequestTimeoutException: timed out".into(),
+                },
+            ),
             (
                 400,
                 "ServiceNotFoundException",
