@@ -57,6 +57,10 @@ pub const CODEDEPLOY_HOOK_LIMIT: Duration = Duration::from_secs(60 * 60);
 /// The `creator` of a deployment CodeDeploy started to roll another back.
 pub const ROLLBACK_CREATOR: &str = "codeDeployRollback";
 
+/// Every `creator` of a rollback deployment in CodeDeploy's model (`DeploymentCreator`): its own
+/// rollbacks and CloudFormation's.
+pub const ROLLBACK_CREATORS: &[&str] = &[ROLLBACK_CREATOR, "CloudFormationRollback"];
+
 /// Judging stops this long before [`CODEDEPLOY_HOOK_LIMIT`], leaving time to report.
 const LIMIT_MARGIN: Duration = Duration::from_secs(2 * 60);
 
@@ -98,9 +102,13 @@ pub struct DeploymentContext {
 }
 
 impl DeploymentContext {
-    /// Whether CodeDeploy started this deployment to roll another back.
+    /// Whether this deployment rolls another back: its creator is a rollback one, or it names the
+    /// deployment whose failure triggered it (`rollbackInfo.rollbackTriggeringDeploymentId`).
     pub fn is_rollback(&self) -> bool {
-        self.creator.as_deref() == Some(ROLLBACK_CREATOR)
+        self.creator
+            .as_deref()
+            .is_some_and(|creator| ROLLBACK_CREATORS.contains(&creator))
+            || self.rolls_back.is_some()
     }
 }
 
@@ -419,7 +427,8 @@ async fn judge_execution(
 
     if context.is_rollback() {
         let evidence = format!(
-            "CodeDeploy rollback deployment (creator {ROLLBACK_CREATOR}{})",
+            "CodeDeploy rollback deployment (creator {}{})",
+            context.creator.as_deref().unwrap_or("unknown"),
             context
                 .rolls_back
                 .as_deref()
@@ -1149,6 +1158,20 @@ mod tests {
         assert!(message.contains("d-PREVIOUS"), "{message}");
         assert_eq!(*backend.runs.lock().unwrap(), 0);
         assert!(backend.reader.asked.lock().unwrap().is_empty());
+    }
+
+    #[test]
+    fn cloudformation_rollbacks_and_triggered_rollbacks_are_rollbacks() {
+        let with = |creator: Option<&str>, rolls_back: Option<&str>| DeploymentContext {
+            creator: creator.map(str::to_owned),
+            rolls_back: rolls_back.map(str::to_owned),
+            ..context()
+        };
+        assert!(with(Some("CloudFormationRollback"), None).is_rollback());
+        assert!(with(Some("codeDeployRollback"), None).is_rollback());
+        assert!(with(Some("user"), Some("d-FAILED")).is_rollback());
+        assert!(!with(Some("user"), None).is_rollback());
+        assert!(!with(Some("CloudFormation"), None).is_rollback());
     }
 
     #[tokio::test(start_paused = true)]

@@ -327,7 +327,10 @@ pub async fn discover(
         green_tasks: green.as_ref().map(|set| set.counts).unwrap_or_default(),
         alarm_names,
         triggered_alarms: Vec::new(),
-        rollback: (creator.as_deref() == Some("codeDeployRollback")).then(|| {
+        rollback: (creator.as_deref().is_some_and(|creator| {
+            greenlight_core::codedeploy_hook::ROLLBACK_CREATORS.contains(&creator)
+        }) || rolls_back.is_some())
+        .then(|| {
             format!(
                 "CodeDeploy rollback{}",
                 rolls_back
