@@ -415,6 +415,9 @@ const MAX_REQUESTS: u64 = 10_000;
 const MAX_CONCURRENCY: u32 = 64;
 const MAX_RATE: f64 = 1000.0;
 const MAX_BODY_BYTES: u64 = 10 * 1024 * 1024;
+/// The most response body bytes all of a check's concurrent requests may buffer together: a
+/// quarter of the template's default 256 MB function.
+const MAX_BODY_BYTES_IN_FLIGHT: u64 = 64 * 1024 * 1024;
 /// A compiled `body_regex` may take at most this much memory.
 const REGEX_SIZE_LIMIT: usize = 1024 * 1024;
 
@@ -589,6 +592,19 @@ impl HttpParams {
                 format!(
                     "expected 1 to {MAX_BODY_BYTES} bytes, got {}",
                     self.body_max_bytes
+                ),
+            );
+        } else if u64::from(self.concurrency).saturating_mul(self.body_max_bytes)
+            > MAX_BODY_BYTES_IN_FLIGHT
+        {
+            v.error(
+                "body_max_bytes",
+                format!(
+                    "{} concurrent requests of up to {} bytes each could hold {} MiB of bodies at once, more than {} MiB a function keeps for them; lower `concurrency` or `body_max_bytes`",
+                    self.concurrency,
+                    self.body_max_bytes,
+                    u64::from(self.concurrency).saturating_mul(self.body_max_bytes) / (1024 * 1024),
+                    MAX_BODY_BYTES_IN_FLIGHT / (1024 * 1024)
                 ),
             );
         }
@@ -891,6 +907,11 @@ mod tests {
             errors("http: { request_timeout: 20s }")[0].contains("at most the check's timeout")
         );
         assert!(errors("http: { body_max_bytes: 0 }")[0].contains("1 to 10485760"));
+        // 64 requests of 10 MiB would buffer 640 MiB in a 256 MB function.
+        assert!(
+            errors("http: { concurrency: 64, body_max_bytes: 10485760 }")[0].contains("640 MiB")
+        );
+        assert!(check("http: { concurrency: 6, body_max_bytes: 10485760 }").is_ok());
         assert!(
             errors("http: { duration: 5m, rate: 1000, timeout: 15m }")[0].contains("at most 10000")
         );
