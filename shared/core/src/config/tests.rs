@@ -304,6 +304,8 @@ fn durations_and_intervals_have_bounds() {
         errors("version: 1\ndefaults: { max_wait: 18446744073709551615s }\n")
     );
     assert!(errors("version: 1\ndefaults: { max_wait: 15d }\n")[0].contains("at most 14d"));
+    // A transient error never passes by policy: nothing was seen.
+    assert!(errors("version: 1\ndefaults: { on_error: pass }\n")[0].contains("mode: advisory"));
 }
 
 #[test]

@@ -650,6 +650,15 @@ impl HttpParams {
                 "expected some text; an empty string matches every body",
             );
         }
+        if expect.max_error_rate.value() >= 100.0 {
+            v.error(
+                "expect.max_error_rate",
+                format!(
+                    "expected below 100%, got {}%: a check that tolerates every request failing judges nothing; use `mode: advisory` to report without gating",
+                    expect.max_error_rate.value()
+                ),
+            );
+        }
         if let Some(pattern) = &expect.body_regex {
             let compiled = regex::RegexBuilder::new(pattern)
                 .size_limit(REGEX_SIZE_LIMIT)
@@ -912,6 +921,7 @@ mod tests {
             errors("http: { concurrency: 64, body_max_bytes: 10485760 }")[0].contains("640 MiB")
         );
         assert!(check("http: { concurrency: 6, body_max_bytes: 10485760 }").is_ok());
+        assert!(errors("http: { expect: { max_error_rate: 100% } }")[0].contains("judges nothing"));
         assert!(
             errors("http: { duration: 5m, rate: 1000, timeout: 15m }")[0].contains("at most 10000")
         );

@@ -153,8 +153,9 @@ pub struct PolicyOverrides {
     /// or `pass`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_inconclusive: Option<OnInconclusive>,
-    /// What a transient error (throttling, 5xx, timeout) means: `retry`, `fail` or `pass`. Errors
-    /// waiting cannot heal (access denied, bad config) always fail an enforcing check.
+    /// What a transient error (throttling, 5xx, timeout) means: `retry` or `fail` (`pass` is
+    /// refused: an error is no evidence). Errors waiting cannot heal (access denied, bad config)
+    /// always fail an enforcing check.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_error: Option<OnError>,
     /// What to answer when the check is still inconclusive or erroring after `max_wait`: `fail`
@@ -240,6 +241,12 @@ pub(crate) fn validate_overrides(
         issues.push(Issue::new(
             path.key("max_wait"),
             "expected a max_wait above 0s; use on_inconclusive: fail to stop waiting at once",
+        ));
+    }
+    if overrides.on_error == Some(OnError::Pass) {
+        issues.push(Issue::new(
+            path.key("on_error"),
+            "on_error: pass would let a check that timed out or could not reach AWS pass with no evidence; use `mode: advisory` to report a check without gating, or `on_exhausted: pass` to accept its absence only after `max_wait`",
         ));
     }
     if let Some(max_wait) = overrides.max_wait
