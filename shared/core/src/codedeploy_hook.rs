@@ -102,13 +102,13 @@ pub struct DeploymentContext {
 }
 
 impl DeploymentContext {
-    /// Whether this deployment rolls another back: its creator is a rollback one, or it names the
-    /// deployment whose failure triggered it (`rollbackInfo.rollbackTriggeringDeploymentId`).
+    /// Whether this deployment rolls another back: its creator is one of the rollback creators.
+    /// `rollbackInfo` alone does not decide: the model documents its fields loosely, and taking a
+    /// forward deployment for a rollback would pass it unjudged.
     pub fn is_rollback(&self) -> bool {
         self.creator
             .as_deref()
             .is_some_and(|creator| ROLLBACK_CREATORS.contains(&creator))
-            || self.rolls_back.is_some()
     }
 }
 
@@ -1161,7 +1161,7 @@ mod tests {
     }
 
     #[test]
-    fn cloudformation_rollbacks_and_triggered_rollbacks_are_rollbacks() {
+    fn cloudformation_rollbacks_are_rollbacks_and_rollback_info_alone_is_not() {
         let with = |creator: Option<&str>, rolls_back: Option<&str>| DeploymentContext {
             creator: creator.map(str::to_owned),
             rolls_back: rolls_back.map(str::to_owned),
@@ -1169,7 +1169,7 @@ mod tests {
         };
         assert!(with(Some("CloudFormationRollback"), None).is_rollback());
         assert!(with(Some("codeDeployRollback"), None).is_rollback());
-        assert!(with(Some("user"), Some("d-FAILED")).is_rollback());
+        assert!(!with(Some("user"), Some("d-FAILED")).is_rollback());
         assert!(!with(Some("user"), None).is_rollback());
         assert!(!with(Some("CloudFormation"), None).is_rollback());
     }

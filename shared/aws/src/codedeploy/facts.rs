@@ -329,7 +329,7 @@ pub async fn discover(
         triggered_alarms: Vec::new(),
         rollback: (creator.as_deref().is_some_and(|creator| {
             greenlight_core::codedeploy_hook::ROLLBACK_CREATORS.contains(&creator)
-        }) || rolls_back.is_some())
+        }))
         .then(|| {
             format!(
                 "CodeDeploy rollback{}",

@@ -61,7 +61,7 @@ use serde_json::json;
 use super::CheckDoc;
 use crate::config::checks::{HttpExpect, HttpParams, HttpTarget};
 use crate::config::values::HumanDuration;
-use crate::facts::{HeaderMatch, RevisionFacts, RoutingFacts, RuleCondition};
+use crate::facts::{HeaderMatch, ListenerRuleFacts, RevisionFacts, RoutingFacts, RuleCondition};
 use crate::outcome::{Evidence, Outcome};
 use crate::reason::ReasonCode;
 
@@ -146,6 +146,15 @@ pub static HTTP_PATH_NOT_ROUTED: ReasonCode = ReasonCode {
     fix: "Set the check's `path` to one the rule's path patterns match (the message lists them).",
 };
 
+/// The test route does not (yet) send all test traffic to green.
+pub static HTTP_NOT_ROUTED_TO_GREEN: ReasonCode = ReasonCode {
+    code: "HTTP_NOT_ROUTED_TO_GREEN",
+    summary: "The test listener rule does not send all its traffic to green's target group, so synthetic requests would not judge green.",
+    what: "Before sending, the check read where the test listener rule (an NLB's test listener) forwards: green's share of its weights is below 100%, or green's target group is not known yet. The rule's forwards are in the evidence.",
+    why: "Requests through a route that forwards to blue judge blue: a pass would be a green light for a revision nobody tested. The check waits (inconclusive) within its `max_wait`.",
+    fix: "Run the `http` check at POST_TEST_TRAFFIC_SHIFT, after ECS has moved the test traffic. If it persists, compare the test rule with the service's `advancedConfiguration` and look for tools that rewrite it.",
+};
+
 /// The target is a link-local or metadata address.
 pub static HTTP_LINK_LOCAL_REFUSED: ReasonCode = ReasonCode {
     code: "HTTP_LINK_LOCAL_REFUSED",
@@ -198,6 +207,7 @@ pub static DOC: CheckDoc = CheckDoc {
         &HTTP_TEST_ROUTE_UNSUPPORTED,
         &HTTP_NO_TEST_HEADER,
         &HTTP_PATH_NOT_ROUTED,
+        &HTTP_NOT_ROUTED_TO_GREEN,
         &HTTP_LINK_LOCAL_REFUSED,
         &HTTP_HEADER_VALUE_INVALID,
         &HTTP_SETUP_FAILED,
@@ -264,6 +274,7 @@ pub fn resolve_target(
     };
     if let Some(rule) = &routing.test_rule {
         check_path_is_routed(&path, &rule.rule_arn, &rule.conditions)?;
+        check_routed_to_green(rule, routing.green_target_group.as_deref())?;
     }
 
     let (scheme, authority) = split_base_url(&endpoint.base_url).ok_or_else(|| {
@@ -309,6 +320,42 @@ pub fn resolve_target(
         route_headers,
         via,
     })
+}
+
+/// The test rule must send all its traffic to green's target group, or the requests judge blue.
+fn check_routed_to_green(rule: &ListenerRuleFacts, green: Option<&str>) -> Result<(), Outcome> {
+    let forwards = Evidence::new(
+        "test rule forwards (target group → weight)",
+        json!(
+            rule.forwards
+                .iter()
+                .map(|(group, weight)| json!({ "target_group": group, "weight": weight }))
+                .collect::<Vec<_>>()
+        ),
+    )
+    .resource(rule.rule_arn.as_str());
+    let Some(green) = green else {
+        return Err(Outcome::inconclusive(
+            &HTTP_NOT_ROUTED_TO_GREEN,
+            format!(
+                "green's target group is not known yet, so it cannot be shown that the test listener rule {} reaches green",
+                rule.rule_arn
+            ),
+        )
+        .with_evidence(forwards));
+    };
+    let share = super::routing::green_share(rule, green);
+    if share < 100.0 - super::routing::TOLERANCE_PP {
+        return Err(Outcome::inconclusive(
+            &HTTP_NOT_ROUTED_TO_GREEN,
+            format!(
+                "the test listener rule {} sends {:.1}% of its traffic to green's target group {green}, not all of it: requests now would judge blue too",
+                rule.rule_arn, share
+            ),
+        )
+        .with_evidence(forwards));
+    }
+    Ok(())
 }
 
 fn target_name(target: HttpTarget) -> &'static str {
@@ -1094,6 +1141,50 @@ mod tests {
             test_rule,
             test_endpoint: endpoint,
         }
+    }
+
+    #[test]
+    fn requests_go_only_through_a_route_that_reaches_green() {
+        let params = params("{}");
+        let to = |forwards: Vec<(String, f64)>| {
+            let mut test_rule = rule(vec![]);
+            test_rule.forwards = forwards;
+            routing(Some(endpoint("http://lb.example.com")), Some(test_rule))
+        };
+        // The rule still forwards to blue: requests would judge blue, so nothing is sent.
+        let outcome = resolve_target(
+            &params,
+            Some(&to(vec![
+                ("green-tg".into(), 0.0),
+                ("blue-tg".into(), 100.0),
+            ])),
+            Some(&green(None)),
+        )
+        .expect_err("not routed to green");
+        assert_eq!(
+            (outcome.status, outcome.code.code),
+            (Status::Inconclusive, "HTTP_NOT_ROUTED_TO_GREEN")
+        );
+        assert!(outcome.message.contains("0.0%"), "{}", outcome.message);
+        assert_eq!(outcome.evidence.len(), 1);
+        // Green's group unknown: cannot show the route reaches green either.
+        let mut unknown = to(vec![("green-tg".into(), 100.0)]);
+        unknown.green_target_group = None;
+        let outcome =
+            resolve_target(&params, Some(&unknown), Some(&green(None))).expect_err("green unknown");
+        assert_eq!(outcome.code.code, "HTTP_NOT_ROUTED_TO_GREEN");
+        // All test traffic on green: the requests go.
+        assert!(
+            resolve_target(
+                &params,
+                Some(&to(vec![
+                    ("green-tg".into(), 100.0),
+                    ("blue-tg".into(), 0.0)
+                ])),
+                Some(&green(None)),
+            )
+            .is_ok()
+        );
     }
 
     fn endpoint(base_url: &str) -> TestEndpoint {
