@@ -92,16 +92,54 @@ fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 /// The service from the SigV4 credential scope (`Credential=AKID/date/region/<service>/aws4_request`),
 /// named by its IAM prefix so that counts read like IAM actions (`cloudwatch:GetMetricData`).
 fn signing_service(headers: &HeaderMap) -> Option<String> {
+    let signing_name = credential_scope(headers)?.service;
+    Some(match signing_name {
+        "monitoring" => "cloudwatch".to_owned(),
+        other => other.to_owned(),
+    })
+}
+
+/// The parts of a SigV4 `Credential=AKID/date/region/service/aws4_request`.
+pub(crate) struct CredentialScope<'h> {
+    /// Who signed: the access key id.
+    pub(crate) access_key: &'h str,
+    /// The region the call was signed for.
+    pub(crate) region: &'h str,
+    /// The signing name (`ecs`, `monitoring`, ...).
+    pub(crate) service: &'h str,
+}
+
+/// The credential scope of a SigV4 `authorization` header, when the call is signed.
+pub(crate) fn credential_scope(headers: &HeaderMap) -> Option<CredentialScope<'_>> {
     let authorization = header_str(headers, "authorization")?;
     let credential = authorization
         .split([' ', ','])
         .find_map(|part| part.trim().strip_prefix("Credential="))?;
     let scope: Vec<&str> = credential.split('/').collect();
-    let signing_name = scope.get(scope.len().checked_sub(2)?)?;
-    Some(match *signing_name {
-        "monitoring" => "cloudwatch".to_owned(),
-        other => other.to_owned(),
+    let [access_key, .., region, service, _terminator] = scope.as_slice() else {
+        return None;
+    };
+    Some(CredentialScope {
+        access_key,
+        region,
+        service,
     })
+}
+
+#[cfg(test)]
+impl Call {
+    /// A JSON-protocol call, as tests build them.
+    pub(crate) fn json_for_test(service: &str, operation: &str, body: &serde_json::Value) -> Self {
+        Call {
+            service: service.to_owned(),
+            operation: operation.to_owned(),
+            protocol: Protocol::AwsJson,
+            method: Method::POST,
+            uri: Uri::from_static("/"),
+            headers: HeaderMap::new(),
+            body: Bytes::from(body.to_string()),
+        }
+    }
 }
 
 /// The service behind an `X-Amz-Target` prefix or RPC v2 service shape, for unsigned calls.

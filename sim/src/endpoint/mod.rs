@@ -29,6 +29,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpListener;
 use tokio::task::{JoinHandle, JoinSet};
 
+pub(crate) use call::credential_scope;
 pub use call::{Call, Protocol};
 pub(crate) use supplement::is_hop_by_hop;
 pub use supplement::{Reply, Supplement, SupplementFuture, Upstream};

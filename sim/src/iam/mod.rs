@@ -311,7 +311,7 @@ impl Iam {
     }
 
     /// Authorizes a call signed with `access_key_id` in `region`.
-    pub async fn authorize(&self, access_key_id: &str, region: &str, call: &Call) -> Authorization {
+    pub fn authorize(&self, access_key_id: &str, region: &str, call: &Call) -> Authorization {
         let Some((role, session)) = self.state().principals.get(access_key_id).cloned() else {
             return Authorization::Unenforced;
         };
@@ -332,28 +332,27 @@ impl Iam {
             region,
             account: &account,
         };
-        let placement = match request::place(call, authorization, &scope) {
-            Placement::CodeDeployDeployment(id) => {
-                let group = self.state().deployments.get(&id).cloned();
-                match group {
-                    Some((application, group)) => Placement::Resources {
-                        resources: vec![format!(
-                            "arn:aws:codedeploy:{region}:{account}:deploymentgroup:{application}/{group}"
-                        )],
-                        keys: BTreeMap::new(),
-                    },
-                    // An unknown deployment: CodeDeploy says it does not exist, whoever asks.
-                    None => return Authorization::Allowed,
-                }
-            }
-            other => other,
-        };
-        match placement {
+        match request::place(call, authorization, &scope) {
             Placement::Resources { resources, keys } => {
                 self.decide(&role, &session, &action, &resources, keys)
             }
+            Placement::CodeDeployDeployment(id) => {
+                let group = self.state().deployments.get(&id).cloned();
+                match group {
+                    Some((application, group)) => self.decide(
+                        &role,
+                        &session,
+                        &action,
+                        &[format!(
+                            "arn:aws:codedeploy:{region}:{account}:deploymentgroup:{application}/{group}"
+                        )],
+                        BTreeMap::new(),
+                    ),
+                    // An unknown deployment: CodeDeploy says it does not exist, whoever asks.
+                    None => Authorization::Allowed,
+                }
+            }
             Placement::Unknown(message) => Authorization::Unplaceable(message),
-            Placement::CodeDeployDeployment(_) => Authorization::Allowed,
         }
     }
 
@@ -482,22 +481,13 @@ mod tests {
     use super::*;
     use crate::endpoint::Protocol;
     use bytes::Bytes;
-    use http::{HeaderMap, Method, Uri};
 
     fn iam() -> Iam {
         Iam::rehearsal().expect("the bundled IAM data parses")
     }
 
     fn json_call(service: &str, operation: &str, body: serde_json::Value) -> Call {
-        Call {
-            service: service.to_owned(),
-            operation: operation.to_owned(),
-            protocol: Protocol::AwsJson,
-            method: Method::POST,
-            uri: Uri::from_static("/"),
-            headers: HeaderMap::new(),
-            body: Bytes::from(body.to_string()),
-        }
+        Call::json_for_test(service, operation, &body)
     }
 
     fn query_call(service: &str, operation: &str) -> Call {
@@ -515,15 +505,14 @@ mod tests {
         )
     }
 
-    #[tokio::test]
-    async fn the_template_roles_grant_what_the_functions_call() {
+    #[test]
+    fn the_template_roles_grant_what_the_functions_call() {
         let iam = iam();
         let hook = iam
             .credentials_for_function("CodeDeployHook_greenlight_AfterInstall")
             .expect("a role");
         assert_eq!(
-            iam.authorize(&hook.access_key_id, "us-east-1", &report())
-                .await,
+            iam.authorize(&hook.access_key_id, "us-east-1", &report()),
             Authorization::Allowed
         );
         let pre = iam
@@ -534,8 +523,7 @@ mod tests {
                 &pre.access_key_id,
                 "us-east-1",
                 &query_call("elasticloadbalancing", "DescribeRules")
-            )
-            .await,
+            ),
             Authorization::Allowed
         );
         let deployments = json_call(
@@ -544,19 +532,18 @@ mod tests {
             serde_json::json!({"serviceDeploymentArns": ["arn:aws:ecs:us-east-1:123456789012:service-deployment/web/api/abc"]}),
         );
         assert_eq!(
-            iam.authorize(&pre.access_key_id, "us-east-1", &deployments)
-                .await,
+            iam.authorize(&pre.access_key_id, "us-east-1", &deployments),
             Authorization::Allowed
         );
         // Unknown credentials (the rehearsal's own setup) are not enforced.
         assert_eq!(
-            iam.authorize("AKIDLOCALTEST", "us-east-1", &report()).await,
+            iam.authorize("AKIDLOCALTEST", "us-east-1", &report()),
             Authorization::Unenforced
         );
     }
 
-    #[tokio::test]
-    async fn a_report_grant_scoped_to_a_deployment_group_is_denied_as_aws_words_it() {
+    #[test]
+    fn a_report_grant_scoped_to_a_deployment_group_is_denied_as_aws_words_it() {
         let iam = iam();
         iam.override_grant(&GrantOverride {
             role: "CodeDeployHookRole".into(),
@@ -567,9 +554,8 @@ mod tests {
         let hook = iam
             .credentials_for_function("CodeDeployHook_greenlight_AfterInstall")
             .expect("a role");
-        let Authorization::Denied(message) = iam
-            .authorize(&hook.access_key_id, "us-east-1", &report())
-            .await
+        let Authorization::Denied(message) =
+            iam.authorize(&hook.access_key_id, "us-east-1", &report())
         else {
             panic!("denied")
         };
@@ -582,8 +568,8 @@ mod tests {
         );
     }
 
-    #[tokio::test]
-    async fn a_removed_grant_is_denied_and_an_unknown_one_is_refused() {
+    #[test]
+    fn a_removed_grant_is_denied_and_an_unknown_one_is_refused() {
         let iam = iam();
         iam.override_grant(&GrantOverride {
             role: "PostScaleUpRole".into(),
@@ -600,7 +586,7 @@ mod tests {
             serde_json::json!({"cluster": "web", "tasks": ["t1"]}),
         );
         assert!(matches!(
-            iam.authorize(&post.access_key_id, "us-east-1", &tasks).await,
+            iam.authorize(&post.access_key_id, "us-east-1", &tasks),
             Authorization::Denied(message) if message.contains("ecs:DescribeTasks on resource: arn:aws:ecs:us-east-1:123456789012:task/web/t1")
         ));
         let error = iam

@@ -144,11 +144,9 @@ fn resources_named(call: &Call, scope: &Scope<'_>) -> Named {
             strings(field)
                 .into_iter()
                 .map(|service| {
-                    if service.starts_with("arn:") {
-                        service
-                    } else {
+                    or_arn(service, |service| {
                         format!("arn:aws:ecs:{region}:{account}:service/{cluster}/{service}")
-                    }
+                    })
                 })
                 .collect()
         }
@@ -157,22 +155,18 @@ fn resources_named(call: &Call, scope: &Scope<'_>) -> Named {
             strings("tasks")
                 .into_iter()
                 .map(|task| {
-                    if task.starts_with("arn:") {
-                        task
-                    } else {
+                    or_arn(task, |task| {
                         format!("arn:aws:ecs:{region}:{account}:task/{cluster}/{task}")
-                    }
+                    })
                 })
                 .collect()
         }
         ("ecs", "DescribeTaskDefinition") => strings("taskDefinition")
             .into_iter()
             .map(|definition| {
-                if definition.starts_with("arn:") {
-                    definition
-                } else {
+                or_arn(definition, |definition| {
                     format!("arn:aws:ecs:{region}:{account}:task-definition/{definition}")
-                }
+                })
             })
             .collect(),
         // The reference marks `container-instance` required, yet most ListTasks calls name none;
@@ -188,13 +182,11 @@ fn resources_named(call: &Call, scope: &Scope<'_>) -> Named {
             instances
                 .into_iter()
                 .map(|instance| {
-                    if instance.starts_with("arn:") {
-                        instance
-                    } else {
+                    or_arn(instance, |instance| {
                         format!(
                             "arn:aws:ecs:{region}:{account}:container-instance/{cluster}/{instance}"
                         )
-                    }
+                    })
                 })
                 .collect()
         }
@@ -250,24 +242,20 @@ fn resources_named(call: &Call, scope: &Scope<'_>) -> Named {
             names
                 .into_iter()
                 .map(|name| {
-                    if name.starts_with("arn:") {
-                        name
-                    } else {
-                        let name = name.strip_prefix('/').unwrap_or(&name);
+                    or_arn(name, |name| {
+                        let name = name.strip_prefix('/').unwrap_or(name);
                         format!("arn:aws:ssm:{region}:{account}:parameter/{name}")
-                    }
+                    })
                 })
                 .collect()
         }
         ("secretsmanager", "GetSecretValue") => strings("SecretId")
             .into_iter()
             .map(|secret| {
-                if secret.starts_with("arn:") {
-                    secret
-                } else {
+                or_arn(secret, |secret| {
                     // A secret's ARN ends in a dash and six random characters.
                     format!("arn:aws:secretsmanager:{region}:{account}:secret:{secret}-AbCdEf")
-                }
+                })
             })
             .collect(),
         ("s3", "GetObject" | "HeadObject" | "ListObjects") => {
@@ -279,6 +267,15 @@ fn resources_named(call: &Call, scope: &Scope<'_>) -> Named {
         Named::Nothing
     } else {
         Named::Arns(arns)
+    }
+}
+
+/// `value` when it is already an ARN; else the ARN `make` builds from it (a name or id).
+fn or_arn(value: String, make: impl FnOnce(&str) -> String) -> String {
+    if value.starts_with("arn:") {
+        value
+    } else {
+        make(&value)
     }
 }
 
@@ -373,8 +370,7 @@ fn last_segment(name_or_arn: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bytes::Bytes;
-    use http::{HeaderMap, Method, Uri};
+    use http::Uri;
 
     const SCOPE: Scope<'static> = Scope {
         region: "us-east-1",
@@ -382,15 +378,7 @@ mod tests {
     };
 
     fn json_call(service: &str, operation: &str, body: Value) -> Call {
-        Call {
-            service: service.to_owned(),
-            operation: operation.to_owned(),
-            protocol: Protocol::AwsJson,
-            method: Method::POST,
-            uri: Uri::from_static("/"),
-            headers: HeaderMap::new(),
-            body: Bytes::from(body.to_string()),
-        }
+        Call::json_for_test(service, operation, &body)
     }
 
     fn authorization(kinds: &[(&str, bool)]) -> ActionAuthorization {

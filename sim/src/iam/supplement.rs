@@ -3,7 +3,9 @@
 use http::StatusCode;
 
 use super::Authorization;
-use crate::endpoint::{Call, Protocol, Reply, Supplement, SupplementFuture, Upstream};
+use crate::endpoint::{
+    Call, Protocol, Reply, Supplement, SupplementFuture, Upstream, credential_scope,
+};
 use crate::world::World;
 use crate::world::query::{ErrorCodes, error_reply};
 
@@ -22,8 +24,8 @@ impl Supplement for IamSupplement {
     fn answer<'a>(&'a self, call: &'a Call, _upstream: &'a Upstream) -> SupplementFuture<'a> {
         Box::pin(async move {
             let iam = self.world.iam()?;
-            let (access_key, region) = credential_scope(call)?;
-            match iam.authorize(&access_key, &region, call).await {
+            let scope = credential_scope(&call.headers)?;
+            match iam.authorize(scope.access_key, scope.region, call) {
                 Authorization::Unenforced | Authorization::Allowed => None,
                 Authorization::Denied(message) => Some(access_denied(call, &message)),
                 Authorization::Unplaceable(message) => Some(Reply::json_error(
@@ -34,20 +36,6 @@ impl Supplement for IamSupplement {
             }
         })
     }
-}
-
-/// The access key and region of a SigV4 `authorization` header
-/// (`Credential=AKID/date/region/service/aws4_request`).
-fn credential_scope(call: &Call) -> Option<(String, String)> {
-    let authorization = call.headers.get("authorization")?.to_str().ok()?;
-    let credential = authorization
-        .split([' ', ','])
-        .find_map(|part| part.trim().strip_prefix("Credential="))?;
-    let mut scope = credential.split('/');
-    let access_key = scope.next()?.to_owned();
-    let _date = scope.next()?;
-    let region = scope.next()?.to_owned();
-    Some((access_key, region))
 }
 
 /// AWS's answer to a denied call, in the call's dialect: `AccessDenied` (HTTP 403) for Query
