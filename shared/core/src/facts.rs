@@ -184,6 +184,14 @@ pub struct ListenerRuleFacts {
     pub conditions: Vec<RuleCondition>,
 }
 
+impl ListenerRuleFacts {
+    /// Whether this "rule" is a listener's default action: what ECS names for a Network Load
+    /// Balancer (listener ARNs, not rule ARNs, in `advancedConfiguration`).
+    pub fn is_listener_default(&self) -> bool {
+        self.rule_arn == self.listener_arn
+    }
+}
+
 /// Where synthetic test traffic is sent to reach green.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct TestEndpoint {

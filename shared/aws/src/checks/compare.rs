@@ -21,7 +21,7 @@ use greenlight_core::checks::metric::MetricSeries;
 use greenlight_core::config::checks::{CompareMetric, CompareParams};
 use greenlight_core::config::values::DimensionTemplate;
 use greenlight_core::engine::{Check, CheckFuture, StageView};
-use greenlight_core::facts::{FactError, Facts};
+use greenlight_core::facts::{FactError, Facts, ListenerRuleFacts};
 use greenlight_core::outcome::{Evidence, Outcome};
 
 use super::CheckDeps;
@@ -142,7 +142,7 @@ impl CompareCheck {
         let network_lb = routing
             .production_rule
             .as_ref()
-            .is_some_and(|rule| rule.rule_arn == rule.listener_arn);
+            .is_some_and(ListenerRuleFacts::is_listener_default);
         if !routing.has_load_balancer() || network_lb {
             let what = if network_lb {
                 "is behind a Network Load Balancer, which has no HTTP metrics per target group"
