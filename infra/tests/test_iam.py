@@ -13,8 +13,15 @@ For infra/template.yaml, also:
 
 * each function's role grants exactly the actions the checks of its stages can need (the table
   below), no fewer and no more, and trusts only lambda.amazonaws.com;
-* the role ECS assumes to invoke the hooks trusts only ecs.amazonaws.com and may only
-  lambda:InvokeFunction the template's own functions;
+* the role ECS assumes to invoke the hooks trusts only ecs.amazonaws.com, only under the
+  confused-deputy conditions StringEqualsIfExists aws:SourceAccount (this account) and
+  ArnLikeIfExists aws:SourceArn (this account's ECS resources), and may only lambda:InvokeFunction
+  the template's own functions;
+* config and secrets stay apart (resolved at the defaults): ssm:GetParameter only under
+  ConfigParameterPrefix, ssm:GetParameters only under SecretParameterPrefix,
+  secretsmanager:GetSecretValue only under SecretNamePrefix, and kms:Decrypt only through SSM or
+  Secrets Manager (kms:ViaService) for those same parameters and secrets (the encryption context
+  keys kms:EncryptionContext:PARAMETER_ARN and kms:EncryptionContext:SecretARN);
 * every statement is scoped as the SAR allows, checked on the roles resolved the way
   infra/iam/generate.py resolves them (parameters at their defaults, and again with every optional
   parameter set, so statements under a condition are checked too): every action exists; an action
@@ -53,7 +60,7 @@ SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
 AUTHORIZATION = ROOT / "infra" / "iam" / "authorization.json"
 
 sys.path.insert(0, str(ROOT / "infra" / "iam"))
-from generate import GenerateError, build_roles  # noqa: E402
+from generate import ACCOUNT, PARTITION, REGION, GenerateError, build_roles  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
 # What each function may need. A check may run at the stages where it can see green (the config
@@ -90,20 +97,22 @@ FUNCTION_STAGES = {
     ],
 }
 CODEDEPLOY_PREFIX = "CodeDeployHook_greenlight_"
-# What the CodeDeploy hooks need beyond their checks: learn the deployment, report once, and hand
-# a long bake to an asynchronous invocation of themselves.
+# What the CodeDeploy hooks need beyond their checks: learn the deployment (the service and its
+# task sets, each task set's task definition: shared/aws/src/codedeploy/facts.rs; the ECS path
+# calls neither), report once, and hand a long bake to an asynchronous invocation of themselves.
 CODEDEPLOY_ACTIONS = {
     "codedeploy:GetDeployment", "codedeploy:GetDeploymentGroup", "codedeploy:ListDeploymentTargets",
     "codedeploy:GetDeploymentTarget", "codedeploy:GetApplicationRevision",
     "codedeploy:PutLifecycleEventHookExecutionStatus",
+    "ecs:DescribeServices", "ecs:DescribeTaskDefinition",
     "lambda:InvokeFunction",
 }
+# No DescribeTargetGroups: no check calls it.
 ELB_READS = {
     "elasticloadbalancing:DescribeTargetHealth",
     "elasticloadbalancing:DescribeRules",
     "elasticloadbalancing:DescribeListeners",
     "elasticloadbalancing:DescribeLoadBalancers",
-    "elasticloadbalancing:DescribeTargetGroups",
 }
 HEADER_VALUES = {"ssm:GetParameters", "kms:Decrypt", "secretsmanager:GetSecretValue"}
 # (what needs it, first stage it can run at, actions). The first stages are those the config
@@ -112,8 +121,7 @@ NEEDS = [
     ("runtime: own logs and traces", "RECONCILE_SERVICE",
      {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}),
     ("deployment facts", "RECONCILE_SERVICE",
-     {"ecs:DescribeServiceDeployments", "ecs:ListServiceDeployments", "ecs:DescribeServiceRevisions",
-      "ecs:DescribeTaskDefinition", "ecs:DescribeServices"}),
+     {"ecs:DescribeServiceDeployments", "ecs:ListServiceDeployments", "ecs:DescribeServiceRevisions"}),
     ("config references (ssm:)", "RECONCILE_SERVICE", {"ssm:GetParameter", "kms:Decrypt"}),
     ("image", "RECONCILE_SERVICE",
      {"ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:DescribeImageScanFindings"}),
@@ -152,7 +160,7 @@ STAR_RESOURCE_EXCEPTIONS = {
 # Optional parameters set, so that infra/template.yaml's conditional statements are resolved too.
 # (PermissionsBoundaryArn stays empty: a boundary does not change what the policies allow.)
 OPTIONAL_PARAMETERS = {
-    "ConfigReference": "ssm:/greenlight/{service}",
+    "ConfigReference": "ssm:/greenlight/config/{cluster}/{service}",
     "ConfigBucket": "greenlight-config",
     "ConfigObjectPrefix": "greenlight/",
     "EcrRepositoryArns": "arn:aws:ecr:us-east-1:123456789012:repository/web",
@@ -564,6 +572,11 @@ def check_functions(template, errors, report):
     return functions
 
 
+def invoke_role_name(template) -> str | None:
+    output = template.get("Outputs", {}).get("HookInvokeRoleArn", {}).get("Value")
+    return output["Fn::GetAtt"][0] if isinstance(output, dict) and "Fn::GetAtt" in output else None
+
+
 def check_invoke_role(template, functions, errors, report):
     output = template.get("Outputs", {}).get("HookInvokeRoleArn", {}).get("Value")
     if not (isinstance(output, dict) and "Fn::GetAtt" in output):
@@ -597,6 +610,107 @@ def check_invoke_role(template, functions, errors, report):
     report.append(f"invoke role {role_name}: trusts ecs.amazonaws.com, invokes {len(functions)} functions")
 
 
+# ---------------------------------------------------------------------------------------------
+# The invoke role's confused-deputy conditions, and config kept apart from secrets. Both on the
+# roles resolved at the defaults (partition, region and account of infra/iam/generate.py).
+# ---------------------------------------------------------------------------------------------
+# Key: (operator it must sit under, its one value). IfExists: AWS does not document whether ECS
+# passes these keys when it assumes a lifecycle hook's role, and a plain operator on an absent key
+# refuses every hook; when ECS passes them, another account's request is refused.
+TRUST_CONDITIONS = {
+    "aws:SourceAccount": ("StringEqualsIfExists", ACCOUNT),
+    "aws:SourceArn": ("ArnLikeIfExists", f"arn:{PARTITION}:ecs:{REGION}:{ACCOUNT}:*"),
+}
+
+
+def check_invoke_trust(role: dict, errors: list[str]) -> None:
+    where = f"invoke role {role['logical_id']}"
+    allows = [s for s in role["trust"]["Statement"] if s.get("Effect") == "Allow"]
+    for statement in allows:
+        conditions = statement.get("Condition", {})
+        for key, (operator, value) in TRUST_CONDITIONS.items():
+            found = {op: values for op, keys in conditions.items()
+                     for k, values in keys.items() if k.lower() == key.lower()}
+            if not found:
+                errors.append(f"{where}: trust has no {operator} {key} = {value} (confused-deputy guard)")
+            for op, values in found.items():
+                if op != operator:
+                    why = ("ECS may not pass the key, and without IfExists every hook would be refused"
+                           if not op.endswith("IfExists") else "")
+                    errors.append(f"{where}: trust has {key} under {op}, expected {operator}"
+                                  + (f" ({why})" if why else ""))
+                elif values != [value]:
+                    errors.append(f"{where}: trust allows {key} {values}, expected only {value} (this account)")
+
+
+def parameter_default(template: dict, name: str) -> str:
+    return str(template.get("Parameters", {}).get(name, {}).get("Default", ""))
+
+
+def check_secret_reach(template: dict, roles: list[dict], errors: list[str]) -> None:
+    """Config references, SSM header values and Secrets Manager header values each under their own
+    prefix, and kms:Decrypt only through SSM or Secrets Manager for those names."""
+    config = parameter_default(template, "ConfigParameterPrefix")
+    secret_path = parameter_default(template, "SecretParameterPrefix")
+    secret_names = parameter_default(template, "SecretNamePrefix")
+    ssm_arn = f"arn:{PARTITION}:ssm:{REGION}:{ACCOUNT}:parameter"
+    config_arn, secret_path_arn = ssm_arn + config, ssm_arn + secret_path
+    secret_arn = f"arn:{PARTITION}:secretsmanager:{REGION}:{ACCOUNT}:secret:{secret_names}"
+    if config.startswith(secret_path) or secret_path.startswith(config):
+        errors.append(f"parameters: ConfigParameterPrefix {config} and SecretParameterPrefix {secret_path} "
+                      "overlap: config references could read secrets, or header values configs")
+    if secret_names != secret_path.lstrip("/"):
+        errors.append(f"parameters: SecretNamePrefix {secret_names} is not SecretParameterPrefix "
+                      f"{secret_path} without its leading slash")
+    reads = {
+        "ssm:GetParameter": ("ConfigParameterPrefix", config_arn),
+        "ssm:GetParameters": ("SecretParameterPrefix", secret_path_arn),
+        "secretsmanager:GetSecretValue": ("SecretNamePrefix", secret_arn),
+    }
+    contexts = {  # kms:ViaService -> (encryption context key, the name prefixes it may name)
+        f"ssm.{REGION}.amazonaws.com": ("PARAMETER_ARN", (config_arn, secret_path_arn)),
+        f"secretsmanager.{REGION}.amazonaws.com": ("SecretARN", (secret_arn,)),
+    }
+    for role in roles:
+        for policy in role["policies"]:
+            for statement in policy["document"]["Statement"]:
+                if statement.get("Effect") != "Allow":
+                    continue
+                where = f"role {role['logical_id']} policy {policy['name']} statement {statement.get('Sid', '?')}"
+                actions = statement.get("Action", [])
+                for action, (parameter, prefix) in reads.items():
+                    if action not in actions:
+                        continue
+                    for resource in statement.get("Resource", []):
+                        if not resource.startswith(prefix):
+                            errors.append(f"{where}: {action} on {resource}, outside {parameter} ({prefix}*)")
+                if "kms:Decrypt" in actions:
+                    check_decrypt(where, statement.get("Condition", {}), contexts, errors)
+
+
+def check_decrypt(where: str, conditions: dict, contexts: dict, errors: list[str]) -> None:
+    def values(key: str, operators: set[str]) -> list[str] | None:
+        found = [v for op, keys in conditions.items() if op in operators
+                 for k, vs in keys.items() if k.lower() == key.lower() for v in vs]
+        return found or None
+
+    services = values("kms:ViaService", {"StringEquals"})
+    if not services or len(services) != 1 or services[0] not in contexts:
+        errors.append(f"{where}: kms:Decrypt must be limited by StringEquals kms:ViaService to one of "
+                      f"{', '.join(sorted(contexts))}, not {services}")
+        return
+    context, prefixes = contexts[services[0]]
+    key = f"kms:EncryptionContext:{context}"
+    named = values(key, {"StringEquals", "StringLike", "ArnEquals", "ArnLike"})
+    if not named:
+        errors.append(f"{where}: kms:Decrypt through {services[0]} without a {key} condition: "
+                      "it could decrypt any value the key protects")
+        return
+    for value in named:
+        if not value.startswith(prefixes):
+            errors.append(f"{where}: kms:Decrypt for {key} {value}, outside {', '.join(p + '*' for p in prefixes)}")
+
+
 def check(template: dict, greenlight: bool) -> tuple[list[str], list[str], int]:
     """(errors, report lines, number of policy documents) for an expanded template."""
     errors: list[str] = []
@@ -618,9 +732,17 @@ def check(template: dict, greenlight: bool) -> tuple[list[str], list[str], int]:
                 scoping.append(f"cannot resolve the roles as infra/iam/generate.py does: {error}")
                 continue
             checked += check_scoping(roles, scoping)
+            if not overrides:
+                invoke = invoke_role_name(template)
+                for role in roles:
+                    if role["logical_id"] == invoke:
+                        check_invoke_trust(role, errors)
+                check_secret_reach(template, roles, scoping)
         errors += list(dict.fromkeys(scoping))  # the same statement twice is one error
         report.append(f"scoping: {checked} resolved statements (defaults, then optional parameters set) "
                       "match the SAR's resource types and condition keys")
+        report.append("secrets: config references, SSM and Secrets Manager header values and kms:Decrypt "
+                      "each under their own prefix; invoke role trusts ECS for this account only (IfExists)")
     return errors, report, len(documents)
 
 
@@ -676,7 +798,7 @@ def _break_sam_policies(t):
 
 
 def _break_star_resource(t):
-    statement = next(s for s in _statements_of(t, "DeploymentReadPolicy") if s.get("Sid") == "ConfigAndHeaderParameters")
+    statement = next(s for s in _statements_of(t, "DeploymentReadPolicy") if s.get("Sid") == "ConfigParameters")
     statement["Resource"] = "*"
 
 
@@ -734,12 +856,59 @@ def _break_app_spec_on_deployment_group(t):
 
 def _break_unknown_action(t):
     statement = next(s for s in _statements_of(t, "DeploymentReadPolicy") if s.get("Sid") == "EcsServices")
-    statement["Action"] = ["ecs:DescribeService", "ecs:ListServiceDeployments"]
+    statement["Action"] = ["ecs:ListServiceDeployment", "ecs:ListServiceDeployments"]
 
 
 def _break_condition_key(t):
     statement = next(s for s in _statements_of(t, "GreenTasksReadPolicy") if s.get("Sid") == "DescribeGreenTasks")
     statement["Condition"] = {"StringEquals": {"kms:ViaService": "ecs.us-east-1.amazonaws.com"}}
+
+
+def _break_invoke_trust_unconditioned(t):
+    # As the template once had it: ECS could assume the role for any account's resources.
+    del _invoke_role(t)["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]
+
+
+def _break_invoke_trust_strict(t):
+    # Plain StringEquals: every hook refused if ECS does not pass aws:SourceAccount.
+    condition = _invoke_role(t)["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]
+    condition["StringEquals"] = condition.pop("StringEqualsIfExists")
+
+
+def _break_invoke_trust_any_account(t):
+    condition = _invoke_role(t)["AssumeRolePolicyDocument"]["Statement"][0]["Condition"]
+    condition["ArnLikeIfExists"]["aws:SourceArn"] = {"Fn::Sub": "arn:${AWS::Partition}:ecs:${AWS::Region}:*:*"}
+
+
+def _break_headers_from_config_parameters(t):
+    # Header values readable from the config prefix: config and secrets no longer apart.
+    statement = next(s for s in _statements_of(t, "DeploymentReadPolicy") if s.get("Sid") == "SecretParameters")
+    statement["Resource"] = {"Fn::Sub": "arn:${AWS::Partition}:ssm:${AWS::Region}:${AWS::AccountId}:parameter${ConfigParameterPrefix}*"}
+
+
+def _break_decrypt_without_encryption_context(t):
+    # As the template once had it: any value the key protects, through Secrets Manager.
+    statement = next(s for s in _statements_of(t, "DeploymentReadPolicy") if s.get("Sid") == "DecryptHeaderSecrets")
+    del statement["Condition"]["StringLike"]
+
+
+def _break_decrypt_through_any_service(t):
+    statement = next(s for s in _statements_of(t, "DeploymentReadPolicy")
+                     if s.get("Sid") == "DecryptConfigAndSecretParameters")
+    del statement["Condition"]["StringEquals"]
+
+
+def _break_ecs_task_definitions(t):
+    # As the template once had it: the ECS functions may describe task definitions they never read.
+    _statements_of(t, "DeploymentReadPolicy").append(
+        {"Sid": "EcsTaskDefinitions", "Effect": "Allow", "Action": "ecs:DescribeTaskDefinition", "Resource": "*"})
+
+
+def _break_codedeploy_without_describe_services(t):
+    policies = t["Resources"]["CodeDeployHookRole"]["Properties"]["Policies"]
+    for policy in policies:
+        statements = policy["PolicyDocument"]["Statement"]
+        policy["PolicyDocument"]["Statement"] = [s for s in statements if s.get("Sid") != "DescribeServices"]
 
 
 def _break_conditional_statement(t):
@@ -764,11 +933,23 @@ SELF_TEST = [
      "codedeploy:PutLifecycleEventHookExecutionStatus supports no resource-level permissions"),
     (_break_pre_scale_up_without_load_balancers,
      ("function pre-scale-up: missing", "elasticloadbalancing:DescribeRules")),
-    (_break_resource_of_another_type, "service-deployment/* matches none of ecs:DescribeServices's resource types"),
+    (_break_resource_of_another_type,
+     "service-deployment/* matches none of ecs:ListServiceDeployments's resource types"),
     (_break_app_spec_on_deployment_group, "matches none of codedeploy:GetApplicationRevision's resource types"),
-    (_break_unknown_action, "ecs:DescribeService is not an action of ecs in the SAR"),
+    (_break_unknown_action, "ecs:ListServiceDeployment is not an action of ecs in the SAR"),
     (_break_condition_key, "condition key kms:ViaService is not one the SAR lists for ecs:DescribeTasks"),
     (_break_conditional_statement, "arn:aws:s3:::greenlight-config matches none of s3:GetObject's resource types"),
+    (_break_invoke_trust_unconditioned, "trust has no StringEqualsIfExists aws:SourceAccount"),
+    (_break_invoke_trust_strict, ("trust has aws:SourceAccount under StringEquals", "without IfExists")),
+    (_break_invoke_trust_any_account, "trust allows aws:SourceArn ['arn:aws:ecs:us-east-1:*:*']"),
+    (_break_headers_from_config_parameters,
+     ("ssm:GetParameters on arn:aws:ssm:us-east-1:123456789012:parameter/greenlight/config/*",
+      "outside SecretParameterPrefix")),
+    (_break_decrypt_without_encryption_context,
+     "kms:Decrypt through secretsmanager.us-east-1.amazonaws.com without a kms:EncryptionContext:SecretARN"),
+    (_break_decrypt_through_any_service, "kms:Decrypt must be limited by StringEquals kms:ViaService"),
+    (_break_ecs_task_definitions, "function pre-scale-up: grants ecs:DescribeTaskDefinition"),
+    (_break_codedeploy_without_describe_services, "function codedeploy-hook: missing ecs:DescribeServices"),
 ]
 
 

@@ -12,9 +12,13 @@ CloudFormation will receive it (after the SAM transform, Globals merged):
   parameters (test-traffic from TestTrafficTimeout);
 * JSON logs at the LogLevel parameter into the function's own log group, named
   /aws/lambda/<function name> and kept LogRetentionInDays;
-* GREENLIGHT_CONFIG from the ConfigReference parameter;
-* the parameter defaults the README documents, and an exported output per function ARN and for
-  the invoke role;
+* GREENLIGHT_CONFIG from the ConfigReference parameter, and on every function (the CodeDeploy
+  hooks too) GREENLIGHT_SECRET_PATH from SecretParameterPrefix with the literal {cluster}/{service}
+  placeholders and GREENLIGHT_SECRET_HOSTS from SecretHeaderHosts;
+* the parameter defaults the README documents (SecretNamePrefix = SecretParameterPrefix without
+  its leading slash, and the rule SecretPrefixesAgree that guards the pairing), LogLevel without
+  TRACE (the runtime would log raw events), and an exported output per function ARN and for the
+  invoke role;
 * the five CodeDeploy hook functions: CodeDeployHook_greenlight_<Event><suffix>, all from the
   `codedeploy-hook` binary, GREENLIGHT_HOOK=<Event>, the CodeDeployHookTimeout, their own log
   groups, and a role that may report to CodeDeploy and invoke only the hook functions.
@@ -24,6 +28,7 @@ Usage: test_template.py   (needs the SAM translator, which comes with the SAM CL
 
 from __future__ import annotations
 
+import json
 import sys
 import tomllib
 from pathlib import Path
@@ -40,14 +45,22 @@ DEFAULTS = {
     "MemorySize": 256,
     "Timeout": 60,
     "TestTrafficTimeout": 300,
-    "SsmParameterPrefix": "/greenlight/",
-    "SecretNamePrefix": "greenlight/",
+    "ConfigParameterPrefix": "/greenlight/config/",
+    "SecretParameterPrefix": "/greenlight/secrets/",
+    "SecretNamePrefix": "greenlight/secrets/",
+    "SecretHeaderHosts": "",
     "ConfigBucket": "",
     "TeamCheckFunctionPrefix": "greenlight-check-",
 }
 CODEDEPLOY_EVENTS = ["BeforeInstall", "AfterInstall", "AfterAllowTestTraffic", "BeforeAllowTraffic",
                      "AfterAllowTraffic"]
 CODEDEPLOY_PREFIX = "CodeDeployHook_greenlight_"
+# What the platform sets on every function and no config or event can change (shared/core/src/platform.rs).
+PLATFORM_VARIABLES = {
+    "GREENLIGHT_SECRET_PATH": {"Fn::Sub": "${SecretParameterPrefix}{cluster}/{service}/"},
+    "GREENLIGHT_SECRET_HOSTS": {"Ref": "SecretHeaderHosts"},
+}
+LOG_LEVELS = ["DEBUG", "INFO", "WARN", "ERROR", "FATAL"]  # no TRACE: the runtime would log raw events
 OUTPUTS = {
     "pre-scale-up": "PreScaleUpFunctionArn",
     "post-scale-up": "PostScaleUpFunctionArn",
@@ -97,6 +110,8 @@ def check_function(name, logical, function, raw, template, binaries, errors):
         {"Fn::If": ["HasConfigReference", ref("ConfigReference"), ref("AWS::NoValue")]},
         variables.get("GREENLIGHT_CONFIG"),
     )
+    for name_, wanted in PLATFORM_VARIABLES.items():
+        expect(f"Environment {name_}", wanted, variables.get(name_))
     logging = props.get("LoggingConfig", {})
     expect("LoggingConfig.LogFormat", "JSON", logging.get("LogFormat"))
     expect("LoggingConfig.ApplicationLogLevel", ref("LogLevel"), logging.get("ApplicationLogLevel"))
@@ -142,6 +157,8 @@ def check_codedeploy(logical, function, raw, template, binaries, errors):
         {"Fn::If": ["HasConfigReference", ref("ConfigReference"), ref("AWS::NoValue")]},
         variables.get("GREENLIGHT_CONFIG"),
     )
+    for name, wanted in PLATFORM_VARIABLES.items():
+        expect(f"Environment {name}", wanted, variables.get(name))
     group_ref = props.get("LoggingConfig", {}).get("LogGroup")
     group = template["Resources"].get(group_ref.get("Ref")) if isinstance(group_ref, dict) else None
     if not group:
@@ -211,6 +228,19 @@ def main() -> int:
         actual = parameters.get(key, {}).get("Default")
         if actual != wanted:
             errors.append(f"parameter {key}: default is {actual!r}, expected {wanted!r}")
+
+    if parameters.get("LogLevel", {}).get("AllowedValues") != LOG_LEVELS:
+        errors.append(f"parameter LogLevel: AllowedValues {parameters.get('LogLevel', {}).get('AllowedValues')!r}, "
+                      f"expected {LOG_LEVELS!r} (TRACE would log raw events: hookDetails, CodeDeploy execution ids)")
+    secret_path = str(parameters.get("SecretParameterPrefix", {}).get("Default", ""))
+    secret_names = str(parameters.get("SecretNamePrefix", {}).get("Default", ""))
+    if secret_names != secret_path.lstrip("/"):
+        errors.append(f"parameter SecretNamePrefix: default {secret_names!r} is not SecretParameterPrefix's "
+                      f"{secret_path!r} without its leading slash")
+    rule = json.dumps(raw.get("Rules", {}).get("SecretPrefixesAgree", {}))
+    if not all(f'"{name}"' in rule and f'"{value}"' in rule
+               for name, value in (("SecretParameterPrefix", secret_path), ("SecretNamePrefix", secret_names))):
+        errors.append("rule SecretPrefixesAgree: missing, or not about both secret prefixes at their defaults")
 
     outputs = raw.get("Outputs", {})
     for name, output in {**OUTPUTS, "invoke role": "HookInvokeRoleArn"}.items():

@@ -13,7 +13,13 @@
 For every lifecycle hook: the function it targets serves every stage it is registered for (else
 the function answers FAILED, naming the wiring mistake); an inline `greenlight` config only names
 the hook's stages and passes `greenlight config validate`; a `greenlightConfig` reference has the
-shape of one (ssm:, s3://bucket/key or a path).
+shape of one (ssm:, s3://bucket/key or a path), and an ssm: one is under the template's default
+ConfigParameterPrefix.
+IAM and secret paths, at the template's defaults: every `{ ssm: ... }` header value in a config is
+under SecretParameterPrefix, every `{ secret: ... }` under SecretNamePrefix, every team `lambda`
+function under TeamCheckFunctionPrefix; in a service's inline config, secrets are under that
+service's own path (GREENLIGHT_SECRET_PATH filled with its cluster and name), as the functions
+require.
 Deployment strategy: ROLLING takes a PRE_SCALE_UP hook only; BLUE_GREEN, LINEAR and CANARY need
 the load balancer's advancedConfiguration, and LINEAR/CANARY their own configuration block.
 
@@ -24,6 +30,7 @@ Environment: GREENLIGHT_CLI, the command that runs the greenlight CLI
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -180,7 +187,8 @@ def function_of(target: str) -> str | None:
     return next((f for f in FUNCTION_STAGES if name.endswith(f)), None)
 
 
-def check_hook(hook: dict, function: str | None, where: str, configs: Configs, problems: Problems) -> None:
+def check_hook(hook: dict, function: str | None, where: str, configs: Configs, problems: Problems,
+               service: tuple[str, str] | None = None) -> None:
     stages = set(hook.get("lifecycleStages", []))
     if function is None:
         problems.add(where, f"hookTargetArn {hook.get('hookTargetArn')!r} is not a greenlight function")
@@ -204,9 +212,16 @@ def check_hook(hook: dict, function: str | None, where: str, configs: Configs, p
             problems.add(where, f"inline config names {', '.join(sorted(named - stages))}, "
                                 "which this hook is not registered for")
         configs.add(where, config)
+        for problem in reference_problems(config, service):
+            problems.add(where, problem)
     reference = details.get("greenlightConfig")
     if reference is not None and not (isinstance(reference, str) and REFERENCE.match(reference)):
         problems.add(where, f"greenlightConfig {reference!r} is not ssm:<name>, s3://bucket/key or a file path")
+    elif isinstance(reference, str) and reference.startswith("ssm:"):
+        prefix = template_defaults()["ConfigParameterPrefix"]
+        if not reference[len("ssm:"):].startswith(prefix):
+            problems.add(where, f"greenlightConfig {reference!r} is outside the template's default "
+                                f"ConfigParameterPrefix ({prefix!r}); the functions' role could not read it")
 
 
 def check_service(request: dict, where: str, configs: Configs, problems: Problems, expect_strategy=None) -> int:
@@ -232,8 +247,11 @@ def check_service(request: dict, where: str, configs: Configs, problems: Problem
         for block, wanted in (("linearConfiguration", "LINEAR"), ("canaryConfiguration", "CANARY")):
             if (block in config) != (strategy == wanted):
                 problems.add(where, f"{block} belongs with strategy {wanted} only")
+    cluster, name = request.get("cluster"), request.get("serviceName")
+    service = (cluster, name) if isinstance(cluster, str) and isinstance(name, str) else None
     for index, hook in enumerate(hooks):
-        check_hook(hook, function_of(hook.get("hookTargetArn", "")), f"{where} hook[{index}]", configs, problems)
+        check_hook(hook, function_of(hook.get("hookTargetArn", "")), f"{where} hook[{index}]", configs, problems,
+                   service)
     return len(hooks)
 
 
@@ -301,11 +319,14 @@ def cloudformation_hooks(path: Path, configs: Configs, problems: Problems) -> st
             if "HookDetails" in hook:
                 details = hook["HookDetails"]
                 api_hook["hookDetails"] = json.loads(details) if isinstance(details, str) else details
-            check_hook(api_hook, function, hook_where, configs, problems)
+            cluster, name = props.get("Cluster"), props.get("ServiceName")
+            service = (cluster, name) if isinstance(cluster, str) and isinstance(name, str) else None
+            check_hook(api_hook, function, hook_where, configs, problems, service)
             count += 1
     return f"{count} hook(s) wired to the greenlight stack's exports"
 
 
+@functools.cache
 def template_defaults() -> dict[str, str]:
     """The template's parameter defaults (the template's own YAML tags are kept as text)."""
     class Loader(yaml.SafeLoader):
@@ -332,29 +353,46 @@ def references(node, path=""):
             yield from references(value, f"{path}[{index}]")
 
 
-def check_iam_prefixes(path: Path, defaults: dict[str, str], problems: Problems) -> int:
-    """Every SSM parameter, secret and team function an example config names is one the template's
-    default IAM prefixes let the functions read or invoke, so a copied example works as deployed."""
-    config = yaml.safe_load(path.read_text()) if path.suffix != ".json" else json.loads(path.read_text())
-    count = 0
+def reference_problems(config, service: tuple[str, str] | None = None) -> list[str]:
+    """Every SSM header value, secret and team function a config names must be one the template's
+    default IAM prefixes let the functions read or invoke, so a copied example works as deployed. With
+    the service known (cluster, name), a secret must also be under that service's own secret path
+    (GREENLIGHT_SECRET_PATH, SecretParameterPrefix + {cluster}/{service}/), which the functions
+    enforce before any call."""
+    defaults = template_defaults()
+    out = []
     for where, kind, value in references(config):
-        count += 1
         if kind == "ssm":
-            prefix, name = defaults["SsmParameterPrefix"], value
+            parameter, name = "SecretParameterPrefix", value
+            prefix = defaults[parameter]
         elif kind == "secret":
-            prefix = defaults["SecretNamePrefix"]
+            parameter = "SecretNamePrefix"
+            prefix = defaults[parameter]
             name = value.split(":secret:", 1)[1] if ":secret:" in value else value
         else:
-            prefix = defaults["TeamCheckFunctionPrefix"]
+            parameter = "TeamCheckFunctionPrefix"
+            prefix = defaults[parameter]
             match = re.search(r":function:([^:]+)", value)
             name = match.group(1) if match else value.split(":")[0]
         if not name.startswith(prefix):
-            parameter = {"ssm": "SsmParameterPrefix", "secret": "SecretNamePrefix"}.get(kind, "TeamCheckFunctionPrefix")
-            problems.append(
+            out.append(
                 f"{where}: {kind} {value!r} is outside the template's default {parameter} ({prefix!r}); "
                 "the functions' role could not read it. Rename it, or say which parameter to set"
             )
-    return count
+        elif kind in ("ssm", "secret") and service is not None:
+            path = defaults["SecretParameterPrefix"] + f"{service[0]}/{service[1]}/"
+            own = path if kind == "ssm" else path.lstrip("/")
+            if not name.startswith(own):
+                out.append(f"{where}: {kind} {value!r} is outside the service's secret path {own!r} "
+                           "(GREENLIGHT_SECRET_PATH for its cluster and name); the functions refuse it")
+    return out
+
+
+def check_iam_prefixes(path: Path, problems: Problems) -> int:
+    """reference_problems for an example config file (no service: the prefixes only)."""
+    config = yaml.safe_load(path.read_text()) if path.suffix != ".json" else json.loads(path.read_text())
+    problems.extend(reference_problems(config))
+    return sum(1 for _ in references(config))
 
 
 def main() -> int:
@@ -412,12 +450,11 @@ def main() -> int:
         results.append(("inline greenlight configs", problems,
                         f"{len(configs.files)} valid per `greenlight config validate`"))
 
-    defaults = template_defaults()
     for path in sorted((EXAMPLES / "config").glob("*.*")):
         if path.suffix not in (".yaml", ".yml", ".json"):
             continue
         where, problems = path.relative_to(ROOT).as_posix(), Problems()
-        count = check_iam_prefixes(path, defaults, problems)
+        count = check_iam_prefixes(path, problems)
         results.append((where, problems, f"{count} reference(s) within the template's IAM prefixes"))
 
     failed = False

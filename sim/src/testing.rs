@@ -148,6 +148,13 @@ impl LocalAws {
             ("AWS_ACCESS_KEY_ID", "AKIDLOCALTEST".to_owned()),
             ("AWS_SECRET_ACCESS_KEY", "local-test-secret".to_owned()),
             ("AWS_MAX_ATTEMPTS", "1".to_owned()),
+            // The platform's settings, as the template sets them; and loopback, where every
+            // service of a local rehearsal listens (never set on Lambda).
+            (
+                "GREENLIGHT_SECRET_PATH",
+                "/greenlight/secrets/{cluster}/{service}/".to_owned(),
+            ),
+            ("GREENLIGHT_ALLOW_LOOPBACK", "true".to_owned()),
         ]
     }
 

@@ -108,6 +108,7 @@ async fn the_image_check_resolves_tags_against_ecr() {
     let host = format!("{ACCOUNT_ID}.dkr.ecr.{REGION}.amazonaws.com");
 
     let good = facts(vec![ContainerImage {
+        digest_by_consensus: false,
         container: "web".into(),
         image: format!("{host}/adapters/web:2.0.0"),
         digest: Some(digest.clone()),
@@ -118,6 +119,7 @@ async fn the_image_check_resolves_tags_against_ecr() {
     assert_eq!(aws.endpoint().calls("ecr", "DescribeImages"), 1);
 
     let missing = facts(vec![ContainerImage {
+        digest_by_consensus: false,
         container: "web".into(),
         image: format!("{host}/adapters/web:9.9.9"),
         digest: None,
@@ -129,6 +131,7 @@ async fn the_image_check_resolves_tags_against_ecr() {
     assert!(outcome.message.contains("9.9.9"), "{}", outcome.message);
 
     let drifted = facts(vec![ContainerImage {
+        digest_by_consensus: false,
         container: "web".into(),
         image: format!("{host}/adapters/web:2.0.0"),
         digest: Some(format!("sha256:{}", "0".repeat(64))),
@@ -177,6 +180,7 @@ async fn the_alarms_check_reads_alarm_states_from_cloudwatch() {
         include_deployment_alarms: true,
         insufficient_data: InsufficientData::default(),
         require_evaluated_after_shift: false,
+        allow_no_alarms: false,
     };
 
     let check = AlarmsCheck::new(params.clone(), facts.clone(), cloudwatch.clone());
@@ -372,6 +376,7 @@ impl TaskWorld {
             arn: revision_arn(&self.cluster, GREEN_REVISION),
             task_definition_arn: self.task_definition.clone(),
             containers: vec![ContainerImage {
+                digest_by_consensus: false,
                 container: "web".into(),
                 image: format!("{}/web", self.cluster),
                 digest: Some(revision_digest.to_owned()),

@@ -308,6 +308,15 @@ stages:
                 .retain(|(key, _)| key != "AWS_ACCESS_KEY_ID" && key != "AWS_SECRET_ACCESS_KEY");
             spec.env.extend(credentials.env());
             spec.env.push(("GREENLIGHT_HOOK".into(), event.clone()));
+            // Bundled with the function: its directory is the package (LAMBDA_TASK_ROOT).
+            spec.env.push((
+                "LAMBDA_TASK_ROOT".into(),
+                config_path
+                    .parent()
+                    .expect("a directory")
+                    .display()
+                    .to_string(),
+            ));
             spec.env.push((
                 "GREENLIGHT_CONFIG".into(),
                 config_path.display().to_string(),
@@ -338,6 +347,7 @@ stages:
             ("AWS_SECRET_ACCESS_KEY".into(), "local-test-secret".into()),
             ("AWS_MAX_ATTEMPTS".into(), "1".into()),
             ("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()),
+            ("GREENLIGHT_ALLOW_LOOPBACK".into(), "true".into()),
         ]
     }
 

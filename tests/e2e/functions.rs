@@ -168,24 +168,25 @@ async fn bad_events_and_wiring_mistakes_fail_clearly() {
 }
 
 #[tokio::test]
-async fn rollbacks_pass_at_once_even_when_aws_is_unreachable() {
-    let production = host("production-traffic", UNREACHABLE, Duration::from_secs(20)).await;
-    let answer = production
-        .invoke(&fixture("ecs-production-traffic-shift-rollback.json"))
-        .await
-        .expect("invoke");
-    assert_eq!(response(&answer.result)["hookStatus"], "SUCCEEDED");
-    assert_eq!(
-        last_reason(&production).as_deref(),
-        Some("VERDICT_ROLLBACK")
-    );
-
-    let test = host("test-traffic", UNREACHABLE, Duration::from_secs(20)).await;
-    let answer = test
-        .invoke(&fixture("ecs-test-traffic-shift-rollback.json"))
-        .await
-        .expect("invoke");
-    assert_eq!(response(&answer.result)["hookStatus"], "SUCCEEDED");
+async fn rollback_weights_wait_for_confirmation_when_aws_is_unreachable() {
+    // The weights alone look the same as a first production step before its weights move: an
+    // unreadable deployment status is asked again, never taken as a rollback.
+    for (function, event) in [
+        (
+            "production-traffic",
+            "ecs-production-traffic-shift-rollback.json",
+        ),
+        ("test-traffic", "ecs-test-traffic-shift-rollback.json"),
+    ] {
+        let host = host(function, UNREACHABLE, Duration::from_secs(20)).await;
+        let answer = host.invoke(&fixture(event)).await.expect("invoke");
+        assert_eq!(response(&answer.result)["hookStatus"], "IN_PROGRESS");
+        assert_eq!(
+            last_reason(&host).as_deref(),
+            Some("ROLLBACK_UNCONFIRMED"),
+            "{function}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -231,4 +232,112 @@ async fn a_warm_function_serves_many_invocations_in_one_process() {
     assert!(first.cold && !second.cold);
     assert!(first.init.is_some());
     assert!(host.peak_rss_kb() > 0);
+}
+
+/// A listener outside the service: counts the connections it gets, answers each with a 200.
+async fn outside_listener() -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    serve_fixed(b"ok", "text/plain").await
+}
+
+/// An ECS endpoint that answers every call with `deployment` as DescribeServiceDeployments
+/// documents it (the only call these functions make before the checks).
+async fn ecs_describing(deployment: Value) -> String {
+    let body = json!({ "serviceDeployments": [deployment], "failures": [] }).to_string();
+    let body: &'static [u8] = Box::leak(body.into_bytes().into_boxed_slice());
+    serve_fixed(body, "application/x-amz-json-1.1").await.0
+}
+
+/// A listener answering every request with a 200 carrying `body`, counting connections.
+async fn serve_fixed(
+    body: &'static [u8],
+    content_type: &'static str,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let hits = Arc::new(AtomicUsize::new(0));
+    let counted = Arc::clone(&hits);
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = listener.accept().await {
+            counted.fetch_add(1, Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buffer = [0u8; 16384];
+                let _ = stream.read(&mut buffer).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = stream.write_all(head.as_bytes()).await;
+                let _ = stream.write_all(body).await;
+            });
+        }
+    });
+    (url, hits)
+}
+
+#[tokio::test]
+async fn an_event_that_would_send_secrets_to_an_outside_listener_is_refused() {
+    // Whoever may invoke the function (or write hookDetails) sends a config naming two of the
+    // service's secrets as headers of requests to a listener of their choosing. The platform's
+    // rules (environment, not config) refuse it before any secret is read; the same requests
+    // without secrets do reach the listener, so its silence means something.
+    let (outside, hits) = outside_listener().await;
+    let mut event = fixture("ecs-post-test-traffic-shift.json");
+    let ecs = ecs_describing(json!({
+        "serviceDeploymentArn": event["resourceArn"],
+        "status": "IN_PROGRESS",
+    }))
+    .await;
+    let mut spec = FunctionSpec::new(
+        function_binary("test-traffic"),
+        "greenlight-test-traffic".to_owned(),
+    );
+    spec.timeout = Duration::from_secs(20);
+    spec.env = vec![
+        ("AWS_ENDPOINT_URL".into(), ecs),
+        ("AWS_ACCESS_KEY_ID".into(), "test".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
+        ("AWS_MAX_ATTEMPTS".into(), "1".into()),
+        ("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()),
+        (
+            "GREENLIGHT_SECRET_PATH".into(),
+            "/greenlight/secrets/{cluster}/{service}/".into(),
+        ),
+        // Loopback allowed, as in any local rehearsal: the secret rule alone must refuse.
+        ("GREENLIGHT_ALLOW_LOOPBACK".into(), "true".into()),
+    ];
+    let host = LambdaHost::start(spec).await.expect("lambda host");
+    let service = event["executionDetails"]["serviceArn"]
+        .as_str()
+        .expect("service ARN")
+        .rsplit('/')
+        .take(2)
+        .collect::<Vec<_>>();
+    let (name, cluster) = (service[0], service[1]);
+    let inline = |headers: Value| {
+        json!({ "greenlight": { "version": 1, "stages": { "POST_TEST_TRAFFIC_SHIFT": [
+            { "http": { "target": "url", "url": format!("{outside}/collect"), "requests": 2, "headers": headers } }
+        ] } } })
+    };
+
+    event["hookDetails"] = inline(json!({
+        "X-Api-Key": { "ssm": format!("/greenlight/secrets/{cluster}/{name}/api-key") },
+        "Authorization": { "secret": format!("greenlight/secrets/{cluster}/{name}/token") }
+    }));
+    let refused = host.invoke(&event).await.expect("invoke");
+    assert_eq!(response(&refused.result)["hookStatus"], "FAILED");
+    assert_eq!(
+        last_reason(&host).as_deref(),
+        Some("HTTP_SECRET_HEADER_REFUSED")
+    );
+    assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
+
+    event["hookDetails"] = inline(json!({ "X-Plain": "visible" }));
+    let plain = host.invoke(&event).await.expect("invoke");
+    assert_eq!(response(&plain.result)["hookStatus"], "SUCCEEDED");
+    assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 2);
 }

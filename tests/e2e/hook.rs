@@ -11,9 +11,12 @@ use greenlight_core::config::StagePlanSpec;
 use greenlight_core::config::resolve::{
     ConfigReference, ConfigReferenceReader, ReadError, ReadErrorKind, ReadFuture,
 };
-use greenlight_core::engine::clock::ManualClock;
+use greenlight_core::engine::clock::{Clock, ManualClock};
 use greenlight_core::engine::{Check, CheckFuture, Engine, Plan, PlannedCheck, StageView};
-use greenlight_core::facts::{DeploymentFacts, FactError, Facts, ServiceIdentity, StaticFacts};
+use greenlight_core::facts::{
+    DeploymentFacts, DeploymentStatus, FactError, FactFuture, Facts, RevisionFacts, RoutingFacts,
+    ServiceIdentity, StaticFacts, TaskFacts, TrafficWeights,
+};
 use greenlight_core::hook::{HookAnswer, HookBackend, Phase, handle_ecs_hook};
 use greenlight_core::protocol::ecs::{EventError, HookEvent, HookStatus};
 use greenlight_core::{Outcome, reason};
@@ -44,6 +47,8 @@ impl Check for FakeCheck {
 
 struct FakeBackend {
     deployment: Result<Arc<DeploymentFacts>, FactError>,
+    /// What the deployment says of this function's hook (`None`: it does not list it).
+    hook_running: Option<bool>,
     outcomes: BTreeMap<&'static str, Outcome>,
     runs: Arc<AtomicUsize>,
     config_text: Mutex<Result<String, ReadError>>,
@@ -53,6 +58,7 @@ impl FakeBackend {
     fn new() -> Self {
         FakeBackend {
             deployment: Ok(Arc::new(deployment("IN_PROGRESS"))),
+            hook_running: None,
             outcomes: BTreeMap::new(),
             runs: Arc::new(AtomicUsize::new(0)),
             config_text: Mutex::new(Err(ReadError::new(
@@ -80,6 +86,43 @@ fn deployment(status: &str) -> DeploymentFacts {
     }
 }
 
+/// Static facts whose deployment lists this function's hook as running or not.
+struct ListedHook {
+    facts: StaticFacts,
+    hook_running: Option<bool>,
+}
+
+impl Facts for ListedHook {
+    fn service(&self) -> &ServiceIdentity {
+        self.facts.service()
+    }
+    fn weights(&self) -> TrafficWeights {
+        self.facts.weights()
+    }
+    fn green(&self) -> FactFuture<'_, Arc<RevisionFacts>> {
+        self.facts.green()
+    }
+    fn blue(&self) -> FactFuture<'_, Option<Arc<RevisionFacts>>> {
+        self.facts.blue()
+    }
+    fn deployment(&self) -> FactFuture<'_, Arc<DeploymentFacts>> {
+        self.facts.deployment()
+    }
+    fn deployment_status(&self) -> FactFuture<'_, DeploymentStatus> {
+        Box::pin(async move {
+            let mut status = self.facts.deployment_status().await?;
+            status.hook_running = self.hook_running;
+            Ok(status)
+        })
+    }
+    fn green_tasks(&self) -> FactFuture<'_, Arc<Vec<TaskFacts>>> {
+        self.facts.green_tasks()
+    }
+    fn routing(&self) -> FactFuture<'_, Arc<RoutingFacts>> {
+        self.facts.routing()
+    }
+}
+
 impl ConfigReferenceReader for FakeBackend {
     fn read<'a>(&'a self, _reference: &'a ConfigReference) -> ReadFuture<'a> {
         let text = self.config_text.lock().expect("lock").clone();
@@ -99,10 +142,17 @@ impl HookBackend for FakeBackend {
             service_arn: event.execution_details.service_arn.clone(),
         });
         facts.deployment = self.deployment.clone();
-        Ok(Arc::new(facts))
+        Ok(Arc::new(ListedHook {
+            facts,
+            hook_running: self.hook_running,
+        }))
     }
 
     fn build_plan(&self, spec: &StagePlanSpec, _facts: &Arc<dyn Facts>) -> Plan {
+        assert!(
+            !spec.checks.iter().any(|check| check.id == "explodes"),
+            "plan exploded"
+        );
         let checks = spec
             .checks
             .iter()
@@ -218,20 +268,35 @@ async fn a_rollback_passes_at_once_even_with_an_unreadable_config() {
     assert_eq!(answer.response.hook_status, HookStatus::Succeeded);
     assert_eq!(answer.code.code, "VERDICT_ROLLBACK");
     assert_eq!(backend.runs(), 0);
+}
 
-    // The deployment's status cannot be read: the weights alone decide, never blocking a rollback.
-    backend.deployment = Err(FactError::AccessDenied {
+#[tokio::test]
+async fn rollback_weights_with_an_unreadable_status_wait_then_fail_never_pass() {
+    // Green 0% / blue 100% is also a first production step seen before its weights move: without
+    // the deployment's status nothing tells them apart, so greenlight asks again, bounded.
+    let mut backend = FakeBackend::new();
+    backend.deployment = Err(FactError::Throttled {
         action: "ecs:DescribeServiceDeployments".into(),
-        resource: "x".into(),
-        message: "denied".into(),
+        message: "Rate exceeded".into(),
     });
-    let answer = invoke(
-        Phase::TestTraffic,
-        &fixture("ecs-test-traffic-shift-rollback.json"),
-        &backend,
-        &clock(),
-    )
-    .await;
+    let clock = clock();
+    let mut payload = fixture("ecs-production-traffic-shift-rollback.json");
+    let first = invoke(Phase::ProductionTraffic, &payload, &backend, &clock).await;
+    assert_eq!(first.response.hook_status, HookStatus::InProgress);
+    assert_eq!(first.code.code, "ROLLBACK_UNCONFIRMED");
+    assert!(first.message.contains("Rate exceeded"), "{}", first.message);
+    assert_eq!(backend.runs(), 0);
+    for (key, value) in first.response.hook_details.clone().expect("state") {
+        payload["hookDetails"][key] = value;
+    }
+    clock.advance(Duration::from_secs(11 * 60));
+    let later = invoke(Phase::ProductionTraffic, &payload, &backend, &clock).await;
+    assert_eq!(later.response.hook_status, HookStatus::Failed);
+    assert_eq!(later.code.code, "ROLLBACK_UNCONFIRMED");
+
+    // Once the status reads as a rollback, it passes at once.
+    backend.deployment = Ok(Arc::new(deployment("ROLLBACK_IN_PROGRESS")));
+    let answer = invoke(Phase::ProductionTraffic, &payload, &backend, &clock).await;
     assert_eq!(answer.response.hook_status, HookStatus::Succeeded);
     assert_eq!(answer.code.code, "VERDICT_ROLLBACK");
 }
@@ -328,7 +393,7 @@ async fn an_unreadable_config_reference_waits_then_fails() {
     let later = invoke(Phase::PostScaleUp, &payload, &backend, &clock).await;
     assert_eq!(later.response.hook_status, HookStatus::Failed);
     assert!(
-        later.message.contains("still unreadable"),
+        later.message.contains("still so after"),
         "{}",
         later.message
     );
@@ -401,4 +466,91 @@ async fn with_no_config_the_built_in_plan_runs() {
         1,
         "the built-in PRE_SCALE_UP plan has one check (image)"
     );
+}
+
+#[tokio::test]
+async fn a_panic_is_answered_failed_naming_what_crashed() {
+    let backend = FakeBackend::new();
+    let mut payload = fixture("ecs-post-scale-up.json");
+    payload["hookDetails"] = json!({ "greenlight": { "version": 1, "stages": { "POST_SCALE_UP": [ { "alarms": { "name": "explodes", "allow_no_alarms": true } } ] } } });
+    let answer = invoke(Phase::PostScaleUp, &payload, &backend, &clock()).await;
+    assert_eq!(answer.response.hook_status, HookStatus::Failed);
+    assert_eq!(answer.code.code, "CHECK_CRASHED");
+    assert!(
+        answer.message.contains("plan exploded"),
+        "{}",
+        answer.message
+    );
+}
+
+#[tokio::test]
+async fn a_stage_that_would_outlive_its_hook_is_decided_before_ecs_times_it_out() {
+    // A 30-minute bake behind a hook that expires in 20 minutes: at expiry ECS would apply the
+    // hook's timeout action (CONTINUE would go on unjudged), so greenlight decides first.
+    let clock = clock();
+    let mut backend = FakeBackend::new();
+    *backend.config_text.lock().expect("lock") = Ok(
+        "version: 1\nstages:\n  POST_SCALE_UP:\n    bake: 30m\n    checks:\n      - alarms: { allow_no_alarms: true }\n"
+            .into(),
+    );
+    let mut expiring = deployment("IN_PROGRESS");
+    expiring.hook_expires_at = Some(clock.now() + Duration::from_secs(20 * 60));
+    backend.deployment = Ok(Arc::new(expiring));
+    let mut payload = fixture("ecs-post-scale-up.json");
+    payload["hookDetails"] = json!({ "greenlightConfig": "ssm:/greenlight/checkout" });
+
+    let first = invoke(Phase::PostScaleUp, &payload, &backend, &clock).await;
+    assert_eq!(first.response.hook_status, HookStatus::InProgress);
+    assert_eq!(first.code.code, "VERDICT_BAKING");
+    for (key, value) in first.response.hook_details.clone().expect("state") {
+        payload["hookDetails"][key] = value;
+    }
+    clock.advance(Duration::from_secs(19 * 60));
+    let last = invoke(Phase::PostScaleUp, &payload, &backend, &clock).await;
+    assert_eq!(last.response.hook_status, HookStatus::Failed);
+    assert_eq!(last.code.code, "VERDICT_HOOK_EXPIRING");
+    assert!(
+        last.message.contains("timeoutConfiguration"),
+        "{}",
+        last.message
+    );
+}
+
+#[tokio::test]
+async fn an_invocation_that_is_not_ecs_running_this_hook_is_refused_before_any_config_is_read() {
+    // A finished deployment, or one that lists this function's hooks with none in progress:
+    // whoever invoked the function, it was not ECS running this hook.
+    for (status, hook_running) in [
+        ("SUCCESSFUL", None),
+        ("ROLLBACK_SUCCESSFUL", None),
+        ("IN_PROGRESS", Some(false)),
+    ] {
+        let mut backend = FakeBackend::new();
+        backend.deployment = Ok(Arc::new(deployment(status)));
+        backend.hook_running = hook_running;
+        *backend.config_text.lock().expect("lock") =
+            Ok("version: 1\nstages:\n  POST_SCALE_UP:\n    - tasks\n".into());
+        let mut payload = fixture("ecs-post-scale-up.json");
+        payload["hookDetails"] = json!({ "greenlightConfig": "ssm:/greenlight/config/web" });
+        let answer = invoke(Phase::PostScaleUp, &payload, &backend, &clock()).await;
+        assert_eq!(answer.response.hook_status, HookStatus::Failed, "{status}");
+        assert_eq!(answer.code.code, "EVENT_NOT_A_RUNNING_HOOK", "{status}");
+        assert_eq!(backend.runs(), 0);
+    }
+    // ECS lists the hook as running, or does not list it at all (undocumented): judged.
+    for hook_running in [Some(true), None] {
+        let mut backend = FakeBackend::new();
+        backend.hook_running = hook_running;
+        *backend.config_text.lock().expect("lock") =
+            Ok("version: 1\nstages:\n  POST_SCALE_UP:\n    - tasks\n".into());
+        let mut payload = fixture("ecs-post-scale-up.json");
+        payload["hookDetails"] = json!({ "greenlightConfig": "ssm:/greenlight/config/web" });
+        let answer = invoke(Phase::PostScaleUp, &payload, &backend, &clock()).await;
+        assert_eq!(
+            answer.response.hook_status,
+            HookStatus::Succeeded,
+            "{hook_running:?}"
+        );
+        assert_eq!(backend.runs(), 1);
+    }
 }

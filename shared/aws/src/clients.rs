@@ -4,7 +4,10 @@
 //! cold start, sharing them across invocations. No call is made here: the first network traffic
 //! happens when a check needs a fact.
 
+use std::time::Duration;
+
 use aws_config::SdkConfig;
+use aws_config::timeout::TimeoutConfig;
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use aws_smithy_http_client::{Builder, ConnectorBuilder};
@@ -25,8 +28,30 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 pub async fn load_sdk_config() -> SdkConfig {
     aws_config::from_env()
         .http_client(TlsOnFirstUse(default_https_client()))
+        .timeout_config(sdk_timeouts())
         .load()
         .await
+}
+
+/// How long a TCP (and TLS) connection may take to open: the SDK's own default.
+const CONNECT_TIMEOUT: Duration = Duration::from_millis(3_100);
+/// How long one attempt of a call may take, connection to last byte. The describe and list calls
+/// greenlight makes answer in well under a second; one that stalls is retried.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a call may take, its retries included. The engine also bounds every check and the
+/// invocation, so a call that outlives this had no use anyway.
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+/// A team's check function may run up to Lambda's own limit; the check's `timeout` bounds it.
+const TEAM_FUNCTION_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// Every call has a bound: without one a stalled connection holds the invocation until Lambda
+/// kills it (ECS then rolls back; CodeDeploy waits an hour).
+fn sdk_timeouts() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
 }
 
 /// The SDK's default HTTPS client, as the SDK builds it for the latest behavior version.
@@ -93,7 +118,19 @@ impl AwsClients {
             ecr: aws_sdk_ecr::Client::new(config),
             elbv2: aws_sdk_elasticloadbalancingv2::Client::new(config),
             cloudwatch: aws_sdk_cloudwatch::Client::new(config),
-            lambda: aws_sdk_lambda::Client::new(config),
+            // Invoking a team's check waits for the function to finish: the check's own
+            // timeout bounds it, not the describe calls' budget.
+            lambda: aws_sdk_lambda::Client::from_conf(
+                aws_sdk_lambda::config::Builder::from(config)
+                    .timeout_config(
+                        TimeoutConfig::builder()
+                            .connect_timeout(CONNECT_TIMEOUT)
+                            .operation_attempt_timeout(TEAM_FUNCTION_TIMEOUT)
+                            .operation_timeout(TEAM_FUNCTION_TIMEOUT)
+                            .build(),
+                    )
+                    .build(),
+            ),
             ssm: aws_sdk_ssm::Client::new(config),
             // Path-style addressing keeps `s3://bucket/key` working against local endpoints too.
             s3: aws_sdk_s3::Client::from_conf(
@@ -120,5 +157,23 @@ mod tests {
             .expect("the config names its HTTP client");
         assert_eq!(metadata.name(), "hyper");
         assert_eq!(metadata.version().as_deref(), Some("1.x"));
+    }
+
+    #[tokio::test]
+    async fn every_call_has_a_time_bound() {
+        let config = load_sdk_config().await;
+        let timeouts = config.timeout_config().expect("timeouts");
+        assert_eq!(timeouts.connect_timeout(), Some(CONNECT_TIMEOUT));
+        assert_eq!(timeouts.operation_attempt_timeout(), Some(ATTEMPT_TIMEOUT));
+        assert_eq!(timeouts.operation_timeout(), Some(OPERATION_TIMEOUT));
+        let clients = AwsClients::from_conf(&config);
+        let ecs = clients.ecs.config().timeout_config().expect("ecs timeouts");
+        assert_eq!(ecs.operation_timeout(), Some(OPERATION_TIMEOUT));
+        let lambda = clients
+            .lambda
+            .config()
+            .timeout_config()
+            .expect("lambda timeouts");
+        assert_eq!(lambda.operation_timeout(), Some(TEAM_FUNCTION_TIMEOUT));
     }
 }

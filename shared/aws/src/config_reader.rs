@@ -4,7 +4,7 @@
 //! - `ssm:/name` → `GetParameter` with decryption, so a `SecureString` works too;
 //! - `s3://bucket/key` → `GetObject`, refusing an object larger than [`MAX_CONFIG_BYTES`] from its
 //!   `Content-Length` without reading it, and stopping a body without one at the limit;
-//! - a path → the core's [`FileReader`].
+//! - a path → the core's [`FileReader`], confined to the function's package (`LAMBDA_TASK_ROOT`).
 //!
 //! Errors become [`ReadError`]s whose kind says whether reading again later may work, and whose
 //! message names the IAM action that was denied (`ssm:GetParameter`, `s3:GetObject`, or
@@ -32,8 +32,8 @@ pub struct AwsConfigReader {
 }
 
 impl AwsConfigReader {
-    /// A reader using the shared clients, reading file paths relative to the working directory
-    /// (the function's code directory on Lambda).
+    /// A reader using the shared clients, reading file paths only inside the function's package
+    /// (`LAMBDA_TASK_ROOT`, the code directory on Lambda).
     pub fn new(clients: &AwsClients) -> Self {
         Self::with_clients(clients.ssm.clone(), clients.s3.clone())
     }
@@ -43,7 +43,7 @@ impl AwsConfigReader {
         AwsConfigReader {
             ssm,
             s3,
-            files: FileReader::new(),
+            files: FileReader::for_function_package(),
         }
     }
 

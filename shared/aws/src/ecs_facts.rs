@@ -25,8 +25,9 @@
 //! as absent when absent. In particular, the two target groups of a blue/green service swap roles
 //! between deployments, so a revision's configured pair does not say which one green uses: green's
 //! [`RevisionFacts::target_group_arns`] lists what ECS resolved (or a lone configured group, which is
-//! unambiguous), and [`RoutingFacts::green_target_group`] falls back to inferring green's group from
-//! the production rule's weights, logging that it did.
+//! unambiguous), and [`RoutingFacts::green_target_group`] falls back to the member of the pair where
+//! green's running tasks are registered (never the rule weights the checks judge), logging that it
+//! did, else stays unknown so the checks that need it wait.
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -37,11 +38,10 @@ use aws_sdk_ecs::types::{
     ServiceDeployment, ServiceDeploymentStatus, ServiceRevision, Task,
 };
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ProtocolEnum, Rule};
-use greenlight_core::LifecycleStage;
 use greenlight_core::facts::{
-    ContainerImage, DeploymentFacts, FactError, FactFuture, Facts, HeaderMatch, ListenerRuleFacts,
-    RevisionFacts, RoutingFacts, RuleCondition, RunningContainer, ServiceIdentity, TaskCounts,
-    TaskFacts, TestEndpoint, TrafficWeights,
+    ContainerImage, DeploymentFacts, DeploymentStatus, FactError, FactFuture, Facts, HeaderMatch,
+    ListenerRuleFacts, RevisionFacts, RoutingFacts, RuleCondition, RunningContainer,
+    ServiceIdentity, TaskCounts, TaskFacts, TestEndpoint, TrafficWeights,
 };
 use greenlight_core::protocol::ecs::{EventError, HookEvent, TrafficMap};
 use tokio::sync::OnceCell;
@@ -83,7 +83,6 @@ const IN_FLIGHT_STATUSES: [ServiceDeploymentStatus; 5] = [
 pub struct EcsFacts {
     service: ServiceIdentity,
     weights: TrafficWeights,
-    stage: LifecycleStage,
     deployment_arn: String,
     green_arn: String,
     /// Blue, when the event's weight maps name it.
@@ -127,7 +126,6 @@ impl EcsFacts {
                 green_production: event.green_production_weight(),
                 green_test: event.green_test_weight(),
             },
-            stage: event.lifecycle_stage.clone(),
             deployment_arn: event.resource_arn.clone(),
             green_arn: event.green_revision().to_owned(),
             blue_in_event: blue_from_event(event),
@@ -325,9 +323,10 @@ impl EcsFacts {
     async fn gather_green_tasks(&self) -> Result<Arc<Vec<TaskFacts>>, FactError> {
         let revisions = self.revisions().await;
         let green = revisions.green.clone()?;
-        // Blue only matters when it shares green's task definition; a blue that cannot be learned
-        // leaves the task definition as the only identity, as for any other deployment.
-        let blue = revisions.blue.clone().ok().flatten();
+        // Blue only matters when it shares green's task definition, but a blue that cannot be
+        // learned might: counting its tasks as green's could pass a green that never started, so
+        // the lookup's error stands (it is not "no blue", which is a first deployment).
+        let blue = revisions.blue.clone()?;
         let shares_task_definition = blue
             .as_ref()
             .is_some_and(|blue| blue.facts.task_definition_arn == green.facts.task_definition_arn);
@@ -457,13 +456,13 @@ impl EcsFacts {
                     .filter(|lb| lb.alternate_target_group.is_none())
                     .and_then(|lb| lb.target_group.clone())
             });
-        let groups = assign_target_groups(
-            green_resolved,
-            blue_resolved,
-            pair,
-            production_rule.as_ref(),
-            self.expected_green_share(),
-        );
+        // Only when ECS has not resolved green's group: where green's tasks are registered says
+        // which member of the pair is green without reading the weights `routing` judges.
+        let registered_in = match (&green_resolved, &pair) {
+            (None, Some((a, b))) => self.where_green_is_registered(a, b).await,
+            _ => None,
+        };
+        let groups = assign_target_groups(green_resolved, blue_resolved, pair, registered_in);
         let has_load_balancer = !balancers.resolved.is_empty() || !balancers.configured.is_empty();
         if has_load_balancer && groups.source != TargetGroupSource::Resolved {
             tracing::info!(
@@ -508,20 +507,57 @@ impl EcsFacts {
         }))
     }
 
-    /// Green's share of production traffic as the listener should show it now: the event's weight
-    /// when it has one; else none before the production shift and all of it after.
-    fn expected_green_share(&self) -> Option<f64> {
-        if let Some(weight) = self.weights.green_production {
-            return Some(weight);
+    /// Whether any of green's running tasks is registered in `a` and in `b` (one
+    /// `DescribeTargetHealth` call each, concurrently). `None` when that cannot be learned: green
+    /// has no running task with an IP yet, or a lookup failed (logged; the group stays unknown).
+    async fn where_green_is_registered(&self, a: &str, b: &str) -> Option<[bool; 2]> {
+        const ACTION: &str = "elasticloadbalancing:DescribeTargetHealth";
+        let tasks = match self.green_tasks().await {
+            Ok(tasks) => tasks,
+            Err(error) => {
+                tracing::info!(%error, "green's tasks unknown; green's target group stays unknown");
+                return None;
+            }
+        };
+        let ips: Vec<&str> = tasks
+            .iter()
+            .filter(|task| task.last_status == "RUNNING")
+            .filter_map(|task| task.private_ip.as_deref())
+            .collect();
+        if ips.is_empty() {
+            return None;
         }
-        match self.stage {
-            LifecycleStage::ReconcileService
-            | LifecycleStage::PreScaleUp
-            | LifecycleStage::PostScaleUp
-            | LifecycleStage::TestTrafficShift
-            | LifecycleStage::PostTestTrafficShift => Some(0.0),
-            LifecycleStage::PostProductionTrafficShift => Some(100.0),
-            _ => None,
+        let ips = &ips;
+        let registered = |group: &'_ str| {
+            let group = group.to_owned();
+            async move {
+                let output = self
+                    .elbv2
+                    .describe_target_health()
+                    .target_group_arn(&group)
+                    .send()
+                    .await
+                    .map_err(|error| {
+                        classify(
+                            &error,
+                            ACTION,
+                            &group,
+                            crate::checks::target_health::NOT_FOUND,
+                        )
+                    })?;
+                Ok::<bool, FactError>(output.target_health_descriptions().iter().any(|d| {
+                    d.target()
+                        .and_then(|target| target.id())
+                        .is_some_and(|id| ips.contains(&id))
+                }))
+            }
+        };
+        match tokio::join!(registered(a), registered(b)) {
+            (Ok(in_a), Ok(in_b)) => Some([in_a, in_b]),
+            (Err(error), _) | (_, Err(error)) => {
+                tracing::info!(%error, "green's target group stays unknown");
+                None
+            }
         }
     }
 
@@ -651,6 +687,19 @@ impl Facts for EcsFacts {
                 .get_or_init(|| self.gather_deployment())
                 .await
                 .clone()
+        })
+    }
+
+    fn deployment_status(&self) -> FactFuture<'_, DeploymentStatus> {
+        // DescribeServiceDeployments alone: the in-flight listing says nothing about a rollback.
+        Box::pin(async move {
+            let described = self.described().await?;
+            Ok(DeploymentStatus {
+                status: described.facts.status.clone(),
+                rollback: described.facts.rollback.clone(),
+                hook_expires_at: described.facts.hook_expires_at,
+                hook_running: described.hook_running,
+            })
         })
     }
 
@@ -902,6 +951,7 @@ async fn describe_tasks(
 struct DescribedDeployment {
     facts: DeploymentFacts,
     sources: Vec<SourceRevision>,
+    hook_running: Option<bool>,
 }
 
 /// A revision the deployment moves traffic away from.
@@ -1091,7 +1141,32 @@ fn described_deployment(
             other_in_flight: Vec::new(),
         },
         sources,
+        hook_running: hook_running(deployment.lifecycle_hook_details(), function_arn),
     })
+}
+
+/// Whether the deployment lists this function's hook as in progress: `Some(true)` when one of its
+/// hooks is, `Some(false)` when it lists the function's hooks and none is, `None` when the function
+/// is not known or not listed (whether ECS lists a hook while invoking it is undocumented).
+fn hook_running(
+    hooks: &[DeploymentLifecycleHookDetail],
+    function_arn: Option<&str>,
+) -> Option<bool> {
+    let function = unqualified_function(function_arn?);
+    let mine: Vec<&DeploymentLifecycleHookDetail> = hooks
+        .iter()
+        .filter(|hook| {
+            hook.target_arn()
+                .is_some_and(|target| unqualified_function(target) == function)
+        })
+        .collect();
+    if mine.is_empty() {
+        return None;
+    }
+    Some(
+        mine.iter()
+            .any(|hook| hook.status() == Some(&DeploymentLifecycleHookStatus::InProgress)),
+    )
 }
 
 /// A Lambda ARN without its version or alias qualifier.
@@ -1148,6 +1223,7 @@ fn revision_from(revision: &ServiceRevision, arn: &str) -> Result<Revision, Fact
         .iter()
         .filter_map(|image| {
             Some(ContainerImage {
+                digest_by_consensus: false,
                 container: image.container_name()?.to_owned(),
                 image: image.image()?.to_owned(),
                 digest: image
@@ -1477,8 +1553,8 @@ fn rule_facts(rule: &Rule, rule_arn: &str) -> Result<ListenerRuleFacts, FactErro
 enum TargetGroupSource {
     /// ECS resolved it for the green revision (or the service has a single group).
     Resolved,
-    /// The member of the configured pair whose production weight matches green's expected share.
-    ProductionWeights,
+    /// The member of the configured pair where green's running tasks are registered.
+    RegisteredTasks,
     /// Nothing said which one is green.
     Unknown,
 }
@@ -1487,10 +1563,12 @@ impl TargetGroupSource {
     fn describe(self) -> &'static str {
         match self {
             TargetGroupSource::Resolved => "resolved by ECS",
-            TargetGroupSource::ProductionWeights => {
-                "inferred: the configured pair member whose production rule weight matches green's share"
+            TargetGroupSource::RegisteredTasks => {
+                "inferred: the configured pair member where green's running tasks are registered"
             }
-            TargetGroupSource::Unknown => "unknown: not resolved, and the rule weights do not tell",
+            TargetGroupSource::Unknown => {
+                "unknown: not resolved, and green's tasks are not registered in exactly one group"
+            }
         }
     }
 }
@@ -1502,14 +1580,15 @@ struct TargetGroups {
     source: TargetGroupSource,
 }
 
-/// Green's and blue's target groups: resolved when ECS has; else, of the configured pair, the one
-/// whose share of the production rule is closest to green's expected share (a tie tells nothing).
+/// Green's and blue's target groups: resolved when ECS has; else the member of the configured pair
+/// where green's running tasks are registered (`registered_in`, for the pair's two members), when
+/// exactly one is. Never the listener rule's weights: `routing` and `compare` judge those, and a
+/// group read off them would make a rule sending everything to blue look right.
 fn assign_target_groups(
     green_resolved: Option<String>,
     blue_resolved: Option<String>,
     pair: Option<(String, String)>,
-    production_rule: Option<&ListenerRuleFacts>,
-    green_share: Option<f64>,
+    registered_in: Option<[bool; 2]>,
 ) -> TargetGroups {
     let other_of = |green: &str| {
         pair.as_ref().and_then(|(a, b)| {
@@ -1532,37 +1611,16 @@ fn assign_target_groups(
             source: TargetGroupSource::Resolved,
         };
     }
-    let inferred = (|| {
-        let (a, b) = pair.as_ref()?;
-        let rule = production_rule?;
-        let target = green_share?;
-        let weight = |group: &str| -> f64 {
-            rule.forwards
-                .iter()
-                .filter(|(arn, _)| arn == group)
-                .map(|(_, weight)| weight)
-                .sum()
-        };
-        let (weight_a, weight_b) = (weight(a), weight(b));
-        let total = weight_a + weight_b;
-        if total <= 0.0 {
-            return None;
-        }
-        let distance_a = (100.0 * weight_a / total - target).abs();
-        let distance_b = (100.0 * weight_b / total - target).abs();
-        if (distance_a - distance_b).abs() < 1e-6 {
-            None
-        } else if distance_a < distance_b {
-            Some((a.clone(), b.clone()))
-        } else {
-            Some((b.clone(), a.clone()))
-        }
-    })();
+    let inferred = match (pair, registered_in) {
+        (Some((a, b)), Some([true, false])) => Some((a, b)),
+        (Some((a, b)), Some([false, true])) => Some((b, a)),
+        _ => None,
+    };
     match inferred {
         Some((green, blue)) => TargetGroups {
             green: Some(green),
             blue: Some(blue),
-            source: TargetGroupSource::ProductionWeights,
+            source: TargetGroupSource::RegisteredTasks,
         },
         None => TargetGroups {
             green: None,
@@ -1655,6 +1713,7 @@ mod tests {
     use aws_sdk_elasticloadbalancingv2::operation::describe_listeners::DescribeListenersOutput;
     use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::DescribeLoadBalancersOutput;
     use aws_sdk_elasticloadbalancingv2::operation::describe_rules::DescribeRulesOutput;
+    use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
     use aws_sdk_elasticloadbalancingv2::types as elb;
     use aws_smithy_mocks::{Rule as MockRule, RuleMode, mock, mock_client};
     use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -2114,11 +2173,13 @@ mod tests {
             green.containers,
             vec![
                 ContainerImage {
+                    digest_by_consensus: false,
                     container: "web".into(),
                     image: "123456789012.dkr.ecr.us-west-2.amazonaws.com/web:1.8".into(),
                     digest: Some("sha256:green".into()),
                 },
                 ContainerImage {
+                    digest_by_consensus: false,
                     container: "log-router".into(),
                     image: "public.ecr.aws/aws-observability/aws-for-fluent-bit:stable".into(),
                     digest: None,
@@ -2153,6 +2214,26 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn a_deployment_status_needs_only_the_describe_call() {
+        // A throttled in-flight listing must not stand between a hook and its rollback's status.
+        let described = describe_deployment(&[BLUE]);
+        let throttled = mock!(Ecs::list_service_deployments)
+            .then_http_response(|| ecs_error(400, "ThrottlingException", "Rate exceeded"));
+        let facts = facts(
+            &event("PRODUCTION_TRAFFIC_SHIFT", json!({})),
+            &[&described, &throttled],
+            &[],
+        );
+        let status = facts.deployment_status().await.expect("status");
+        assert_eq!(status.status, "IN_PROGRESS");
+        assert_eq!(throttled.num_calls(), 0);
+        assert!(
+            facts.deployment().await.is_err(),
+            "the full fact still needs the listing"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn a_first_deployment_has_no_blue() {
         let described = describe_deployment(&[]);
         let revisions = describe_revisions(&[GREEN], None);
@@ -2181,6 +2262,26 @@ mod tests {
             facts.blue().await,
             Err(FactError::AccessDenied { action, .. }) if action == "ecs:DescribeServiceDeployments"
         ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn green_tasks_wait_for_a_blue_that_cannot_be_learned() {
+        // On a redeploy of one task definition, blue's tasks run green's task definition: without
+        // blue, nothing tells them apart, so the tasks fact carries the lookup's error.
+        let denied = mock!(Ecs::describe_service_deployments)
+            .then_http_response(|| ecs_error(400, "ThrottlingException", "Rate exceeded"));
+        let revisions = describe_revisions(&[GREEN], None);
+        let [running, stopped, tasks] = green_tasks_mocks();
+        let facts = facts(
+            &event("POST_SCALE_UP", json!({})),
+            &[&denied, &revisions, &running, &stopped, &tasks],
+            &[],
+        );
+        assert!(matches!(
+            facts.green_tasks().await,
+            Err(FactError::Throttled { action, .. }) if action == "ecs:DescribeServiceDeployments"
+        ));
+        assert_eq!(running.num_calls(), 0);
     }
 
     #[test]
@@ -2317,6 +2418,29 @@ mod tests {
         assert_eq!(deployment.other_in_flight, vec![OTHER_DEPLOYMENT]);
         let _ = facts.deployment().await;
         assert_eq!((described.num_calls(), listed.num_calls()), (1, 1));
+    }
+
+    #[test]
+    fn this_functions_hook_is_running_only_when_the_deployment_lists_it_in_progress() {
+        let detail = |target: &str, status: ecs::DeploymentLifecycleHookStatus| {
+            ecs::DeploymentLifecycleHookDetail::builder()
+                .target_type(ecs::DeploymentLifecycleHookTargetType::AwsLambda)
+                .target_arn(target)
+                .status(status)
+                .build()
+        };
+        const ME: &str = "arn:aws:lambda:us-west-2:123456789012:function:greenlight-post-scale-up";
+        const OTHER: &str = "arn:aws:lambda:us-west-2:123456789012:function:team-hook";
+        let running = [detail(ME, ecs::DeploymentLifecycleHookStatus::InProgress)];
+        let done = [
+            detail(ME, ecs::DeploymentLifecycleHookStatus::Succeeded),
+            detail(OTHER, ecs::DeploymentLifecycleHookStatus::InProgress),
+        ];
+        let qualified = format!("{ME}:live");
+        assert_eq!(hook_running(&running, Some(&qualified)), Some(true));
+        assert_eq!(hook_running(&done, Some(ME)), Some(false));
+        assert_eq!(hook_running(&done[1..], Some(ME)), None, "not listed");
+        assert_eq!(hook_running(&running, None), None, "function unknown");
     }
 
     #[test]
@@ -2782,13 +2906,18 @@ mod tests {
         });
         let rules =
             mock!(Elb::describe_rules).then_output(|| DescribeRulesOutput::builder().build());
+        // Green's group is not resolved: it is the one green's task is registered in.
+        let [running, stopped, tasks] = green_tasks_mocks();
+        let in_a = target_health(TG_A, "10.0.9.9");
+        let in_b = target_health(TG_B, "10.0.1.23");
         let facts = facts(
             &event("POST_TEST_TRAFFIC_SHIFT", json!({})),
-            &[&described, &revisions],
-            &[&listeners, &balancer, &rules],
+            &[&described, &revisions, &running, &stopped, &tasks],
+            &[&listeners, &balancer, &rules, &in_a, &in_b],
         );
         let routing = facts.routing().await.expect("routing");
         assert_eq!((listeners.num_calls(), rules.num_calls()), (1, 0));
+        assert_eq!(routing.green_target_group.as_deref(), Some(TG_B));
         assert!(routing.has_load_balancer());
         let production = routing.production_rule.as_ref().expect("production");
         assert_eq!(production.rule_arn, NLB_PROD);
@@ -2872,19 +3001,51 @@ mod tests {
         );
     }
 
+    fn green_tasks_mocks() -> [MockRule; 3] {
+        let running = mock!(Ecs::list_tasks)
+            .match_requests(|input| input.desired_status() == Some(&ecs::DesiredStatus::Running))
+            .then_output(|| ListTasksOutput::builder().task_arns(task_arn(1)).build());
+        let stopped = mock!(Ecs::list_tasks)
+            .match_requests(|input| input.desired_status() == Some(&ecs::DesiredStatus::Stopped))
+            .then_output(|| ListTasksOutput::builder().build());
+        let described = mock!(Ecs::describe_tasks).then_output(|| {
+            DescribeTasksOutput::builder()
+                .tasks(task(&task_arn(1), GREEN_TD, None))
+                .build()
+        });
+        [running, stopped, described]
+    }
+
+    fn target_health(group: &'static str, ip: &'static str) -> MockRule {
+        mock!(Elb::describe_target_health)
+            .match_requests(move |input| input.target_group_arn() == Some(group))
+            .then_output(move || {
+                DescribeTargetHealthOutput::builder()
+                    .target_health_descriptions(
+                        elb::TargetHealthDescription::builder()
+                            .target(elb::TargetDescription::builder().id(ip).port(8080).build())
+                            .build(),
+                    )
+                    .build()
+            })
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn unresolved_green_target_group_is_inferred_from_the_production_weights() {
-        // Before the production shift blue has all production traffic, so green's group is the
-        // member of the pair with none. The event names no weights: blue comes from the deployment.
+    async fn unresolved_green_target_group_is_where_green_tasks_are_registered() {
+        // ECS has not resolved green's group. The production rule sends everything to TG_A; green's
+        // task (10.0.1.23) is registered in TG_B, so TG_B is green whatever the weights say.
         let described = describe_deployment(&[BLUE]);
         let revisions = describe_revisions(&[GREEN, BLUE], None);
+        let [running, stopped, tasks] = green_tasks_mocks();
         let rules = describe_rules(&[(TG_A, 1), (TG_B, 0)]);
         let listener = describe_listener();
         let balancer = describe_load_balancer();
+        let in_a = target_health(TG_A, "10.0.9.9");
+        let in_b = target_health(TG_B, "10.0.1.23");
         let facts = facts(
             &event("POST_SCALE_UP", json!({})),
-            &[&described, &revisions],
-            &[&rules, &listener, &balancer],
+            &[&described, &revisions, &running, &stopped, &tasks],
+            &[&rules, &listener, &balancer, &in_a, &in_b],
         );
         assert!(
             facts
@@ -2897,6 +3058,28 @@ mod tests {
         let routing = facts.routing().await.expect("routing");
         assert_eq!(routing.green_target_group.as_deref(), Some(TG_B));
         assert_eq!(routing.blue_target_group.as_deref(), Some(TG_A));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn unresolved_green_target_group_is_never_read_off_the_weights() {
+        // The rule sends 100% to TG_A and green's task is registered in neither group: reading
+        // the weights would call TG_A green at 100% and pass `routing`; the group stays unknown.
+        let described = describe_deployment(&[BLUE]);
+        let revisions = describe_revisions(&[GREEN, BLUE], None);
+        let [running, stopped, tasks] = green_tasks_mocks();
+        let rules = describe_rules(&[(TG_A, 1), (TG_B, 0)]);
+        let listener = describe_listener();
+        let balancer = describe_load_balancer();
+        let in_a = target_health(TG_A, "10.0.9.9");
+        let in_b = target_health(TG_B, "10.0.9.8");
+        let facts = facts(
+            &event("PRODUCTION_TRAFFIC_SHIFT", json!({})),
+            &[&described, &revisions, &running, &stopped, &tasks],
+            &[&rules, &listener, &balancer, &in_a, &in_b],
+        );
+        let routing = facts.routing().await.expect("routing");
+        assert_eq!(routing.green_target_group, None);
+        assert_eq!(in_a.num_calls() + in_b.num_calls(), 2);
     }
 
     #[tokio::test(start_paused = true)]
@@ -2964,71 +3147,41 @@ mod tests {
     }
 
     #[test]
-    fn target_groups_are_assigned_from_resolution_or_production_weights() {
-        let production = |a: f64, b: f64| ListenerRuleFacts {
-            rule_arn: PROD_RULE.into(),
-            listener_arn: PROD_LISTENER.into(),
-            forwards: vec![(TG_A.into(), a), (TG_B.into(), b)],
-            conditions: Vec::new(),
-        };
+    fn target_groups_are_assigned_from_resolution_or_registered_tasks() {
         let pair = || Some((TG_A.to_owned(), TG_B.to_owned()));
         let some = |arn: &str| Some(arn.to_owned());
         let cases = [
-            // (resolved green, rule weights A/B, green's expected share) → (green, blue, source)
+            // (resolved green, green registered in [A, B]) → (green, blue, source)
             (
                 some(TG_B),
-                (100.0, 0.0),
-                Some(0.0),
+                Some([true, false]),
                 (some(TG_B), some(TG_A), TargetGroupSource::Resolved),
             ),
             (
                 None,
-                (100.0, 0.0),
-                Some(0.0),
-                (some(TG_B), some(TG_A), TargetGroupSource::ProductionWeights),
+                Some([false, true]),
+                (some(TG_B), some(TG_A), TargetGroupSource::RegisteredTasks),
             ),
             (
                 None,
-                (0.0, 1.0),
-                Some(100.0),
-                (some(TG_B), some(TG_A), TargetGroupSource::ProductionWeights),
+                Some([true, false]),
+                (some(TG_A), some(TG_B), TargetGroupSource::RegisteredTasks),
             ),
-            // The listener still shows the previous step (20%) while the event says 30%.
+            // In both, in neither, or unknown: no guess.
             (
                 None,
-                (80.0, 20.0),
-                Some(30.0),
-                (some(TG_B), some(TG_A), TargetGroupSource::ProductionWeights),
-            ),
-            // Equally far from both (the previous step at 40%, the event at 50%): no guess.
-            (
-                None,
-                (60.0, 40.0),
-                Some(50.0),
+                Some([true, true]),
                 (None, None, TargetGroupSource::Unknown),
             ),
             (
                 None,
-                (50.0, 50.0),
-                Some(50.0),
+                Some([false, false]),
                 (None, None, TargetGroupSource::Unknown),
             ),
-            (
-                None,
-                (100.0, 0.0),
-                None,
-                (None, None, TargetGroupSource::Unknown),
-            ),
-            (
-                None,
-                (0.0, 0.0),
-                Some(0.0),
-                (None, None, TargetGroupSource::Unknown),
-            ),
+            (None, None, (None, None, TargetGroupSource::Unknown)),
         ];
-        for (resolved, (a, b), share, (green, blue, source)) in cases {
-            let rule = production(a, b);
-            let groups = assign_target_groups(resolved.clone(), None, pair(), Some(&rule), share);
+        for (resolved, registered_in, (green, blue, source)) in cases {
+            let groups = assign_target_groups(resolved.clone(), None, pair(), registered_in);
             assert_eq!(
                 groups,
                 TargetGroups {
@@ -3036,7 +3189,7 @@ mod tests {
                     blue,
                     source
                 },
-                "resolved {resolved:?}, weights {a}/{b}, share {share:?}"
+                "resolved {resolved:?}, registered in {registered_in:?}"
             );
         }
     }

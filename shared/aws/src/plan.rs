@@ -7,6 +7,7 @@
 //! `GetMetricData` serves the whole stage; that is why a plan is built from fresh deps
 //! ([`CheckDeps::new`]) for every invocation.
 
+use greenlight_core::platform::Platform;
 use std::sync::Arc;
 
 use greenlight_core::config::{CheckKind, StagePlanSpec};
@@ -19,6 +20,7 @@ use crate::clients::AwsClients;
 impl CheckDeps {
     /// The deps of one invocation: its facts, the shared clients and HTTP client, and an empty set
     /// of metric queries for the stage's checks to register with.
+    /// The platform's rules are read from the function's environment ([`Platform::from_env`]).
     pub fn new(facts: Arc<dyn Facts>, clients: AwsClients, http: reqwest::Client) -> Self {
         let metric_data = Arc::new(MetricData::new(clients.cloudwatch.clone()));
         CheckDeps {
@@ -26,7 +28,14 @@ impl CheckDeps {
             clients,
             http,
             metric_data,
+            platform: Arc::new(Platform::from_env()),
         }
+    }
+
+    /// The same deps under other platform rules.
+    pub fn with_platform(mut self, platform: Platform) -> Self {
+        self.platform = Arc::new(platform);
+        self
     }
 }
 

@@ -47,6 +47,7 @@ use crate::protocol::codedeploy::{
 };
 use crate::protocol::codes::EVENT_HOOK_UNKNOWN;
 use crate::reason::ReasonCode;
+use crate::telemetry::{MAX_VERDICT_MESSAGE_CHARS, bounded};
 
 /// The environment variable naming the hook a deployed function serves (`AfterAllowTraffic`).
 pub const HOOK_ENV_VAR: &str = "GREENLIGHT_HOOK";
@@ -261,29 +262,42 @@ pub async fn handle_codedeploy_hook(
         .get(HOOK_DETAILS_KEY)
         .filter(|value| value.is_object());
 
-    // Whatever happens while judging — a panic included — the report below is still sent.
-    let judged = AssertUnwindSafe(judge_execution(
-        &event.deployment_id,
-        &event.lifecycle_event_hook_execution_id,
-        carried,
-        backend,
-        engine,
-        settings,
-        deadline,
-    ))
-    .catch_unwind()
+    // Whatever happens while judging — a panic or a call that stalls included — the report below
+    // is still sent, with REPORT_RESERVE left for it.
+    let judge_until = tokio_deadline(engine, deadline)
+        .checked_sub(REPORT_RESERVE)
+        .unwrap_or_else(tokio::time::Instant::now);
+    let judged = tokio::time::timeout_at(
+        judge_until,
+        AssertUnwindSafe(judge_execution(
+            &event.deployment_id,
+            &event.lifecycle_event_hook_execution_id,
+            carried,
+            backend,
+            engine,
+            settings,
+            deadline,
+        ))
+        .catch_unwind(),
+    )
     .await;
-    let decision = judged.unwrap_or_else(|panic| {
-        let detail = panic
-            .downcast_ref::<&str>()
-            .map(|text| (*text).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "no message".to_owned());
-        failed(
+    let decision = match judged {
+        Ok(Ok(decision)) => decision,
+        Ok(Err(panic)) => failed(
             &CHECK_CRASHED,
-            format!("greenlight crashed while judging the hook: {detail}"),
-        )
-    });
+            format!(
+                "greenlight crashed while judging the hook: {}",
+                crate::engine::panic_message(&*panic)
+            ),
+        ),
+        // Unheard, CodeDeploy would wait its hour and then fail the deployment anyway.
+        Err(_elapsed) => failed(
+            &VERDICT_DEADLINE,
+            "judging did not finish before the invocation deadline (a call to AWS stalled); \
+             check the region's service health and the function's timeout"
+                .to_owned(),
+        ),
+    };
 
     let report_deadline = tokio_deadline(engine, deadline)
         .checked_sub(REPORT_SAFETY)
@@ -332,10 +346,10 @@ pub async fn handle_codedeploy_hook(
     };
     match status {
         ReportStatus::Succeeded => {
-            tracing::info!(reason = code.code, status = status.as_str(), message = %message, "greenlight verdict");
+            tracing::info!(reason = code.code, status = status.as_str(), message = %bounded(&message, MAX_VERDICT_MESSAGE_CHARS), "greenlight verdict");
         }
         ReportStatus::Failed => {
-            tracing::error!(reason = code.code, status = status.as_str(), message = %message, "greenlight verdict");
+            tracing::error!(reason = code.code, status = status.as_str(), message = %bounded(&message, MAX_VERDICT_MESSAGE_CHARS), "greenlight verdict");
         }
     }
     match pending
@@ -394,8 +408,18 @@ async fn judge_execution(
     let carried_hook = carried
         .and_then(|greenlight| greenlight.get("hook"))
         .and_then(Value::as_str);
-    // A wiring mistake in GREENLIGHT_HOOK is found before any call is made.
-    let named_hook = match carried_hook.or(settings.hook) {
+    // The platform's GREENLIGHT_HOOK wins over a hand-off payload, which whoever may invoke the
+    // function could forge. A wiring mistake in either is found before any call is made.
+    if let (Some(carried), Some(configured)) = (carried_hook, settings.hook)
+        && carried != configured
+    {
+        tracing::warn!(
+            carried,
+            configured,
+            "a hand-off names another hook than GREENLIGHT_HOOK; using GREENLIGHT_HOOK"
+        );
+    }
+    let named_hook = match settings.hook.or(carried_hook) {
         Some(name) => match name.parse::<CodeDeployHook>() {
             Ok(hook) => Some(hook),
             Err(error) => {
@@ -771,6 +795,7 @@ mod tests {
         reporter: Reporter,
         handoffs: Mutex<Vec<Value>>,
         handoff_fails: bool,
+        discover_stalls: bool,
     }
 
     fn context() -> DeploymentContext {
@@ -804,6 +829,7 @@ mod tests {
                 reporter: Reporter::default(),
                 handoffs: Mutex::new(Vec::new()),
                 handoff_fails: false,
+                discover_stalls: false,
             }
         }
 
@@ -837,7 +863,12 @@ mod tests {
                 .unwrap_or_else(|| Ok(context()));
             assert_eq!(deployment_id, "d-ABCDEF123");
             let built = Arc::clone(&self.facts_built);
+            let stalls = self.discover_stalls;
             Box::pin(async move {
+                if stalls {
+                    // A connection that never answers.
+                    std::future::pending::<()>().await;
+                }
                 next.map(|context| Discovered {
                     context,
                     facts: Box::new(move || {
@@ -1052,6 +1083,37 @@ mod tests {
             assert_eq!(status, expected, "{name}: {reason} {message}");
             assert_eq!(backend.reports(), [expected], "{name}");
         }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_stalled_call_is_reported_once_before_the_deadline() {
+        let backend = Backend {
+            discover_stalls: true,
+            ..Backend::new(Some(&baking("0s")))
+        };
+        let outcome = run(&backend, &event(), &SETTINGS, 120).await;
+        let (status, reason, message) = reported(&outcome);
+        assert_eq!((status, reason), (ReportStatus::Failed, "VERDICT_DEADLINE"));
+        assert!(message.contains("stalled"), "{message}");
+        assert_eq!(backend.reports(), [ReportStatus::Failed]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_hand_off_cannot_name_another_hook_than_the_platform_set() {
+        // A forged hand-off naming BeforeInstall would judge that stage's plan, which does not
+        // bake, and report at once; the function's GREENLIGHT_HOOK wins, so AfterAllowTraffic's
+        // 30-minute bake runs and outlasts this invocation.
+        let backend = Backend::new(Some(&baking("30m")));
+        let mut payload = event();
+        payload[HOOK_DETAILS_KEY] = json!({ "hook": "BeforeInstall", "handoffs": 1 });
+        let outcome = run(&backend, &payload, &SETTINGS, 120).await;
+        assert!(
+            matches!(outcome, Ok(HookOutcome::HandedOff { .. })),
+            "{outcome:?}"
+        );
+        let handed = backend.handoffs.lock().unwrap();
+        assert_eq!(handed[0][HOOK_DETAILS_KEY]["hook"], "AfterAllowTraffic");
+        assert!(backend.reports().is_empty());
     }
 
     #[tokio::test(start_paused = true)]

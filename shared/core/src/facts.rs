@@ -56,6 +56,11 @@ pub struct ContainerImage {
     pub image: String,
     /// The digest ECS resolved for it (`sha256:…`), once it has (not always yet at PRE_SCALE_UP).
     pub digest: Option<String>,
+    /// The digest is what most of green's running tasks report, not a record of what the tag
+    /// resolved to (CodeDeploy's task sets keep none): a tag moved before the tasks started would
+    /// not show, and checks say "consensus", never "resolved".
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub digest_by_consensus: bool,
 }
 
 /// A header a request must carry to be routed as test traffic.
@@ -115,6 +120,20 @@ pub struct DeploymentFacts {
     pub hook_expires_at: Option<SystemTime>,
     /// Other deployments of the same service that are still in flight (ids).
     pub other_in_flight: Vec<String>,
+}
+
+/// A deployment's status and rollback reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeploymentStatus {
+    /// `IN_PROGRESS`, `ROLLBACK_IN_PROGRESS`, …
+    pub status: String,
+    /// Set when the deployment engine is rolling back, with its reason.
+    pub rollback: Option<String>,
+    /// When this hook's own execution expires, if the engine says.
+    pub hook_expires_at: Option<SystemTime>,
+    /// Whether the engine lists this function's hook as running now: `None` when it does not list
+    /// the function (or the function is not known).
+    pub hook_running: Option<bool>,
 }
 
 /// One container of a running (or stopped) task.
@@ -247,6 +266,20 @@ pub trait Facts: Send + Sync {
     fn blue(&self) -> FactFuture<'_, Option<Arc<RevisionFacts>>>;
     /// The deployment.
     fn deployment(&self) -> FactFuture<'_, Arc<DeploymentFacts>>;
+    /// The deployment's status and rollback reason alone: what confirming a rollback needs. A
+    /// provider that can learn them with fewer calls than [`Facts::deployment`] overrides this, so
+    /// that a failure of a call the confirmation does not need cannot stand in its way.
+    fn deployment_status(&self) -> FactFuture<'_, DeploymentStatus> {
+        Box::pin(async move {
+            let deployment = self.deployment().await?;
+            Ok(DeploymentStatus {
+                status: deployment.status.clone(),
+                rollback: deployment.rollback.clone(),
+                hook_expires_at: deployment.hook_expires_at,
+                hook_running: None,
+            })
+        })
+    }
     /// Green's tasks, running and recently stopped.
     fn green_tasks(&self) -> FactFuture<'_, Arc<Vec<TaskFacts>>>;
     /// Target groups, listener rules and the test endpoint.

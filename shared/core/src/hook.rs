@@ -6,28 +6,37 @@
 //! 1. an event that does not follow the contract is answered FAILED, naming the field;
 //! 2. a rollback is answered SUCCEEDED before anything else can go wrong (wiring and config
 //!    included) — the event's weights are the documented signal, confirmed with the deployment's
-//!    status when that can be read, because a first production step seen before its weights move
-//!    looks the same;
+//!    status, because a first production step seen before its weights move looks the same; a status
+//!    that cannot be read is waited for (bounded), never taken as a rollback;
 //! 3. a stage this function does not serve is answered FAILED, naming the function that does;
-//! 4. the config is resolved (a broken one fails the stage with its line and field);
-//! 5. the engine judges the stage's plan; its state goes back in `hookDetails`.
+//! 4. the invocation is bound to a hook ECS is running (the deployment it names is not finished,
+//!    and does not list this function's hooks as all done), before any config is read;
+//! 5. the config is resolved (a broken one fails the stage with its line and field);
+//! 6. the engine judges the stage's plan; its state goes back in `hookDetails`.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use futures::FutureExt;
 use serde_json::Value;
 
 use crate::config::resolve::{ConfigLookup, ConfigReferenceReader, Placeholders, resolve_config};
 use crate::config::{ConfigErrors, StagePlanSpec};
 use crate::engine::clock::unix_seconds;
+use crate::engine::codes::{CHECK_CRASHED, VERDICT_DEADLINE, VERDICT_HOOK_EXPIRING};
 use crate::engine::state::{StageKey, StageState};
 use crate::engine::verdict::VerdictStatus;
 use crate::engine::{Engine, Invocation, Plan};
-use crate::facts::Facts;
-use crate::protocol::codes::{EVENT_MALFORMED, EVENT_STAGE_NOT_SERVED, EVENT_STAGE_UNKNOWN};
+use crate::facts::{DeploymentStatus, FactError, Facts};
+use crate::protocol::codes::{
+    EVENT_MALFORMED, EVENT_NOT_A_RUNNING_HOOK, EVENT_STAGE_NOT_SERVED, EVENT_STAGE_UNKNOWN,
+    ROLLBACK_UNCONFIRMED,
+};
 use crate::protocol::ecs::{EventError, HookEvent, HookResponse};
 use crate::reason::ReasonCode;
 use crate::stage::LifecycleStage;
+use crate::telemetry::{MAX_VERDICT_MESSAGE_CHARS, bounded};
 
 /// The four ECS phase functions and the stages each serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -118,8 +127,33 @@ const ROLLBACK_STATUSES: &[&str] = &[
     "STOPPED",
 ];
 
-/// Judges one ECS lifecycle hook invocation.
+/// Judges one ECS lifecycle hook invocation. A panic anywhere in it is answered FAILED with
+/// `CHECK_CRASHED` and what crashed, never an invocation error without a reason.
 pub async fn handle_ecs_hook(
+    phase: Phase,
+    payload: &Value,
+    backend: &dyn HookBackend,
+    engine: &Engine<'_>,
+    env_config: Option<&str>,
+    deadline: Option<SystemTime>,
+) -> HookAnswer {
+    AssertUnwindSafe(judge_ecs_hook(
+        phase, payload, backend, engine, env_config, deadline,
+    ))
+    .catch_unwind()
+    .await
+    .unwrap_or_else(|panic| {
+        failed(
+            &CHECK_CRASHED,
+            format!(
+                "greenlight crashed while judging the hook: {}",
+                crate::engine::panic_message(&*panic)
+            ),
+        )
+    })
+}
+
+async fn judge_ecs_hook(
     phase: Phase,
     payload: &Value,
     backend: &dyn HookBackend,
@@ -135,13 +169,19 @@ pub async fn handle_ecs_hook(
         Ok(facts) => facts,
         Err(error) => return failed(&EVENT_MALFORMED, format!("malformed hook event: {error}")),
     };
+    let key = StageKey::new(
+        &event.resource_arn,
+        event.lifecycle_stage.as_str(),
+        event.traffic_step().as_ref().map(|step| step.key()),
+    );
+    let carried = event.greenlight_details();
     let rollback = match event.rollback() {
         Some(hint) => {
             let evidence = format!(
                 "{} traffic: green 0%, {} 100%",
                 hint.map, hint.restored_revision
             );
-            match facts.deployment().await {
+            match read_status(facts.as_ref(), engine, deadline).await {
                 Ok(deployment)
                     if deployment.rollback.is_none()
                         && !ROLLBACK_STATUSES.contains(&deployment.status.as_str()) =>
@@ -153,8 +193,20 @@ pub async fn handle_ecs_hook(
                     None
                 }
                 Ok(deployment) => Some(format!("{evidence}; deployment {}", deployment.status)),
-                // Never block a rollback on a failed lookup: the weights are the documented signal.
-                Err(_) => Some(evidence),
+                // The weights alone cannot tell a rollback from a first production step seen before
+                // its weights move: wait for the status rather than pass an unjudged stage.
+                Err(error) => {
+                    return wait_then_fail(
+                        &ROLLBACK_UNCONFIRMED,
+                        format!(
+                            "{evidence}, but the deployment's status could not be read to confirm a rollback: {error}"
+                        ),
+                        ROLLBACK_CONFIRM_MAX_WAIT,
+                        engine,
+                        key,
+                        carried,
+                    );
+                }
             }
         }
         None => None,
@@ -170,12 +222,6 @@ pub async fn handle_ecs_hook(
         tracing::warn!(reason = code.code, message = %message, "wiring mistake seen during a rollback; not blocking it");
     }
 
-    let key = StageKey::new(
-        &event.resource_arn,
-        stage.as_str(),
-        event.traffic_step().as_ref().map(|step| step.key()),
-    );
-    let carried = event.greenlight_details();
     if let Some(evidence) = rollback {
         let verdict = engine
             .judge(
@@ -199,6 +245,13 @@ pub async fn handle_ecs_hook(
         };
     }
 
+    // Bound to a hook ECS is running before the config (which the event may carry) is read.
+    if let Some(answer) =
+        unbound_invocation(facts.as_ref(), engine, deadline, key.clone(), carried).await
+    {
+        return answer;
+    }
+
     let hook_details = event.hook_details.clone().map(Value::Object);
     let service = facts.service();
     let placeholders = Placeholders {
@@ -211,9 +264,22 @@ pub async fn handle_ecs_hook(
         env_config,
         placeholders: Some(&placeholders),
     };
-    let resolved = match resolve_config(&lookup, backend.config_reader()).await {
-        Ok(resolved) => resolved,
-        Err(errors) => return config_failure(&errors, engine, key, carried),
+    let resolved = match engine
+        .within_deadline(deadline, resolve_config(&lookup, backend.config_reader()))
+        .await
+    {
+        Some(Ok(resolved)) => resolved,
+        Some(Err(errors)) => return config_failure(&errors, engine, key, carried),
+        None => {
+            return wait_then_fail(
+                &VERDICT_DEADLINE,
+                "reading the config did not finish before the invocation deadline".to_owned(),
+                CONFIG_MAX_WAIT,
+                engine,
+                key,
+                carried,
+            );
+        }
     };
     let Some(spec) = resolved.config.stage_plan(stage) else {
         return HookAnswer {
@@ -240,10 +306,20 @@ pub async fn handle_ecs_hook(
         VerdictStatus::Succeeded => HookResponse::succeeded(),
         VerdictStatus::Failed => HookResponse::failed(),
         VerdictStatus::InProgress => {
-            HookResponse::in_progress(verdict.callback_delay.map_or(30, |delay| {
-                u32::try_from(delay.as_secs()).unwrap_or(u32::MAX)
-            }))
-            .with_hook_details(verdict.state.clone().into_hook_details(carried))
+            let delay = verdict.callback_delay.unwrap_or(DEFAULT_CALLBACK_DELAY);
+            if let Some(answer) = expiring_before_next_judgement(
+                facts.as_ref(),
+                engine,
+                deadline,
+                delay,
+                &verdict.message,
+            )
+            .await
+            {
+                return answer;
+            }
+            HookResponse::in_progress(u32::try_from(delay.as_secs()).unwrap_or(u32::MAX))
+                .with_hook_details(verdict.state.clone().into_hook_details(carried))
         }
     };
     HookAnswer {
@@ -251,6 +327,119 @@ pub async fn handle_ecs_hook(
         code: verdict.code,
         message: verdict.message,
     }
+}
+
+/// The deployment's status, within the invocation's deadline (no answer in time is an error).
+async fn read_status(
+    facts: &dyn Facts,
+    engine: &Engine<'_>,
+    deadline: Option<SystemTime>,
+) -> Result<DeploymentStatus, FactError> {
+    engine
+        .within_deadline(deadline, facts.deployment_status())
+        .await
+        .unwrap_or_else(|| {
+            Err(FactError::Unavailable {
+                action: "ecs:DescribeServiceDeployments".to_owned(),
+                message: "no answer before the invocation deadline".to_owned(),
+            })
+        })
+}
+
+/// Deployment statuses after which no hook runs.
+const FINISHED_STATUSES: &[&str] = &[
+    "SUCCESSFUL",
+    "STOPPED",
+    "ROLLBACK_SUCCESSFUL",
+    "ROLLBACK_FAILED",
+];
+
+/// Refuses an invocation that is not ECS running this hook: the deployment the event names has
+/// finished, or it lists this function's hooks and none is in progress. Whether ECS lists a hook
+/// while invoking it is undocumented, so a deployment that does not list the function is judged.
+/// A status that cannot be read is asked again, bounded.
+async fn unbound_invocation(
+    facts: &dyn Facts,
+    engine: &Engine<'_>,
+    deadline: Option<SystemTime>,
+    key: StageKey,
+    carried: Option<&Value>,
+) -> Option<HookAnswer> {
+    let status = match read_status(facts, engine, deadline).await {
+        Ok(status) => status,
+        Err(error) if error.to_outcome().is_permanent_error() => {
+            return Some(failed(
+                &EVENT_NOT_A_RUNNING_HOOK,
+                format!(
+                    "the deployment this event names cannot be read to confirm that ECS runs this hook: {error}"
+                ),
+            ));
+        }
+        Err(error) => {
+            return Some(wait_then_fail(
+                &EVENT_NOT_A_RUNNING_HOOK,
+                format!(
+                    "the deployment this event names cannot be read yet to confirm that ECS runs this hook: {error}"
+                ),
+                ROLLBACK_CONFIRM_MAX_WAIT,
+                engine,
+                key,
+                carried,
+            ));
+        }
+    };
+    if FINISHED_STATUSES.contains(&status.status.as_str()) {
+        return Some(failed(
+            &EVENT_NOT_A_RUNNING_HOOK,
+            format!(
+                "the deployment this event names is {}: no hook of it runs now; refusing to judge",
+                status.status
+            ),
+        ));
+    }
+    if status.hook_running == Some(false) {
+        return Some(failed(
+            &EVENT_NOT_A_RUNNING_HOOK,
+            format!(
+                "the deployment ({}) lists this function's hooks and none is IN_PROGRESS: ECS is not running this hook; refusing to judge",
+                status.status
+            ),
+        ));
+    }
+    None
+}
+
+/// ECS's default wait before re-invoking a hook that answered IN_PROGRESS without a delay.
+const DEFAULT_CALLBACK_DELAY: Duration = Duration::from_secs(30);
+
+/// Time allowed for ECS to re-invoke the function and for it to answer, on top of the delay.
+const REINVOKE_ALLOWANCE: Duration = Duration::from_secs(60);
+
+/// FAILED now when this hook expires before it would be judged again: at expiry ECS applies the
+/// hook's timeout action, and `CONTINUE` would go on with a stage nobody judged. An expiry that
+/// cannot be read leaves the answer as it is (ECS's default timeout is a day).
+async fn expiring_before_next_judgement(
+    facts: &dyn Facts,
+    engine: &Engine<'_>,
+    deadline: Option<SystemTime>,
+    delay: Duration,
+    verdict: &str,
+) -> Option<HookAnswer> {
+    let expires_at = read_status(facts, engine, deadline)
+        .await
+        .ok()?
+        .hook_expires_at?;
+    let next = engine.now() + delay + REINVOKE_ALLOWANCE;
+    if next < expires_at {
+        return None;
+    }
+    Some(failed(
+        &VERDICT_HOOK_EXPIRING,
+        format!(
+            "this hook expires at {} (its timeoutConfiguration), before greenlight could judge the stage again; deciding now rather than leaving it to ECS's timeout action. Last verdict: {verdict}",
+            humantime::format_rfc3339_seconds(expires_at)
+        ),
+    ))
 }
 
 /// Why this function should not judge `stage`: a stage this version does not know, or one this
@@ -280,7 +469,11 @@ fn wiring_mistake(phase: Phase, stage: &LifecycleStage) -> Option<(&'static Reas
 }
 
 fn failed(code: &'static ReasonCode, message: String) -> HookAnswer {
-    tracing::error!(reason = code.code, message = %message, "greenlight verdict: FAILED");
+    tracing::error!(
+        reason = code.code,
+        message = %bounded(&message, MAX_VERDICT_MESSAGE_CHARS),
+        "greenlight verdict: FAILED"
+    );
     HookAnswer {
         response: HookResponse::failed(),
         code,
@@ -292,6 +485,9 @@ fn failed(code: &'static ReasonCode, message: String) -> HookAnswer {
 /// store) is waited for: the default `max_wait`, since the config that would say otherwise is unread.
 const CONFIG_MAX_WAIT: Duration = Duration::from_secs(15 * 60);
 
+/// How long a rollback that cannot be confirmed is waited for before the stage fails.
+const ROLLBACK_CONFIRM_MAX_WAIT: Duration = Duration::from_secs(10 * 60);
+
 fn config_failure(
     errors: &ConfigErrors,
     engine: &Engine<'_>,
@@ -301,25 +497,49 @@ fn config_failure(
     let message = errors.to_string();
     if errors.is_transient() {
         // A throttled or unreachable parameter store says nothing about green: ask again, for a while.
-        let now = unix_seconds(engine.now());
-        let mut state = StageState::carried_or_fresh(carried, key, now);
-        state.attempts = state.attempts.saturating_add(1);
-        if now.saturating_sub(state.started_at) < CONFIG_MAX_WAIT.as_secs() {
-            tracing::warn!(reason = errors.code().code, message = %message, "config not readable yet");
-            return HookAnswer {
-                response: HookResponse::in_progress(30)
-                    .with_hook_details(state.into_hook_details(carried)),
-                code: errors.code(),
-                message,
-            };
-        }
-        return failed(
+        return wait_then_fail(
             errors.code(),
-            format!(
-                "{message} (still unreadable after {})",
-                humantime::format_duration(CONFIG_MAX_WAIT)
-            ),
+            message,
+            CONFIG_MAX_WAIT,
+            engine,
+            key,
+            carried,
         );
     }
     failed(errors.code(), message)
+}
+
+/// IN_PROGRESS with `code` until `max_wait` has passed since the stage's first invocation (carried
+/// in hookDetails), then FAILED: for what greenlight cannot learn yet and must not guess.
+fn wait_then_fail(
+    code: &'static ReasonCode,
+    message: String,
+    max_wait: Duration,
+    engine: &Engine<'_>,
+    key: StageKey,
+    carried: Option<&Value>,
+) -> HookAnswer {
+    let now = unix_seconds(engine.now());
+    let mut state = StageState::carried_or_fresh(carried, key, now);
+    state.attempts = state.attempts.saturating_add(1);
+    if now.saturating_sub(state.started_at) < max_wait.as_secs() {
+        tracing::warn!(
+            reason = code.code,
+            message = %bounded(&message, MAX_VERDICT_MESSAGE_CHARS),
+            "cannot judge yet; asking again"
+        );
+        return HookAnswer {
+            response: HookResponse::in_progress(30)
+                .with_hook_details(state.into_hook_details(carried)),
+            code,
+            message,
+        };
+    }
+    failed(
+        code,
+        format!(
+            "{message} (still so after {})",
+            humantime::format_duration(max_wait)
+        ),
+    )
 }

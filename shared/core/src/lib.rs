@@ -16,6 +16,7 @@ pub mod engine;
 pub mod facts;
 pub mod hook;
 pub mod outcome;
+pub mod platform;
 pub mod policy;
 pub mod protocol;
 pub mod reason;

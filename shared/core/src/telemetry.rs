@@ -22,6 +22,9 @@ pub const MAX_EVIDENCE_BYTES: usize = 2048;
 /// The most characters of a check's message in its event.
 pub const MAX_MESSAGE_CHARS: usize = 1024;
 
+/// The most characters of a verdict's message (or a config's list of errors) in a log event.
+pub const MAX_VERDICT_MESSAGE_CHARS: usize = 4096;
+
 /// Emits one event per check, then the one summary event of an invocation.
 pub fn log_verdict(verdict: &Verdict) {
     let stage = verdict.state.key.stage.to_string();
@@ -63,7 +66,7 @@ pub fn log_verdict(verdict: &Verdict) {
         reason = verdict.code.code,
         callback_delay_s = verdict.callback_delay.map(|delay| delay.as_secs()),
         checks = %checks.join(", "),
-        message = %verdict.message,
+        message = %bounded(&verdict.message, MAX_VERDICT_MESSAGE_CHARS),
         "greenlight verdict"
     );
 }
@@ -111,7 +114,8 @@ pub fn evidence_json(evidence: &[Evidence]) -> String {
 }
 
 /// `text` cut to `max` characters, with an ellipsis when cut.
-fn bounded(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
+/// `text`, cut to `max` characters with an ellipsis when longer.
+pub fn bounded(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
     match text.char_indices().nth(max) {
         Some((end, _)) => format!("{}…", &text[..end]).into(),
         None => text.into(),

@@ -66,15 +66,42 @@ pub struct EngineRole {
     iam: Iam,
     role: &'static str,
     service: &'static str,
+    source: SourceKeys,
+}
+
+/// The confused-deputy keys a service passes when it assumes a role for a resource of yours.
+/// Whether ECS passes them when it assumes a lifecycle hook's role is undocumented, so the
+/// rehearsal plays both (and a wrong account, which the trust policy must refuse).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceKeys {
+    /// No `aws:SourceAccount` / `aws:SourceArn` in the request.
+    Absent,
+    /// `aws:SourceAccount` and `aws:SourceArn` as given.
+    Sent {
+        /// The account the request is made for.
+        account: String,
+        /// The resource the request is made for.
+        arn: String,
+    },
 }
 
 impl EngineRole {
-    /// ECS invoking lifecycle hooks with the template's `HookInvokeRole`.
+    /// ECS invoking lifecycle hooks with the template's `HookInvokeRole`, passing the source keys
+    /// of the rehearsal's account (see [`SourceKeys`]).
     pub fn ecs(iam: &Iam) -> Self {
+        let source = SourceKeys::Sent {
+            account: iam.account(),
+            arn: format!(
+                "arn:aws:ecs:{}:{}:service-deployment/rehearsal/web/deployment",
+                iam.region(),
+                iam.account()
+            ),
+        };
         EngineRole {
             iam: iam.clone(),
             role: HOOK_INVOKE_ROLE,
             service: "ecs.amazonaws.com",
+            source,
         }
     }
 
@@ -84,7 +111,14 @@ impl EngineRole {
             iam: iam.clone(),
             role: CODEDEPLOY_SERVICE_ROLE,
             service: "codedeploy.amazonaws.com",
+            source: SourceKeys::Absent,
         }
+    }
+
+    /// The same engine passing `source` when it assumes the role.
+    pub fn with_source_keys(mut self, source: SourceKeys) -> Self {
+        self.source = source;
+        self
     }
 
     /// Whether the engine may invoke the function named `function` (in the rehearsal's account and
@@ -95,7 +129,8 @@ impl EngineRole {
             self.iam.region(),
             self.iam.account()
         );
-        self.iam.authorize_invoke(self.role, self.service, &arn)
+        self.iam
+            .authorize_invoke(self.role, self.service, &self.source, &arn)
     }
 }
 
@@ -364,20 +399,26 @@ impl Iam {
         &self,
         logical_id: &str,
         service_principal: &str,
+        source: &SourceKeys,
         function_arn: &str,
     ) -> Result<(), String> {
+        let mut assume_keys = BTreeMap::new();
+        if let SourceKeys::Sent { account, arn } = source {
+            assume_keys.insert("aws:sourceaccount".to_owned(), vec![account.clone()]);
+            assume_keys.insert("aws:sourcearn".to_owned(), vec![arn.clone()]);
+        }
         let trusted = {
             let state = self.state();
             let role = state
                 .roles
                 .role(logical_id)
                 .ok_or_else(|| format!("there is no role {logical_id}"))?;
-            trusts(role, service_principal)
+            trusts(role, service_principal, &assume_keys)
         };
         if !trusted {
             return Err(format!(
                 "{service_principal} cannot assume {logical_id}: its trust policy does not allow \
-                 sts:AssumeRole for that service"
+                 sts:AssumeRole for that service with this request's conditions"
             ));
         }
         let mut keys = BTreeMap::new();
@@ -442,9 +483,14 @@ impl Iam {
     }
 }
 
-fn trusts(role: &RoleDefinition, service_principal: &str) -> bool {
+fn trusts(
+    role: &RoleDefinition,
+    service_principal: &str,
+    keys: &BTreeMap<String, Vec<String>>,
+) -> bool {
     role.trust.statements.iter().any(|statement| {
         statement.effect == policy::Effect::Allow
+            && statement.conditions_hold(keys)
             && statement.action.as_ref().is_some_and(|actions| {
                 actions
                     .iter()
@@ -614,6 +660,28 @@ mod tests {
             .may_invoke("greenlight-post-scale-up")
             .expect_err("the limited policy invokes CodeDeployHook_* only");
         assert!(denied.contains("lambda:InvokeFunction"), "{denied}");
+    }
+
+    #[test]
+    fn the_hook_role_trusts_ecs_whether_or_not_it_passes_source_keys_but_never_another_account() {
+        // AWS does not document whether ECS passes aws:SourceAccount / aws:SourceArn when it
+        // assumes a lifecycle hook's role: both must work, and a request made for another
+        // account must not.
+        let iam = iam();
+        let function = "greenlight-post-scale-up";
+        assert_eq!(EngineRole::ecs(&iam).may_invoke(function), Ok(()));
+        assert_eq!(
+            EngineRole::ecs(&iam)
+                .with_source_keys(SourceKeys::Absent)
+                .may_invoke(function),
+            Ok(())
+        );
+        let other = EngineRole::ecs(&iam).with_source_keys(SourceKeys::Sent {
+            account: "999999999999".into(),
+            arn: "arn:aws:ecs:us-east-1:999999999999:service-deployment/c/s/d".into(),
+        });
+        let refused = other.may_invoke(function).expect_err("another account");
+        assert!(refused.contains("cannot assume"), "{refused}");
     }
 
     #[test]

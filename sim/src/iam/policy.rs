@@ -157,7 +157,7 @@ impl Statement {
             .collect()
     }
 
-    fn conditions_hold(&self, keys: &BTreeMap<String, Vec<String>>) -> bool {
+    pub(crate) fn conditions_hold(&self, keys: &BTreeMap<String, Vec<String>>) -> bool {
         self.condition.iter().all(|(operator, entries)| {
             let Some(operator) = parse_operator(operator) else {
                 return false;

@@ -115,6 +115,12 @@ async fn start_hooks(
                 .push(("GREENLIGHT_HOOK".into(), (*event).to_owned()));
         }
         if let Some(config) = config {
+            // The config is bundled with the function: its directory is the package, as on Lambda
+            // (file references are read only inside LAMBDA_TASK_ROOT).
+            if let Some(package) = config.0.parent() {
+                spec.env
+                    .push(("LAMBDA_TASK_ROOT".into(), package.display().to_string()));
+            }
             spec.env
                 .push(("GREENLIGHT_CONFIG".into(), config.0.display().to_string()));
         }

@@ -35,6 +35,8 @@ const ACTION: &str = "cloudwatch:DescribeAlarms";
 
 /// `DescribeAlarms` takes at most 100 names per call, and returns at most 100 alarms per page.
 const MAX_PER_CALL: usize = 100;
+/// At most this many pages of alarms (a thousand): a bound on a prefix that matches too much.
+const MAX_PAGES: usize = 10;
 
 /// Builds the `alarms` check.
 pub fn build(params: &AlarmsParams, deps: &CheckDeps) -> Box<dyn Check> {
@@ -82,7 +84,7 @@ impl AlarmsCheck {
     ) -> Result<Vec<AlarmObservation>, FactError> {
         let mut alarms = Vec::new();
         let mut next_token: Option<String> = None;
-        loop {
+        for _ in 0..MAX_PAGES {
             let output = request(self.cloudwatch.describe_alarms())
                 .alarm_types(AlarmType::MetricAlarm)
                 .alarm_types(AlarmType::CompositeAlarm)
@@ -101,6 +103,14 @@ impl AlarmsCheck {
                 return Ok(alarms);
             }
         }
+        // Judging only the first pages would pass on alarms never looked at.
+        Err(FactError::Unexpected {
+            action: ACTION.to_owned(),
+            message: format!(
+                "more than {} alarms match; name fewer alarms or use a narrower prefix",
+                MAX_PAGES * MAX_PER_CALL
+            ),
+        })
     }
 
     /// The alarms named, 100 names per call, concurrently.
@@ -479,6 +489,7 @@ mod tests {
             include_deployment_alarms: deployment_alarms,
             insufficient_data: InsufficientData::Inconclusive,
             require_evaluated_after_shift: false,
+            allow_no_alarms: false,
         }
     }
 
@@ -640,6 +651,30 @@ mod tests {
             outcome.message
         );
         assert_eq!(rule.num_calls(), 2, "150 names in two calls");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn endless_pages_are_an_error_not_a_partial_pass() {
+        // Every page is OK and names another: judging only what was read would pass on alarms
+        // never looked at.
+        let endless = mock!(Client::describe_alarms)
+            .sequence()
+            .output(|| {
+                DescribeAlarmsOutput::builder()
+                    .metric_alarms(ok("web-1"))
+                    .next_token("more")
+                    .build()
+            })
+            .repeatedly()
+            .build();
+        let outcome = run(params(&[], Some("web-"), false), facts(&[]), &[&endless]).await;
+        assert_eq!(outcome.status, Status::Error, "{}", outcome.message);
+        assert!(
+            outcome.message.contains("narrower prefix"),
+            "{}",
+            outcome.message
+        );
+        assert_eq!(endless.num_calls(), MAX_PAGES);
     }
 
     #[tokio::test(start_paused = true)]

@@ -5,8 +5,9 @@
 //! One run:
 //! 1. the target is resolved from the shared facts (routing, and green for `test_header`) while
 //!    the header values are read from SSM and Secrets Manager, concurrently;
-//! 2. unless `allow_link_local`, the target's host is checked: an address literal directly, a name
-//!    by resolving it (and again at every connection, by the client's resolver);
+//! 2. the target's host is checked against the address guard (the check's `allow_link_local`, the
+//!    platform's `GREENLIGHT_ALLOW_LOOPBACK`): an address literal directly, a name by resolving it
+//!    (and again at every connection, by the client's resolver);
 //! 3. a client for the run is built (the `client` module says why not the shared one), and
 //!    `concurrency` workers send the requests (the `traffic` module);
 //! 4. the judge weighs the tally.
@@ -21,13 +22,14 @@ use std::sync::Arc;
 
 use greenlight_core::Outcome;
 use greenlight_core::checks::http::{
-    ResolvedTarget, ResponseExpectations, is_link_local, judge, link_local_refused, resolve_target,
-    setup_failed,
+    AddressGuard, ResolvedTarget, ResponseExpectations, address_refusal, address_refused, judge,
+    resolve_target, secret_header_refused, setup_failed,
 };
-use greenlight_core::config::checks::{HttpMethod, HttpParams, HttpTarget};
+use greenlight_core::config::checks::{HeaderValue, HttpMethod, HttpParams, HttpTarget};
 use greenlight_core::engine::{Check, CheckFuture, StageView};
 use greenlight_core::facts::{Facts, RevisionFacts, RoutingFacts};
 use greenlight_core::outcome::Evidence;
+use greenlight_core::platform::{Destination, Platform};
 
 use super::CheckDeps;
 use client::{ClientSettings, Lookup, ResolveError, build_client, resolve_checked, system_lookup};
@@ -36,12 +38,15 @@ use traffic::{TrafficPlan, TrafficRun};
 
 /// Builds the `http` check from its params.
 pub fn build(params: &HttpParams, deps: &CheckDeps) -> Box<dyn Check> {
-    Box::new(HttpCheck::new(
-        params.clone(),
-        Arc::clone(&deps.facts),
-        deps.clients.ssm.clone(),
-        deps.clients.secrets.clone(),
-    ))
+    Box::new(
+        HttpCheck::new(
+            params.clone(),
+            Arc::clone(&deps.facts),
+            deps.clients.ssm.clone(),
+            deps.clients.secrets.clone(),
+        )
+        .with_platform((*deps.platform).clone()),
+    )
 }
 
 /// The `http` check: one run of synthetic requests per judgement.
@@ -51,6 +56,7 @@ pub struct HttpCheck {
     ssm: aws_sdk_ssm::Client,
     secrets: aws_sdk_secretsmanager::Client,
     lookup: Lookup,
+    platform: Platform,
 }
 
 impl HttpCheck {
@@ -68,7 +74,15 @@ impl HttpCheck {
             ssm,
             secrets,
             lookup: system_lookup(),
+            platform: Platform::default(),
         }
+    }
+
+    /// The same check under the platform's rules (by default: no secret references, no
+    /// loopback).
+    pub fn with_platform(mut self, platform: Platform) -> Self {
+        self.platform = platform;
+        self
     }
 
     async fn gather_and_judge(&self) -> Outcome {
@@ -77,6 +91,10 @@ impl HttpCheck {
             Ok(expectations) => expectations,
             Err(why) => return setup_failed(&why),
         };
+        // The platform's rules on secrets hold before any parameter or secret is read.
+        if let Err(outcome) = self.check_secret_rules() {
+            return outcome;
+        }
         let (target, headers) = futures::join!(
             self.target(),
             header_values::resolve(&params.headers, &self.ssm, &self.secrets)
@@ -98,9 +116,11 @@ impl HttpCheck {
                 return setup_failed(&format!("{:?} is not a valid URL: {error}", target.url));
             }
         };
-        if !params.allow_link_local
-            && let Err(outcome) = self.check_not_link_local(&url, &target).await
-        {
+        let guard = AddressGuard {
+            allow_link_local: params.allow_link_local,
+            allow_loopback: self.platform.allow_loopback,
+        };
+        if let Err(outcome) = self.check_address(&url, &target, guard).await {
             return outcome;
         }
         let connect_to = match (&target.connect_to, url.host_str()) {
@@ -109,7 +129,7 @@ impl HttpCheck {
         };
         let client = match build_client(ClientSettings {
             tls_verify: params.tls_verify,
-            allow_link_local: params.allow_link_local,
+            guard,
             connect_to,
             request_timeout: params.request_timeout,
             concurrency: usize::try_from(params.concurrency).unwrap_or(1),
@@ -130,15 +150,13 @@ impl HttpCheck {
             body_max_bytes: params.body_max_bytes,
         };
         tracing::debug!(url = %plan.url, requests = plan.total, concurrency = plan.concurrency, "sending synthetic requests");
-        let TrafficRun {
-            summary,
-            link_local,
-        } = match traffic::send(&client, &plan, &expectations, &headers.secrets).await {
-            Ok(run) => run,
-            Err(why) => return setup_failed(&why),
-        };
-        if let Some((host, address)) = link_local {
-            return link_local_refused(&host, address);
+        let TrafficRun { summary, refused } =
+            match traffic::send(&client, &plan, &expectations, &headers.secrets).await {
+                Ok(run) => run,
+                Err(why) => return setup_failed(&why),
+            };
+        if let Some((host, address, refusal)) = refused {
+            return address_refused(&host, address, refusal);
         }
         let request = serde_json::json!({
             "method": plan.method.as_str(),
@@ -147,6 +165,49 @@ impl HttpCheck {
         });
         judge(&summary, &params.expect)
             .with_evidence(Evidence::new("request", request).resource(summary.url.as_str()))
+    }
+
+    /// Refuses secret-valued headers outside the service's secret path, or bound anywhere but
+    /// the service's own test endpoint or a host the platform lists (https, TLS verified).
+    fn check_secret_rules(&self) -> Result<(), Outcome> {
+        let params = &self.params;
+        let service = self.facts.service();
+        let secret_headers: Vec<&str> = params
+            .headers
+            .iter()
+            .filter(|(_, value)| !matches!(value, HeaderValue::Plain(_)))
+            .map(|(name, _)| name.as_str())
+            .collect();
+        if secret_headers.is_empty() {
+            return Ok(());
+        }
+        let refuse = |why: String| secret_header_refused(&secret_headers, &why);
+        for value in params.headers.values() {
+            self.platform
+                .check_header_value(value, &service.cluster, &service.service)
+                .map_err(refuse)?;
+        }
+        let destination = match (&params.target, params.url.as_deref()) {
+            (HttpTarget::Url, Some(url)) => {
+                let parsed = reqwest::Url::parse(url).map_err(|error| {
+                    setup_failed(&format!("{url:?} is not a valid URL: {error}"))
+                })?;
+                let host = parsed.host_str().unwrap_or_default().to_owned();
+                self.platform
+                    .check_secret_destination(Destination::Url {
+                        scheme: parsed.scheme(),
+                        host: &host,
+                        tls_verify: params.tls_verify,
+                    })
+                    .map_err(refuse)?;
+                return Ok(());
+            }
+            (HttpTarget::Url, None) => return Err(setup_failed("`target: url` without a url")),
+            _ => Destination::ServiceTestEndpoint,
+        };
+        self.platform
+            .check_secret_destination(destination)
+            .map_err(refuse)
     }
 
     /// Where the requests go, from the facts the target needs.
@@ -169,12 +230,14 @@ impl HttpCheck {
         resolve_target(params, routing.as_deref(), green.as_deref())
     }
 
-    /// Refuses a target whose host is, or resolves to, a link-local address. A name that does not
-    /// resolve is left to the requests, which then say so (and are checked again as they connect).
-    async fn check_not_link_local(
+    /// Refuses a target whose host is, or resolves to, an address `guard` refuses. A name that
+    /// does not resolve is left to the requests, which then say so (and are checked again as they
+    /// connect).
+    async fn check_address(
         &self,
         url: &reqwest::Url,
         target: &ResolvedTarget,
+        guard: AddressGuard,
     ) -> Result<(), Outcome> {
         let Some(host) = url.host_str() else {
             return Err(setup_failed(&format!("{url} has no host")));
@@ -182,26 +245,35 @@ impl HttpCheck {
         // An address literal is never resolved, by this check or by the client: judge it here.
         let literal = host.trim_start_matches('[').trim_end_matches(']');
         if let Ok(ip) = literal.parse::<std::net::IpAddr>() {
-            return refuse_literal(url, ip);
+            return refuse_literal(url, ip, guard);
         }
         let name = target.connect_to.clone().unwrap_or_else(|| host.to_owned());
         if let Ok(ip) = name.parse::<std::net::IpAddr>() {
-            return refuse_literal(url, ip);
+            return refuse_literal(url, ip, guard);
         }
-        match resolve_checked(&self.lookup, &name, false).await {
-            Err(ResolveError::LinkLocal(refused)) => {
-                Err(link_local_refused(&refused.host, refused.address))
-            }
+        match resolve_checked(&self.lookup, &name, guard).await {
+            Err(ResolveError::Refused(refused)) => Err(address_refused(
+                &refused.host,
+                refused.address,
+                refused.refusal,
+            )),
             Ok(_) | Err(ResolveError::Lookup { .. }) => Ok(()),
         }
     }
 }
 
-fn refuse_literal(url: &reqwest::Url, ip: std::net::IpAddr) -> Result<(), Outcome> {
-    if is_link_local(ip) {
-        Err(link_local_refused(url.host_str().unwrap_or_default(), ip))
-    } else {
-        Ok(())
+fn refuse_literal(
+    url: &reqwest::Url,
+    ip: std::net::IpAddr,
+    guard: AddressGuard,
+) -> Result<(), Outcome> {
+    match address_refusal(ip, guard) {
+        Some(refusal) => Err(address_refused(
+            url.host_str().unwrap_or_default(),
+            ip,
+            refusal,
+        )),
+        None => Ok(()),
     }
 }
 
@@ -264,8 +336,9 @@ mod tests {
     use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
     use greenlight_core::ReasonCode;
     use greenlight_core::checks::http::{
-        HTTP_ERROR_RATE, HTTP_HEADER_VALUE_INVALID, HTTP_LATENCY, HTTP_LINK_LOCAL_REFUSED,
-        HTTP_NO_TEST_ROUTE, HTTP_OK, HTTP_UNREACHABLE,
+        HTTP_ADDRESS_REFUSED, HTTP_ERROR_RATE, HTTP_HEADER_VALUE_INVALID, HTTP_LATENCY,
+        HTTP_LINK_LOCAL_REFUSED, HTTP_NO_TEST_ROUTE, HTTP_OK, HTTP_SECRET_HEADER_REFUSED,
+        HTTP_UNREACHABLE,
     };
     use greenlight_core::engine::state::{CheckMemory, StageKey};
     use greenlight_core::facts::{
@@ -278,7 +351,8 @@ mod tests {
     use super::test_support::{TestServer, closed_port, table_lookup};
     use super::*;
 
-    const SECRET_ARN: &str = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:web-token";
+    const SECRET_ARN: &str =
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:web/token-AbCdEf";
 
     fn params(value: Value) -> HttpParams {
         serde_json::from_value(value).expect("test params parse")
@@ -349,6 +423,17 @@ mod tests {
         ssm: Vec<Rule>,
         secrets: Vec<Rule>,
         lookup: Option<Lookup>,
+        platform: Platform,
+    }
+
+    /// The platform of these tests: the service `web`'s secrets under `/web/`, and loopback
+    /// allowed, as in a local rehearsal (the test servers listen there).
+    fn rehearsal_platform() -> Platform {
+        Platform {
+            secret_path: Some("/{service}/".into()),
+            secret_hosts: Vec::new(),
+            allow_loopback: true,
+        }
     }
 
     impl Run {
@@ -358,7 +443,20 @@ mod tests {
                 ssm: Vec::new(),
                 secrets: Vec::new(),
                 lookup: None,
+                platform: rehearsal_platform(),
             }
+        }
+
+        /// A run whose service's test listener is `server`.
+        fn serving(server: &TestServer) -> Self {
+            let mut run = Run::new();
+            run.facts.routing = Ok(routing_to(Some(TestEndpoint {
+                base_url: server.url(""),
+                host: None,
+                path: None,
+                headers: Vec::new(),
+            })));
+            run
         }
 
         async fn check(self, params: HttpParams) -> Outcome {
@@ -369,7 +467,8 @@ mod tests {
                 Arc::new(self.facts),
                 ssm(&ssm_rules),
                 secrets(&secret_rules),
-            );
+            )
+            .with_platform(self.platform);
             if let Some(lookup) = self.lookup {
                 check.lookup = lookup;
             }
@@ -575,27 +674,131 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn link_local_targets_are_refused_before_any_request() {
-        let cases: Vec<(&str, Option<Lookup>)> = vec![
-            ("http://169.254.169.254/latest/meta-data/", None),
-            ("http://[fd00:ec2::254]/latest/meta-data/", None),
+    async fn refused_targets_are_refused_before_any_request() {
+        let cases: Vec<(&str, Option<Lookup>, &ReasonCode)> = vec![
+            (
+                "http://169.254.169.254/latest/meta-data/",
+                None,
+                &HTTP_ADDRESS_REFUSED,
+            ),
+            (
+                "http://[fd00:ec2::254]/latest/meta-data/",
+                None,
+                &HTTP_ADDRESS_REFUSED,
+            ),
+            ("http://0.0.0.0:9001/", None, &HTTP_ADDRESS_REFUSED),
             (
                 "http://imds.test/latest/meta-data/",
                 Some(table_lookup(&[("imds.test", "169.254.169.254")])),
+                &HTTP_ADDRESS_REFUSED,
+            ),
+            (
+                "http://169.254.170.2/v2/credentials",
+                None,
+                &HTTP_LINK_LOCAL_REFUSED,
             ),
         ];
-        for (url, lookup) in cases {
+        for (url, lookup, code) in cases {
             let mut run = Run::new();
             run.lookup = lookup;
             let outcome = run
                 .check(params(json!({ "target": "url", "url": url })))
                 .await;
-            assert_eq!(
-                outcome.code, &HTTP_LINK_LOCAL_REFUSED,
-                "{url}: {outcome:#?}"
-            );
+            assert_eq!(outcome.code, code, "{url}: {outcome:#?}");
             assert!(outcome.is_permanent_error());
         }
+    }
+
+    #[tokio::test]
+    async fn loopback_is_refused_unless_the_platform_allows_it() {
+        // On Lambda, loopback is the Runtime API and the extensions (the Parameters and Secrets
+        // extension among them): no config reaches it; only a local rehearsal's platform may.
+        let server = TestServer::start().await;
+        for url in [
+            server.url("/ok"),
+            format!("http://localhost.test:{}/ok", server.addr.port()),
+            format!("http://[::ffff:127.0.0.1]:{}/ok", server.addr.port()),
+        ] {
+            let mut run = Run::new();
+            run.platform = Platform::default();
+            run.lookup = Some(table_lookup(&[("localhost.test", "127.0.0.1")]));
+            let outcome = run
+                .check(params(
+                    json!({ "target": "url", "url": url, "requests": 1 }),
+                ))
+                .await;
+            assert_eq!(outcome.code, &HTTP_ADDRESS_REFUSED, "{url}: {outcome:#?}");
+            assert!(
+                outcome.message.contains("Runtime API"),
+                "{}",
+                outcome.message
+            );
+        }
+        assert_eq!(server.hits("/ok"), 0);
+    }
+
+    #[tokio::test]
+    async fn secrets_sent_to_an_outside_url_are_refused_before_any_read() {
+        // The exfiltration attempt: a config (inline in hookDetails) naming two secrets as headers
+        // of requests to a listener of the attacker's choosing.
+        let outside = TestServer::start().await;
+        let key = key_rule();
+        let token = token_rule();
+        let mut run = Run::new();
+        run.ssm = vec![key.clone()];
+        run.secrets = vec![token.clone()];
+        let outcome = run
+            .check(params(json!({
+                "target": "url", "url": outside.url("/collect"), "requests": 1, "headers": secret_headers()
+            })))
+            .await;
+        assert_eq!(outcome.code, &HTTP_SECRET_HEADER_REFUSED, "{outcome:#?}");
+        assert!(outcome.is_permanent_error());
+        assert!(
+            outcome.message.contains("GREENLIGHT_SECRET_HOSTS"),
+            "{}",
+            outcome.message
+        );
+        assert_eq!((key.num_calls(), token.num_calls()), (0, 0));
+        assert_eq!(outside.hits("/collect"), 0);
+    }
+
+    #[tokio::test]
+    async fn secrets_outside_the_service_path_are_refused_before_any_read() {
+        let server = TestServer::start().await;
+        let other = mock!(aws_sdk_ssm::Client::get_parameters).then_output(|| {
+            GetParametersOutput::builder()
+                .parameters(parameter("/payments/key", "theirs"))
+                .build()
+        });
+        let mut run = Run::serving(&server);
+        run.ssm = vec![other.clone()];
+        let outcome = run
+            .check(params(json!({
+                "target": "test_listener", "path": "/ok", "requests": 1,
+                "headers": { "X-Api-Key": { "ssm": "/payments/key" } }
+            })))
+            .await;
+        assert_eq!(outcome.code, &HTTP_SECRET_HEADER_REFUSED, "{outcome:#?}");
+        assert!(outcome.message.contains("/web/"), "{}", outcome.message);
+        assert_eq!(other.num_calls(), 0);
+        assert_eq!(server.hits("/ok"), 0);
+    }
+
+    #[tokio::test]
+    async fn secrets_reach_a_platform_listed_host_only_over_verified_https() {
+        let server = TestServer::start().await;
+        let mut run = Run::new();
+        run.platform.secret_hosts = vec!["partner.test".into()];
+        run.ssm = vec![key_rule()];
+        let outcome = run
+            .check(params(json!({
+                "target": "url", "url": format!("http://partner.test:{}/ok", server.addr.port()),
+                "requests": 1, "headers": { "X-Api-Key": { "ssm": "/web/key" } }
+            })))
+            .await;
+        assert_eq!(outcome.code, &HTTP_SECRET_HEADER_REFUSED, "{outcome:#?}");
+        assert!(outcome.message.contains("https"), "{}", outcome.message);
     }
 
     #[tokio::test]
@@ -610,6 +813,13 @@ mod tests {
             })))
             .await;
         assert_eq!(outcome.code, &HTTP_UNREACHABLE, "{outcome:#?}");
+        // The metadata service itself stays refused.
+        let outcome = Run::new()
+            .check(params(json!({
+                "target": "url", "url": "http://169.254.169.254/", "allow_link_local": true
+            })))
+            .await;
+        assert_eq!(outcome.code, &HTTP_ADDRESS_REFUSED, "{outcome:#?}");
     }
 
     #[tokio::test]
@@ -632,7 +842,7 @@ mod tests {
                 "target": "url", "url": format!("http://rebind.test:{}/ok", server.addr.port()), "requests": 2
             })))
             .await;
-        assert_eq!(outcome.code, &HTTP_LINK_LOCAL_REFUSED, "{outcome:#?}");
+        assert_eq!(outcome.code, &HTTP_ADDRESS_REFUSED, "{outcome:#?}");
         assert!(calls.load(Ordering::SeqCst) >= 2);
         assert_eq!(server.hits("/ok"), 0);
     }
@@ -784,12 +994,12 @@ mod tests {
     #[tokio::test]
     async fn header_values_come_from_ssm_and_secrets_manager() {
         let server = TestServer::start().await;
-        let mut run = Run::new();
+        let mut run = Run::serving(&server);
         run.ssm = vec![key_rule()];
         run.secrets = vec![token_rule()];
         let outcome = run
             .check(params(json!({
-                "target": "url", "url": server.url("/needs-key"), "requests": 3, "headers": secret_headers()
+                "target": "test_listener", "path": "/needs-key", "requests": 3, "headers": secret_headers()
             })))
             .await;
         assert_eq!(outcome.code, &HTTP_OK, "{outcome:#?}");
@@ -806,12 +1016,12 @@ mod tests {
     #[tokio::test]
     async fn secret_values_never_reach_the_evidence() {
         let server = TestServer::start().await;
-        let mut run = Run::new();
+        let mut run = Run::serving(&server);
         run.ssm = vec![key_rule()];
         run.secrets = vec![token_rule()];
         let outcome = run
             .check(params(json!({
-                "target": "url", "url": server.url("/echo-fail"), "requests": 2, "headers": secret_headers()
+                "target": "test_listener", "path": "/echo-fail", "requests": 2, "headers": secret_headers()
             })))
             .await;
         assert_eq!(outcome.code, &HTTP_ERROR_RATE, "{outcome:#?}");
@@ -844,11 +1054,11 @@ mod tests {
                     .parameters(parameter("/web/b", "2"))
                     .build()
             });
-        let mut run = Run::new();
+        let mut run = Run::serving(&server);
         run.ssm = vec![batch.clone()];
         let outcome = run
             .check(params(json!({
-                "target": "url", "url": server.url("/ok"), "requests": 1,
+                "target": "test_listener", "path": "/ok", "requests": 1,
                 "headers": { "X-A": { "ssm": "/web/a" }, "X-B": { "ssm": "/web/b" }, "X-A-Again": { "ssm": "/web/a" } }
             })))
             .await;
@@ -880,11 +1090,11 @@ mod tests {
                     .build()
             })
             .build();
-        let mut run = Run::new();
+        let mut run = Run::serving(&server);
         run.ssm = vec![throttled_then_ok.clone()];
         let outcome = run
             .check(params(json!({
-                "target": "url", "url": server.url("/ok"), "requests": 1, "headers": { "X-Api-Key": { "ssm": "/web/key" } }
+                "target": "test_listener", "path": "/ok", "requests": 1, "headers": { "X-Api-Key": { "ssm": "/web/key" } }
             })))
             .await;
         assert_eq!(outcome.code, &HTTP_OK, "{outcome:#?}");
@@ -898,12 +1108,12 @@ mod tests {
         headers: Value,
     ) -> (Outcome, usize) {
         let server = TestServer::start().await;
-        let mut run = Run::new();
+        let mut run = Run::serving(&server);
         run.ssm = ssm;
         run.secrets = secrets;
         let outcome = run
             .check(params(
-                json!({ "target": "url", "url": server.url("/ok"), "headers": headers }),
+                json!({ "target": "test_listener", "path": "/ok", "headers": headers }),
             ))
             .await;
         (outcome, server.hits("/ok"))

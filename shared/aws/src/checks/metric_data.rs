@@ -40,6 +40,8 @@ use crate::error::classify;
 /// The IAM action of every call made here.
 pub const ACTION: &str = "cloudwatch:GetMetricData";
 
+/// At most this many pages for one batch of queries over one window.
+const MAX_PAGES: usize = 20;
 /// `GetMetricData` takes at most this many queries per call.
 const MAX_QUERIES_PER_CALL: usize = 500;
 
@@ -291,7 +293,19 @@ impl MetricData {
             .collect();
         let mut by_id: HashMap<String, Vec<Datapoint>> = HashMap::new();
         let mut next_token: Option<String> = None;
+        let mut pages = 0usize;
         loop {
+            pages += 1;
+            if pages > MAX_PAGES {
+                // A window's worth of datapoints fits in a few pages; past this bound something
+                // else is wrong, and judging part of the window could miss the bad minutes.
+                return Err(FactError::Unexpected {
+                    action: ACTION.to_owned(),
+                    message: format!(
+                        "GetMetricData kept paging past {MAX_PAGES} pages for one window; shorten the window or raise the period"
+                    ),
+                });
+            }
             let output = self
                 .cloudwatch
                 .get_metric_data()

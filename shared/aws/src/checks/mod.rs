@@ -19,6 +19,7 @@ pub mod tasks;
 use std::sync::Arc;
 
 use greenlight_core::facts::Facts;
+use greenlight_core::platform::Platform;
 
 use crate::clients::AwsClients;
 
@@ -33,4 +34,6 @@ pub struct CheckDeps {
     pub http: reqwest::Client,
     /// All metric queries of the stage, fetched together.
     pub metric_data: Arc<metric_data::MetricData>,
+    /// The platform's rules (secret paths and hosts, loopback), from the function's environment.
+    pub platform: Arc<Platform>,
 }

@@ -18,7 +18,7 @@ use crate::error::classify;
 const ACTION: &str = "elasticloadbalancing:DescribeTargetHealth";
 
 /// ELB's codes for a target group that does not exist (the wire code, and the modeled name).
-const NOT_FOUND: &[(&str, &str)] = &[
+pub(crate) const NOT_FOUND: &[(&str, &str)] = &[
     ("TargetGroupNotFound", "target group"),
     ("TargetGroupNotFoundException", "target group"),
 ];

@@ -100,6 +100,7 @@ pub(crate) mod tests {
             containers: containers
                 .iter()
                 .map(|(container, image, digest)| ContainerImage {
+                    digest_by_consensus: false,
                     container: (*container).to_owned(),
                     image: (*image).to_owned(),
                     digest: digest.map(str::to_owned),

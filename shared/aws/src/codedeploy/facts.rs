@@ -577,6 +577,7 @@ impl CodeDeployFacts {
                 .container_definitions()
                 .iter()
                 .map(|container| ContainerImage {
+                    digest_by_consensus: false,
                     container: container.name().unwrap_or_default().to_owned(),
                     image: container.image().unwrap_or_default().to_owned(),
                     digest: None,
@@ -781,6 +782,7 @@ fn with_resolved_digests(revision: &RevisionFacts, tasks: &[TaskFacts]) -> Revis
             container.digest = Some(pinned.to_owned());
             continue;
         }
+        container.digest_by_consensus = true;
         let mut votes: Vec<(&str, usize)> = Vec::new();
         let reported = tasks
             .iter()
@@ -1608,6 +1610,7 @@ mod tests {
             arn: GREEN_SET.to_owned(),
             task_definition_arn: GREEN_TD.to_owned(),
             containers: vec![ContainerImage {
+                digest_by_consensus: false,
                 container: "web".to_owned(),
                 image: image.to_owned(),
                 digest: None,

@@ -36,9 +36,10 @@
 //!    has no period, counts only once its state changed after the shift.
 //! 7. No alarm to watch at all:
 //!    - when the check watches only the service's deployment alarms and the service has none,
-//!      [`ALARM_NONE_CONFIGURED`], a pass. That is a fact of the service's configuration, not
-//!      missing data: waiting cannot change it, and the built-in plans run this check for every
-//!      service. The outcome says plainly that nothing was watched, so it is visible, not quiet.
+//!      [`ALARM_NONE_CONFIGURED`]: a check that cannot judge, and waiting cannot change the
+//!      service's configuration, so a permanent error that fails the stage at once naming the
+//!      fix — unless the config says `allow_no_alarms: true`, when it passes saying plainly that
+//!      nothing was watched.
 //!    - when the config named a prefix and nothing matched, [`ALARM_NONE_WATCHED`], inconclusive:
 //!      the team expected alarms and there are none, which is no evidence.
 //! 8. Otherwise [`ALARM_OK`].
@@ -138,8 +139,8 @@ pub static ALARM_NONE_CONFIGURED: ReasonCode = ReasonCode {
     code: "ALARM_NONE_CONFIGURED",
     summary: "Nothing to watch: the service has no deployment alarms and the config names none.",
     what: "The check watches only the service's deployment alarms, and its deployment configuration lists none.",
-    why: "A fact of the service's configuration, which waiting cannot change: the check passes, saying that no alarm guarded the stage. Other checks of the stage (`compare`, `metric`) still need their evidence.",
-    fix: "Add deployment alarms to the service (`deploymentConfiguration.alarms`), or name alarms in the check (`names`, `prefix`).",
+    why: "No alarm watched is no evidence, and a stage guarded by nothing must not pass by default. Waiting cannot change the service's configuration, so the stage fails at once rather than after `max_wait`. With `allow_no_alarms: true` the check passes instead, saying that no alarm guarded the stage.",
+    fix: "Add deployment alarms to the service (`deploymentConfiguration.alarms`), name alarms in the check (`names`, `prefix`), or, for a service that deliberately has none, set `allow_no_alarms: true` on the check.",
 };
 
 /// The `alarms` check.
@@ -147,7 +148,7 @@ pub static DOC: CheckDoc = CheckDoc {
     kind: "alarms",
     summary: "No watched CloudWatch alarm is firing, and the OKs are recent enough to mean something.",
     why: "Alarms are the team's own judgement of health. ECS ignores an alarm already in ALARM when a deployment starts, and CloudWatch treats INSUFFICIENT_DATA and stale OKs as fine; this check fails on the first, waits on the second and, with `require_evaluated_after_shift`, counts an OK only once the alarm has looked at traffic from after the shift.",
-    example: "alarms:\n  names: [web-5xx, web-latency-p99]\n  prefix: web-\n  include_deployment_alarms: true\n  insufficient_data: inconclusive\n  require_evaluated_after_shift: true",
+    example: "alarms:\n  names: [web-5xx, web-latency-p99]\n  prefix: web-\n  include_deployment_alarms: true\n  insufficient_data: inconclusive\n  require_evaluated_after_shift: true\n  allow_no_alarms: false",
     iam_actions: &[
         "cloudwatch:DescribeAlarms",
         "ecs:DescribeServiceDeployments",
@@ -715,10 +716,16 @@ pub fn judge(params: &AlarmsParams, observed: &AlarmsObservation) -> Outcome {
 
     if alarms.is_empty() {
         let only_deployment_alarms = params.names.is_empty() && params.prefix.is_none();
-        return if only_deployment_alarms {
+        return if only_deployment_alarms && params.allow_no_alarms {
             Outcome::pass(
                 &ALARM_NONE_CONFIGURED,
-                "no alarm guarded this stage: the service has no deployment alarms and the config names none",
+                "no alarm guarded this stage, as the config allows (allow_no_alarms): the service has no deployment alarms and the config names none",
+            )
+            .with_evidence(summary)
+        } else if only_deployment_alarms {
+            Outcome::permanent_error(
+                &ALARM_NONE_CONFIGURED,
+                "no alarm guards this stage: the service has no deployment alarms (deploymentConfiguration.alarms) and the config names none; add alarms, or set allow_no_alarms: true on the alarms check if the service deliberately has none",
             )
             .with_evidence(summary)
         } else {
@@ -935,7 +942,7 @@ mod tests {
                 vec![],
                 SHIFT + 60,
                 &ALARM_NONE_CONFIGURED,
-                Status::Pass,
+                Status::Error,
             ),
         ];
         for (name, params, alarms, now, code, status) in cases {
@@ -1122,9 +1129,21 @@ mod tests {
     }
 
     #[test]
-    fn no_alarms_passes_only_when_the_service_simply_has_none() {
+    fn no_alarms_passes_only_when_the_config_allows_it() {
         let outcome = judge(&params("alarms"), &observed(vec![], SHIFT));
         assert_eq!(outcome.code, &ALARM_NONE_CONFIGURED);
+        assert!(outcome.is_permanent_error(), "{outcome:?}");
+        assert!(
+            outcome.message.contains("allow_no_alarms: true"),
+            "{}",
+            outcome.message
+        );
+        let outcome = judge(
+            &params("alarms: { allow_no_alarms: true }"),
+            &observed(vec![], SHIFT),
+        );
+        assert_eq!(outcome.code, &ALARM_NONE_CONFIGURED);
+        assert_eq!(outcome.status, Status::Pass);
         assert!(outcome.message.contains("no alarm guarded this stage"));
         assert_eq!(outcome.evidence[0].samples, Some(0));
         let outcome = judge(

@@ -45,15 +45,22 @@
 //! nothing about green: [`HTTP_UNREACHABLE`], a transient error.
 //!
 //! # Safety
-//! Link-local addresses (169.254.0.0/16, fe80::/10) and the instance metadata service
-//! (fd00:ec2::254), where credentials live, are refused ([`HTTP_LINK_LOCAL_REFUSED`]) whether
-//! written as an address or reached through a name, unless `allow_link_local: true`. TLS
-//! certificates are verified unless `tls_verify: false`. Header values read from SSM or Secrets
-//! Manager never appear in evidence or logs: they are redacted from every text kept ([`redact`]).
+//! Whether written as an address or reached through a name ([`address_refusal`]):
+//! - the instance metadata service (169.254.169.254, fd00:ec2::/32) and unspecified addresses
+//!   (0.0.0.0, ::) are always refused ([`HTTP_ADDRESS_REFUSED`]);
+//! - loopback (127.0.0.0/8, ::1), where the Lambda Runtime API and extensions (the Parameters and
+//!   Secrets extension among them) listen, is refused unless the platform sets
+//!   `GREENLIGHT_ALLOW_LOOPBACK=true` on the function (local rehearsals do; no config can);
+//! - other link-local addresses (169.254.0.0/16, fe80::/10) are refused
+//!   ([`HTTP_LINK_LOCAL_REFUSED`]) unless `allow_link_local: true`.
+//!
+//! TLS certificates are verified unless `tls_verify: false`. Header values read from SSM or
+//! Secrets Manager never appear in evidence or logs: they are redacted from every text kept
+//! ([`redact`]); where they may be sent is the platform's rule ([`crate::platform`]).
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
 use serde_json::json;
@@ -164,6 +171,24 @@ pub static HTTP_LINK_LOCAL_REFUSED: ReasonCode = ReasonCode {
     fix: "Correct the target. If the address is really meant, set `allow_link_local: true` on the check.",
 };
 
+/// The target is an address no config may reach.
+pub static HTTP_ADDRESS_REFUSED: ReasonCode = ReasonCode {
+    code: "HTTP_ADDRESS_REFUSED",
+    summary: "The target is the instance metadata service, an unspecified address or (outside local rehearsals) loopback, which the check never sends to.",
+    what: "The target's address (as written, or what its name resolves to) is 169.254.169.254 or in fd00:ec2::/32 (metadata), 0.0.0.0 or :: (unspecified), or in 127.0.0.0/8 or ::1 (loopback) while the platform has not set GREENLIGHT_ALLOW_LOOPBACK on the function.",
+    why: "On Lambda, loopback serves the Runtime API and extensions (the Parameters and Secrets extension reads any secret the role may read), and the metadata addresses serve credentials: a config, which hookDetails can carry, must not be able to reach them.",
+    fix: "Correct the target to the service's address. Only a local rehearsal, which serves everything on loopback, sets GREENLIGHT_ALLOW_LOOPBACK=true on the functions.",
+};
+
+/// A secret-valued header would go where the platform does not allow.
+pub static HTTP_SECRET_HEADER_REFUSED: ReasonCode = ReasonCode {
+    code: "HTTP_SECRET_HEADER_REFUSED",
+    summary: "A header whose value is a secret names a parameter or secret outside the service's secret path, or would be sent somewhere other than the service's own test endpoint or a host the platform allows.",
+    what: "Before any call, the check compared each `{ ssm: … }` / `{ secret: … }` header value with the platform's GREENLIGHT_SECRET_PATH (filled with the service's cluster and name), and the request's destination with the service's own test listener and the platform's GREENLIGHT_SECRET_HOSTS (https with TLS verified only).",
+    why: "Whoever can write a config (hookDetails included) or invoke the function could otherwise read any secret the role can decrypt and send it to a host of their choosing.",
+    fix: "Store the service's secrets under its own path (the message names it), and send them to the service's test listener (`target: test_listener` or `test_header`). To send one to another host, the platform team adds that host to SecretHeaderHosts (GREENLIGHT_SECRET_HOSTS) and the URL must be https with `tls_verify` on.",
+};
+
 /// A header value could not be used.
 pub static HTTP_HEADER_VALUE_INVALID: ReasonCode = ReasonCode {
     code: "HTTP_HEADER_VALUE_INVALID",
@@ -209,6 +234,8 @@ pub static DOC: CheckDoc = CheckDoc {
         &HTTP_PATH_NOT_ROUTED,
         &HTTP_NOT_ROUTED_TO_GREEN,
         &HTTP_LINK_LOCAL_REFUSED,
+        &HTTP_ADDRESS_REFUSED,
+        &HTTP_SECRET_HEADER_REFUSED,
         &HTTP_HEADER_VALUE_INVALID,
         &HTTP_SETUP_FAILED,
     ],
@@ -497,19 +524,18 @@ fn no_test_header(base_url: &str) -> Outcome {
     .with_evidence(Evidence::new("test header", "none").resource(base_url))
 }
 
-/// The outcome when the target (`host`, as written or resolved to `address`) is link-local.
-pub fn link_local_refused(host: &str, address: IpAddr) -> Outcome {
+/// The outcome when the secret-valued headers `names` may not be read or sent, and `why`.
+pub fn secret_header_refused(names: &[&str], why: &str) -> Outcome {
     Outcome::permanent_error(
-        &HTTP_LINK_LOCAL_REFUSED,
+        &HTTP_SECRET_HEADER_REFUSED,
         format!(
-            "refusing to send requests to {host} ({address}): a link-local or instance-metadata address, where the function's credentials live; set `allow_link_local: true` if that is meant"
+            "refusing to send the secret-valued header(s) {}: {why}",
+            names.join(", ")
         ),
     )
-    .with_evidence(
-        Evidence::new("target address", address.to_string())
-            .threshold("not link-local (169.254.0.0/16, fe80::/10, fd00:ec2::254)")
-            .resource(host),
-    )
+    .with_evidence(Evidence::new("secret headers", json!(names)).threshold(
+        "under the service's secret path; to its own test endpoint or a platform-listed https host",
+    ))
 }
 
 /// The outcome when the header `name`, read from `source` (`ssm /x`, `secret arn`), cannot be sent.
@@ -529,19 +555,106 @@ pub fn setup_failed(detail: &str) -> Outcome {
     )
 }
 
-/// The IPv6 address of the EC2 instance metadata service.
-const IMDS_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
+/// Which addresses a run may reach beyond the always-allowed ones.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct AddressGuard {
+    /// Link-local addresses (the check's `allow_link_local`).
+    pub allow_link_local: bool,
+    /// Loopback (the platform's `GREENLIGHT_ALLOW_LOOPBACK`, for local rehearsals).
+    pub allow_loopback: bool,
+}
 
-/// Whether `address` is link-local (169.254.0.0/16, fe80::/10, also as an IPv4-mapped IPv6
-/// address) or the instance metadata service's IPv6 address.
-pub fn is_link_local(address: IpAddr) -> bool {
-    match address {
-        IpAddr::V4(v4) => v4.is_link_local(),
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => v4.is_link_local(),
-            None => v6.is_unicast_link_local() || v6 == IMDS_V6,
-        },
+/// Why an address is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AddressRefusal {
+    /// The instance metadata service: never.
+    Metadata,
+    /// 0.0.0.0 or ::, which connect to the local host: never.
+    Unspecified,
+    /// 127.0.0.0/8 or ::1: the Lambda Runtime API and extensions.
+    Loopback,
+    /// 169.254.0.0/16 or fe80::/10.
+    LinkLocal,
+}
+
+impl AddressRefusal {
+    fn describe(self) -> &'static str {
+        match self {
+            AddressRefusal::Metadata => "the instance metadata service, where credentials live",
+            AddressRefusal::Unspecified => {
+                "an unspecified address, which reaches the function's own host"
+            }
+            AddressRefusal::Loopback => {
+                "a loopback address, where the Lambda Runtime API and extensions listen"
+            }
+            AddressRefusal::LinkLocal => "a link-local address, where credentials can live",
+        }
     }
+}
+
+/// The IPv4 address of the instance metadata service.
+const IMDS_V4: std::net::Ipv4Addr = std::net::Ipv4Addr::new(169, 254, 169, 254);
+
+/// Why `address` may not be reached under `guard`, or `None` when it may. IPv4-mapped IPv6
+/// addresses are judged as the IPv4 address they carry.
+pub fn address_refusal(address: IpAddr, guard: AddressGuard) -> Option<AddressRefusal> {
+    let address = match address {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(address, IpAddr::V4),
+        v4 => v4,
+    };
+    let (metadata, unspecified, loopback, link_local) = match address {
+        IpAddr::V4(v4) => (
+            v4 == IMDS_V4,
+            v4.is_unspecified(),
+            v4.is_loopback(),
+            v4.is_link_local(),
+        ),
+        IpAddr::V6(v6) => (
+            // fd00:ec2::/32: the metadata service and the other EC2 services on IPv6.
+            v6.segments()[..2] == [0xfd00, 0x0ec2],
+            v6.is_unspecified(),
+            v6.is_loopback(),
+            v6.is_unicast_link_local(),
+        ),
+    };
+    if metadata {
+        Some(AddressRefusal::Metadata)
+    } else if unspecified {
+        Some(AddressRefusal::Unspecified)
+    } else if loopback && !guard.allow_loopback {
+        Some(AddressRefusal::Loopback)
+    } else if link_local && !guard.allow_link_local {
+        Some(AddressRefusal::LinkLocal)
+    } else {
+        None
+    }
+}
+
+/// The outcome when the target (`host`, as written or resolved to `address`) is refused.
+pub fn address_refused(host: &str, address: IpAddr, refusal: AddressRefusal) -> Outcome {
+    let (code, fix) = match refusal {
+        AddressRefusal::LinkLocal => (
+            &HTTP_LINK_LOCAL_REFUSED,
+            "; set `allow_link_local: true` if that is meant",
+        ),
+        AddressRefusal::Loopback => (
+            &HTTP_ADDRESS_REFUSED,
+            "; only a local rehearsal allows it (GREENLIGHT_ALLOW_LOOPBACK on the function)",
+        ),
+        AddressRefusal::Metadata | AddressRefusal::Unspecified => (&HTTP_ADDRESS_REFUSED, ""),
+    };
+    Outcome::permanent_error(
+        code,
+        format!(
+            "refusing to send requests to {host} ({address}): {}{fix}",
+            refusal.describe()
+        ),
+    )
+    .with_evidence(
+        Evidence::new("target address", address.to_string())
+            .threshold("not metadata (169.254.169.254, fd00:ec2::/32), unspecified, loopback (unless the platform allows it) or link-local (unless allow_link_local)")
+            .resource(host),
+    )
 }
 
 /// `text` with every occurrence of each secret replaced by `<redacted>`.
@@ -1419,25 +1532,92 @@ mod tests {
     }
 
     #[test]
-    fn link_local_and_metadata_addresses_are_recognised() {
-        for (address, link_local) in [
-            ("169.254.169.254", true),
-            ("169.254.170.2", true),
-            ("fe80::1", true),
-            ("fd00:ec2::254", true),
-            ("::ffff:169.254.169.254", true),
-            ("10.0.0.1", false),
-            ("127.0.0.1", false),
-            ("fd00:ec2::253", false),
-            ("2001:db8::1", false),
+    fn refused_addresses_follow_the_guard() {
+        use AddressRefusal::*;
+        let closed = AddressGuard::default();
+        let rehearsal = AddressGuard {
+            allow_link_local: false,
+            allow_loopback: true,
+        };
+        let link_local_ok = AddressGuard {
+            allow_link_local: true,
+            allow_loopback: false,
+        };
+        for (address, by_default, in_rehearsal, with_link_local) in [
+            (
+                "169.254.169.254",
+                Some(Metadata),
+                Some(Metadata),
+                Some(Metadata),
+            ),
+            (
+                "::ffff:169.254.169.254",
+                Some(Metadata),
+                Some(Metadata),
+                Some(Metadata),
+            ),
+            (
+                "fd00:ec2::254",
+                Some(Metadata),
+                Some(Metadata),
+                Some(Metadata),
+            ),
+            (
+                "fd00:ec2::23",
+                Some(Metadata),
+                Some(Metadata),
+                Some(Metadata),
+            ),
+            (
+                "0.0.0.0",
+                Some(Unspecified),
+                Some(Unspecified),
+                Some(Unspecified),
+            ),
+            (
+                "::",
+                Some(Unspecified),
+                Some(Unspecified),
+                Some(Unspecified),
+            ),
+            ("127.0.0.1", Some(Loopback), None, Some(Loopback)),
+            ("127.1.2.3", Some(Loopback), None, Some(Loopback)),
+            ("::1", Some(Loopback), None, Some(Loopback)),
+            ("::ffff:127.0.0.1", Some(Loopback), None, Some(Loopback)),
+            ("169.254.170.2", Some(LinkLocal), Some(LinkLocal), None),
+            ("fe80::1", Some(LinkLocal), Some(LinkLocal), None),
+            ("10.0.0.1", None, None, None),
+            ("fd00:ec3::1", None, None, None),
+            ("2001:db8::1", None, None, None),
         ] {
             let ip: IpAddr = address.parse().expect("test address");
-            assert_eq!(is_link_local(ip), link_local, "{address}");
+            assert_eq!(address_refusal(ip, closed), by_default, "{address}");
+            assert_eq!(
+                address_refusal(ip, rehearsal),
+                in_rehearsal,
+                "{address} in a rehearsal"
+            );
+            assert_eq!(
+                address_refusal(ip, link_local_ok),
+                with_link_local,
+                "{address} with allow_link_local"
+            );
         }
-        let outcome = link_local_refused("imds.example", "169.254.169.254".parse().expect("ip"));
+        let outcome = address_refused(
+            "imds.example",
+            "169.254.170.2".parse().expect("ip"),
+            LinkLocal,
+        );
         assert_eq!(outcome.code, &HTTP_LINK_LOCAL_REFUSED);
         assert!(outcome.is_permanent_error());
         assert!(outcome.message.contains("allow_link_local"));
+        let outcome = address_refused("localhost", "127.0.0.1".parse().expect("ip"), Loopback);
+        assert_eq!(outcome.code, &HTTP_ADDRESS_REFUSED);
+        assert!(
+            outcome.message.contains("Runtime API"),
+            "{}",
+            outcome.message
+        );
     }
 
     #[test]

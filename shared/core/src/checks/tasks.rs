@@ -178,9 +178,10 @@ pub fn judge(
     if !digests.drift.is_empty() {
         let first = &digests.drift[0];
         let message = format!(
-            "{} running green container(s) run another digest than revision {} resolved: task {} container {} runs {} instead of {}",
+            "{} running green container(s) of revision {} run another digest than {}: task {} container {} runs {} instead of {}",
             digests.drift.len(),
             green.arn,
+            digest_basis(green),
             first.task,
             first.container,
             first.observed,
@@ -195,7 +196,7 @@ pub fn judge(
                     format!("image digest of container {}", drift.container),
                     drift.observed.as_str(),
                 )
-                .threshold(format!("= {} (resolved by the revision)", drift.expected))
+                .threshold(format!("= {} ({})", drift.expected, digest_basis(green)))
                 .resource(drift.task.as_str())
                 .samples(1)
             })
@@ -305,8 +306,9 @@ pub fn judge(
     );
     if params.verify_digests {
         message.push_str(&format!(
-            "; {} container(s) run the digests the revision resolved",
-            digests.compared
+            "; {} container(s) run {}",
+            digests.compared,
+            digest_basis(green)
         ));
     }
     if !stopped.is_empty() {
@@ -318,10 +320,13 @@ pub fn judge(
     let mut outcome = Outcome::pass(&TASKS_RUNNING, message).with_evidence(count_evidence);
     if params.verify_digests {
         outcome = outcome.with_evidence(
-            Evidence::new("containers on the resolved digest", digests.compared)
-                .threshold("all running containers")
-                .resource(green.arn.as_str())
-                .samples(digests.compared),
+            Evidence::new(
+                format!("containers on {}", digest_basis(green)),
+                digests.compared,
+            )
+            .threshold("all running containers")
+            .resource(green.arn.as_str())
+            .samples(digests.compared),
         );
     }
     stopped
@@ -347,6 +352,20 @@ struct Drift {
     container: String,
     observed: String,
     expected: String,
+}
+
+/// What the expected digests are, in words: a record of what the revision resolved, or (for
+/// CodeDeploy's task sets, which keep none) the digest most of green's tasks agree on.
+fn digest_basis(green: &RevisionFacts) -> &'static str {
+    if green
+        .containers
+        .iter()
+        .any(|container| container.digest_by_consensus)
+    {
+        "the digests most green tasks run (consensus: no record of what the tag resolved to)"
+    } else {
+        "the digests the revision resolved"
+    }
 }
 
 fn compare_digests(green: &RevisionFacts, running: &[&TaskFacts]) -> DigestReport {
@@ -465,6 +484,7 @@ mod tests {
             task_definition_arn: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2"
                 .to_owned(),
             containers: vec![ContainerImage {
+                digest_by_consensus: false,
                 container: "web".to_owned(),
                 image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:v2".to_owned(),
                 digest: digest.map(str::to_owned),
@@ -770,12 +790,47 @@ mod tests {
         assert_eq!(drift.value, json!(B));
         assert_eq!(
             drift.threshold.as_deref(),
-            Some(format!("= {A} (resolved by the revision)").as_str())
+            Some(format!("= {A} (the digests the revision resolved)").as_str())
         );
         assert_eq!(
             drift.resource.as_deref(),
             Some("arn:aws:ecs:us-east-1:123456789012:task/c/t7")
         );
+    }
+
+    #[test]
+    fn a_digest_by_consensus_is_never_called_resolved() {
+        // CodeDeploy's task sets keep no resolved digest: green's expected digest is what most of
+        // its tasks run, and a pass says so rather than claiming a record it does not have.
+        let mut revision = green(Some(A));
+        revision.containers[0].digest_by_consensus = true;
+        let outcome = judge(
+            &params(100.0, true),
+            &revision,
+            &deployment(1),
+            &[running(1, Some(A))],
+        );
+        assert_eq!(outcome.code, &TASKS_RUNNING);
+        assert!(outcome.message.contains("consensus"), "{}", outcome.message);
+        assert!(
+            !outcome.message.contains("resolved digest"),
+            "{}",
+            outcome.message
+        );
+        assert!(
+            !outcome
+                .message
+                .contains("the digests the revision resolved"),
+            "{}",
+            outcome.message
+        );
+        let outcome = judge(
+            &params(100.0, true),
+            &revision,
+            &deployment(2),
+            &[running(1, Some(A)), running(2, Some(B))],
+        );
+        assert!(outcome.message.contains("consensus"), "{}", outcome.message);
     }
 
     #[test]

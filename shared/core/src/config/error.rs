@@ -220,13 +220,24 @@ impl IntoIterator for ConfigErrors {
     }
 }
 
+/// The most errors a config's error list shows; the rest are counted. The first ones are what to
+/// fix first, and a log line must stay readable.
+pub const MAX_SHOWN_ERRORS: usize = 20;
+
 impl fmt::Display for ConfigErrors {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, error) in self.errors.iter().enumerate() {
+        for (i, error) in self.errors.iter().take(MAX_SHOWN_ERRORS).enumerate() {
             if i > 0 {
                 f.write_str("\n")?;
             }
             error.fmt(f)?;
+        }
+        if self.errors.len() > MAX_SHOWN_ERRORS {
+            write!(
+                f,
+                "\n… and {} more error(s)",
+                self.errors.len() - MAX_SHOWN_ERRORS
+            )?;
         }
         Ok(())
     }
@@ -312,5 +323,19 @@ mod tests {
         );
         assert_eq!(ConfigError::from(errors).message, "one");
         assert!(ConfigErrors::from_vec(Vec::new()).is_none());
+    }
+
+    #[test]
+    fn a_long_error_list_shows_the_first_and_counts_the_rest() {
+        let errors = ConfigErrors::from_vec(
+            (0..500)
+                .map(|i| ConfigError::invalid(ConfigSource::Env, format!("error {i}")))
+                .collect(),
+        )
+        .unwrap();
+        let shown = errors.to_string();
+        assert_eq!(shown.lines().count(), MAX_SHOWN_ERRORS + 1);
+        assert!(shown.contains("error 0\n"), "{shown}");
+        assert!(shown.ends_with("… and 480 more error(s)"), "{shown}");
     }
 }

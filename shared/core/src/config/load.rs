@@ -132,7 +132,8 @@ fn load_tree(root: &Node, issues: &mut Vec<Issue>) -> Option<Config> {
                     FieldPath::root(),
                     format!(
                         "expected a map of config fields (version, defaults, inherit_defaults, stages), got {}",
-                        root.describe()
+                        // Never the value: a reference may name a secret that is not a config.
+                        root.describe_shape()
                     ),
                 )
                 .at(root.pos),

@@ -145,6 +145,20 @@ impl Node {
         }
     }
 
+    /// What this value is without its content (`a string of 40 characters`, `a number`): for a
+    /// document read from a reference, which may be a secret that is not a config at all.
+    pub(crate) fn describe_shape(&self) -> String {
+        match &self.value {
+            Value::Null => "null".into(),
+            Value::Bool(_) => "a boolean".into(),
+            Value::Int(_) | Value::UInt(_) | Value::Float(_) => "a number".into(),
+            Value::Str(text) => format!("a string of {} characters", text.chars().count()),
+            Value::Plain(_, raw) => format!("a string of {} characters", raw.chars().count()),
+            Value::Seq(_) => "a list".into(),
+            Value::Map(_) => "a map".into(),
+        }
+    }
+
     /// The tree as JSON. Non-finite floats, which JSON cannot hold, keep their YAML spelling.
     pub(crate) fn to_json(&self) -> serde_json::Value {
         use serde_json::Value as Json;

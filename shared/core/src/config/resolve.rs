@@ -274,25 +274,81 @@ pub struct FileReader {
 }
 
 impl FileReader {
-    /// A reader of paths relative to the working directory.
+    /// A reader of any path, relative to the working directory: for the CLI, whose user names
+    /// the file.
     pub fn new() -> Self {
         FileReader::default()
     }
 
-    /// A reader of paths relative to `root` (absolute paths stay as they are).
+    /// A reader confined to `root`, the function's package: a relative path is read under it, an
+    /// absolute one only when it lies under it; `..` is refused, and the file must be a regular
+    /// file that is still under `root` once symlinks are resolved. Whoever writes `hookDetails`
+    /// must not be able to make the function read (and echo) `/etc/passwd` or its environment.
     pub fn with_root(root: impl Into<PathBuf>) -> Self {
         FileReader {
             root: Some(root.into()),
         }
     }
 
+    /// The reader a function uses: confined to its package (`LAMBDA_TASK_ROOT`, else the working
+    /// directory).
+    pub fn for_function_package() -> Self {
+        let root = std::env::var_os("LAMBDA_TASK_ROOT")
+            .filter(|root| !root.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| std::env::current_dir().ok())
+            .unwrap_or_else(|| PathBuf::from("."));
+        FileReader::with_root(root)
+    }
+
+    /// Where `path` may be read, or why not.
+    fn locate(&self, path: &Path) -> Result<PathBuf, ReadError> {
+        let Some(root) = &self.root else {
+            return Ok(path.to_owned());
+        };
+        let refused = |why: String| ReadError::new(ReadErrorKind::Unsupported, why);
+        if path
+            .components()
+            .any(|part| matches!(part, std::path::Component::ParentDir))
+        {
+            return Err(refused(format!(
+                "{}: a file reference may not contain `..`; name a file inside the function's package ({})",
+                path.display(),
+                root.display()
+            )));
+        }
+        let full = if path.is_absolute() {
+            path.to_owned()
+        } else {
+            root.join(path)
+        };
+        let outside = || {
+            refused(format!(
+                "{} is outside the function's package ({}); bundle the config with the function and name it relative to the package",
+                path.display(),
+                root.display()
+            ))
+        };
+        if !full.starts_with(root) {
+            return Err(outside());
+        }
+        // Symlinks resolved, the file must still be in the package, and be a regular file.
+        let real = std::fs::canonicalize(&full).map_err(|error| io_error(path, &error))?;
+        let real_root = std::fs::canonicalize(root).map_err(|error| io_error(root, &error))?;
+        if !real.starts_with(&real_root) {
+            return Err(outside());
+        }
+        let metadata = std::fs::metadata(&real).map_err(|error| io_error(path, &error))?;
+        if !metadata.is_file() {
+            return Err(refused(format!("{} is not a regular file", path.display())));
+        }
+        Ok(real)
+    }
+
     /// Reads a file, refusing one over [`MAX_CONFIG_BYTES`].
     pub fn read_path(&self, path: &Path) -> Result<String, ReadError> {
-        let full = match &self.root {
-            Some(root) => root.join(path),
-            None => path.to_owned(),
-        };
-        let file = std::fs::File::open(&full).map_err(|error| io_error(&full, &error))?;
+        let full = self.locate(path)?;
+        let file = std::fs::File::open(&full).map_err(|error| io_error(path, &error))?;
         let mut text = String::new();
         // One byte over the limit tells a too-large file from one exactly at it.
         let limit = u64::try_from(MAX_CONFIG_BYTES)
@@ -300,11 +356,11 @@ impl FileReader {
             .saturating_add(1);
         file.take(limit)
             .read_to_string(&mut text)
-            .map_err(|error| io_error(&full, &error))?;
+            .map_err(|error| io_error(path, &error))?;
         if text.len() > MAX_CONFIG_BYTES {
             return Err(ReadError::new(
                 ReadErrorKind::TooLarge,
-                format!("{} is larger than {MAX_CONFIG_BYTES} bytes", full.display()),
+                format!("{} is larger than {MAX_CONFIG_BYTES} bytes", path.display()),
             ));
         }
         Ok(text)
@@ -805,5 +861,38 @@ mod tests {
             ReadErrorKind::Unsupported
         );
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_function_reads_only_regular_files_inside_its_package() {
+        let base = std::env::temp_dir().join(format!("greenlight-package-{}", std::process::id()));
+        let package = base.join("package");
+        std::fs::create_dir_all(package.join("configs")).unwrap();
+        std::fs::write(package.join("configs/web.yaml"), TEAM).unwrap();
+        std::fs::write(base.join("outside.yaml"), TEAM).unwrap();
+        std::os::unix::fs::symlink(base.join("outside.yaml"), package.join("link.yaml")).unwrap();
+        let reader = FileReader::with_root(&package);
+        let read = |path: &str| reader.read_path(Path::new(path));
+
+        assert_eq!(read("configs/web.yaml"), Ok(TEAM.to_owned()));
+        let absolute = package.join("configs/web.yaml");
+        assert_eq!(read(absolute.to_str().unwrap()), Ok(TEAM.to_owned()));
+        for (path, why) in [
+            ("/etc/passwd", "outside the function's package"),
+            ("../outside.yaml", "may not contain `..`"),
+            ("configs/../../outside.yaml", "may not contain `..`"),
+            ("link.yaml", "outside the function's package"),
+            ("configs", "not a regular file"),
+        ] {
+            let error = read(path).unwrap_err();
+            assert_eq!(error.kind, ReadErrorKind::Unsupported, "{path}");
+            assert!(error.message.contains(why), "{path}: {}", error.message);
+            assert!(
+                !error.message.contains("root:x:0"),
+                "{path}: echoed content"
+            );
+        }
+        std::fs::remove_dir_all(&base).unwrap();
     }
 }

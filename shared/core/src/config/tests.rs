@@ -233,6 +233,11 @@ fn top_level_and_stage_shapes_are_checked() {
         vec!["greenlight.yaml:1:1: the config is empty; it needs at least `version: 1`"]
     );
     assert!(errors("- a\n")[0].contains("expected a map of config fields"));
+    // A reference to a secret that is not a config: its shape, never its value.
+    let secret = "ghp_0123456789abcdefghijklmnopqrstuvwxyzAB";
+    let shown = errors(&format!("{secret}\n"))[0].clone();
+    assert!(shown.contains("a string of 42 characters"), "{shown}");
+    assert!(!shown.contains("ghp_"), "{shown}");
     assert_eq!(
         errors("stages: {}\n"),
         vec!["greenlight.yaml:1:1: version: missing required field `version`; add `version: 1`"]

@@ -47,6 +47,15 @@ pub static VERDICT_WAITING: ReasonCode = ReasonCode {
     fix: "Usually nothing; if it waits often, give the check more traffic or a longer window, or lower its `min_*` thresholds.",
 };
 
+/// The hook would expire before greenlight could judge it again.
+pub static VERDICT_HOOK_EXPIRING: ReasonCode = ReasonCode {
+    code: "VERDICT_HOOK_EXPIRING",
+    summary: "The stage was still undecided and the hook expires before greenlight's next judgement: greenlight decided FAILED rather than leave it to ECS's timeout action.",
+    what: "ECS reports when this hook's execution expires (lifecycleHookDetails expiresAt, from the hook's timeoutConfiguration). The stage was IN_PROGRESS (baking or waiting for evidence), and the next invocation would come after that time.",
+    why: "At expiry ECS applies the hook's timeout action; with CONTINUE it would go on with a stage nobody judged. greenlight decides while it still can, and the only honest decision without a finished judgement is FAILED.",
+    fix: "Raise the hook's timeoutConfiguration.timeoutInMinutes above the stage's bake and max_wait (plus the callback interval), or shorten the bake; the message carries the last verdict.",
+};
+
 /// A check stayed unsettled past its budget.
 pub static VERDICT_WAIT_EXHAUSTED: ReasonCode = ReasonCode {
     code: "VERDICT_WAIT_EXHAUSTED",
@@ -119,6 +128,7 @@ pub static ALL: &[&ReasonCode] = &[
     &VERDICT_WAITING,
     &VERDICT_WAIT_EXHAUSTED,
     &VERDICT_DEADLINE,
+    &VERDICT_HOOK_EXPIRING,
     &CHECK_TIMEOUT,
     &CHECK_DEADLINE,
     &CHECK_CRASHED,

@@ -165,6 +165,23 @@ impl<'c> Engine<'c> {
         self.clock.now()
     }
 
+    /// Runs `work` (a step before the checks: a lookup, reading the config) so that it ends by
+    /// the invocation's `deadline` less the margin; `None` when it did not.
+    pub async fn within_deadline<T>(
+        &self,
+        deadline: Option<SystemTime>,
+        work: impl std::future::Future<Output = T>,
+    ) -> Option<T> {
+        let Some(deadline) = deadline else {
+            return Some(work.await);
+        };
+        let remaining = deadline
+            .duration_since(self.clock.now())
+            .unwrap_or_default()
+            .saturating_sub(self.deadline_margin);
+        tokio::time::timeout(remaining, work).await.ok()
+    }
+
     /// Judges one invocation of a stage.
     pub async fn judge(&self, plan: &Plan, invocation: Invocation<'_>) -> Verdict {
         let wall_now = self.clock.now();
@@ -205,7 +222,9 @@ impl<'c> Engine<'c> {
             );
         }
 
-        let stage_started_at = SystemTime::UNIX_EPOCH + Duration::from_secs(state.started_at);
+        let stage_started_at = SystemTime::UNIX_EPOCH
+            .checked_add(Duration::from_secs(state.started_at))
+            .unwrap_or(wall_now);
         let mut pending: FuturesUnordered<_> = plan
             .checks
             .iter()
@@ -282,6 +301,15 @@ impl<'c> Engine<'c> {
     }
 }
 
+/// What a caught panic said (its `&str` or `String` payload).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|text| (*text).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "no message".to_owned())
+}
+
 async fn run_one(
     planned: &PlannedCheck,
     view: StageView,
@@ -296,17 +324,10 @@ async fn run_one(
     let run = AssertUnwindSafe(planned.check.run(&view)).catch_unwind();
     let outcome = match tokio::time::timeout_at(limit, run).await {
         Ok(Ok(outcome)) => outcome,
-        Ok(Err(panic)) => {
-            let detail = panic
-                .downcast_ref::<&str>()
-                .map(|text| (*text).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "no message".to_owned());
-            Outcome::permanent_error(
-                &codes::CHECK_CRASHED,
-                format!("check `{}` crashed: {detail}", planned.id),
-            )
-        }
+        Ok(Err(panic)) => Outcome::permanent_error(
+            &codes::CHECK_CRASHED,
+            format!("check `{}` crashed: {}", planned.id, panic_message(&*panic)),
+        ),
         Err(_) if cut_by_deadline => Outcome::transient_error(
             &codes::CHECK_DEADLINE,
             format!(

@@ -77,6 +77,11 @@ pub struct StageState {
     /// Per-check memory, by check id.
     #[serde(default)]
     pub checks: BTreeMap<String, CheckMemory>,
+    /// The earliest `unsettled_since` among memories trimmed away to keep the state small: a
+    /// check whose memory was dropped still has its wait budget counted from no later than this,
+    /// so trimming can never reset a `max_wait`.
+    #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
+    pub trimmed_unsettled_since: Option<u64>,
 }
 
 impl StageState {
@@ -88,6 +93,7 @@ impl StageState {
             started_at: now,
             attempts: 0,
             checks: BTreeMap::new(),
+            trimmed_unsettled_since: None,
         }
     }
 
@@ -98,6 +104,16 @@ impl StageState {
             .and_then(|object| object.get(STATE_KEY))
             .and_then(|state| serde_json::from_value::<StageState>(state.clone()).ok());
         match carried {
+            // A start in the future is not one greenlight wrote: judging from it would stretch
+            // every wait budget, so it starts afresh.
+            Some(state) if state.started_at > now => {
+                tracing::warn!(
+                    started_at = state.started_at,
+                    now,
+                    "carried state starts in the future; starting afresh"
+                );
+                StageState::fresh(key, now)
+            }
             Some(state) if state.v == STATE_VERSION && state.key == key => state,
             Some(_) => {
                 tracing::debug!("carried state belongs to another stage or step; starting afresh");
@@ -112,7 +128,10 @@ impl StageState {
         self.checks
             .get(&truncate(id, MAX_ID_CHARS))
             .cloned()
-            .unwrap_or_default()
+            .unwrap_or_else(|| CheckMemory {
+                unsettled_since: self.trimmed_unsettled_since,
+                ..CheckMemory::default()
+            })
     }
 
     /// Records the memory of check `id`.
@@ -140,11 +159,23 @@ impl StageState {
                 .checks
                 .retain(|_, memory| memory.unsettled_since.is_some() || memory.passes_in_a_row > 0);
         }
+        if !fits(&state) {
+            // Streaks of passes go before wait budgets: a lost streak only asks for more passes.
+            state
+                .checks
+                .retain(|_, memory| memory.unsettled_since.is_some());
+        }
         while !fits(&state) {
-            // Cannot happen with the bounds above; kept so the bound holds whatever changes later.
-            if state.checks.pop_last().is_none() {
+            // Many checks with long ids, all waiting: drop memories, keeping the earliest wait
+            // start so no dropped check's budget restarts.
+            let Some((_, dropped)) = state.checks.pop_last() else {
                 break;
-            }
+            };
+            state.trimmed_unsettled_since =
+                match (state.trimmed_unsettled_since, dropped.unsettled_since) {
+                    (Some(a), Some(b)) => Some(a.min(b)),
+                    (a, b) => a.or(b),
+                };
         }
         serde_json::to_value(&state).unwrap_or(Value::Null)
     }
@@ -246,5 +277,38 @@ mod tests {
         }
         let bytes = serde_json::to_vec(&state.to_bounded_json()).unwrap();
         assert!(bytes.len() <= MAX_STATE_BYTES, "{} bytes", bytes.len());
+    }
+
+    #[test]
+    fn trimming_never_restarts_a_wait_budget() {
+        // Fifty checks with long ids, all waiting since different times: the state must shrink,
+        // and a check whose memory was dropped still waits from no later than its real start.
+        let mut state = StageState::fresh(key(Some("50.0")), 1);
+        for index in 0..MAX_CHECKS {
+            state.remember(
+                &format!("{index:02}-{}", "x".repeat(60)),
+                CheckMemory {
+                    passes_in_a_row: 0,
+                    unsettled_since: Some(1_000 + index as u64),
+                    last_code: None,
+                },
+            );
+        }
+        let trimmed: StageState = serde_json::from_value(state.to_bounded_json()).unwrap();
+        assert!(trimmed.checks.len() < MAX_CHECKS, "nothing was trimmed");
+        for index in 0..MAX_CHECKS {
+            let id = format!("{index:02}-{}", "x".repeat(60));
+            let since = trimmed.memory(&id).unsettled_since.expect("a wait start");
+            assert!(since <= 1_000 + index as u64, "{id}: {since}");
+        }
+    }
+
+    #[test]
+    fn a_carried_start_in_the_future_starts_afresh() {
+        let mut forged = StageState::fresh(key(None), u64::MAX);
+        forged.attempts = 7;
+        let details = forged.into_hook_details(None);
+        let carried = StageState::carried_or_fresh(details.get(HOOK_DETAILS_KEY), key(None), 1_000);
+        assert_eq!(carried, StageState::fresh(key(None), 1_000));
     }
 }

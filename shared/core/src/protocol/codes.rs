@@ -29,6 +29,24 @@ pub static EVENT_STAGE_NOT_SERVED: ReasonCode = ReasonCode {
     fix: "In the service's lifecycleHooks, point this stage at the greenlight function that serves it (the message lists which one).",
 };
 
+/// The event's weights look like a rollback, but the deployment's status could not be read.
+pub static ROLLBACK_UNCONFIRMED: ReasonCode = ReasonCode {
+    code: "ROLLBACK_UNCONFIRMED",
+    summary: "The weights look like a rollback but the deployment's status could not be read to confirm it.",
+    what: "At TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT the event showed green at 0% and blue at 100%, and DescribeServiceDeployments failed (throttled, denied, unreachable). A rollback and a first production step seen before its weights move look the same in the event.",
+    why: "Answering SUCCEEDED would pass an unjudged stage when it is not a rollback; judging it would fight a real rollback. greenlight asks again every 30 seconds for up to 10 minutes, then fails the stage.",
+    fix: "Usually transient: it clears on a later invocation. If it persists, the message carries the lookup's error: grant ecs:DescribeServiceDeployments on the service-deployment ARN, or check ECS's health in the region.",
+};
+
+/// The event does not belong to a hook the deployment engine is running.
+pub static EVENT_NOT_A_RUNNING_HOOK: ReasonCode = ReasonCode {
+    code: "EVENT_NOT_A_RUNNING_HOOK",
+    summary: "The event names a deployment that has finished, or one whose hook for this function is not running: nobody but the deployment engine should invoke the function.",
+    what: "Before any check runs, the function read the deployment the event names (DescribeServiceDeployments): it was finished, or it listed this function's hooks and none of them IN_PROGRESS.",
+    why: "A config can arrive in the event, and a check reads what the function's role may read: an invocation that is not ECS running this hook is refused rather than judged.",
+    fix: "Let only ECS (the hook's roleArn) invoke the function. If ECS did invoke it, the message carries the deployment's status and what it listed.",
+};
+
 /// CodeDeploy ran a hook greenlight does not map onto a stage.
 pub static EVENT_HOOK_UNKNOWN: ReasonCode = ReasonCode {
     code: "EVENT_HOOK_UNKNOWN",
@@ -61,6 +79,8 @@ pub static ALL: &[&ReasonCode] = &[
     &EVENT_MALFORMED,
     &EVENT_STAGE_UNKNOWN,
     &EVENT_STAGE_NOT_SERVED,
+    &ROLLBACK_UNCONFIRMED,
+    &EVENT_NOT_A_RUNNING_HOOK,
     &EVENT_HOOK_UNKNOWN,
     &REPORT_DENIED,
     &REPORT_FAILED,

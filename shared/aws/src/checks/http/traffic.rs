@@ -19,7 +19,8 @@ use hdrhistogram::Histogram;
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
-use super::client::link_local_cause;
+use super::client::refused_cause;
+use greenlight_core::checks::http::AddressRefusal;
 
 /// What to send.
 pub(super) struct TrafficPlan {
@@ -48,7 +49,7 @@ pub(super) struct TrafficRun {
     /// The tally, for the judge.
     pub summary: TrafficSummary,
     /// Set when a name resolved to a refused address during the run.
-    pub link_local: Option<(String, IpAddr)>,
+    pub refused: Option<(String, IpAddr, AddressRefusal)>,
 }
 
 /// One worker's tally.
@@ -58,7 +59,7 @@ struct Tally {
     failures: BTreeMap<FailureKind, u64>,
     latency: Histogram<u64>,
     first_failures: Vec<FailedRequest>,
-    link_local: Option<(String, IpAddr)>,
+    refused: Option<(String, IpAddr, AddressRefusal)>,
 }
 
 impl Tally {
@@ -101,7 +102,7 @@ pub(super) async fn send(
             failures: BTreeMap::new(),
             latency: latency_histogram(plan.request_timeout)?,
             first_failures: Vec::new(),
-            link_local: None,
+            refused: None,
         });
     }
     let next = AtomicU64::new(0);
@@ -131,7 +132,7 @@ pub(super) async fn send(
         latency: LatencySummary::default(),
         first_failures: Vec::new(),
     };
-    let mut link_local = None;
+    let mut refused = None;
     for tally in tallies {
         summary.sent += tally.sent;
         for (status, count) in tally.by_status {
@@ -144,7 +145,7 @@ pub(super) async fn send(
         merged
             .add(&tally.latency)
             .map_err(|error| format!("latency histogram: {error:?}"))?;
-        link_local = link_local.or(tally.link_local);
+        refused = refused.or(tally.refused);
     }
     summary.first_failures.sort_by_key(|failure| failure.number);
     summary.first_failures.truncate(MAX_FAILURE_SAMPLES);
@@ -160,10 +161,7 @@ pub(super) async fn send(
     if merged.is_empty() {
         summary.latency = LatencySummary::default();
     }
-    Ok(TrafficRun {
-        summary,
-        link_local,
-    })
+    Ok(TrafficRun { summary, refused })
 }
 
 /// What every worker shares.
@@ -220,8 +218,8 @@ impl Worker<'_> {
                 if kind == FailureKind::Timeout {
                     tally.time(plan.request_timeout);
                 }
-                if let Some(refused) = link_local_cause(&error) {
-                    tally.link_local = Some((refused.host.clone(), refused.address));
+                if let Some(refused) = refused_cause(&error) {
+                    tally.refused = Some((refused.host.clone(), refused.address, refused.refusal));
                 }
                 tally.fail(FailedRequest {
                     number,

@@ -41,6 +41,10 @@ pub struct AlarmsParams {
     /// has not looked at green's traffic yet does not count as OK (default false).
     #[serde(default)]
     pub require_evaluated_after_shift: bool,
+    /// Pass, saying so, when the service has no deployment alarms and the check names none
+    /// (default false: no alarm to watch is no evidence, and the stage fails naming the fix).
+    #[serde(default)]
+    pub allow_no_alarms: bool,
 }
 
 fn yes() -> bool {
