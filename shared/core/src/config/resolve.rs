@@ -38,7 +38,7 @@ pub const ENV_VAR: &str = "GREENLIGHT_CONFIG";
 /// Where a config can be read from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum ConfigReference {
-    /// An SSM parameter (`ssm:/greenlight/web` or `ssm:greenlight-web`; an ARN works too).
+    /// An SSM parameter (`ssm:/greenlight/config/web` or `ssm:greenlight-web`; an ARN works too).
     Ssm(String),
     /// An S3 object (`s3://bucket/path/greenlight.yaml`).
     S3 {
@@ -82,7 +82,7 @@ impl ConfigReference {
                     .all(|c| c.is_ascii_alphanumeric() || "_.-/:".contains(c));
             if !valid {
                 return Err(invalid(format!(
-                    "{} is not an SSM parameter name (letters, digits, _ . - and /, like ssm:/greenlight/web)",
+                    "{} is not an SSM parameter name (letters, digits, _ . - and /, like ssm:/greenlight/config/web)",
                     quote(&text)
                 )));
             }

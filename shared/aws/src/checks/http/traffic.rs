@@ -12,15 +12,18 @@ use std::time::{Duration, SystemTime};
 
 use futures::future::join_all;
 use greenlight_core::checks::http::{
-    FailedRequest, FailureKind, LatencySummary, MAX_FAILURE_SAMPLES, ResponseExpectations,
-    TrafficSummary, redact, redacted_body_snippet,
+    AddressRefusal, FailedRequest, FailureKind, LatencySummary, MAX_FAILURE_SAMPLES,
+    ResponseExpectations, TrafficSummary, redact, redacted_body_snippet,
 };
 use hdrhistogram::Histogram;
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
 use super::client::refused_cause;
-use greenlight_core::checks::http::AddressRefusal;
+
+/// How much of a body no expectation reads is kept: enough for a failure's snippet and the
+/// redaction of a secret that straddles it.
+const UNREAD_BODY_KEPT: usize = 16 * 1024;
 
 /// What to send.
 pub(super) struct TrafficPlan {
@@ -234,15 +237,24 @@ impl Worker<'_> {
         let status = response.status().as_u16();
         *tally.by_status.entry(status).or_default() += 1;
 
+        // Up to `body_max_bytes` is read; only what an expectation reads is kept (else a failure's
+        // snippet, with room to redact a secret across its end), the rest is drained.
         let limit = usize::try_from(plan.body_max_bytes).unwrap_or(usize::MAX);
+        let keep = if self.expectations.reads_body() {
+            limit
+        } else {
+            limit.min(UNREAD_BODY_KEPT)
+        };
         let mut body: Vec<u8> = Vec::new();
+        let mut received = 0usize;
         let read = loop {
-            if body.len() >= limit {
+            if received >= limit {
                 break Ok(());
             }
             match response.chunk().await {
                 Ok(Some(chunk)) => {
-                    let room = limit - body.len();
+                    received = received.saturating_add(chunk.len());
+                    let room = keep.saturating_sub(body.len());
                     body.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 }
                 Ok(None) => break Ok(()),
