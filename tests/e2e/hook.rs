@@ -517,13 +517,13 @@ async fn a_stage_that_would_outlive_its_hook_is_decided_before_ecs_times_it_out(
 }
 
 #[tokio::test]
-async fn an_invocation_that_is_not_ecs_running_this_hook_is_refused_before_any_config_is_read() {
-    // A finished deployment, or one that lists this function's hooks with none in progress:
-    // whoever invoked the function, it was not ECS running this hook.
+async fn an_event_naming_a_finished_deployment_is_refused_before_any_config_is_read() {
+    // A finished deployment: whoever invoked the function, it was not ECS running a hook of it.
     for (status, hook_running) in [
         ("SUCCESSFUL", None),
+        ("STOPPED", Some(true)),
         ("ROLLBACK_SUCCESSFUL", None),
-        ("IN_PROGRESS", Some(false)),
+        ("ROLLBACK_FAILED", Some(false)),
     ] {
         let mut backend = FakeBackend::new();
         backend.deployment = Ok(Arc::new(deployment(status)));
@@ -537,8 +537,9 @@ async fn an_invocation_that_is_not_ecs_running_this_hook_is_refused_before_any_c
         assert_eq!(answer.code.code, "EVENT_NOT_A_RUNNING_HOOK", "{status}");
         assert_eq!(backend.runs(), 0);
     }
-    // ECS lists the hook as running, or does not list it at all (undocumented): judged.
-    for hook_running in [Some(true), None] {
+    // A deployment in flight is judged whatever it lists of this function's hooks: whether ECS
+    // lists a hook as IN_PROGRESS while invoking it is undocumented.
+    for hook_running in [Some(true), None, Some(false)] {
         let mut backend = FakeBackend::new();
         backend.hook_running = hook_running;
         *backend.config_text.lock().expect("lock") =

@@ -113,6 +113,19 @@ async fn service_connect_judges_good_and_bad_under_both_orders() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_are_bound_whether_or_not_ecs_lists_the_running_hook() {
+    // AWS does not document whether DescribeServiceDeployments lists a hook as IN_PROGRESS while
+    // ECS invokes it; greenlight binds each invocation to a running hook either way, and judges
+    // good and bad releases the same.
+    for name in ["good-blue-green", "green-5xx-on-test-traffic"] {
+        rehearse_adjusted(name, |scenario| {
+            scenario.deployment.running_hook_listed = false;
+        })
+        .await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_without_a_load_balancer_judges_good_and_bad_under_both_orders() {
     matrix(Topology::None).await;
 }

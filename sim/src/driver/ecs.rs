@@ -179,6 +179,8 @@ pub struct EcsDeployment {
     pub deployment_configuration: Value,
     /// Whether the traffic-shift stages move the weights before or after their hooks.
     pub weights_move: WeightsMove,
+    /// Whether `lifecycleHookDetails` lists a hook as IN_PROGRESS while it is invoked.
+    pub running_hook_listed: bool,
 }
 
 impl EcsDeployment {
@@ -554,7 +556,9 @@ impl<'a, I: HookInvoker, W: DeploymentWorld> EcsDriver<'a, I, W> {
                 return Ok(HookEnd::Cancelled);
             }
             attempt += 1;
-            self.set_hook_status(index, hook, "IN_PROGRESS", expires_at);
+            if deployment.running_hook_listed {
+                self.set_hook_status(index, hook, "IN_PROGRESS", expires_at);
+            }
             self.publish().await?;
             let payload = self.payload(
                 &execution_id,

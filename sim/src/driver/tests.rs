@@ -231,6 +231,7 @@ fn deployment(strategy: Strategy, steps: Vec<f64>, hooks: Vec<Hook>) -> EcsDeplo
         deployment_alarms: vec![],
         deployment_configuration: json!({ "strategy": strategy.as_str() }),
         weights_move: WeightsMove::BeforeHooks,
+        running_hook_listed: true,
     }
 }
 

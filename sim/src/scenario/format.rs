@@ -522,6 +522,11 @@ pub struct DeploymentSpec {
     /// SUCCEEDED). AWS does not document which; greenlight must be right under both.
     #[serde(default, rename = "weights_move")]
     pub weights_move: WeightsMove,
+    /// Whether DescribeServiceDeployments lists a hook as IN_PROGRESS while ECS invokes it
+    /// (`lifecycleHookDetails`): `true` (the default) or `false` (only once it has answered). AWS
+    /// does not document which; greenlight binds an invocation to a running hook under both.
+    #[serde(default = "listed", rename = "running_hook_listed")]
+    pub running_hook_listed: bool,
     /// CODE_DEPLOY: when green's task set becomes PRIMARY: `at_allow_traffic` (the default) or
     /// `after_allow_traffic_hook`. CodeDeploy does not document which.
     #[serde(default, rename = "green_primary")]
@@ -629,6 +634,10 @@ pub struct HookSpec {
     /// `timeoutConfiguration`.
     #[serde(default)]
     pub timeout_configuration: Option<TimeoutConfiguration>,
+}
+
+fn listed() -> bool {
+    true
 }
 
 /// When ECS moves the listener weights of a traffic-shift stage, relative to its hooks.

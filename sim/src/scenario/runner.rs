@@ -272,6 +272,7 @@ pub fn ecs_deployment(scenario: &Scenario, stack: &setup::Stack) -> EcsDeploymen
     EcsDeployment {
         scenario: scenario.name.clone(),
         weights_move: deployment.weights_move,
+        running_hook_listed: deployment.running_hook_listed,
         strategy: deployment.strategy,
         production_steps: EcsDeployment::steps_for(
             deployment.strategy,

@@ -41,10 +41,10 @@ pub static ROLLBACK_UNCONFIRMED: ReasonCode = ReasonCode {
 /// The event does not belong to a hook the deployment engine is running.
 pub static EVENT_NOT_A_RUNNING_HOOK: ReasonCode = ReasonCode {
     code: "EVENT_NOT_A_RUNNING_HOOK",
-    summary: "The event names a deployment that has finished, or one whose hook for this function is not running: nobody but the deployment engine should invoke the function.",
-    what: "Before any check runs, the function read the deployment the event names (DescribeServiceDeployments): it was finished, or it listed this function's hooks and none of them IN_PROGRESS.",
+    summary: "The event names a deployment that has finished, so no hook of it runs: nobody but the deployment engine should invoke the function.",
+    what: "Before any config is read or check runs, the function read the deployment the event names (DescribeServiceDeployments): it was SUCCESSFUL, STOPPED, ROLLBACK_SUCCESSFUL or ROLLBACK_FAILED.",
     why: "A config can arrive in the event, and a check reads what the function's role may read: an invocation that is not ECS running this hook is refused rather than judged.",
-    fix: "Let only ECS (the hook's roleArn) invoke the function. If ECS did invoke it, the message carries the deployment's status and what it listed.",
+    fix: "Let only ECS (the hook's roleArn) invoke the function. If ECS did invoke it, the message carries the deployment's status.",
 };
 
 /// CodeDeploy ran a hook greenlight does not map onto a stage.
