@@ -555,3 +555,55 @@ async fn an_event_naming_a_finished_deployment_is_refused_before_any_config_is_r
         assert_eq!(backend.runs(), 1);
     }
 }
+
+#[tokio::test]
+async fn one_unreadable_status_late_in_a_long_bake_waits_instead_of_failing() {
+    // The wait for an unreadable status counts from the first failed read, not from the stage's
+    // start: twenty minutes into a 30-minute bake, one throttled read asks again.
+    let clock = clock();
+    let mut backend = FakeBackend::new();
+    *backend.config_text.lock().expect("lock") = Ok(
+        "version: 1\nstages:\n  POST_SCALE_UP:\n    bake: 30m\n    checks:\n      - alarms: { allow_no_alarms: true }\n"
+            .into(),
+    );
+    let mut payload = fixture("ecs-post-scale-up.json");
+    payload["hookDetails"] = json!({ "greenlightConfig": "ssm:/greenlight/config/web" });
+    let carry = |payload: &mut Value, answer: &HookAnswer| {
+        for (key, value) in answer.response.hook_details.clone().expect("state") {
+            payload["hookDetails"][key] = value;
+        }
+    };
+    let first = invoke(Phase::PostScaleUp, &payload, &backend, &clock).await;
+    assert_eq!(first.code.code, "VERDICT_BAKING");
+    carry(&mut payload, &first);
+
+    clock.advance(Duration::from_secs(20 * 60));
+    backend.deployment = Err(FactError::Throttled {
+        action: "ecs:DescribeServiceDeployments".into(),
+        message: "Rate exceeded".into(),
+    });
+    let throttled = invoke(Phase::PostScaleUp, &payload, &backend, &clock).await;
+    assert_eq!(throttled.response.hook_status, HookStatus::InProgress);
+    assert_eq!(throttled.code.code, "EVENT_NOT_A_RUNNING_HOOK");
+    carry(&mut payload, &throttled);
+
+    // Readable again: the bake goes on, and the unreadable run is forgotten.
+    clock.advance(Duration::from_secs(60));
+    backend.deployment = Ok(Arc::new(deployment("IN_PROGRESS")));
+    let again = invoke(Phase::PostScaleUp, &payload, &backend, &clock).await;
+    assert_eq!(again.code.code, "VERDICT_BAKING");
+    carry(&mut payload, &again);
+
+    // Unreadable for longer than the wait: then it fails.
+    backend.deployment = Err(FactError::Throttled {
+        action: "ecs:DescribeServiceDeployments".into(),
+        message: "Rate exceeded".into(),
+    });
+    clock.advance(Duration::from_secs(30));
+    let start = invoke(Phase::PostScaleUp, &payload, &backend, &clock).await;
+    assert_eq!(start.response.hook_status, HookStatus::InProgress);
+    carry(&mut payload, &start);
+    clock.advance(Duration::from_secs(11 * 60));
+    let last = invoke(Phase::PostScaleUp, &payload, &backend, &clock).await;
+    assert_eq!(last.response.hook_status, HookStatus::Failed);
+}

@@ -1199,14 +1199,15 @@ fn hook_expiry(
             .filter(|hook| hook.status() == Some(&DeploymentLifecycleHookStatus::InProgress))
             .collect(),
     };
-    // The same function may be hooked at several stages; the one running now is in progress.
+    // The same function may be hooked at several stages; the one running now is in progress. A
+    // finished entry is an earlier stage's (whether ECS lists the running hook is undocumented):
+    // its expiry says nothing about this one.
     let running: Vec<&&DeploymentLifecycleHookDetail> = mine
         .iter()
         .filter(|hook| hook.status() == Some(&DeploymentLifecycleHookStatus::InProgress))
         .collect();
-    match (running.as_slice(), mine.as_slice()) {
-        ([hook], _) => system_time(hook.expires_at()),
-        ([], [hook]) => system_time(hook.expires_at()),
+    match running.as_slice() {
+        [hook] => system_time(hook.expires_at()),
         _ => None,
     }
 }

@@ -264,8 +264,10 @@ pub async fn handle_codedeploy_hook(
 
     // Whatever happens while judging — a panic or a call that stalls included — the report below
     // is still sent, with REPORT_RESERVE left for it.
+    // Half the reserve: the engine stops its checks at the full reserve and hands a long bake
+    // off; this guard only catches what runs past that (a stalled call outside the engine).
     let judge_until = tokio_deadline(engine, deadline)
-        .checked_sub(REPORT_RESERVE)
+        .checked_sub(REPORT_RESERVE / 2)
         .unwrap_or_else(tokio::time::Instant::now);
     let judged = tokio::time::timeout_at(
         judge_until,

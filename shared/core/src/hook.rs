@@ -522,7 +522,10 @@ fn wait_then_fail(
     let now = unix_seconds(engine.now());
     let mut state = StageState::carried_or_fresh(carried, key, now);
     state.attempts = state.attempts.saturating_add(1);
-    if now.saturating_sub(state.started_at) < max_wait.as_secs() {
+    // Counted from the first of an unbroken run of unreadable invocations, not from the stage's
+    // start: one throttled read late in a long bake must not fail it.
+    let since = *state.unreadable_since.get_or_insert(now);
+    if now.saturating_sub(since) < max_wait.as_secs() {
         tracing::warn!(
             reason = code.code,
             message = %bounded(&message, MAX_VERDICT_MESSAGE_CHARS),

@@ -188,6 +188,8 @@ impl<'c> Engine<'c> {
         let now = unix_seconds(wall_now);
         let mut state = StageState::carried_or_fresh(invocation.carried, invocation.key, now);
         state.attempts = state.attempts.saturating_add(1);
+        // Reaching the engine means what the stage needed first was read.
+        state.unreadable_since = None;
 
         if let Some(evidence) = invocation.rollback {
             return finish(

@@ -82,6 +82,10 @@ pub struct StageState {
     /// so trimming can never reset a `max_wait`.
     #[serde(rename = "t", default, skip_serializing_if = "Option::is_none")]
     pub trimmed_unsettled_since: Option<u64>,
+    /// Since when (Unix seconds) something the stage needs before its checks (the deployment's
+    /// status, the config) has been unreadable without a break; cleared once the checks run.
+    #[serde(rename = "u", default, skip_serializing_if = "Option::is_none")]
+    pub unreadable_since: Option<u64>,
 }
 
 impl StageState {
@@ -94,6 +98,7 @@ impl StageState {
             attempts: 0,
             checks: BTreeMap::new(),
             trimmed_unsettled_since: None,
+            unreadable_since: None,
         }
     }
 

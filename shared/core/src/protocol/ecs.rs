@@ -610,11 +610,48 @@ impl HookEvent {
                 format!("{:?}", self.lifecycle_stage.as_str()),
             ));
         }
-        self.deployment()?;
-        self.service()?;
-        self.green_revision()
+        let deployment = self.deployment()?;
+        let service = self.service()?;
+        // Every ARN must name the service the event is about: the service decides whose secrets
+        // a check may read, the revisions and deployment what it judges, so one event must not
+        // mix services.
+        let same_service = |field: &str, account: &str, region: &str, cluster: &str, name: &str| {
+            let cluster_matches = !service.long_format || cluster == service.cluster;
+            if account == service.account
+                && region == service.region
+                && cluster_matches
+                && name == service.service
+            {
+                Ok(())
+            } else {
+                Err(EventError::new(
+                    field,
+                    format!(
+                        "an ARN of the service in executionDetails.serviceArn ({})",
+                        self.execution_details.service_arn
+                    ),
+                    format!("{account}/{region}/{cluster}/{name}"),
+                ))
+            }
+        };
+        same_service(
+            "resourceArn",
+            &deployment.account,
+            &deployment.region,
+            &deployment.cluster,
+            &deployment.service,
+        )?;
+        let green = self
+            .green_revision()
             .parse::<ServiceRevisionArn>()
             .map_err(|e| e.at("executionDetails.targetServiceRevisionArn"))?;
+        same_service(
+            "executionDetails.targetServiceRevisionArn",
+            &green.account,
+            &green.region,
+            &green.cluster,
+            &green.service,
+        )?;
         let details = &self.execution_details;
         for (map, weights) in [
             (TrafficMap::Test, &details.test_traffic_weights),
@@ -622,9 +659,16 @@ impl HookEvent {
         ] {
             for (revision, weight) in weights {
                 let field = format!("executionDetails.{}.{revision}", map.field_name());
-                revision.parse::<ServiceRevisionArn>().map_err(|e| {
+                let parsed = revision.parse::<ServiceRevisionArn>().map_err(|e| {
                     EventError::new(&field, "a service revision ARN as the key", e.got)
                 })?;
+                same_service(
+                    &field,
+                    &parsed.account,
+                    &parsed.region,
+                    &parsed.cluster,
+                    &parsed.service,
+                )?;
                 // NaN fails both comparisons, infinities the range.
                 if !(0.0..=100.0).contains(weight) {
                     return Err(EventError::new(field, EXPECT_WEIGHT, weight.to_string()));
@@ -1010,6 +1054,54 @@ mod tests {
 
     fn set(pointer: &'static str, value: Value) -> impl FnOnce(&mut Value) {
         move |event| *event.pointer_mut(pointer).unwrap() = value
+    }
+
+    #[test]
+    fn an_event_may_not_mix_services() {
+        // The service decides whose secrets a check may read: a deployment, green or weight map
+        // of another service (or account) in the same event is refused, naming the field.
+        let other_green =
+            "arn:aws:ecs:us-west-2:123456789012:service-revision/web-cluster/payments/1";
+        type Edit = Box<dyn FnOnce(&mut Value)>;
+        let cases: Vec<(&str, Edit)> = vec![
+            (
+                "executionDetails.serviceArn",
+                Box::new(set(
+                    "/executionDetails/serviceArn",
+                    json!("arn:aws:ecs:us-west-2:123456789012:service/web-cluster/payments"),
+                )),
+            ),
+            (
+                "executionDetails.targetServiceRevisionArn",
+                Box::new(set(
+                    "/executionDetails/targetServiceRevisionArn",
+                    json!(other_green),
+                )),
+            ),
+            (
+                "resourceArn",
+                Box::new(set(
+                    "/resourceArn",
+                    json!(
+                        "arn:aws:ecs:us-west-2:999999999999:service-deployment/web-cluster/web/x"
+                    ),
+                )),
+            ),
+            (
+                "productionTrafficWeights",
+                Box::new(set(
+                    "/executionDetails/productionTrafficWeights",
+                    json!({ GREEN: 100, other_green: 0 }),
+                )),
+            ),
+        ];
+        for (field, edit) in cases {
+            let error = error_after(edit);
+            assert!(
+                error.to_string().contains("an ARN of the service"),
+                "{field}: {error}"
+            );
+        }
     }
 
     #[test]
