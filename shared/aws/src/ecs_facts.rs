@@ -511,7 +511,6 @@ impl EcsFacts {
     /// `DescribeTargetHealth` call each, concurrently). `None` when that cannot be learned: green
     /// has no running task with an IP yet, or a lookup failed (logged; the group stays unknown).
     async fn where_green_is_registered(&self, a: &str, b: &str) -> Option<[bool; 2]> {
-        const ACTION: &str = "elasticloadbalancing:DescribeTargetHealth";
         let tasks = match self.green_tasks().await {
             Ok(tasks) => tasks,
             Err(error) => {
@@ -527,29 +526,17 @@ impl EcsFacts {
         if ips.is_empty() {
             return None;
         }
-        let ips = &ips;
         let registered = |group: &'_ str| {
+            let ips = &ips;
             let group = group.to_owned();
             async move {
-                let output = self
-                    .elbv2
-                    .describe_target_health()
-                    .target_group_arn(&group)
-                    .send()
-                    .await
-                    .map_err(|error| {
-                        classify(
-                            &error,
-                            ACTION,
-                            &group,
-                            crate::checks::target_health::NOT_FOUND,
-                        )
-                    })?;
-                Ok::<bool, FactError>(output.target_health_descriptions().iter().any(|d| {
-                    d.target()
-                        .and_then(|target| target.id())
-                        .is_some_and(|id| ips.contains(&id))
-                }))
+                let targets =
+                    crate::checks::target_health::describe_targets(&self.elbv2, &group).await?;
+                Ok::<bool, FactError>(
+                    targets
+                        .iter()
+                        .any(|target| ips.contains(&target.id.as_str())),
+                )
             }
         };
         match tokio::join!(registered(a), registered(b)) {

@@ -153,7 +153,8 @@ fn ssm_parameter_name(reference: &str) -> &str {
     }
 }
 
-/// The name part of a Secrets Manager reference (a name, or an ARN ending in `secret:name-XXXXXX`).
+/// The name part of a Secrets Manager reference: a name, or an ARN ending in `secret:<name>-<six
+/// random characters>` (the suffix Secrets Manager adds, which never matters to a path prefix).
 fn secret_name(reference: &str) -> &str {
     match reference.split_once(":secret:") {
         Some((arn, name)) if arn.starts_with("arn:") => name,

@@ -18,7 +18,7 @@ use crate::error::classify;
 const ACTION: &str = "elasticloadbalancing:DescribeTargetHealth";
 
 /// ELB's codes for a target group that does not exist (the wire code, and the modeled name).
-pub(crate) const NOT_FOUND: &[(&str, &str)] = &[
+const NOT_FOUND: &[(&str, &str)] = &[
     ("TargetGroupNotFound", "target group"),
     ("TargetGroupNotFoundException", "target group"),
 ];
@@ -57,15 +57,22 @@ impl TargetHealthCheck {
         &self,
         target_group: &str,
     ) -> Result<Vec<TargetObservation>, FactError> {
-        let output = self
-            .elbv2
-            .describe_target_health()
-            .target_group_arn(target_group)
-            .send()
-            .await
-            .map_err(|error| classify(&error, ACTION, target_group, NOT_FOUND))?;
-        Ok(observations(output))
+        describe_targets(&self.elbv2, target_group).await
     }
+}
+
+/// The targets of `target_group` with their health: one `DescribeTargetHealth` call.
+pub(crate) async fn describe_targets(
+    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
+    target_group: &str,
+) -> Result<Vec<TargetObservation>, FactError> {
+    let output = elbv2
+        .describe_target_health()
+        .target_group_arn(target_group)
+        .send()
+        .await
+        .map_err(|error| classify(&error, ACTION, target_group, NOT_FOUND))?;
+    Ok(observations(output))
 }
 
 fn observations(output: DescribeTargetHealthOutput) -> Vec<TargetObservation> {
