@@ -166,6 +166,7 @@ async fn run_check(url: &str, requests: u32, concurrency: u32) -> Result<ClientR
         now,
         attempt: 1,
         memory: CheckMemory::default(),
+        horizon: None,
     };
     let started = Instant::now();
     let outcome = check.run(&view).await;

@@ -201,7 +201,12 @@ fn validate(
                     }
                 }
             }
-            Ok(config) => writeln!(out, "{}: valid ({})", path.display(), describe(&config))?,
+            Ok(config) => {
+                writeln!(out, "{}: valid ({})", path.display(), describe(&config))?;
+                for note in baseline_notes(&config) {
+                    writeln!(out, "{}: {note}", path.display())?;
+                }
+            }
             Err(errors) => {
                 invalid_files += 1;
                 error_count += errors.len();
@@ -243,6 +248,31 @@ fn describe(config: &Config) -> String {
     } else {
         format!("{own}; built-in plans off")
     }
+}
+
+/// One line per error-rate `compare` saying which baseline it will use.
+fn baseline_notes(config: &Config) -> Vec<String> {
+    use greenlight_core::config::checks::{CheckKind, CompareMetric};
+    config
+        .stages
+        .keys()
+        .filter_map(|stage| config.stage_plan(stage))
+        .flat_map(|plan| {
+            plan.checks
+                .into_iter()
+                .filter(|check| {
+                    matches!(&check.kind, CheckKind::Compare(p) if p.metric == CompareMetric::ErrorRate)
+                })
+                .map(move |check| {
+                    format!(
+                        "{} {}: baseline {}",
+                        plan.stage.as_str(),
+                        check.id,
+                        greenlight_core::checks::compare::baseline_note(&plan.stage)
+                    )
+                })
+        })
+        .collect()
 }
 
 fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
@@ -378,7 +408,11 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let yaml = dir.join("ok.yaml");
         let json = dir.join("bad.json");
-        std::fs::write(&yaml, "version: 1\ninherit_defaults: false\n").unwrap();
+        std::fs::write(
+            &yaml,
+            "version: 1\ninherit_defaults: false\nstages:\n  POST_PRODUCTION_TRAFFIC_SHIFT:\n    - compare: { metric: error_rate, max_increase: 1pp }\n",
+        )
+        .unwrap();
         std::fs::write(&json, "{ \"version\": 1, \"stages\": 3 }").unwrap();
         let (exit, out, err) = run_with(&[
             "config",
@@ -389,7 +423,13 @@ mod tests {
         std::fs::remove_dir_all(&dir).unwrap();
         assert_eq!(exit, Exit::Failure);
         assert!(
-            out.contains("ok.yaml: valid (stages: none; built-in plans off)"),
+            out.contains(
+                "ok.yaml: valid (stages: POST_PRODUCTION_TRAFFIC_SHIFT; built-in plans off)"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains("ok.yaml: POST_PRODUCTION_TRAFFIC_SHIFT compare: baseline before_shift"),
             "{out}"
         );
         assert!(

@@ -79,6 +79,7 @@ fn stage_view_at(stage: &str, started_at: SystemTime) -> StageView {
         now: SystemTime::now(),
         attempt: 1,
         memory: CheckMemory::default(),
+        horizon: None,
     }
 }
 

@@ -33,8 +33,17 @@ fn validate_accepts_good_configs_and_names_their_stages() {
     let (exit, out, _) = greenlight(&["config", "validate", MINIMAL, JSON]);
     assert_eq!(exit, Exit::Success);
     assert_eq!(exit.code(), 0);
-    let lines: Vec<&str> = out.lines().collect();
+    let lines: Vec<&str> = out.lines().filter(|l| l.contains(": valid (")).collect();
     assert_eq!(lines.len(), 2, "{out}");
+    // Each error-rate comparison says which baseline it will use.
+    assert!(
+        out.contains(": PRODUCTION_TRAFFIC_SHIFT compare: baseline concurrent at canary"),
+        "{out}"
+    );
+    assert!(
+        out.contains(": POST_PRODUCTION_TRAFFIC_SHIFT compare: baseline before_shift"),
+        "{out}"
+    );
     assert!(
         lines[0].starts_with(MINIMAL)
             && lines[0].contains(": valid (stages: PRE_SCALE_UP; built-in: RECONCILE_SERVICE"),

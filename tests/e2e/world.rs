@@ -559,6 +559,9 @@ async fn alb_metrics_come_from_real_requests_through_a_weighted_rule() {
         test_rule: None,
         test_endpoint: None,
     }));
+    facts.deployment = Ok(Arc::new(
+        greenlight_core::facts::DeploymentFacts::in_progress("d", Some(started)),
+    ));
     let params = serde_json::from_value(
         json!({ "metric": "error_rate", "max_increase": "1pp", "min_requests": 20 }),
     )
@@ -569,10 +572,12 @@ async fn alb_metrics_come_from_real_requests_through_a_weighted_rule() {
     let view = StageView {
         key: StageKey::new("d", "PRODUCTION_TRAFFIC_SHIFT", None),
         started_at: started,
-        // The window ends at a whole minute: put it past the requests just sent.
-        now: SystemTime::now() + Duration::from_secs(120),
+        // The window ends at a whole minute, `settle` (2m) before now: put it past the requests
+        // just sent.
+        now: SystemTime::now() + Duration::from_secs(240),
         attempt: 1,
         memory: CheckMemory::default(),
+        horizon: None,
     };
     let outcome = check.run(&view).await;
     assert_eq!(outcome.status, Status::Fail, "{outcome:?}");

@@ -122,6 +122,23 @@ pub struct DeploymentFacts {
     pub other_in_flight: Vec<String>,
 }
 
+impl DeploymentFacts {
+    /// A deployment in progress that started at `started_at`, with nothing else known yet.
+    pub fn in_progress(id: &str, started_at: Option<SystemTime>) -> Self {
+        DeploymentFacts {
+            id: id.to_owned(),
+            status: "IN_PROGRESS".to_owned(),
+            started_at,
+            green_tasks: TaskCounts::default(),
+            alarm_names: Vec::new(),
+            triggered_alarms: Vec::new(),
+            rollback: None,
+            hook_expires_at: None,
+            other_in_flight: Vec::new(),
+        }
+    }
+}
+
 /// A deployment's status and rollback reason.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct DeploymentStatus {

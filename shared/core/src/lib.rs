@@ -21,6 +21,7 @@ pub mod policy;
 pub mod protocol;
 pub mod reason;
 pub mod stage;
+pub mod stats;
 pub mod telemetry;
 
 pub use outcome::{Evidence, Outcome, Status};

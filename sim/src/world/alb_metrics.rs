@@ -7,7 +7,9 @@
 //! - dimensions `TargetGroup` (`targetgroup/<name>/<id>`, the end of the ARN) and/or
 //!   `LoadBalancer` (`app/<name>/<id>`) select the requests;
 //! - `RequestCount`, `HTTPCode_Target_{2,3,4,5}XX_Count`, `HTTPCode_ELB_{4,5}XX_Count`,
-//!   `HTTPCode_ELB_502_Count`, `HTTPCode_ELB_503_Count` count requests; `TargetResponseTime` is
+//!   `HTTPCode_ELB_502_Count`, `HTTPCode_ELB_503_Count` count requests, `TargetConnectionErrorCount`
+//!   the requests routed to a target group whose target could not be reached (the load balancer's
+//!   own 502); `TargetResponseTime` is
 //!   each target answer's latency in seconds;
 //! - statistics `Sum`, `SampleCount`, `Average`, `Minimum`, `Maximum` and percentiles `pNN[.N]`;
 //! - datapoints per `Period` from `StartTime` rounded down to the minute, up to `EndTime`; a
@@ -121,6 +123,9 @@ enum MetricKind {
     /// Load-balancer answers whose status is in `[from, to)`.
     ElbCodes(u16, u16),
     TargetResponseTime,
+    /// Requests routed to a target group whose target could not be reached: the load balancer
+    /// answered 502 itself.
+    TargetConnectionErrors,
 }
 
 impl MetricKind {
@@ -136,6 +141,7 @@ impl MetricKind {
             "HTTPCode_ELB_502_Count" => Self::ElbCodes(502, 503),
             "HTTPCode_ELB_503_Count" => Self::ElbCodes(503, 504),
             "TargetResponseTime" => Self::TargetResponseTime,
+            "TargetConnectionErrorCount" => Self::TargetConnectionErrors,
             _ => return None,
         })
     }
@@ -152,6 +158,10 @@ impl MetricKind {
                 (record.elb_generated() && (from..to).contains(&status)).then_some(1.0)
             }
             Self::TargetResponseTime => record.target_response_time.map(|time| time.as_secs_f64()),
+            Self::TargetConnectionErrors => {
+                (record.elb_generated() && record.target_group_arn.is_some() && status == 502)
+                    .then_some(1.0)
+            }
         }
     }
 }

@@ -1,23 +1,30 @@
 //! The `compare` check's gather half.
 //!
-//! The check registers four queries with the stage's [`MetricData`] when it is built — for green's
-//! and blue's target groups, `RequestCount` and either `HTTPCode_Target_5XX_Count` (error rate) or
-//! `TargetResponseTime` at the percentile (latency) — each as one datapoint over the whole window,
-//! so they are fetched with every other metric query of the stage in one call, and the request
-//! counts are shared with any other comparison of the same target groups.
+//! - `error_rate`: six per-minute queries — `RequestCount`, `HTTPCode_Target_5XX_Count` and
+//!   `TargetConnectionErrorCount` of green's and blue's target groups — over the check's own window:
+//!   from an hour before the deployment started (blue's baseline before the shift, and its
+//!   dispersion) to the last settled minute (`settle` before now). They are fetched in one
+//!   `GetMetricData` call with every other such query of the stage, and judged by
+//!   [`greenlight_core::checks::compare::error_rate`].
+//! - `latency`: `RequestCount` and `TargetResponseTime` at the percentile per side, each as one
+//!   datapoint over the stage's window, fetched with the stage's other metric queries.
 //!
 //! Which target group is green and which blue comes from the routing facts (the groups swap roles
 //! between deployments); a deployment without a distinct blue group has nothing to compare.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
+use greenlight_core::checks::compare::error_rate::{
+    self, Counts, ErrorRateObservation, LOOKBACK, MinuteObservation,
+};
 use greenlight_core::checks::compare::{
     COMPARE_NO_LOAD_BALANCER, CompareObservation, DOC, NAMESPACE, REQUEST_COUNT, SideObservation,
-    TARGET_5XX_COUNT, TARGET_RESPONSE_TIME, judge, no_baseline,
+    TARGET_5XX_COUNT, TARGET_CONNECTION_ERROR_COUNT, TARGET_RESPONSE_TIME, judge_latency,
+    no_baseline,
 };
-use greenlight_core::checks::metric::MetricSeries;
+use greenlight_core::checks::metric::{MetricSeries, MetricWindow};
 use greenlight_core::config::checks::{CompareMetric, CompareParams};
 use greenlight_core::config::values::DimensionTemplate;
 use greenlight_core::engine::{Check, CheckFuture, StageView};
@@ -36,13 +43,20 @@ pub fn build(params: &CompareParams, deps: &CheckDeps) -> Box<dyn Check> {
     ))
 }
 
+const MINUTE: Duration = Duration::from_secs(60);
+/// The oldest minute asked for, however long the deployment has run: a day before now.
+const MAX_SPAN: Duration = Duration::from_secs(24 * 60 * 60);
+
 /// The queries of one side.
 struct SideQueries {
     requests: (QuerySpec, QueryHandle),
+    /// Error rate: target 5xx; latency: the percentile.
     measure: (QuerySpec, QueryHandle),
+    /// Error rate only: target connection errors.
+    connection_errors: Option<(QuerySpec, QueryHandle)>,
 }
 
-/// Green's error rate or latency against blue's over the same window.
+/// Green's error rate or latency against blue's.
 pub struct CompareCheck {
     params: CompareParams,
     facts: Arc<dyn Facts>,
@@ -64,9 +78,18 @@ fn side_dimensions(target_group: &str) -> BTreeMap<String, DimensionTemplate> {
     .collect()
 }
 
+fn floor_minute(time: SystemTime) -> SystemTime {
+    let unix = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    SystemTime::UNIX_EPOCH + Duration::from_secs(unix - unix % 60)
+}
+
 impl CompareCheck {
     /// The check with its params, registering its queries with the stage's `metric_data`.
     pub fn new(params: CompareParams, facts: Arc<dyn Facts>, metric_data: Arc<MetricData>) -> Self {
+        let per_minute = params.metric == CompareMetric::ErrorRate;
         let register = |target_group: &str| {
             let query = |metric_name: &str, stat: String| {
                 let spec = QuerySpec {
@@ -74,7 +97,11 @@ impl CompareCheck {
                     metric_name: metric_name.to_owned(),
                     dimensions: side_dimensions(target_group),
                     stat,
-                    period: QueryPeriod::WholeWindow,
+                    period: if per_minute {
+                        QueryPeriod::OwnWindow(MINUTE)
+                    } else {
+                        QueryPeriod::WholeWindow
+                    },
                 };
                 let handle = metric_data.register(spec.clone());
                 (spec, handle)
@@ -88,6 +115,8 @@ impl CompareCheck {
                         params.latency_percentile().to_string(),
                     ),
                 },
+                connection_errors: per_minute
+                    .then(|| query(TARGET_CONNECTION_ERROR_COUNT, "Sum".to_owned())),
             }
         };
         let green = register("{green.target_group}");
@@ -112,7 +141,18 @@ impl CompareCheck {
             .map_err(|error| error.to_outcome(&spec.describe()))
     }
 
-    async fn side(
+    async fn series_over(
+        &self,
+        (spec, handle): &(QuerySpec, QueryHandle),
+        window: MetricWindow,
+    ) -> Result<MetricSeries, Outcome> {
+        self.metric_data
+            .series_over(*handle, self.facts.as_ref(), window)
+            .await
+            .map_err(|error| error.to_outcome(&spec.describe()))
+    }
+
+    async fn latency_side(
         &self,
         queries: &SideQueries,
         target_group: &str,
@@ -123,16 +163,86 @@ impl CompareCheck {
         let observation = SideObservation {
             target_group: target_group.to_owned(),
             requests: count(requests.total()),
-            errors: match self.params.metric {
-                CompareMetric::ErrorRate => count(measure.total()),
-                CompareMetric::Latency => 0,
-            },
-            latency_seconds: match self.params.metric {
-                CompareMetric::ErrorRate => None,
-                CompareMetric::Latency => window_latency(&measure, &requests),
-            },
+            latency_seconds: window_latency(&measure, &requests),
         };
         Ok((observation, requests))
+    }
+
+    /// One side's counts per minute over `window`.
+    async fn minutes_of(
+        &self,
+        queries: &SideQueries,
+        window: MetricWindow,
+    ) -> Result<BTreeMap<SystemTime, Counts>, Outcome> {
+        let mut minutes: BTreeMap<SystemTime, Counts> = BTreeMap::new();
+        for point in self
+            .series_over(&queries.requests, window)
+            .await?
+            .datapoints
+        {
+            minutes.entry(point.at).or_default().requests += point.value.max(0.0);
+        }
+        let mut errors = self.series_over(&queries.measure, window).await?.datapoints;
+        if let Some(connection) = &queries.connection_errors {
+            errors.extend(self.series_over(connection, window).await?.datapoints);
+        }
+        for point in errors {
+            minutes.entry(point.at).or_default().errors += point.value.max(0.0);
+        }
+        Ok(minutes)
+    }
+
+    async fn error_rate(
+        &self,
+        stage: &StageView,
+        green_target_group: &str,
+        blue_target_group: &str,
+    ) -> Result<Outcome, Outcome> {
+        let deployment = self
+            .facts
+            .deployment()
+            .await
+            .map_err(|error| error.to_outcome())?;
+        let settled_now = stage
+            .now
+            .checked_sub(self.params.settle())
+            .unwrap_or(stage.now);
+        let window = MetricWindow::for_stage(stage.started_at, settled_now);
+        let earliest = floor_minute(stage.now.checked_sub(MAX_SPAN).unwrap_or(stage.now));
+        let from = deployment
+            .started_at
+            .map_or(window.start, |started| started.min(window.start))
+            .checked_sub(LOOKBACK)
+            .map_or(earliest, |from| floor_minute(from).max(earliest));
+        let fetched = MetricWindow {
+            start: from,
+            end: window.end.max(from),
+        };
+        let green = self.minutes_of(&self.green, fetched).await?;
+        let blue = self.minutes_of(&self.blue, fetched).await?;
+        let mut at: Vec<SystemTime> = green.keys().chain(blue.keys()).copied().collect();
+        at.sort();
+        at.dedup();
+        let minutes = at
+            .into_iter()
+            .filter(|minute| *minute < window.end)
+            .map(|minute| MinuteObservation {
+                at: minute,
+                green: green.get(&minute).copied().unwrap_or_default(),
+                blue: blue.get(&minute).copied().unwrap_or_default(),
+            })
+            .collect();
+        Ok(error_rate::judge(
+            &self.params,
+            &ErrorRateObservation {
+                green_target_group: green_target_group.to_owned(),
+                blue_target_group: blue_target_group.to_owned(),
+                minutes,
+                deployment_started_at: deployment.started_at,
+                window,
+                horizon: stage.horizon,
+            },
+        ))
     }
 
     async fn compare(&self, stage: &StageView) -> Result<Outcome, Outcome> {
@@ -184,9 +294,12 @@ impl CompareCheck {
             }
             .to_outcome());
         }
-        let (green, green_requests) = self.side(&self.green, green, stage).await?;
-        let (blue, _) = self.side(&self.blue, blue, stage).await?;
-        Ok(judge(
+        if self.params.metric == CompareMetric::ErrorRate {
+            return self.error_rate(stage, green, blue).await;
+        }
+        let (green, green_requests) = self.latency_side(&self.green, green, stage).await?;
+        let (blue, _) = self.latency_side(&self.blue, blue, stage).await?;
+        Ok(judge_latency(
             &self.params,
             &CompareObservation {
                 window: green_requests.window,
@@ -273,8 +386,87 @@ mod tests {
     use super::*;
     use crate::checks::metric::MetricCheck;
     use crate::checks::metric_data::tests::{
-        BLUE_TG, GREEN_TG, STARTED, answer, at, client, facts, stage, throttling,
+        BLUE_TG, GREEN_TG, STARTED, answer, at, client, dimension, stage, throttling,
     };
+
+    /// The deployment started five minutes before the stage.
+    const DEPLOYMENT_STARTED: u64 = STARTED - 300;
+
+    /// Routing facts with `blue`, and a deployment that started at [`DEPLOYMENT_STARTED`].
+    fn facts(blue: Option<&str>) -> Arc<StaticFacts> {
+        let facts = crate::checks::metric_data::tests::facts(blue);
+        let mut facts = Arc::try_unwrap(facts).expect("a fresh facts");
+        facts.deployment = Ok(Arc::new(
+            greenlight_core::facts::DeploymentFacts::in_progress(
+                "deployment-1",
+                Some(at(DEPLOYMENT_STARTED)),
+            ),
+        ));
+        Arc::new(facts)
+    }
+
+    /// Answers every query per period from its start to its end: `values(metric, side, minute)`
+    /// with the side `green` or `blue` and the minute's Unix seconds; `None` is no datapoint.
+    fn per_minute(
+        values: impl Fn(&str, &str, u64) -> Option<f64> + Send + Sync + 'static,
+    ) -> aws_smithy_mocks::Rule {
+        use aws_sdk_cloudwatch::types::{MetricDataResult, StatusCode};
+        use aws_smithy_types::DateTime;
+        mock!(Client::get_metric_data).then_compute_output(move |input| {
+            let seconds = |time: Option<&DateTime>| time.map_or(0, |t| t.secs() as u64);
+            let (start, end) = (seconds(input.start_time()), seconds(input.end_time()));
+            let results = input
+                .metric_data_queries()
+                .iter()
+                .map(|query| {
+                    let stat = query.metric_stat().expect("a metric stat");
+                    let name = stat
+                        .metric()
+                        .and_then(|m| m.metric_name())
+                        .unwrap_or_default();
+                    let side = match dimension(query, "TargetGroup") {
+                        Some(GREEN_DIMENSION) => "green",
+                        Some(BLUE_DIMENSION) => "blue",
+                        _ => "other",
+                    };
+                    let period = stat.period().unwrap_or(60).max(60) as u64;
+                    let (mut times, mut points) = (Vec::new(), Vec::new());
+                    for minute in (start..end).step_by(period as usize) {
+                        if let Some(value) = values(name, side, minute) {
+                            times.push(DateTime::from_secs(minute as i64));
+                            points.push(value);
+                        }
+                    }
+                    MetricDataResult::builder()
+                        .id(query.id().unwrap_or_default())
+                        .set_timestamps(Some(times))
+                        .set_values(Some(points))
+                        .status_code(StatusCode::Complete)
+                        .build()
+                })
+                .collect();
+            aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput::builder()
+                .set_metric_data_results(Some(results))
+                .build()
+        })
+    }
+
+    /// Steady traffic per side: (requests, errors) a minute from the deployment's start (green)
+    /// or always (blue); no 5xx datapoint in a minute without errors, as ALB does.
+    fn steady(green: (f64, f64), blue: (f64, f64)) -> aws_smithy_mocks::Rule {
+        per_minute(move |metric, side, minute| {
+            let (requests, errors) = match side {
+                "green" if minute >= DEPLOYMENT_STARTED => green,
+                "blue" => blue,
+                _ => return None,
+            };
+            match metric {
+                REQUEST_COUNT if requests > 0.0 => Some(requests),
+                TARGET_5XX_COUNT if errors > 0.0 => Some(errors),
+                _ => None,
+            }
+        })
+    }
 
     const GREEN_DIMENSION: &str = "targetgroup/web-b/0000000000000002";
     const BLUE_DIMENSION: &str = "targetgroup/web-a/0000000000000001";
@@ -286,6 +478,9 @@ mod tests {
             max_increase: PercentagePoints::new(0.5).map(MaxIncrease::Points),
             max_ratio: None,
             min_requests: 100,
+            confidence: None,
+            settle: None,
+            on_underpowered: Default::default(),
         }
     }
 
@@ -296,6 +491,9 @@ mod tests {
             max_increase: Some(MaxIncrease::Duration(Duration::from_millis(50))),
             max_ratio: None,
             min_requests: 100,
+            confidence: None,
+            settle: None,
+            on_underpowered: Default::default(),
         }
     }
 
@@ -324,8 +522,8 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn error_rates_of_both_sides_over_the_whole_window() {
-        let rule = traffic((1000.0, 30.0, 0.2), (1000.0, 10.0, 0.2));
+    async fn error_rates_per_settled_minute_against_a_concurrent_baseline() {
+        let rule = steady((500.0, 30.0), (500.0, 5.0));
         let outcome = run(error_rate(), client(&[&rule]), facts(Some(BLUE_TG))).await;
         assert_eq!(
             outcome.code, &COMPARE_ERROR_RATE_HIGHER,
@@ -333,21 +531,119 @@ mod tests {
             outcome.message
         );
         assert_eq!(outcome.status, Status::Fail);
+        let test = &outcome.evidence[0];
+        // Ten minutes into the stage, the last two have not settled: eight stage minutes, plus
+        // the five since the deployment started, carried.
+        assert_eq!(test.value["minutes_concurrent"], json!(13));
+        assert_eq!(test.value["minutes_carried_from_earlier_steps"], json!(5));
         let green = &outcome.evidence[1];
         assert_eq!(green.resource.as_deref(), Some(GREEN_TG));
-        assert_eq!(green.value["errors"], json!(30));
-        assert_eq!(green.samples, Some(1000));
+        assert_eq!(green.value["errors"], json!(240));
+        assert_eq!(green.samples, Some(4000));
         assert_eq!(
             green.window.as_deref(),
-            Some("2027-01-15T08:00:00Z/2027-01-15T08:10:00Z")
+            Some("2027-01-15T08:00:00Z/2027-01-15T08:08:00Z")
         );
-        assert_eq!(outcome.evidence[2].resource.as_deref(), Some(BLUE_TG));
+        let blue = &outcome.evidence[2];
+        assert_eq!(blue.resource.as_deref(), Some(BLUE_TG));
+        assert_eq!(blue.value["baseline"], json!("concurrent"));
         assert_eq!(rule.num_calls(), 1);
 
-        let clean = traffic((1000.0, 0.0, 0.2), (1000.0, 2.0, 0.2));
+        let clean = steady((500.0, 0.0), (500.0, 5.0));
         let outcome = run(error_rate(), client(&[&clean]), facts(Some(BLUE_TG))).await;
         assert_eq!(outcome.code, &COMPARE_NOT_WORSE, "{}", outcome.message);
         assert_eq!(outcome.evidence[1].value["error_rate_percent"], json!(0.0));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn green_at_all_traffic_is_compared_with_blue_before_the_shift() {
+        let rule = per_minute(|metric, side, minute| {
+            let (requests, errors) = match side {
+                // Green took all production traffic when the stage started.
+                "green" if minute >= STARTED => (1000.0, 10.0),
+                "blue" if minute < STARTED => (1000.0, 10.0),
+                _ => return None,
+            };
+            match metric {
+                REQUEST_COUNT => Some(requests),
+                TARGET_5XX_COUNT => Some(errors),
+                _ => None,
+            }
+        });
+        let outcome = run(error_rate(), client(&[&rule]), facts(Some(BLUE_TG))).await;
+        assert_eq!(outcome.code, &COMPARE_NOT_WORSE, "{}", outcome.message);
+        let blue = &outcome.evidence[2];
+        assert_eq!(blue.value["baseline"], json!("before_shift"));
+        assert_eq!(blue.value["minutes"], json!(8));
+        assert_eq!(
+            blue.window.as_deref(),
+            Some("2027-01-15T07:52:00Z/2027-01-15T08:00:00Z")
+        );
+        assert!(
+            outcome.message.contains("baseline before_shift"),
+            "{}",
+            outcome.message
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn connection_errors_count_as_errors() {
+        let rule = per_minute(|metric, side, minute| match (metric, side) {
+            (REQUEST_COUNT, _) => Some(500.0),
+            (TARGET_CONNECTION_ERROR_COUNT, "green") if minute >= DEPLOYMENT_STARTED => Some(40.0),
+            (TARGET_5XX_COUNT, _) => Some(2.0),
+            _ => None,
+        });
+        let outcome = run(error_rate(), client(&[&rule]), facts(Some(BLUE_TG))).await;
+        assert_eq!(
+            outcome.code, &COMPARE_ERROR_RATE_HIGHER,
+            "{}",
+            outcome.message
+        );
+        assert_eq!(outcome.evidence[1].value["errors"], json!(8 * 42));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn error_rate_queries_are_per_minute_from_an_hour_before_the_deployment() {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let recorded = Arc::clone(&seen);
+        let rule = mock!(Client::get_metric_data).then_compute_output(move |input| {
+            let mut recorded = recorded.lock().expect("lock");
+            for query in input.metric_data_queries() {
+                let stat = query.metric_stat().expect("a metric stat");
+                recorded.push((
+                    stat.metric()
+                        .and_then(|m| m.metric_name())
+                        .unwrap_or_default()
+                        .to_owned(),
+                    stat.period(),
+                    input.start_time().map(|t| t.secs() as u64),
+                    input.end_time().map(|t| t.secs() as u64),
+                ));
+            }
+            aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput::builder().build()
+        });
+        let outcome = run(error_rate(), client(&[&rule]), facts(Some(BLUE_TG))).await;
+        assert_eq!(outcome.code, &COMPARE_TOO_FEW_REQUESTS);
+        let mut seen = seen.lock().expect("lock").clone();
+        seen.sort();
+        let window = (
+            Some(60),
+            Some(DEPLOYMENT_STARTED - 3600),
+            Some(STARTED + 480),
+        );
+        let expected: Vec<_> = [
+            "HTTPCode_Target_5XX_Count",
+            "HTTPCode_Target_5XX_Count",
+            "RequestCount",
+            "RequestCount",
+            "TargetConnectionErrorCount",
+            "TargetConnectionErrorCount",
+        ]
+        .into_iter()
+        .map(|name| (name.to_owned(), window.0, window.1, window.2))
+        .collect();
+        assert_eq!(seen, expected);
     }
 
     #[tokio::test(start_paused = true)]
@@ -397,7 +693,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn too_few_requests_shows_both_counts() {
         let rule = traffic((40.0, 1.0, 0.2), (2000.0, 0.0, 0.2));
-        let outcome = run(error_rate(), client(&[&rule]), facts(Some(BLUE_TG))).await;
+        let outcome = run(latency(), client(&[&rule]), facts(Some(BLUE_TG))).await;
         assert_eq!(outcome.code, &COMPARE_TOO_FEW_REQUESTS);
         assert_eq!(outcome.status, Status::Inconclusive);
         assert!(
@@ -487,9 +783,10 @@ mod tests {
         );
     }
 
-    /// The stage's two metric checks and two comparisons share one `GetMetricData` call.
+    /// The stage's two metric checks and latency comparison share one `GetMetricData` call; the
+    /// error-rate comparison's per-minute window is a second.
     #[tokio::test(start_paused = true)]
-    async fn a_stage_with_two_metric_and_two_compare_checks_makes_one_call() {
+    async fn a_stage_with_two_metric_and_two_compare_checks_makes_two_calls() {
         let rule = answer(|metric, _stat, target_group| match (metric, target_group) {
             (REQUEST_COUNT, Some(_)) => vec![1000.0],
             (TARGET_RESPONSE_TIME, Some(_)) => vec![0.2],
@@ -553,14 +850,15 @@ mod tests {
             vec![
                 "METRIC_WITHIN_BOUNDS",
                 "METRIC_NO_DATA",
-                "COMPARE_NOT_WORSE",
+                // One minute of requests an hour before the deployment: nothing in the stage.
+                "COMPARE_TOO_FEW_REQUESTS",
                 "COMPARE_NOT_WORSE"
             ]
         );
         assert_eq!(
             rule.num_calls(),
-            1,
-            "one GetMetricData call for the whole stage"
+            2,
+            "one GetMetricData call for the stage's window, one for the error-rate comparison's own"
         );
     }
 

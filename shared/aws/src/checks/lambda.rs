@@ -204,6 +204,7 @@ mod tests {
             now: SystemTime::UNIX_EPOCH,
             attempt: 1,
             memory: CheckMemory::default(),
+            horizon: None,
         }
     }
 

@@ -56,6 +56,10 @@ pub enum QueryPeriod {
     /// One datapoint for the whole window: the statistic over every sample in it (a percentile of
     /// all requests, not an average of per-minute percentiles).
     WholeWindow,
+    /// One datapoint per this period over a window the check chooses ([`MetricData::series_over`]),
+    /// such as the hour before the deployment as well as the stage: fetched together with every
+    /// other query registered this way, apart from the stage's own window.
+    OwnWindow(Duration),
 }
 
 /// A query as a check registers it: its dimensions may still name deployment facts.
@@ -125,6 +129,7 @@ pub struct MetricData {
     cloudwatch: aws_sdk_cloudwatch::Client,
     specs: Mutex<Vec<QuerySpec>>,
     fetched: tokio::sync::Mutex<Option<Arc<Fetched>>>,
+    fetched_over: tokio::sync::Mutex<Option<Arc<Fetched>>>,
 }
 
 impl std::fmt::Debug for MetricData {
@@ -142,6 +147,7 @@ impl MetricData {
             cloudwatch,
             specs: Mutex::new(Vec::new()),
             fetched: tokio::sync::Mutex::new(None),
+            fetched_over: tokio::sync::Mutex::new(None),
         }
     }
 
@@ -168,7 +174,31 @@ impl MetricData {
         stage: &StageView,
     ) -> Result<MetricSeries, SeriesError> {
         let window = MetricWindow::for_stage(stage.started_at, stage.now);
-        let mut memo = self.fetched.lock().await;
+        self.memoized(&self.fetched, handle, facts, window, false)
+            .await
+    }
+
+    /// The series of a query registered with [`QueryPeriod::OwnWindow`] over `window`. Every such
+    /// query is fetched at once; callers asking for the same window share the fetch.
+    pub async fn series_over(
+        &self,
+        handle: QueryHandle,
+        facts: &dyn Facts,
+        window: MetricWindow,
+    ) -> Result<MetricSeries, SeriesError> {
+        self.memoized(&self.fetched_over, handle, facts, window, true)
+            .await
+    }
+
+    async fn memoized(
+        &self,
+        slot: &tokio::sync::Mutex<Option<Arc<Fetched>>>,
+        handle: QueryHandle,
+        facts: &dyn Facts,
+        window: MetricWindow,
+        own_window: bool,
+    ) -> Result<MetricSeries, SeriesError> {
+        let mut memo = slot.lock().await;
         if let Some(fetched) = memo.as_ref()
             && fetched.window == window
             && let Some(result) = fetched.results.get(handle.0)
@@ -176,7 +206,7 @@ impl MetricData {
             return result.clone();
         }
         let specs = self.specs().clone();
-        let fetched = Arc::new(self.fetch(&specs, window, facts).await);
+        let fetched = Arc::new(self.fetch(&specs, window, facts, own_window).await);
         *memo = Some(Arc::clone(&fetched));
         drop(memo);
         fetched.results.get(handle.0).cloned().unwrap_or_else(|| {
@@ -188,8 +218,21 @@ impl MetricData {
     }
 
     /// Renders every spec, asks CloudWatch for the distinct queries, and maps the answers back.
-    async fn fetch(&self, specs: &[QuerySpec], window: MetricWindow, facts: &dyn Facts) -> Fetched {
-        let routing = if specs.iter().any(|spec| needs_routing(&spec.dimensions)) {
+    /// Only the specs of the kind asked for (own-window or not) are sent; the others answer an
+    /// error saying they were asked over the wrong window.
+    async fn fetch(
+        &self,
+        specs: &[QuerySpec],
+        window: MetricWindow,
+        facts: &dyn Facts,
+        own_window: bool,
+    ) -> Fetched {
+        let included =
+            |spec: &QuerySpec| matches!(spec.period, QueryPeriod::OwnWindow(_)) == own_window;
+        let routing = if specs
+            .iter()
+            .any(|spec| included(spec) && needs_routing(&spec.dimensions))
+        {
             Some(facts.routing().await)
         } else {
             None
@@ -208,6 +251,15 @@ impl MetricData {
         let rendered: Vec<Result<usize, SeriesError>> = specs
             .iter()
             .map(|spec| {
+                if !included(spec) {
+                    return Err(SeriesError::Fact(FactError::Unexpected {
+                        action: ACTION.to_owned(),
+                        message: format!(
+                            "{} was asked for over another window than it was registered for",
+                            spec.describe()
+                        ),
+                    }));
+                }
                 if needs_routing(&spec.dimensions)
                     && let Some(Err(error)) = &routing
                 {
@@ -221,7 +273,7 @@ impl MetricData {
                     dimensions,
                     stat: spec.stat.clone(),
                     period: match spec.period {
-                        QueryPeriod::Fixed(period) => period,
+                        QueryPeriod::Fixed(period) | QueryPeriod::OwnWindow(period) => period,
                         QueryPeriod::WholeWindow => whole_window_period(window),
                     },
                 };
@@ -455,6 +507,7 @@ pub(crate) mod tests {
             now: at(STARTED + 60 * minutes),
             attempt: 1,
             memory: CheckMemory::default(),
+            horizon: None,
         }
     }
 
@@ -499,7 +552,7 @@ pub(crate) mod tests {
         )
     }
 
-    fn dimension<'a>(query: &'a MetricDataQuery, name: &str) -> Option<&'a str> {
+    pub(crate) fn dimension<'a>(query: &'a MetricDataQuery, name: &str) -> Option<&'a str> {
         query
             .metric_stat()?
             .metric()?

@@ -89,6 +89,7 @@ pub(crate) mod tests {
             now: SystemTime::UNIX_EPOCH,
             attempt: 1,
             memory: CheckMemory::default(),
+            horizon: None,
         }
     }
 

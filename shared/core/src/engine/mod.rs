@@ -60,6 +60,10 @@ pub struct StageView {
     pub attempt: u32,
     /// What was remembered of this check from earlier invocations.
     pub memory: CheckMemory,
+    /// When waiting on this check would run out: the stage's start, plus its bake, plus the
+    /// check's `max_wait`. A check that gathers evidence over time uses it to tell whether the
+    /// traffic still to come can settle the question.
+    pub horizon: Option<SystemTime>,
 }
 
 /// A check in a plan, with its id and policy.
@@ -238,6 +242,8 @@ impl<'c> Engine<'c> {
                     now: wall_now,
                     attempt: state.attempts,
                     memory: state.memory(&planned.id),
+                    horizon: stage_started_at
+                        .checked_add(plan.bake.unwrap_or_default() + planned.policy.max_wait),
                 };
                 run_one(planned, view, started, stop_at).map(move |ran| (index, ran))
             })

@@ -11,7 +11,9 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{CheckKind, CheckParams, Validation};
 use crate::config::node::quote;
-use crate::config::values::{HumanDuration, PercentagePoints, Percentile, number_text, schema};
+use crate::config::values::{
+    HumanDuration, Percent, PercentagePoints, Percentile, number_text, schema,
+};
 use crate::stage::LifecycleStage;
 
 /// What to compare.
@@ -126,16 +128,68 @@ pub struct CompareParams {
     /// fewer is inconclusive.
     #[serde(default = "hundred")]
     pub min_requests: u64,
+    /// For `error_rate`: how sure the comparison must be, over every look of the whole deployment
+    /// (default 99%): at most 1 − confidence of releases no worse than blue are failed by this
+    /// check; a release at or beyond the margin is passed at most 1 − confidence of the time, or
+    /// 5% when that is larger.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confidence: Option<Percent>,
+    /// For `error_rate`: how long after a minute ends its load balancer metrics count as complete
+    /// (default 2m; CloudWatch publishes them one to three minutes late). Newer minutes are not
+    /// judged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub settle: Option<HumanDuration>,
+    /// For `error_rate`: what to answer when the traffic expected before the wait runs out cannot
+    /// tell an increase of `max_increase` from noise: `wait` (default: keep judging within
+    /// `max_wait`, then `on_exhausted`), `pass` (pass, saying so) or `fail`.
+    #[serde(default)]
+    pub on_underpowered: OnUnderpowered,
 }
 
 fn hundred() -> u64 {
     100
 }
 
+/// What an underpowered comparison answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OnUnderpowered {
+    /// Keep judging within `max_wait`; then the check's `on_exhausted` decides.
+    #[default]
+    Wait,
+    /// Pass, with the underpowered code and what could have been seen in the evidence.
+    Pass,
+    /// Fail: a release that cannot be judged does not go on.
+    Fail,
+}
+
+/// The default `confidence`.
+pub const DEFAULT_CONFIDENCE: f64 = 99.0;
+/// The default `settle`.
+pub const DEFAULT_SETTLE: Duration = Duration::from_secs(120);
+
 impl CompareParams {
     /// The percentile compared for latency: the one given, else p99.
     pub fn latency_percentile(&self) -> Percentile {
         self.percentile.unwrap_or(Percentile::P99)
+    }
+
+    /// The chance of a wrong answer the comparison accepts: 1 − confidence.
+    pub fn alpha(&self) -> f64 {
+        1.0 - self.confidence.map_or(DEFAULT_CONFIDENCE, Percent::value) / 100.0
+    }
+
+    /// The chance of passing a release exactly at the margin the comparison accepts: α, but at
+    /// least 5%. Passing needs evidence that green is within the margin; at the margin itself
+    /// that takes the most traffic, and releases worse than the margin are caught by the failing
+    /// test long before. A stricter β would hold good releases on quiet services far longer.
+    pub fn beta(&self) -> f64 {
+        self.alpha().max(0.05)
+    }
+
+    /// How long a minute's metrics take to count as complete.
+    pub fn settle(&self) -> Duration {
+        self.settle.map_or(DEFAULT_SETTLE, |settle| settle.get())
     }
 }
 
@@ -179,6 +233,35 @@ impl CheckParams for CompareParams {
             validation.error(
                 "max_ratio",
                 format!("expected a ratio from 1 to 100 (1.2 allows 20% worse), got {ratio}"),
+            );
+        }
+        if let Some(confidence) = self.confidence
+            && !(80.0..=99.99).contains(&confidence.value())
+        {
+            validation.error(
+                "confidence",
+                format!(
+                    "expected a confidence from 80% to 99.99% (99% fails at most 1 in 100 good releases), got {}%",
+                    number_text(confidence.value())
+                ),
+            );
+        }
+        if self.metric == CompareMetric::Latency
+            && (self.confidence.is_some()
+                || self.settle.is_some()
+                || self.on_underpowered != OnUnderpowered::Wait)
+        {
+            validation.error(
+                "",
+                "`confidence`, `settle` and `on_underpowered` apply to metric error_rate only",
+            );
+        }
+        if let Some(settle) = self.settle
+            && settle.get() > Duration::from_secs(15 * 60)
+        {
+            validation.error(
+                "settle",
+                format!("expected at most 15m (CloudWatch publishes within minutes), got {settle}"),
             );
         }
         if self.min_requests == 0 {

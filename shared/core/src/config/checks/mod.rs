@@ -29,7 +29,7 @@ use crate::policy::{CheckPolicy, Mode, OnError, OnExhausted, OnInconclusive, OnN
 use crate::stage::LifecycleStage;
 
 pub use alarms::{AlarmsParams, InsufficientData};
-pub use compare::{CompareMetric, CompareParams, MaxIncrease};
+pub use compare::{CompareMetric, CompareParams, MaxIncrease, OnUnderpowered};
 pub use http::{
     HeaderValue, HttpExpect, HttpMethod, HttpParams, HttpTarget, JsonPath, JsonPathStep,
 };
