@@ -152,6 +152,7 @@ pub static DOC: CheckDoc = CheckDoc {
     example: "compare:\n  metric: error_rate\n  max_increase: 0.5pp\n  confidence: 99%\n  min_requests: 200",
     iam_actions: &[
         "cloudwatch:GetMetricData",
+        "ecs:DescribeServiceDeployments",
         "ecs:DescribeServiceRevisions",
         "elasticloadbalancing:DescribeRules",
     ],
