@@ -24,7 +24,7 @@ use greenlight_core::checks::compare::{
     TARGET_5XX_COUNT, TARGET_CONNECTION_ERROR_COUNT, TARGET_RESPONSE_TIME, judge_latency,
     no_baseline,
 };
-use greenlight_core::checks::metric::{MetricSeries, MetricWindow};
+use greenlight_core::checks::metric::{MetricSeries, MetricWindow, minute_floor, whole_count};
 use greenlight_core::config::checks::{CompareMetric, CompareParams};
 use greenlight_core::config::values::DimensionTemplate;
 use greenlight_core::engine::{Check, CheckFuture, StageView};
@@ -76,14 +76,6 @@ fn side_dimensions(target_group: &str) -> BTreeMap<String, DimensionTemplate> {
     .into_iter()
     .filter_map(|(name, value)| Some((name.to_owned(), value.parse().ok()?)))
     .collect()
-}
-
-fn floor_minute(time: SystemTime) -> SystemTime {
-    let unix = time
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .unwrap_or_default()
-        .as_secs();
-    SystemTime::UNIX_EPOCH + Duration::from_secs(unix - unix % 60)
 }
 
 impl CompareCheck {
@@ -162,7 +154,7 @@ impl CompareCheck {
         let measure = self.series(&queries.measure, stage).await?;
         let observation = SideObservation {
             target_group: target_group.to_owned(),
-            requests: count(requests.total()),
+            requests: whole_count(requests.total()),
             latency_seconds: window_latency(&measure, &requests),
         };
         Ok((observation, requests))
@@ -208,12 +200,12 @@ impl CompareCheck {
             .checked_sub(self.params.settle())
             .unwrap_or(stage.now);
         let window = MetricWindow::for_stage(stage.started_at, settled_now);
-        let earliest = floor_minute(stage.now.checked_sub(MAX_SPAN).unwrap_or(stage.now));
+        let earliest = minute_floor(stage.now.checked_sub(MAX_SPAN).unwrap_or(stage.now));
         let from = deployment
             .started_at
             .map_or(window.start, |started| started.min(window.start))
             .checked_sub(LOOKBACK)
-            .map_or(earliest, |from| floor_minute(from).max(earliest));
+            .map_or(earliest, |from| minute_floor(from).max(earliest));
         let fetched = MetricWindow {
             start: from,
             end: window.end.max(from),
@@ -307,15 +299,6 @@ impl CompareCheck {
                 blue,
             },
         ))
-    }
-}
-
-/// A sum of counts as a whole number (CloudWatch returns them as floats).
-fn count(total: f64) -> u64 {
-    if total.is_finite() && total > 0.0 {
-        total.round() as u64
-    } else {
-        0
     }
 }
 
@@ -890,7 +873,7 @@ mod tests {
             weighted.is_some_and(|v| (v - 0.175).abs() < 1e-9),
             "{weighted:?}"
         );
-        assert_eq!(count(999.6), 1000);
-        assert_eq!(count(f64::NAN), 0);
+        assert_eq!(whole_count(999.6), 1000);
+        assert_eq!(whole_count(f64::NAN), 0);
     }
 }

@@ -155,6 +155,25 @@ pub struct MetricWindow {
     pub end: SystemTime,
 }
 
+/// `time` rounded down to the whole minute (CloudWatch's one-minute periods start there).
+pub fn minute_floor(time: SystemTime) -> SystemTime {
+    let unix = time
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_secs();
+    SystemTime::UNIX_EPOCH + Duration::from_secs(unix - unix % WINDOW_ALIGNMENT)
+}
+
+/// A sum of counts as a whole number (CloudWatch returns them as floats; negative or not-a-number
+/// sums read as zero).
+pub fn whole_count(total: f64) -> u64 {
+    if total.is_finite() && total > 0.0 {
+        total.round() as u64
+    } else {
+        0
+    }
+}
+
 impl MetricWindow {
     /// The window of a stage that started at `started_at`, judged at `now`: from the start rounded
     /// up to the minute to now rounded down to the minute. Empty (start = end) in the stage's

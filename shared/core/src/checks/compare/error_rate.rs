@@ -44,7 +44,7 @@ use super::{
     COMPARE_NOT_WORSE, COMPARE_TOO_FEW_REQUESTS, COMPARE_TOO_NOISY, COMPARE_UNDECIDED,
     COMPARE_UNDERPOWERED, percent_text, rounded, signed, thresholds_text, trimmed,
 };
-use crate::checks::metric::MetricWindow;
+use crate::checks::metric::{MetricWindow, minute_floor, whole_count};
 use crate::config::checks::{CompareParams, MaxIncrease, OnUnderpowered};
 use crate::outcome::{Evidence, Outcome};
 use crate::stats::sequential::{
@@ -140,14 +140,6 @@ struct Baseline {
 
 fn window_text(start: SystemTime, end: SystemTime) -> String {
     MetricWindow { start, end }.to_string()
-}
-
-fn whole(value: f64) -> u64 {
-    if value.is_finite() && value > 0.0 {
-        value.round() as u64
-    } else {
-        0
-    }
 }
 
 /// Blue's minutes with traffic before `before`, most recent first, in which green served nothing.
@@ -247,13 +239,7 @@ struct Sequence {
 fn sequence(observed: &ErrorRateObservation, dispersion: f64) -> Sequence {
     let from = observed
         .deployment_started_at
-        .map_or(observed.window.start, |started| {
-            let unix = started
-                .duration_since(SystemTime::UNIX_EPOCH)
-                .unwrap_or_default()
-                .as_secs();
-            SystemTime::UNIX_EPOCH + Duration::from_secs(unix - unix % 60)
-        })
+        .map_or(observed.window.start, minute_floor)
         .min(observed.window.start);
     let in_sequence: Vec<&MinuteObservation> = observed
         .minutes
@@ -340,12 +326,12 @@ pub fn judge(params: &CompareParams, observed: &ErrorRateObservation) -> Outcome
             "green error rate ((HTTPCode_Target_5XX_Count + TargetConnectionErrorCount) / RequestCount)",
             json!({
                 "error_rate_percent": rounded(green.rate() * 100.0, 4),
-                "errors": whole(green.errors),
-                "requests": whole(green.requests),
+                "errors": whole_count(green.errors),
+                "requests": whole_count(green.requests),
             }),
         )
         .window(window.as_str())
-        .samples(whole(green.requests))
+        .samples(whole_count(green.requests))
         .resource(observed.green_target_group.as_str())
     };
 
@@ -378,8 +364,8 @@ pub fn judge(params: &CompareParams, observed: &ErrorRateObservation) -> Outcome
             "traffic to settle the comparison",
             json!({
                 "green_requests_per_minute": rounded(per_minute, 2),
-                "expected_requests_before_the_wait_ends": whole(expected),
-                "requests_needed": needed.map(whole),
+                "expected_requests_before_the_wait_ends": whole_count(expected),
+                "requests_needed": needed.map(whole_count),
             }),
         )
         .window(window.as_str())
@@ -390,7 +376,7 @@ pub fn judge(params: &CompareParams, observed: &ErrorRateObservation) -> Outcome
         return underpowered(format!(
             "too little traffic to tell: at {} requests a minute green would serve about {} requests before the wait runs out, fewer than `min_requests` {} ({settled_note})",
             trimmed(per_minute, 1),
-            whole(expected),
+            whole_count(expected),
             params.min_requests
         ))
         .with_evidence(green_evidence(&green))
@@ -406,7 +392,7 @@ pub fn judge(params: &CompareParams, observed: &ErrorRateObservation) -> Outcome
             &COMPARE_TOO_FEW_REQUESTS,
             format!(
                 "too few requests to compare {during}: green served {}; it needs at least {}",
-                whole(green.requests),
+                whole_count(green.requests),
                 params.min_requests
             ),
         )
@@ -451,13 +437,13 @@ pub fn judge(params: &CompareParams, observed: &ErrorRateObservation) -> Outcome
         json!({
             "baseline": baseline.kind.name(),
             "error_rate_percent": rounded(blue_rate * 100.0, 4),
-            "errors": whole(baseline.blue.errors),
-            "requests": whole(baseline.blue.requests),
+            "errors": whole_count(baseline.blue.errors),
+            "requests": whole_count(baseline.blue.requests),
             "minutes": baseline.minutes,
         }),
     )
     .window(baseline.window.as_str())
-    .samples(whole(baseline.blue.requests))
+    .samples(whole_count(baseline.blue.requests))
     .resource(observed.blue_target_group.as_str());
     let test_evidence = Evidence::new(
         "green against blue, always-valid sequential test",
@@ -484,7 +470,7 @@ pub fn judge(params: &CompareParams, observed: &ErrorRateObservation) -> Outcome
         "{thresholds}; fail when the mixture SPRT rejects \"no worse than blue\" at {confidence} and the margin is breached; pass when green's requests rule out the allowed rate at {pass_confidence}"
     ))
     .window(window.as_str())
-    .samples(whole(green.requests + baseline.blue.requests));
+    .samples(whole_count(green.requests + baseline.blue.requests));
     let with_evidence = |outcome: Outcome| {
         outcome
             .with_evidence(test_evidence.clone())
@@ -502,11 +488,11 @@ pub fn judge(params: &CompareParams, observed: &ErrorRateObservation) -> Outcome
     let summary = format!(
         "green {} ({} of {} requests) against blue {} ({} of {}, baseline {}); {interval_text}",
         percent_text(green.rate()),
-        whole(green.errors),
-        whole(green.requests),
+        whole_count(green.errors),
+        whole_count(green.requests),
         percent_text(blue_rate),
-        whole(baseline.blue.errors),
-        whole(baseline.blue.requests),
+        whole_count(baseline.blue.errors),
+        whole_count(baseline.blue.requests),
         baseline.kind.name(),
     );
 
@@ -562,7 +548,7 @@ pub fn judge(params: &CompareParams, observed: &ErrorRateObservation) -> Outcome
         let message = format!(
             "too little traffic to tell: at {} requests a minute green would serve about {} requests before the wait runs out, enough to tell {could_by_horizon} at {pass_confidence}, not the allowed {}: {summary}",
             trimmed(per_minute, 1),
-            whole(expected),
+            whole_count(expected),
             thresholds
         );
         return with_evidence(underpowered(message)).with_evidence(traffic_evidence(needed));

@@ -434,12 +434,7 @@ mod tests {
     use crate::config::checks::test_support::check;
     use crate::outcome::Status;
 
-    fn params(yaml: &str) -> CompareParams {
-        match check(yaml).expect("valid compare check").kind {
-            CheckKind::Compare(params) => params,
-            other => panic!("{other:?}"),
-        }
-    }
+    use super::simulation::params;
 
     fn side(target_group: &str, requests: u64, latency_ms: Option<f64>) -> SideObservation {
         SideObservation {
