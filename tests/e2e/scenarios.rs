@@ -293,6 +293,95 @@ async fn a_report_permission_scoped_to_deployment_groups_fails_every_codedeploy_
     );
 }
 
+/// Each production step's final comparison, in order: the check's code and the baseline its
+/// message names (`None` when it judged without one).
+fn compare_verdicts(report: &SimReport) -> Vec<(String, Option<String>)> {
+    answers(report, "production-traffic", "PRODUCTION_TRAFFIC_SHIFT")
+        .into_iter()
+        .filter_map(|event| match event {
+            TimelineEvent::HookAnswered { status, checks, .. } if status != "IN_PROGRESS" => {
+                checks.iter().find(|check| check.id.starts_with("compare"))
+            }
+            _ => None,
+        })
+        .map(|check| {
+            let baseline = check
+                .message
+                .split("baseline ")
+                .nth(1)
+                .and_then(|rest| rest.split(')').next())
+                .map(str::to_owned);
+            (check.code.clone(), baseline)
+        })
+        .collect()
+}
+
+fn verdict(code: &str, baseline: Option<&str>) -> (String, Option<String>) {
+    (code.to_owned(), baseline.map(str::to_owned))
+}
+
+/// The comparison on real ALB metrics from real requests, at every kind of step. The six
+/// deployments run side by side: each waits on whole CloudWatch minutes (several of real time),
+/// not on the machine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn compare_judges_every_step_against_the_right_baseline() {
+    let (canary, linear, blue_green, worse_canary, worse_after_shift, quiet) = tokio::join!(
+        rehearse("compare-equal-noise-canary"),
+        rehearse("compare-equal-noise-linear"),
+        rehearse("compare-equal-noise-blue-green"),
+        rehearse("compare-worse-at-canary"),
+        rehearse("compare-worse-after-shift"),
+        rehearse("compare-underpowered-canary"),
+    );
+    let timeline = |report: &SimReport| describe(report);
+    // Equal noise on both sides passes every step, against blue in the same minutes while blue
+    // serves, then against blue's own minutes before the shift.
+    for report in [&canary, &linear] {
+        assert_eq!(
+            compare_verdicts(report),
+            [
+                verdict("COMPARE_NOT_WORSE", Some("concurrent")),
+                verdict("COMPARE_NOT_WORSE", Some("before_shift")),
+            ],
+            "{}",
+            timeline(report)
+        );
+    }
+    assert_eq!(
+        compare_verdicts(&blue_green),
+        [verdict("COMPARE_NOT_WORSE", Some("before_shift"))],
+        "{}",
+        timeline(&blue_green)
+    );
+    // Five points worse is stopped at the canary, and after a BLUE_GREEN shift.
+    assert_eq!(
+        compare_verdicts(&worse_canary),
+        [verdict("COMPARE_ERROR_RATE_HIGHER", Some("concurrent"))],
+        "{}",
+        timeline(&worse_canary)
+    );
+    assert_eq!(
+        compare_verdicts(&worse_after_shift),
+        [verdict("COMPARE_ERROR_RATE_HIGHER", Some("before_shift"))],
+        "{}",
+        timeline(&worse_after_shift)
+    );
+    // Too quiet a canary is underpowered, passed by its policy, never called "not worse".
+    let quiet_verdicts = compare_verdicts(&quiet);
+    assert_eq!(
+        quiet_verdicts.first().map(|(code, _)| code.as_str()),
+        Some("COMPARE_UNDERPOWERED"),
+        "{}",
+        timeline(&quiet)
+    );
+    assert_eq!(
+        quiet_verdicts.last(),
+        Some(&verdict("COMPARE_NOT_WORSE", Some("before_shift"))),
+        "{}",
+        timeline(&quiet)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 // About 80 s of real time: CloudWatch metric windows are whole minutes, so the comparison
 // needs a full minute of canary traffic before it can judge.

@@ -221,8 +221,9 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
     .map_err(fail)?;
     lambda.serve_invocations(&world);
 
-    let load =
-        begin_deployment(scenario, &world, &endpoint, stack.production_listener.1).map_err(fail)?;
+    let load = begin_deployment(scenario, &world, &endpoint, stack.production_listener.1)
+        .await
+        .map_err(fail)?;
 
     let calls = CallTally::new(&endpoint);
     let health_active = AtomicBool::new(target_health_starts_at(scenario, None));

@@ -551,6 +551,10 @@ pub struct DeploymentSpec {
     /// Requests per second through the production listener while the deployment runs (0: none).
     #[serde(default, rename = "production_load")]
     pub production_load: u32,
+    /// Real seconds the production load runs through blue before the deployment begins: the
+    /// history a running service has in CloudWatch (blue's minutes before the shift, its noise).
+    #[serde(default, rename = "production_load_lead_seconds")]
+    pub production_load_lead_seconds: u64,
     /// CODE_DEPLOY: the AppSpec's `Hooks`, as in `appspec.yaml`: single-key maps from a lifecycle
     /// event to the function (name or ARN) that runs the `codedeploy-hook` binary.
     #[serde(default, rename = "appspec_hooks")]

@@ -191,21 +191,26 @@ pub fn function_env(aws: &LocalAws, endpoint: &AwsEndpoint) -> Vec<(String, Stri
     env
 }
 
-/// The moment the deployment begins: the scenario's faults apply from now on (never to setup),
-/// production load starts, and the functions' call counts start from zero.
-pub(crate) fn begin_deployment(
+/// The moment the deployment begins: production load starts (and runs through blue alone for the
+/// scenario's lead), the scenario's faults apply from now on (never to setup), and the functions'
+/// call counts start from zero.
+pub(crate) async fn begin_deployment(
     scenario: &Scenario,
     world: &World,
     endpoint: &AwsEndpoint,
     production_port: u16,
 ) -> Result<Option<LoadGenerator>, String> {
+    let load = start_load(scenario, production_port)?;
+    let lead = scenario.deployment.production_load_lead_seconds;
+    if load.is_some() && lead > 0 {
+        tokio::time::sleep(Duration::from_secs(lead)).await;
+    }
     for fault in &scenario.faults {
         world
             .faults()
             .add(fault_rule(fault))
             .map_err(|error| format!("invalid fault: {error}"))?;
     }
-    let load = start_load(scenario, production_port)?;
     endpoint.reset_calls();
     Ok(load)
 }
@@ -419,8 +424,9 @@ async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
     let rehearsal = RehearsalWorld::new(
         scenario, &stack, &aws, &world, &plane, &blue_app, &green_app, &digests, &endpoint,
     );
-    let load =
-        begin_deployment(scenario, &world, &endpoint, stack.production_listener.1).map_err(fail)?;
+    let load = begin_deployment(scenario, &world, &endpoint, stack.production_listener.1)
+        .await
+        .map_err(fail)?;
 
     let driver = EcsDriver::new(&deployment, &hosts, &rehearsal);
     let result = tokio::time::timeout(options.max_duration, driver.run()).await;

@@ -246,13 +246,23 @@ fn sequence(observed: &ErrorRateObservation, dispersion: f64) -> Sequence {
         .iter()
         .filter(|m| m.at >= from && m.at < observed.window.end)
         .collect();
-    // Blue minutes from before green took all the traffic, each paired at most once.
+    // Blue minutes from before green took all the traffic, each paired at most once: blue's own
+    // counts whatever green served then (test traffic before the deployment's production shift),
+    // except minutes the sequence already uses as concurrent ones.
     let first_green_only = in_sequence
         .iter()
         .find(|m| m.green.requests > 0.0 && m.blue.requests <= 0.0)
         .map(|m| m.at);
     let mut pool = first_green_only
-        .map(|at| blue_only_before(&observed.minutes, at))
+        .map(|before| {
+            observed
+                .minutes
+                .iter()
+                .rev()
+                .filter(|m| m.at < before && m.blue.requests > 0.0)
+                .filter(|m| m.at < from || m.green.requests <= 0.0)
+                .collect::<Vec<_>>()
+        })
         .unwrap_or_default()
         .into_iter();
     let mut result = Sequence {
@@ -662,6 +672,38 @@ mod tests {
         assert_eq!(
             (fail.code, fail.status),
             (&COMPARE_UNDERPOWERED, Status::Fail)
+        );
+    }
+
+    #[test]
+    fn blue_minutes_before_the_deployment_pair_whatever_green_served_then() {
+        // Before the deployment began, green's target group still served (the previous
+        // deployment's last minutes); blue's counts then are blue's own. Green then takes all the
+        // traffic at 8% errors against blue's 3%.
+        let mut shifted = observed(
+            3,
+            counts(2500.0, 75.0),
+            1,
+            counts(3000.0, 240.0),
+            counts(0.0, 0.0),
+        );
+        for minute in &mut shifted.minutes[..3] {
+            minute.green = counts(500.0, 15.0);
+        }
+        let outcome = judge(
+            &params("compare: { metric: error_rate, max_increase: 2pp, min_requests: 100 }"),
+            &shifted,
+        );
+        assert_eq!(
+            (outcome.code, outcome.status),
+            (&COMPARE_ERROR_RATE_HIGHER, Status::Fail),
+            "{}",
+            outcome.message
+        );
+        assert!(
+            outcome.message.contains("baseline before_shift"),
+            "{}",
+            outcome.message
         );
     }
 
