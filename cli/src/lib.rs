@@ -3,7 +3,9 @@
 //! - `greenlight config validate FILE...` checks config files the way the functions will, and
 //!   prints every error as `FILE:LINE:COLUMN: FIELD: what is wrong and what is allowed`. With
 //!   `--codedeploy` it also rejects plans of CodeDeploy-mapped stages that cannot report within
-//!   CodeDeploy's one-hour hook limit.
+//!   CodeDeploy's one-hour hook limit. For each error-rate `compare` it says which baseline the
+//!   stage uses and, given `--requests-per-minute` (and `--green-percent`), warns when green
+//!   cannot reach `min_requests` in the stage's time.
 //! - `greenlight config schema` prints the config's JSON Schema, for editors.
 //! - `greenlight codes` lists the reason codes greenlight can emit, with what each means and how
 //!   to fix it.
@@ -98,6 +100,15 @@ enum ConfigCommand {
         /// within CodeDeploy's one-hour hook limit.
         #[arg(long)]
         codedeploy: bool,
+        /// The service's production requests a minute: each error-rate `compare` then says
+        /// whether green can reach `min_requests` in its stage's bake and `max_wait`, and warns
+        /// when not.
+        #[arg(long, value_name = "N")]
+        requests_per_minute: Option<f64>,
+        /// Green's share of production at PRODUCTION_TRAFFIC_SHIFT (a canary's or a linear
+        /// step's percentage; default 100). POST_PRODUCTION_TRAFFIC_SHIFT is always 100.
+        #[arg(long, value_name = "PERCENT", default_value_t = 100.0)]
+        green_percent: f64,
     },
     /// Print the JSON Schema of the config, for editors.
     Schema,
@@ -143,8 +154,20 @@ where
     };
     let result = match cli.command {
         Command::Config {
-            command: ConfigCommand::Validate { files, codedeploy },
-        } => validate(&files, codedeploy, out, err),
+            command:
+                ConfigCommand::Validate {
+                    files,
+                    codedeploy,
+                    requests_per_minute,
+                    green_percent,
+                },
+        } => {
+            let traffic = Traffic {
+                requests_per_minute,
+                green_percent,
+            };
+            validate(&files, codedeploy, traffic, out, err)
+        }
         Command::Config {
             command: ConfigCommand::Schema,
         } => schema(out),
@@ -163,9 +186,17 @@ where
     result.unwrap_or(Exit::Failure)
 }
 
+/// The traffic `config validate` was told to expect.
+#[derive(Debug, Clone, Copy)]
+struct Traffic {
+    requests_per_minute: Option<f64>,
+    green_percent: f64,
+}
+
 fn validate(
     files: &[PathBuf],
     codedeploy: bool,
+    traffic: Traffic,
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Exit> {
@@ -203,7 +234,7 @@ fn validate(
             }
             Ok(config) => {
                 writeln!(out, "{}: valid ({})", path.display(), describe(&config))?;
-                for note in baseline_notes(&config) {
+                for note in compare_notes(&config, traffic) {
                     writeln!(out, "{}: {note}", path.display())?;
                 }
             }
@@ -250,29 +281,43 @@ fn describe(config: &Config) -> String {
     }
 }
 
-/// One line per error-rate `compare` saying which baseline it will use.
-fn baseline_notes(config: &Config) -> Vec<String> {
+/// Two lines per error-rate `compare`: which baseline it will use, and whether the traffic can
+/// reach `min_requests` in the stage's time (a warning when it cannot).
+fn compare_notes(config: &Config, traffic: Traffic) -> Vec<String> {
+    use greenlight_core::checks::compare::{baseline_note, traffic_note};
     use greenlight_core::config::checks::{CheckKind, CompareMetric};
-    config
+    use greenlight_core::stage::LifecycleStage;
+    let mut notes = Vec::new();
+    for plan in config
         .stages
         .keys()
         .filter_map(|stage| config.stage_plan(stage))
-        .flat_map(|plan| {
-            plan.checks
-                .into_iter()
-                .filter(|check| {
-                    matches!(&check.kind, CheckKind::Compare(p) if p.metric == CompareMetric::ErrorRate)
-                })
-                .map(move |check| {
-                    format!(
-                        "{} {}: baseline {}",
-                        plan.stage.as_str(),
-                        check.id,
-                        greenlight_core::checks::compare::baseline_note(&plan.stage)
-                    )
-                })
-        })
-        .collect()
+    {
+        let share = if plan.stage == LifecycleStage::ProductionTrafficShift {
+            traffic.green_percent.clamp(0.0, 100.0) / 100.0
+        } else {
+            1.0
+        };
+        for check in &plan.checks {
+            let CheckKind::Compare(params) = &check.kind else {
+                continue;
+            };
+            if params.metric != CompareMetric::ErrorRate {
+                continue;
+            }
+            let name = format!("{} {}", plan.stage.as_str(), check.id);
+            notes.push(format!("{name}: baseline {}", baseline_note(&plan.stage)));
+            let (warning, sentence) = traffic_note(
+                params,
+                plan.bake.unwrap_or_default(),
+                check.policy.max_wait,
+                traffic.requests_per_minute.map(|rate| rate * share),
+            );
+            let prefix = if warning { "warning: " } else { "" };
+            notes.push(format!("{prefix}{name}: {sentence}"));
+        }
+    }
+    notes
 }
 
 fn plural<'a>(count: usize, one: &'a str, many: &'a str) -> &'a str {
@@ -399,6 +444,48 @@ mod tests {
         assert_eq!(
             [Exit::Success, Exit::Failure, Exit::Usage].map(Exit::code),
             [0, 1, 2]
+        );
+    }
+
+    #[test]
+    fn validate_warns_when_a_canary_cannot_reach_min_requests() {
+        let dir = std::env::temp_dir().join(format!("greenlight-cli-quiet-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let yaml = dir.join("quiet.yaml");
+        std::fs::write(
+            &yaml,
+            "version: 1\ninherit_defaults: false\ndefaults: { max_wait: 10m }\nstages:\n  PRODUCTION_TRAFFIC_SHIFT:\n    bake: 5m\n    checks:\n      - compare: { metric: error_rate, max_increase: 1pp, min_requests: 100 }\n  POST_PRODUCTION_TRAFFIC_SHIFT:\n    bake: 5m\n    checks:\n      - compare: { metric: error_rate, max_increase: 1pp, min_requests: 100 }\n",
+        )
+        .unwrap();
+        let path = yaml.to_str().unwrap();
+        let (exit, out, _) = run_with(&[
+            "config",
+            "validate",
+            path,
+            "--requests-per-minute",
+            "120",
+            "--green-percent",
+            "5",
+        ]);
+        let (_, unknown, _) = run_with(&["config", "validate", path]);
+        std::fs::remove_dir_all(&dir).unwrap();
+        // Warnings do not make the config invalid.
+        assert_eq!(exit, Exit::Success, "{out}");
+        // A 5% canary of 120 requests a minute: 6 a minute for 13 settled minutes.
+        assert!(
+            out.contains("quiet.yaml: warning: PRODUCTION_TRAFFIC_SHIFT compare: at 6 requests a minute reaching green, green serves about 78 requests"),
+            "{out}"
+        );
+        // All the traffic after the shift is plenty.
+        assert!(
+            out.contains("quiet.yaml: POST_PRODUCTION_TRAFFIC_SHIFT compare: at 120 requests a minute reaching green, green serves about 1560 requests"),
+            "{out}"
+        );
+        assert!(
+            unknown.contains(
+                "PRODUCTION_TRAFFIC_SHIFT compare: needs about 8 requests a minute reaching green"
+            ) && !unknown.contains("warning"),
+            "{unknown}"
         );
     }
 

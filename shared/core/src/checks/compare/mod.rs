@@ -206,6 +206,68 @@ pub fn baseline_note(stage: &crate::stage::LifecycleStage) -> &'static str {
     }
 }
 
+/// Whether an error-rate comparison can reach `min_requests` in the time it has, for
+/// `greenlight config validate`: the stage's `bake` plus the check's `max_wait`, less `settle`
+/// (the last minutes are not yet readable when the wait runs out). With the traffic expected to
+/// reach green (requests a minute), a shortfall is a warning: the check would end
+/// [`COMPARE_UNDERPOWERED`] or wait out `max_wait`. Returns (warning, sentence).
+pub fn traffic_note(
+    params: &CompareParams,
+    bake: std::time::Duration,
+    max_wait: std::time::Duration,
+    green_per_minute: Option<f64>,
+) -> (bool, String) {
+    let usable = (bake + max_wait).saturating_sub(params.settle());
+    let minutes = (usable.as_secs() / 60) as f64;
+    let time = format!(
+        "bake {} + max_wait {} less settle {}",
+        humantime::format_duration(bake),
+        humantime::format_duration(max_wait),
+        humantime::format_duration(params.settle())
+    );
+    let min_requests = params.min_requests as f64;
+    if minutes < 1.0 {
+        return (
+            true,
+            format!(
+                "{time} leaves no whole settled minute to judge: lengthen the bake or max_wait"
+            ),
+        );
+    }
+    let needed = (min_requests / minutes).ceil();
+    match green_per_minute {
+        None => (
+            false,
+            format!(
+                "needs about {needed} requests a minute reaching green to serve min_requests {} in {time}",
+                params.min_requests
+            ),
+        ),
+        Some(rate) => {
+            let expected = (rate * minutes).floor();
+            if expected < min_requests {
+                (
+                    true,
+                    format!(
+                        "at {} requests a minute reaching green, green serves about {expected} requests in {time}, fewer than min_requests {}: it would end COMPARE_UNDERPOWERED or wait out max_wait; lengthen the bake, raise the traffic share or lower min_requests (it needs about {needed} a minute)",
+                        number_text(rate),
+                        params.min_requests
+                    ),
+                )
+            } else {
+                (
+                    false,
+                    format!(
+                        "at {} requests a minute reaching green, green serves about {expected} requests in {time}, at least min_requests {}",
+                        number_text(rate),
+                        params.min_requests
+                    ),
+                )
+            }
+        }
+    }
+}
+
 /// The outcome when there is no blue to compare with; `detail` says why.
 pub fn no_baseline(detail: &str) -> Outcome {
     Outcome::not_applicable(
@@ -558,6 +620,28 @@ mod tests {
             &observed(side("g", 5, Some(900.0)), side("b", 500, Some(200.0))),
         );
         assert_eq!(few.code, &COMPARE_TOO_FEW_REQUESTS);
+    }
+
+    #[test]
+    fn a_quiet_canary_cannot_reach_min_requests_in_its_bake() {
+        let params = crate::checks::compare::simulation::params(
+            "compare: { metric: error_rate, max_increase: 0.5pp, min_requests: 100 }",
+        );
+        let minutes = |m: u64| std::time::Duration::from_secs(60 * m);
+        // 5m bake + 10m wait − 2m settle = 13 minutes.
+        let (warned, quiet) = traffic_note(&params, minutes(5), minutes(10), Some(6.0));
+        assert!(warned, "{quiet}");
+        assert!(quiet.contains("about 78 requests"), "{quiet}");
+        assert!(quiet.contains("about 8 a minute"), "{quiet}");
+        let (warned, busy) = traffic_note(&params, minutes(5), minutes(10), Some(60.0));
+        assert!(!warned, "{busy}");
+        let (warned, unknown) = traffic_note(&params, minutes(5), minutes(10), None);
+        assert!(
+            !warned && unknown.contains("needs about 8 requests a minute"),
+            "{unknown}"
+        );
+        let (warned, none) = traffic_note(&params, std::time::Duration::ZERO, minutes(2), None);
+        assert!(warned && none.contains("no whole settled minute"), "{none}");
     }
 
     #[test]
