@@ -406,6 +406,34 @@ pub struct WorldSpec {
     /// The alarms the service's deployment configuration names.
     #[serde(default)]
     pub deployment_alarms: Vec<String>,
+    /// How late the load balancer's metrics are published (default: at once).
+    #[serde(default)]
+    pub metrics_delay: MetricsDelaySpec,
+}
+
+/// How late CloudWatch publishes the load balancer's metrics, by kind, in real seconds: AWS says
+/// one to three minutes, and a minute may show its requests before its errors.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetricsDelaySpec {
+    /// `RequestCount` and `TargetResponseTime`.
+    #[serde(default)]
+    pub requests_seconds: f64,
+    /// The status-code counts and `TargetConnectionErrorCount`.
+    #[serde(default)]
+    pub errors_seconds: f64,
+}
+
+impl MetricsDelaySpec {
+    /// The world's publication delay.
+    pub fn delay(&self) -> crate::world::PublicationDelay {
+        let seconds =
+            |value: f64| std::time::Duration::try_from_secs_f64(value).unwrap_or_default();
+        crate::world::PublicationDelay {
+            requests: seconds(self.requests_seconds),
+            errors: seconds(self.errors_seconds),
+        }
+    }
 }
 
 /// What green's targets report to `DescribeTargetHealth`.

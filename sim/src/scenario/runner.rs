@@ -490,6 +490,9 @@ fn substitute(details: &mut serde_json::Map<String, Value>, placeholder: &str, v
 /// off), with the scenario's overrides applied.
 pub(crate) fn rehearsal_world(scenario: &Scenario) -> Result<World, String> {
     let world = World::new();
+    world
+        .traffic()
+        .set_publication_delay(scenario.world.metrics_delay.delay());
     if !scenario.iam.enforce {
         return Ok(world);
     }

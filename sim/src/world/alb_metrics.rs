@@ -16,6 +16,10 @@
 //!   period with no request has no datapoint (ALB publishes no zero counts); timestamps are the
 //!   periods' starts, ordered by `ScanBy` (newest first unless asked otherwise).
 //!
+//! - a datapoint is published late ([`PublicationDelay`]): CloudWatch delivers load balancer
+//!   metrics a minute or more after the requests, and the delay may differ by metric, so a recent
+//!   minute can show its requests before its errors.
+//!
 //! A call that mixes these queries with others (custom metrics, metric math) has the others
 //! answered by moto, and the results are merged in query order.
 
@@ -58,10 +62,20 @@ impl RequestRecord {
     }
 }
 
+/// How long after a request its samples become readable, by metric.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PublicationDelay {
+    /// `RequestCount` and `TargetResponseTime`.
+    pub requests: Duration,
+    /// The status-code counts and `TargetConnectionErrorCount`.
+    pub errors: Duration,
+}
+
 /// Every request the local load balancers served.
 #[derive(Debug, Default)]
 pub struct TrafficRecorder {
     records: Mutex<Vec<RequestRecord>>,
+    delay: Mutex<PublicationDelay>,
 }
 
 impl TrafficRecorder {
@@ -93,6 +107,11 @@ impl TrafficRecorder {
         self.lock().clear();
     }
 
+    /// Publishes samples `delay` after their requests from now on (none by default).
+    pub fn set_publication_delay(&self, delay: PublicationDelay) {
+        *self.delay.lock().unwrap_or_else(PoisonError::into_inner) = delay;
+    }
+
     /// The samples of `metric` for the selected requests in `[from, to)`, with their times, or
     /// `None` when the metric is not an ALB metric answered here.
     fn samples(
@@ -103,6 +122,13 @@ impl TrafficRecorder {
         to: SystemTime,
     ) -> Option<Vec<(SystemTime, f64)>> {
         let kind = MetricKind::of(metric)?;
+        let delay = *self.delay.lock().unwrap_or_else(PoisonError::into_inner);
+        let delay = match kind {
+            MetricKind::RequestCount | MetricKind::TargetResponseTime => delay.requests,
+            _ => delay.errors,
+        };
+        // Not yet published: anything later than `delay` before now.
+        let to = to.min(SystemTime::now().checked_sub(delay).unwrap_or(UNIX_EPOCH));
         let records = self.lock();
         Some(
             records
@@ -645,6 +671,34 @@ mod tests {
         );
         assert_eq!(none["Values"], json!([]));
         assert_eq!(none["StatusCode"], "Complete");
+    }
+
+    #[test]
+    fn a_recent_minute_can_show_its_requests_before_its_errors() {
+        let recorder = TrafficRecorder::default();
+        let now = epoch_seconds(SystemTime::now());
+        let minute = now / 60 * 60 - 60;
+        for second in 0..10 {
+            served(&recorder, minute + second, GREEN, 500, 10);
+        }
+        recorder.set_publication_delay(PublicationDelay {
+            requests: Duration::ZERO,
+            errors: Duration::from_secs(3600),
+        });
+        let read = |metric: &str| {
+            recorder.result(
+                &query(metric, "Sum", 60, GREEN),
+                at(minute),
+                at(now + 60),
+                true,
+            )["Values"]
+                .clone()
+        };
+        assert_eq!(read("RequestCount"), json!([10.0]));
+        // Ten 500s, none published yet: no datapoint, exactly like a minute without errors.
+        assert_eq!(read("HTTPCode_Target_5XX_Count"), json!([]));
+        recorder.set_publication_delay(PublicationDelay::default());
+        assert_eq!(read("HTTPCode_Target_5XX_Count"), json!([10.0]));
     }
 
     #[test]

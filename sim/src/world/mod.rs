@@ -30,7 +30,7 @@ mod target_health;
 
 use std::sync::{Arc, OnceLock};
 
-pub use alb_metrics::{RequestRecord, TrafficRecorder};
+pub use alb_metrics::{PublicationDelay, RequestRecord, TrafficRecorder};
 pub use ecs::EcsRecords;
 pub use faults::{Fault, FaultId, FaultPlan, FaultRule};
 pub use lambda_functions::{LambdaFunctions, function_name};
