@@ -121,9 +121,9 @@ pub static COMPARE_TOO_FEW_REQUESTS: ReasonCode = ReasonCode {
 pub static COMPARE_NO_BASELINE: ReasonCode = ReasonCode {
     code: "COMPARE_NO_BASELINE",
     summary: "There is no blue traffic to compare green with.",
-    what: "The deployment has no blue target group, green and blue resolve to the same one, or blue served fewer than `min_requests` both in the stage's window and in the hour before it (a service's first deployment).",
+    what: "The deployment has no blue target group, green and blue resolve to the same one, or blue served fewer than `min_requests` both in the stage's window and in the hour before it (a service's first deployment). A latency comparison also has none where green has all the traffic: it compares percentiles of the same window only.",
     why: "Without a baseline the comparison has no evidence either way. It is not applicable: `on_not_applicable` decides (the built-in plans pass saying so; a team's config fails unless it says `on_not_applicable: pass`).",
-    fix: "On a service's first deployment there is nothing to compare: judge green with `alarms` or a `metric` check. If blue should exist, check the service's load balancer configuration (two target groups).",
+    fix: "On a service's first deployment there is nothing to compare: judge green with `alarms` or a `metric` check. If blue should exist, check the service's load balancer configuration (two target groups). For latency once green has all the traffic, use a `metric` check on green's `TargetResponseTime`, or `on_not_applicable: pass` where an error-rate `compare` and alarms guard the stage.",
 };
 
 /// The service has no load balancer, so there are no per-target-group metrics to compare.
@@ -360,6 +360,17 @@ pub fn judge_latency(params: &CompareParams, observed: &CompareObservation) -> O
             .with_evidence(side_evidence("blue", blue))
     };
 
+    // Green has all the traffic: blue's percentile over the same window does not exist, and no
+    // amount of waiting makes it. Say so now instead of waiting out `max_wait`.
+    if !observed.window.is_empty() && blue.requests == 0 && green.requests >= params.min_requests {
+        return sides(Outcome::not_applicable(
+            &COMPARE_NO_BASELINE,
+            format!(
+                "blue served no requests in {window} while green served {}: green has all the traffic, and a latency comparison only compares the two sides in the same window (use a `metric` check on green's {TARGET_RESPONSE_TIME} here)",
+                green.requests
+            ),
+        ));
+    }
     if green.requests < params.min_requests || blue.requests < params.min_requests {
         let during = if observed.window.is_empty() {
             "yet (the stage has not run a whole minute)".to_owned()
@@ -532,6 +543,25 @@ mod tests {
             "{}",
             outcome.message
         );
+    }
+
+    #[test]
+    fn latency_without_blue_traffic_has_no_baseline_at_once() {
+        let p = params("compare: { metric: latency, max_ratio: 2, min_requests: 100 }");
+        let all_green = judge_latency(
+            &p,
+            &observed(side("g", 1000, Some(90.0)), side("b", 0, None)),
+        );
+        assert_eq!(
+            all_green.code, &COMPARE_NO_BASELINE,
+            "{}",
+            all_green.message
+        );
+        assert!(all_green.not_applicable);
+        assert!(all_green.message.contains("green has all the traffic"));
+        // Too little of green's own traffic is still "not yet", whatever blue did.
+        let early = judge_latency(&p, &observed(side("g", 10, Some(90.0)), side("b", 0, None)));
+        assert_eq!(early.code, &COMPARE_TOO_FEW_REQUESTS, "{}", early.message);
     }
 
     #[test]
