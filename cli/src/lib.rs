@@ -293,10 +293,14 @@ fn compare_notes(config: &Config, traffic: Traffic) -> Vec<String> {
         .keys()
         .filter_map(|stage| config.stage_plan(stage))
     {
-        let share = if plan.stage == LifecycleStage::ProductionTrafficShift {
-            traffic.green_percent.clamp(0.0, 100.0) / 100.0
-        } else {
-            1.0
+        // Production reaches green from PRODUCTION_TRAFFIC_SHIFT on; earlier stages see test
+        // traffic only, which the flags do not describe.
+        let share = match plan.stage {
+            LifecycleStage::ProductionTrafficShift => {
+                Some(traffic.green_percent.clamp(0.0, 100.0) / 100.0)
+            }
+            LifecycleStage::PostProductionTrafficShift => Some(1.0),
+            _ => None,
         };
         for check in &plan.checks {
             let CheckKind::Compare(params) = &check.kind else {
@@ -311,7 +315,10 @@ fn compare_notes(config: &Config, traffic: Traffic) -> Vec<String> {
                 params,
                 plan.bake.unwrap_or_default(),
                 check.policy.max_wait,
-                traffic.requests_per_minute.map(|rate| rate * share),
+                traffic
+                    .requests_per_minute
+                    .zip(share)
+                    .map(|(rate, share)| rate * share),
             );
             let prefix = if warning { "warning: " } else { "" };
             notes.push(format!("{prefix}{name}: {sentence}"));

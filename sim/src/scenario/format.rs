@@ -956,6 +956,17 @@ impl Scenario {
                 ));
             }
         }
+        let delay = &self.world.metrics_delay;
+        for (field, seconds) in [
+            ("requests_seconds", delay.requests_seconds),
+            ("errors_seconds", delay.errors_seconds),
+        ] {
+            if !(seconds.is_finite() && seconds >= 0.0) {
+                return Err(format!(
+                    "world.metrics_delay.{field}: {seconds} is not a number of seconds of 0 or more"
+                ));
+            }
+        }
         for alarm in &self.world.alarms {
             for state in std::iter::once(&alarm.state).chain(alarm.changes.iter().map(|c| &c.state))
             {
@@ -1392,6 +1403,19 @@ expect: { status: Failed, rollback_event: AfterAllowTestTraffic, rerouted_to_blu
         assert_eq!(scenario.deployment.time.seconds_per_minute, 1.0);
         assert_eq!(scenario.faults[0].probability, 1.0);
         assert_eq!(scenario.faults[0].kind, FaultKind::Throttle);
+    }
+
+    #[test]
+    fn a_negative_metrics_delay_is_an_error_naming_the_field() {
+        let text = MINIMAL.replace(
+            "deployment:\n",
+            "world:\n  metrics_delay: { errors_seconds: -5 }\ndeployment:\n",
+        );
+        let message = error(&text);
+        assert!(
+            message.contains("world.metrics_delay.errors_seconds: -5 is not a number of seconds"),
+            "{message}"
+        );
     }
 
     #[test]
