@@ -284,6 +284,7 @@ fn describe(config: &Config) -> String {
 /// Two lines per error-rate `compare`: which baseline it will use, and whether the traffic can
 /// reach `min_requests` in the stage's time (a warning when it cannot).
 fn compare_notes(config: &Config, traffic: Traffic) -> Vec<String> {
+    use greenlight_core::checks::compare::latency::threshold_note;
     use greenlight_core::checks::compare::{baseline_note, traffic_note};
     use greenlight_core::config::checks::{CheckKind, CompareMetric};
     use greenlight_core::stage::LifecycleStage;
@@ -306,11 +307,11 @@ fn compare_notes(config: &Config, traffic: Traffic) -> Vec<String> {
             let CheckKind::Compare(params) = &check.kind else {
                 continue;
             };
-            if params.metric != CompareMetric::ErrorRate {
-                continue;
-            }
             let name = format!("{} {}", plan.stage.as_str(), check.id);
             notes.push(format!("{name}: baseline {}", baseline_note(&plan.stage)));
+            if params.metric == CompareMetric::Latency {
+                notes.push(format!("{name}: {}", threshold_note(params)));
+            }
             let (warning, sentence) = traffic_note(
                 params,
                 plan.bake.unwrap_or_default(),

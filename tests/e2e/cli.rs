@@ -53,6 +53,24 @@ fn validate_accepts_good_configs_and_names_their_stages() {
 }
 
 #[test]
+fn validate_says_what_counts_as_slow_for_each_latency_comparison() {
+    let canary = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../infra/examples/config/canary.yaml"
+    );
+    let (exit, out, _) = greenlight(&["config", "validate", canary]);
+    assert_eq!(exit, Exit::Success, "{out}");
+    assert!(
+        out.contains("PRODUCTION_TRAFFIC_SHIFT latency: slow means TargetResponseTime above blue's p99 in the hour before the deployment"),
+        "{out}"
+    );
+    assert!(
+        out.contains("PRODUCTION_TRAFFIC_SHIFT latency-300ms: slow means TargetResponseTime above 300ms (`slow_above`)"),
+        "{out}"
+    );
+}
+
+#[test]
 fn validate_prints_every_error_with_line_and_field_and_fails() {
     let (exit, out, err) = greenlight(&["config", "validate", BROKEN]);
     assert_eq!(exit, Exit::Failure);

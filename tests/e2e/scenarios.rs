@@ -293,14 +293,14 @@ async fn a_report_permission_scoped_to_deployment_groups_fails_every_codedeploy_
     );
 }
 
-/// Each production step's final comparison, in order: the check's code and the baseline its
-/// message names (`None` when it judged without one).
-fn compare_verdicts(report: &SimReport) -> Vec<(String, Option<String>)> {
+/// Each production step's final answer of the check `id` (`compare`, `compare#2`), in order: its
+/// code and the baseline its message names (`None` when it judged without one).
+fn check_verdicts(report: &SimReport, id: &str) -> Vec<(String, Option<String>)> {
     answers(report, "production-traffic", "PRODUCTION_TRAFFIC_SHIFT")
         .into_iter()
         .filter_map(|event| match event {
             TimelineEvent::HookAnswered { status, checks, .. } if status != "IN_PROGRESS" => {
-                checks.iter().find(|check| check.id.starts_with("compare"))
+                checks.iter().find(|check| check.id == id)
             }
             _ => None,
         })
@@ -316,22 +316,28 @@ fn compare_verdicts(report: &SimReport) -> Vec<(String, Option<String>)> {
         .collect()
 }
 
+/// The first comparison's verdicts.
+fn compare_verdicts(report: &SimReport) -> Vec<(String, Option<String>)> {
+    check_verdicts(report, "compare")
+}
+
 fn verdict(code: &str, baseline: Option<&str>) -> (String, Option<String>) {
     (code.to_owned(), baseline.map(str::to_owned))
 }
 
-/// The comparison on real ALB metrics from real requests, at every kind of step. The six
+/// The comparison on real ALB metrics from real requests, at every kind of step. The seven
 /// deployments run side by side: each waits on whole CloudWatch minutes (several of real time),
 /// not on the machine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compare_judges_every_step_against_the_right_baseline() {
-    let (canary, linear, blue_green, worse_canary, worse_after_shift, quiet) = tokio::join!(
+    let (canary, linear, blue_green, worse_canary, worse_after_shift, quiet, slow_tail) = tokio::join!(
         rehearse("compare-equal-noise-canary"),
         rehearse("compare-equal-noise-linear"),
         rehearse("compare-equal-noise-blue-green"),
         rehearse("compare-worse-at-canary"),
         rehearse("compare-worse-after-shift"),
         rehearse("compare-underpowered-canary"),
+        rehearse("compare-slow-tail-doubled"),
     );
     let timeline = |report: &SimReport| describe(report);
     // Equal noise on both sides passes every step, against blue in the same minutes while blue
@@ -352,6 +358,20 @@ async fn compare_judges_every_step_against_the_right_baseline() {
         [verdict("COMPARE_NOT_WORSE", Some("before_shift"))],
         "{}",
         timeline(&blue_green)
+    );
+    // Latency as the share of slow requests: an equal slow tail passes against blue's history...
+    assert_eq!(
+        check_verdicts(&blue_green, "compare#2"),
+        [verdict("COMPARE_NOT_WORSE", Some("before_shift"))],
+        "{}",
+        timeline(&blue_green)
+    );
+    // ...and a doubled one is stopped at the canary, against blue in the same minutes.
+    assert_eq!(
+        compare_verdicts(&slow_tail),
+        [verdict("COMPARE_LATENCY_HIGHER", Some("concurrent"))],
+        "{}",
+        timeline(&slow_tail)
     );
     // Five points worse is stopped at the canary, and after a BLUE_GREEN shift.
     assert_eq!(
@@ -380,13 +400,6 @@ async fn compare_judges_every_step_against_the_right_baseline() {
         "{}",
         timeline(&quiet)
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-// About 80 s of real time: CloudWatch metric windows are whole minutes, so the comparison
-// needs a full minute of canary traffic before it can judge.
-async fn a_green_latency_regression_against_blue_rolls_back() {
-    rehearse("latency-regression").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,9 @@
 //!   the requests routed to a target group whose target could not be reached (the load balancer's
 //!   own 502); `TargetResponseTime` is
 //!   each target answer's latency in seconds;
-//! - statistics `Sum`, `SampleCount`, `Average`, `Minimum`, `Maximum` and percentiles `pNN[.N]`;
+//! - statistics `Sum`, `SampleCount`, `Average`, `Minimum`, `Maximum`, percentiles `pNN[.N]` and
+//!   percentile ranks `PR(low:high)` (the percentage of samples above `low` and at or below
+//!   `high`, either bound optional: CloudWatch's "lower bound exclusive, upper inclusive");
 //! - datapoints per `Period` from `StartTime` rounded down to the minute, up to `EndTime`; a
 //!   period with no request has no datapoint (ALB publishes no zero counts); timestamps are the
 //!   periods' starts, ordered by `ScanBy` (newest first unless asked otherwise).
@@ -235,6 +237,10 @@ enum Statistic {
     Minimum,
     Maximum,
     Percentile(f64),
+    PercentileRank {
+        above: Option<f64>,
+        at_most: Option<f64>,
+    },
 }
 
 impl Statistic {
@@ -245,6 +251,24 @@ impl Statistic {
             "Average" => Self::Average,
             "Minimum" => Self::Minimum,
             "Maximum" => Self::Maximum,
+            other if other.starts_with("PR(") => {
+                let bounds = other.strip_prefix("PR(")?.strip_suffix(')')?;
+                let (low, high) = bounds.split_once(':')?;
+                let bound = |text: &str| -> Option<Option<f64>> {
+                    let text = text.trim();
+                    if text.is_empty() {
+                        return Some(None);
+                    }
+                    // Percentile ranks take absolute values only.
+                    let value: f64 = text.parse().ok()?;
+                    value.is_finite().then_some(Some(value))
+                };
+                let (above, at_most) = (bound(low)?, bound(high)?);
+                if above.is_none() && at_most.is_none() {
+                    return None;
+                }
+                Self::PercentileRank { above, at_most }
+            }
             other => {
                 let percent: f64 = other.strip_prefix('p')?.parse().ok()?;
                 if !(0.0..=100.0).contains(&percent) {
@@ -265,6 +289,16 @@ impl Statistic {
             Self::Average => samples.iter().sum::<f64>() / count,
             Self::Minimum => samples.iter().copied().fold(f64::INFINITY, f64::min),
             Self::Maximum => samples.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+            Self::PercentileRank { above, at_most } => {
+                let inside = samples
+                    .iter()
+                    .filter(|v| above.is_none_or(|low| **v > low))
+                    .filter(|v| at_most.is_none_or(|high| **v <= high))
+                    .count();
+                #[allow(clippy::cast_precision_loss)]
+                let inside = inside as f64;
+                100.0 * inside / count
+            }
             Self::Percentile(percent) => {
                 samples.sort_by(f64::total_cmp);
                 // Nearest rank: the smallest sample with at least `percent` % of samples at or
@@ -724,6 +758,17 @@ mod tests {
         assert!((value("Maximum") - 0.100).abs() < 1e-9);
         assert!((value("Minimum") - 0.001).abs() < 1e-9);
         assert!((value("SampleCount") - 100.0).abs() < 1e-9);
+        // Percentile ranks: the lower bound is exclusive, the upper inclusive.
+        assert!((value("PR(:0.05)") - 50.0).abs() < 1e-9);
+        assert!((value("PR(:0.0995)") - 99.0).abs() < 1e-9);
+        assert!((value("PR(0.05:)") - 50.0).abs() < 1e-9);
+        assert!((value("PR(0.01:0.02)") - 10.0).abs() < 1e-9);
+        for malformed in ["PR(:)", "PR(5)", "PR(:50%)", "PR(:x)", "PR(:1"] {
+            assert!(
+                Statistic::parse(malformed).is_none(),
+                "{malformed} is not a statistic"
+            );
+        }
     }
 
     #[test]

@@ -6,8 +6,12 @@
 //!   dispersion) to the last settled minute (`settle` before now). They are fetched in one
 //!   `GetMetricData` call with every other such query of the stage, and judged by
 //!   [`greenlight_core::checks::compare::error_rate`].
-//! - `latency`: `RequestCount` and `TargetResponseTime` at the percentile per side, each as one
-//!   datapoint over the stage's window, fetched with the stage's other metric queries.
+//! - `latency`: the slow threshold is `slow_above`, or blue's `TargetResponseTime` percentile over
+//!   its minutes before the deployment (else before the stage), asked for in one call; then, in a
+//!   second call over the same window as the error rate, each side's per-minute
+//!   `TargetResponseTime` sample count and percentile rank `PR(:threshold)`, which give the slow
+//!   requests per minute judged by [`greenlight_core::checks::compare::latency`]. Both sides'
+//!   percentiles over the stage, shown for people, come with the stage's other metric queries.
 //!
 //! Which target group is green and which blue comes from the routing facts (the groups swap roles
 //! between deployments); a deployment without a distinct blue group has nothing to compare.
@@ -19,10 +23,12 @@ use std::time::{Duration, SystemTime};
 use greenlight_core::checks::compare::error_rate::{
     self, Counts, ErrorRateObservation, LOOKBACK, MinuteObservation,
 };
+use greenlight_core::checks::compare::latency::{
+    self, ShownPercentile, SlowThreshold, no_threshold, threshold_from_blue,
+};
 use greenlight_core::checks::compare::{
-    COMPARE_NO_LOAD_BALANCER, CompareObservation, DOC, NAMESPACE, REQUEST_COUNT, SideObservation,
-    TARGET_5XX_COUNT, TARGET_CONNECTION_ERROR_COUNT, TARGET_RESPONSE_TIME, judge_latency,
-    no_baseline,
+    COMPARE_NO_DATA, COMPARE_NO_LOAD_BALANCER, DOC, NAMESPACE, REQUEST_COUNT, TARGET_5XX_COUNT,
+    TARGET_CONNECTION_ERROR_COUNT, TARGET_RESPONSE_TIME, no_baseline,
 };
 use greenlight_core::checks::metric::{MetricSeries, MetricWindow, minute_floor, whole_count};
 use greenlight_core::config::checks::{CompareMetric, CompareParams};
@@ -49,8 +55,11 @@ const MAX_SPAN: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The queries of one side.
 struct SideQueries {
-    requests: (QuerySpec, QueryHandle),
-    /// Error rate: target 5xx; latency: the percentile.
+    /// Its dimensions (target group and load balancer), for queries asked for later.
+    dimensions: BTreeMap<String, DimensionTemplate>,
+    /// Error rate only: requests.
+    requests: Option<(QuerySpec, QueryHandle)>,
+    /// Error rate: target 5xx; latency: the percentile over the stage, shown for people.
     measure: (QuerySpec, QueryHandle),
     /// Error rate only: target connection errors.
     connection_errors: Option<(QuerySpec, QueryHandle)>,
@@ -99,7 +108,8 @@ impl CompareCheck {
                 (spec, handle)
             };
             SideQueries {
-                requests: query(REQUEST_COUNT, "Sum".to_owned()),
+                dimensions: side_dimensions(target_group),
+                requests: per_minute.then(|| query(REQUEST_COUNT, "Sum".to_owned())),
                 measure: match params.metric {
                     CompareMetric::ErrorRate => query(TARGET_5XX_COUNT, "Sum".to_owned()),
                     CompareMetric::Latency => query(
@@ -144,20 +154,235 @@ impl CompareCheck {
             .map_err(|error| error.to_outcome(&spec.describe()))
     }
 
-    async fn latency_side(
+    /// A query of one side asked for outside the stage's batches.
+    fn unregistered(
+        side: &SideQueries,
+        metric_name: &str,
+        stat: String,
+        period: QueryPeriod,
+    ) -> QuerySpec {
+        QuerySpec {
+            namespace: NAMESPACE.to_owned(),
+            metric_name: metric_name.to_owned(),
+            dimensions: side.dimensions.clone(),
+            stat,
+            period,
+        }
+    }
+
+    /// The stage's window (to the last settled minute) and the window fetched for it: from
+    /// [`LOOKBACK`] before the deployment (or the stage) started.
+    fn windows(
         &self,
-        queries: &SideQueries,
+        stage: &StageView,
+        deployment_started: Option<SystemTime>,
+    ) -> (MetricWindow, MetricWindow) {
+        let settled_now = stage
+            .now
+            .checked_sub(self.params.settle())
+            .unwrap_or(stage.now);
+        let window = MetricWindow::for_stage(stage.started_at, settled_now);
+        let earliest = minute_floor(stage.now.checked_sub(MAX_SPAN).unwrap_or(stage.now));
+        let from = deployment_started
+            .map_or(window.start, |started| started.min(window.start))
+            .checked_sub(LOOKBACK)
+            .map_or(earliest, |from| minute_floor(from).max(earliest));
+        let fetched = MetricWindow {
+            start: from,
+            end: window.end.max(from),
+        };
+        (window, fetched)
+    }
+
+    /// The slow threshold from blue's percentile over its minutes from `from` to the first of
+    /// `ends` (the deployment's start, then the stage's) that holds enough of them.
+    async fn blue_threshold(
+        &self,
+        from: SystemTime,
+        ends: &[SystemTime],
+    ) -> Result<SlowThreshold, Outcome> {
+        let specs = [
+            Self::unregistered(
+                &self.blue,
+                TARGET_RESPONSE_TIME,
+                self.params.latency_percentile().to_string(),
+                QueryPeriod::WholeWindow,
+            ),
+            Self::unregistered(
+                &self.blue,
+                TARGET_RESPONSE_TIME,
+                "SampleCount".to_owned(),
+                QueryPeriod::WholeWindow,
+            ),
+        ];
+        let mut last = (
+            0,
+            MetricWindow {
+                start: from,
+                end: from,
+            },
+            false,
+        );
+        let mut tried = Vec::new();
+        for end in ends {
+            let window = MetricWindow {
+                start: from,
+                end: minute_floor(*end).max(from),
+            };
+            if window.is_empty() || tried.contains(&window) {
+                continue;
+            }
+            tried.push(window);
+            let series = self
+                .metric_data
+                .fetch_now(&specs, self.facts.as_ref(), window)
+                .await
+                .map_err(|error| error.to_outcome(&specs[0].describe()))?;
+            let (Some(percentiles), Some(samples)) = (series.first(), series.get(1)) else {
+                continue;
+            };
+            let requests = whole_count(samples.total());
+            let seconds = window_latency(percentiles, samples);
+            if let Some(threshold) = threshold_from_blue(&self.params, seconds, requests, window) {
+                return Ok(threshold);
+            }
+            last = (requests, window, seconds.is_none() && requests > 0);
+        }
+        let (requests, window, no_percentile) = last;
+        if no_percentile {
+            return Err(Outcome::inconclusive(
+                &COMPARE_NO_DATA,
+                format!(
+                    "blue answered {requests} requests in {window} but {TARGET_RESPONSE_TIME} {} has no datapoint to set the slow threshold from",
+                    self.params.latency_percentile()
+                ),
+            ));
+        }
+        Err(no_threshold(&self.params, requests, window))
+    }
+
+    /// Each side's answered and slow requests per minute over `window`, from `TargetResponseTime`'s
+    /// sample count and its percentile rank at the threshold, in one call.
+    async fn slow_minutes(
+        &self,
+        threshold: &SlowThreshold,
+        window: MetricWindow,
+    ) -> Result<[BTreeMap<SystemTime, Counts>; 2], Outcome> {
+        let mut specs = Vec::new();
+        for side in [&self.green, &self.blue] {
+            specs.push(Self::unregistered(
+                side,
+                TARGET_RESPONSE_TIME,
+                "SampleCount".to_owned(),
+                QueryPeriod::OwnWindow(MINUTE),
+            ));
+            specs.push(Self::unregistered(
+                side,
+                TARGET_RESPONSE_TIME,
+                threshold.percentile_rank_stat(),
+                QueryPeriod::OwnWindow(MINUTE),
+            ));
+        }
+        let series = self
+            .metric_data
+            .fetch_now(&specs, self.facts.as_ref(), window)
+            .await
+            .map_err(|error| error.to_outcome(&specs[1].describe()))?;
+        let side = |samples: Option<&MetricSeries>, ranks: Option<&MetricSeries>| {
+            let answered: BTreeMap<SystemTime, f64> = samples
+                .map(|s| s.datapoints.as_slice())
+                .unwrap_or_default()
+                .iter()
+                .map(|point| (point.at, point.value.max(0.0)))
+                .collect();
+            // A minute counts only with both its sample count and its rank: requests without a
+            // rank would read as all fast, a rank without requests as nothing.
+            ranks
+                .map(|s| s.datapoints.as_slice())
+                .unwrap_or_default()
+                .iter()
+                .filter(|point| point.value.is_finite())
+                .filter_map(|point| {
+                    let requests = *answered.get(&point.at)?;
+                    let slow_share = (100.0 - point.value.clamp(0.0, 100.0)) / 100.0;
+                    Some((
+                        point.at,
+                        Counts {
+                            requests,
+                            errors: requests * slow_share,
+                        },
+                    ))
+                })
+                .collect::<BTreeMap<SystemTime, Counts>>()
+        };
+        Ok([
+            side(series.first(), series.get(1)),
+            side(series.get(2), series.get(3)),
+        ])
+    }
+
+    /// Both sides' percentile over the stage, for people.
+    async fn shown_percentile(
+        &self,
+        side: &SideQueries,
         target_group: &str,
         stage: &StageView,
-    ) -> Result<(SideObservation, MetricSeries), Outcome> {
-        let requests = self.series(&queries.requests, stage).await?;
-        let measure = self.series(&queries.measure, stage).await?;
-        let observation = SideObservation {
+    ) -> Option<ShownPercentile> {
+        let series = self.series(&side.measure, stage).await.ok()?;
+        Some(ShownPercentile {
             target_group: target_group.to_owned(),
-            requests: whole_count(requests.total()),
-            latency_seconds: window_latency(&measure, &requests),
+            seconds: series
+                .datapoints
+                .iter()
+                .map(|point| point.value)
+                .find(|value| value.is_finite()),
+            window: series.window,
+        })
+    }
+
+    async fn latency(
+        &self,
+        stage: &StageView,
+        green_target_group: &str,
+        blue_target_group: &str,
+        deployment_started: Option<SystemTime>,
+    ) -> Result<Outcome, Outcome> {
+        let (window, fetched) = self.windows(stage, deployment_started);
+        let threshold = match SlowThreshold::configured(&self.params) {
+            Some(threshold) => threshold,
+            None => {
+                let ends: Vec<SystemTime> = deployment_started
+                    .into_iter()
+                    .chain([window.start])
+                    .collect();
+                self.blue_threshold(fetched.start, &ends).await?
+            }
         };
-        Ok((observation, requests))
+        let [green, blue] = self.slow_minutes(&threshold, fetched).await?;
+        // The percentiles are for people: a failure to read them never changes the judgement.
+        let mut shown = Vec::new();
+        for (name, side, target_group) in [
+            ("green", &self.green, green_target_group),
+            ("blue", &self.blue, blue_target_group),
+        ] {
+            if let Some(percentile) = self.shown_percentile(side, target_group, stage).await {
+                shown.push((name, percentile));
+            }
+        }
+        Ok(latency::judge(
+            &self.params,
+            &threshold,
+            &observation(
+                green_target_group,
+                blue_target_group,
+                green,
+                blue,
+                window,
+                deployment_started,
+                stage,
+            ),
+            &shown,
+        ))
     }
 
     /// One side's counts per minute over `window`.
@@ -167,12 +392,10 @@ impl CompareCheck {
         window: MetricWindow,
     ) -> Result<BTreeMap<SystemTime, Counts>, Outcome> {
         let mut minutes: BTreeMap<SystemTime, Counts> = BTreeMap::new();
-        for point in self
-            .series_over(&queries.requests, window)
-            .await?
-            .datapoints
-        {
-            minutes.entry(point.at).or_default().requests += point.value.max(0.0);
+        if let Some(requests) = &queries.requests {
+            for point in self.series_over(requests, window).await?.datapoints {
+                minutes.entry(point.at).or_default().requests += point.value.max(0.0);
+            }
         }
         let mut errors = self.series_over(&queries.measure, window).await?.datapoints;
         if let Some(connection) = &queries.connection_errors {
@@ -189,51 +412,22 @@ impl CompareCheck {
         stage: &StageView,
         green_target_group: &str,
         blue_target_group: &str,
+        deployment_started: Option<SystemTime>,
     ) -> Result<Outcome, Outcome> {
-        let deployment = self
-            .facts
-            .deployment()
-            .await
-            .map_err(|error| error.to_outcome())?;
-        let settled_now = stage
-            .now
-            .checked_sub(self.params.settle())
-            .unwrap_or(stage.now);
-        let window = MetricWindow::for_stage(stage.started_at, settled_now);
-        let earliest = minute_floor(stage.now.checked_sub(MAX_SPAN).unwrap_or(stage.now));
-        let from = deployment
-            .started_at
-            .map_or(window.start, |started| started.min(window.start))
-            .checked_sub(LOOKBACK)
-            .map_or(earliest, |from| minute_floor(from).max(earliest));
-        let fetched = MetricWindow {
-            start: from,
-            end: window.end.max(from),
-        };
+        let (window, fetched) = self.windows(stage, deployment_started);
         let green = self.minutes_of(&self.green, fetched).await?;
         let blue = self.minutes_of(&self.blue, fetched).await?;
-        let mut at: Vec<SystemTime> = green.keys().chain(blue.keys()).copied().collect();
-        at.sort();
-        at.dedup();
-        let minutes = at
-            .into_iter()
-            .filter(|minute| *minute < window.end)
-            .map(|minute| MinuteObservation {
-                at: minute,
-                green: green.get(&minute).copied().unwrap_or_default(),
-                blue: blue.get(&minute).copied().unwrap_or_default(),
-            })
-            .collect();
         Ok(error_rate::judge(
             &self.params,
-            &ErrorRateObservation {
-                green_target_group: green_target_group.to_owned(),
-                blue_target_group: blue_target_group.to_owned(),
-                minutes,
-                deployment_started_at: deployment.started_at,
+            &observation(
+                green_target_group,
+                blue_target_group,
+                green,
+                blue,
                 window,
-                horizon: stage.horizon,
-            },
+                deployment_started,
+                stage,
+            ),
         ))
     }
 
@@ -286,19 +480,49 @@ impl CompareCheck {
             }
             .to_outcome());
         }
-        if self.params.metric == CompareMetric::ErrorRate {
-            return self.error_rate(stage, green, blue).await;
+        let started = self
+            .facts
+            .deployment()
+            .await
+            .map_err(|error| error.to_outcome())?
+            .started_at;
+        match self.params.metric {
+            CompareMetric::ErrorRate => self.error_rate(stage, green, blue, started).await,
+            CompareMetric::Latency => self.latency(stage, green, blue, started).await,
         }
-        let (green, green_requests) = self.latency_side(&self.green, green, stage).await?;
-        let (blue, _) = self.latency_side(&self.blue, blue, stage).await?;
-        Ok(judge_latency(
-            &self.params,
-            &CompareObservation {
-                window: green_requests.window,
-                green,
-                blue,
-            },
-        ))
+    }
+}
+
+/// Both sides' counts per minute as the judge reads them: every minute either side has, before
+/// the end of the stage's settled window.
+fn observation(
+    green_target_group: &str,
+    blue_target_group: &str,
+    green: BTreeMap<SystemTime, Counts>,
+    blue: BTreeMap<SystemTime, Counts>,
+    window: MetricWindow,
+    deployment_started_at: Option<SystemTime>,
+    stage: &StageView,
+) -> ErrorRateObservation {
+    let mut at: Vec<SystemTime> = green.keys().chain(blue.keys()).copied().collect();
+    at.sort();
+    at.dedup();
+    let minutes = at
+        .into_iter()
+        .filter(|minute| *minute < window.end)
+        .map(|minute| MinuteObservation {
+            at: minute,
+            green: green.get(&minute).copied().unwrap_or_default(),
+            blue: blue.get(&minute).copied().unwrap_or_default(),
+        })
+        .collect();
+    ErrorRateObservation {
+        green_target_group: green_target_group.to_owned(),
+        blue_target_group: blue_target_group.to_owned(),
+        minutes,
+        deployment_started_at,
+        window,
+        horizon: stage.horizon,
     }
 }
 
@@ -393,6 +617,14 @@ mod tests {
     fn per_minute(
         values: impl Fn(&str, &str, u64) -> Option<f64> + Send + Sync + 'static,
     ) -> aws_smithy_mocks::Rule {
+        per_period(move |metric, _stat, side, minute, _period| values(metric, side, minute))
+    }
+
+    /// Like [`per_minute`], with the statistic and the period (seconds) as well:
+    /// `values(metric, stat, side, period_start, period)`.
+    fn per_period(
+        values: impl Fn(&str, &str, &str, u64, u64) -> Option<f64> + Send + Sync + 'static,
+    ) -> aws_smithy_mocks::Rule {
         use aws_sdk_cloudwatch::types::{MetricDataResult, StatusCode};
         use aws_smithy_types::DateTime;
         mock!(Client::get_metric_data).then_compute_output(move |input| {
@@ -413,9 +645,10 @@ mod tests {
                         _ => "other",
                     };
                     let period = stat.period().unwrap_or(60).max(60) as u64;
+                    let statistic = stat.stat().unwrap_or_default();
                     let (mut times, mut points) = (Vec::new(), Vec::new());
                     for minute in (start..end).step_by(period as usize) {
-                        if let Some(value) = values(name, side, minute) {
+                        if let Some(value) = values(name, statistic, side, minute, period) {
                             times.push(DateTime::from_secs(minute as i64));
                             points.push(value);
                         }
@@ -458,6 +691,7 @@ mod tests {
         CompareParams {
             metric: CompareMetric::ErrorRate,
             percentile: None,
+            slow_above: None,
             max_increase: PercentagePoints::new(0.5).map(MaxIncrease::Points),
             max_ratio: None,
             min_requests: 100,
@@ -471,8 +705,9 @@ mod tests {
         CompareParams {
             metric: CompareMetric::Latency,
             percentile: "p99".parse::<Percentile>().ok(),
-            max_increase: Some(MaxIncrease::Duration(Duration::from_millis(50))),
-            max_ratio: None,
+            slow_above: None,
+            max_increase: None,
+            max_ratio: Some(1.5),
             min_requests: 100,
             confidence: None,
             settle: None,
@@ -629,58 +864,164 @@ mod tests {
         assert_eq!(seen, expected);
     }
 
+    /// Per-minute `TargetResponseTime` of each side: `requests` a minute (green from the
+    /// deployment's start, blue always, or from `blue_from`), and the percentage at or below the
+    /// threshold; blue's p99 over any longer window is 200 ms.
+    fn response_times(
+        green: (f64, f64),
+        blue: (f64, f64),
+        blue_from: u64,
+    ) -> aws_smithy_mocks::Rule {
+        per_period(move |metric, stat, side, start, period| {
+            if metric != TARGET_RESPONSE_TIME {
+                return None;
+            }
+            let (requests, at_or_below) = match side {
+                "green" if start >= DEPLOYMENT_STARTED => green,
+                "blue" if start >= blue_from => blue,
+                "blue" if period > 60 && start + period > blue_from => blue,
+                _ => return None,
+            };
+            // Blue's minutes in the period.
+            let minutes = ((start + period).saturating_sub(start.max(blue_from)) / 60) as f64;
+            match stat {
+                "SampleCount" => Some(requests * minutes),
+                "p99" => Some(0.2),
+                rank if rank.starts_with("PR(:") => Some(at_or_below),
+                _ => None,
+            }
+        })
+    }
+
     #[tokio::test(start_paused = true)]
-    async fn queries_are_whole_window_sums_and_percentiles() {
+    async fn a_doubled_slow_tail_is_counted_from_percentile_ranks() {
+        let rule = response_times((3000.0, 98.0), (3000.0, 99.0), 0);
+        let outcome = run(latency(), client(&[&rule]), facts(Some(BLUE_TG))).await;
+        assert_eq!(outcome.code, &COMPARE_LATENCY_HIGHER, "{}", outcome.message);
+        assert!(
+            outcome.message.starts_with(
+                "slower than 200ms (blue's p99 over 2027-01-15T06:55:00Z/2027-01-15T07:55:00Z)"
+            ),
+            "{}",
+            outcome.message
+        );
+        let green = outcome
+            .evidence
+            .iter()
+            .find(|e| e.measured.starts_with("green slow share"))
+            .expect("green's share");
+        assert_eq!(green.value["slow_percent"], json!(2.0));
+        assert_eq!(green.value["slow_requests"], json!(8 * 60));
+        let threshold = outcome
+            .evidence
+            .iter()
+            .find(|e| e.measured == "slow threshold")
+            .expect("the threshold");
+        assert_eq!(threshold.value["threshold_ms"], json!(200.0));
+        assert_eq!(threshold.samples, Some(180_000));
+        let shown = outcome
+            .evidence
+            .iter()
+            .find(|e| {
+                e.measured
+                    .starts_with("blue TargetResponseTime p99 (for people")
+            })
+            .expect("blue's percentile for people");
+        assert_eq!(shown.value["latency_ms"], json!(200.0));
+        // The stage's batch (the percentiles shown), the threshold, the per-minute ranks.
+        assert_eq!(rule.num_calls(), 3);
+
+        let equal = response_times((3000.0, 99.0), (3000.0, 99.0), 0);
+        let outcome = run(latency(), client(&[&equal]), facts(Some(BLUE_TG))).await;
+        assert_eq!(outcome.code, &COMPARE_NOT_WORSE, "{}", outcome.message);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn requests_without_a_rank_are_not_counted_as_fast() {
+        // Green's ranks are not published (yet): its requests must not read as all fast.
+        let rule = per_period(
+            |metric, stat, side, _start, period| match (metric, stat, side) {
+                (TARGET_RESPONSE_TIME, "SampleCount", _) => Some(3000.0 * (period / 60) as f64),
+                (TARGET_RESPONSE_TIME, "p99", _) => Some(0.2),
+                (TARGET_RESPONSE_TIME, rank, "blue") if rank.starts_with("PR(") => Some(99.0),
+                _ => None,
+            },
+        );
+        let outcome = run(latency(), client(&[&rule]), facts(Some(BLUE_TG))).await;
+        assert_eq!(
+            outcome.code, &COMPARE_TOO_FEW_REQUESTS,
+            "{}",
+            outcome.message
+        );
+        assert!(
+            outcome.message.contains("green served 0"),
+            "{}",
+            outcome.message
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn latency_queries_rank_at_the_threshold_per_minute() {
         let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
         let recorded = Arc::clone(&seen);
         let rule = mock!(Client::get_metric_data).then_compute_output(move |input| {
             for query in input.metric_data_queries() {
                 let stat = query.metric_stat().expect("a metric stat");
                 recorded.lock().expect("lock").push((
-                    stat.metric()
-                        .and_then(|m| m.metric_name())
-                        .unwrap_or_default()
-                        .to_owned(),
                     stat.stat().unwrap_or_default().to_owned(),
                     stat.period(),
+                    input.start_time().map(|t| t.secs() as u64),
                 ));
             }
             aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput::builder().build()
         });
-        let outcome = run(latency(), client(&[&rule]), facts(Some(BLUE_TG))).await;
-        assert_eq!(outcome.code, &COMPARE_TOO_FEW_REQUESTS);
+        let mut params = latency();
+        params.slow_above = Some(greenlight_core::config::values::HumanDuration(
+            Duration::from_millis(250),
+        ));
+        let outcome = run(params, client(&[&rule]), facts(Some(BLUE_TG))).await;
+        assert_eq!(
+            outcome.code, &COMPARE_TOO_FEW_REQUESTS,
+            "{}",
+            outcome.message
+        );
         let mut seen = seen.lock().expect("lock").clone();
         seen.sort();
+        let from = Some(DEPLOYMENT_STARTED - 3600);
         assert_eq!(
             seen,
             vec![
-                ("RequestCount".to_owned(), "Sum".to_owned(), Some(600)),
-                ("RequestCount".to_owned(), "Sum".to_owned(), Some(600)),
-                ("TargetResponseTime".to_owned(), "p99".to_owned(), Some(600)),
-                ("TargetResponseTime".to_owned(), "p99".to_owned(), Some(600)),
+                ("PR(:0.25)".to_owned(), Some(60), from),
+                ("PR(:0.25)".to_owned(), Some(60), from),
+                ("SampleCount".to_owned(), Some(60), from),
+                ("SampleCount".to_owned(), Some(60), from),
+                ("p99".to_owned(), Some(600), Some(STARTED)),
+                ("p99".to_owned(), Some(600), Some(STARTED)),
             ]
         );
     }
 
     #[tokio::test(start_paused = true)]
-    async fn latency_of_both_sides() {
-        let rule = traffic((500.0, 0.0, 0.290), (500.0, 0.0, 0.200));
+    async fn the_threshold_falls_back_to_blue_before_the_stage_then_to_no_baseline() {
+        // Blue has no minutes before the deployment; its five minutes before the stage set the
+        // threshold (15,000 requests).
+        let rule = response_times((3000.0, 98.0), (3000.0, 99.0), DEPLOYMENT_STARTED);
         let outcome = run(latency(), client(&[&rule]), facts(Some(BLUE_TG))).await;
         assert_eq!(outcome.code, &COMPARE_LATENCY_HIGHER, "{}", outcome.message);
-        assert_eq!(outcome.evidence[0].value["increase_ms"], json!(90.0));
-        let rule = traffic((500.0, 0.0, 0.210), (500.0, 0.0, 0.200));
-        let outcome = run(latency(), client(&[&rule]), facts(Some(BLUE_TG))).await;
-        assert_eq!(outcome.code, &COMPARE_NOT_WORSE, "{}", outcome.message);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn too_few_requests_shows_both_counts() {
-        let rule = traffic((40.0, 1.0, 0.2), (2000.0, 0.0, 0.2));
-        let outcome = run(latency(), client(&[&rule]), facts(Some(BLUE_TG))).await;
-        assert_eq!(outcome.code, &COMPARE_TOO_FEW_REQUESTS);
-        assert_eq!(outcome.status, Status::Inconclusive);
         assert!(
-            outcome.message.contains("green 40 and blue 2000"),
+            outcome
+                .message
+                .contains("over 2027-01-15T06:55:00Z/2027-01-15T08:00:00Z"),
+            "{}",
+            outcome.message
+        );
+        // A quiet blue: 500 requests before the stage cannot set a p99.
+        let quiet = response_times((100.0, 98.0), (100.0, 99.0), DEPLOYMENT_STARTED);
+        let outcome = run(latency(), client(&[&quiet]), facts(Some(BLUE_TG))).await;
+        assert_eq!(outcome.code, &COMPARE_NO_BASELINE, "{}", outcome.message);
+        assert!(outcome.not_applicable);
+        assert!(
+            outcome.message.contains("blue served 500 requests"),
             "{}",
             outcome.message
         );
@@ -766,8 +1107,9 @@ mod tests {
         );
     }
 
-    /// The stage's two metric checks and latency comparison share one `GetMetricData` call; the
-    /// error-rate comparison's per-minute window is a second.
+    /// The stage's two metric checks and the latency comparison's percentiles for people share one
+    /// `GetMetricData` call; the error-rate comparison's per-minute window is a second, the latency
+    /// comparison's ranks at its threshold a third.
     #[tokio::test(start_paused = true)]
     async fn a_stage_with_two_metric_and_two_compare_checks_makes_two_calls() {
         let rule = answer(|metric, _stat, target_group| match (metric, target_group) {
@@ -793,6 +1135,9 @@ mod tests {
                 min_datapoints: 1,
                 max_age: None,
                 treat_missing: Default::default(),
+                compare_to: None,
+                max_ratio: None,
+                max_increase: None,
             }
         };
         let checks: Vec<Box<dyn Check>> = vec![
@@ -820,7 +1165,12 @@ mod tests {
                 Arc::clone(&metric_data),
             )),
             Box::new(CompareCheck::new(
-                latency(),
+                CompareParams {
+                    slow_above: Some(greenlight_core::config::values::HumanDuration(
+                        Duration::from_millis(500),
+                    )),
+                    ..latency()
+                },
                 Arc::clone(&facts),
                 Arc::clone(&metric_data),
             )),
@@ -835,13 +1185,14 @@ mod tests {
                 "METRIC_NO_DATA",
                 // One minute of requests an hour before the deployment: nothing in the stage.
                 "COMPARE_TOO_FEW_REQUESTS",
-                "COMPARE_NOT_WORSE"
+                // The mock answers 0.2 to every response-time statistic: 0.2 requests a minute.
+                "COMPARE_TOO_FEW_REQUESTS"
             ]
         );
         assert_eq!(
             rule.num_calls(),
-            2,
-            "one GetMetricData call for the stage's window, one for the error-rate comparison's own"
+            3,
+            "one GetMetricData call for the stage's window, one for the error-rate comparison's own, one for the latency comparison's ranks at its threshold"
         );
     }
 

@@ -85,7 +85,7 @@ impl HttpCheck {
         self
     }
 
-    async fn gather_and_judge(&self) -> Outcome {
+    async fn gather_and_judge(&self, attempt: u32) -> Outcome {
         let params = &self.params;
         let expectations = match ResponseExpectations::new(&params.expect) {
             Ok(expectations) => expectations,
@@ -148,6 +148,15 @@ impl HttpCheck {
             rate: params.rate,
             request_timeout: params.request_timeout,
             body_max_bytes: params.body_max_bytes,
+            latency_thresholds: [
+                params.expect.p50,
+                params.expect.p90,
+                params.expect.p95,
+                params.expect.p99,
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
         };
         tracing::debug!(url = %plan.url, requests = plan.total, concurrency = plan.concurrency, "sending synthetic requests");
         let TrafficRun { summary, refused } =
@@ -163,7 +172,7 @@ impl HttpCheck {
             "headers": headers.shown,
             "timeout_ms": u64::try_from(params.request_timeout.as_millis()).unwrap_or(u64::MAX),
         });
-        judge(&summary, &params.expect)
+        judge(&summary, &params.expect, attempt)
             .with_evidence(Evidence::new("request", request).resource(summary.url.as_str()))
     }
 
@@ -316,8 +325,8 @@ impl Check for HttpCheck {
         "http"
     }
 
-    fn run<'a>(&'a self, _stage: &'a StageView) -> CheckFuture<'a> {
-        Box::pin(self.gather_and_judge())
+    fn run<'a>(&'a self, stage: &'a StageView) -> CheckFuture<'a> {
+        Box::pin(self.gather_and_judge(stage.attempt))
     }
 }
 
@@ -337,8 +346,8 @@ mod tests {
     use greenlight_core::ReasonCode;
     use greenlight_core::checks::http::{
         HTTP_ADDRESS_REFUSED, HTTP_ERROR_RATE, HTTP_HEADER_VALUE_INVALID, HTTP_LATENCY,
-        HTTP_LINK_LOCAL_REFUSED, HTTP_NO_TEST_ROUTE, HTTP_OK, HTTP_SECRET_HEADER_REFUSED,
-        HTTP_UNREACHABLE,
+        HTTP_LATENCY_NOT_SIGNIFICANT, HTTP_LINK_LOCAL_REFUSED, HTTP_NO_TEST_ROUTE, HTTP_OK,
+        HTTP_SECRET_HEADER_REFUSED, HTTP_UNREACHABLE,
     };
     use greenlight_core::engine::state::{CheckMemory, StageKey};
     use greenlight_core::facts::{
@@ -559,17 +568,34 @@ mod tests {
     async fn slow_responses_fail_on_latency() {
         let server = TestServer::start().await;
         let outcome = check(params(json!({
-            "target": "url", "url": server.url("/slow"), "requests": 4, "concurrency": 4,
+            "target": "url", "url": server.url("/slow"), "requests": 16, "concurrency": 8,
             "expect": { "p50": "50ms" }
         })))
         .await;
+        // Sixteen of sixteen slower than a p50 of 50ms: beyond noise (1 in 65,536 at 50%).
         assert_eq!(
             (outcome.status, outcome.code),
             (Status::Fail, &HTTP_LATENCY),
             "{outcome:#?}"
         );
-        let p50 = evidence(&outcome, "p50 latency (ms)").as_f64().expect("ms");
-        assert!(p50 >= 150.0, "{p50}");
+        let share = evidence(&outcome, "p50 latency: requests slower than 50ms");
+        assert!(
+            share["percentile_ms"].as_f64().expect("ms") >= 150.0,
+            "{share}"
+        );
+        assert_eq!(share["slow_requests"], json!(16));
+
+        // Four of four could be luck at a median: judged again with a fresh batch.
+        let few = check(params(json!({
+            "target": "url", "url": server.url("/slow"), "requests": 4, "concurrency": 4,
+            "expect": { "p50": "50ms" }
+        })))
+        .await;
+        assert_eq!(
+            (few.status, few.code),
+            (Status::Inconclusive, &HTTP_LATENCY_NOT_SIGNIFICANT),
+            "{few:#?}"
+        );
     }
 
     #[tokio::test]

@@ -2,14 +2,21 @@
 //!
 //! The check registers its one query with the stage's [`MetricData`] when it is built, so it is
 //! fetched in the same `GetMetricData` call as every other metric query of the stage; running it
-//! reads the series and hands it to the core's judge.
+//! reads the series and hands it to the core's judge. With `compare_to: before_deployment` it
+//! also asks, in a call of its own, for the same query's statistic over the hour before the
+//! deployment started, as one value.
 
 use std::sync::Arc;
 
-use greenlight_core::checks::metric::{DOC, judge};
+use std::time::{Duration, SystemTime};
+
+use greenlight_core::checks::metric::{
+    DOC, MetricBaseline, MetricWindow, judge_against, minute_floor, no_baseline,
+};
 use greenlight_core::config::checks::MetricParams;
 use greenlight_core::engine::{Check, CheckFuture, StageView};
 use greenlight_core::facts::Facts;
+use greenlight_core::outcome::Outcome;
 
 use super::CheckDeps;
 use super::metric_data::{MetricData, QueryHandle, QueryPeriod, QuerySpec};
@@ -53,6 +60,56 @@ impl MetricCheck {
     }
 }
 
+/// How far back the baseline reaches before the deployment.
+const BASELINE_SPAN: Duration = Duration::from_secs(60 * 60);
+
+impl MetricCheck {
+    /// The same query over the hour before the deployment started, as one value; `None` when the
+    /// config does not compare with it.
+    async fn baseline(&self, stage: &StageView) -> Result<Option<MetricBaseline>, Outcome> {
+        if self.params.compare_to.is_none() {
+            return Ok(None);
+        }
+        let deployment = self
+            .facts
+            .deployment()
+            .await
+            .map_err(|error| error.to_outcome())?;
+        let started: SystemTime = deployment.started_at.unwrap_or(stage.started_at);
+        let end = minute_floor(started);
+        let window = MetricWindow {
+            start: end.checked_sub(BASELINE_SPAN).unwrap_or(end),
+            end,
+        };
+        let spec = QuerySpec {
+            period: QueryPeriod::WholeWindow,
+            ..self.query.clone()
+        };
+        let series = self
+            .metric_data
+            .fetch_now(std::slice::from_ref(&spec), self.facts.as_ref(), window)
+            .await
+            .map_err(|error| error.to_outcome(&spec.describe()))?;
+        let values: Vec<f64> = series
+            .first()
+            .map(|series| {
+                series
+                    .datapoints
+                    .iter()
+                    .map(|point| point.value)
+                    .filter(|value| value.is_finite())
+                    .collect()
+            })
+            .unwrap_or_default();
+        if values.is_empty() {
+            return Err(no_baseline(&self.params, &spec.describe(), window));
+        }
+        // One datapoint for the whole hour; should CloudWatch split it, their mean.
+        let value = values.iter().sum::<f64>() / values.len() as f64;
+        Ok(Some(MetricBaseline { value, window }))
+    }
+}
+
 impl Check for MetricCheck {
     fn kind(&self) -> &'static str {
         DOC.kind
@@ -60,13 +117,17 @@ impl Check for MetricCheck {
 
     fn run<'a>(&'a self, stage: &'a StageView) -> CheckFuture<'a> {
         Box::pin(async move {
-            match self
+            let series = match self
                 .metric_data
                 .series(self.handle, self.facts.as_ref(), stage)
                 .await
             {
-                Ok(series) => judge(&self.params, &series, stage.now),
-                Err(error) => error.to_outcome(&self.query.describe()),
+                Ok(series) => series,
+                Err(error) => return error.to_outcome(&self.query.describe()),
+            };
+            match self.baseline(stage).await {
+                Ok(baseline) => judge_against(&self.params, &series, stage.now, baseline.as_ref()),
+                Err(outcome) => outcome,
             }
         })
     }
@@ -105,6 +166,9 @@ mod tests {
             min_datapoints: 3,
             max_age: None,
             treat_missing: Default::default(),
+            compare_to: None,
+            max_ratio: None,
+            max_increase: None,
         }
     }
 
@@ -205,6 +269,83 @@ mod tests {
             "targetgroup/web-b/0000000000000002"
         );
         assert_eq!(query["stat"], "p99");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn compare_to_before_deployment_reads_the_hour_before_in_a_call_of_its_own() {
+        use crate::checks::metric_data::tests::{STARTED, at};
+        use greenlight_core::checks::metric::METRIC_NO_BASELINE;
+        let deployment_started = STARTED - 300;
+        let facts = || {
+            let mut facts = Arc::try_unwrap(facts(None)).expect("fresh facts");
+            facts.deployment = Ok(Arc::new(
+                greenlight_core::facts::DeploymentFacts::in_progress(
+                    "deployment-1",
+                    Some(at(deployment_started)),
+                ),
+            ));
+            Arc::new(facts)
+        };
+        /// (start, period) of every query asked.
+        type Seen = Arc<std::sync::Mutex<Vec<(u64, Option<i32>)>>>;
+        let seen: Seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let answer = |seen: Seen, baseline: Option<f64>| {
+            mock!(Client::get_metric_data).then_compute_output(move |input| {
+                use aws_sdk_cloudwatch::types::{MetricDataResult, StatusCode};
+                use aws_smithy_types::DateTime;
+                let start = input.start_time().map_or(0, |t| t.secs() as u64);
+                let query = &input.metric_data_queries()[0];
+                let period = query.metric_stat().and_then(|stat| stat.period());
+                seen.lock().expect("lock").push((start, period));
+                let values: Vec<f64> = if period == Some(3600) {
+                    baseline.into_iter().collect()
+                } else {
+                    vec![45.0, 61.0, 52.0]
+                };
+                let result = MetricDataResult::builder()
+                    .id(query.id().unwrap_or_default())
+                    .set_timestamps(Some(
+                        (0..values.len())
+                            .map(|i| DateTime::from_secs((start + 60 * i as u64) as i64))
+                            .collect(),
+                    ))
+                    .set_values(Some(values))
+                    .status_code(StatusCode::Complete)
+                    .build();
+                GetMetricDataOutput::builder()
+                    .metric_data_results(result)
+                    .build()
+            })
+        };
+        let mut relative = params("Average", &[("ServiceName", "{service}")], 0.0);
+        relative.max = None;
+        relative.compare_to =
+            Some(greenlight_core::config::checks::metric::MetricBaseline::BeforeDeployment);
+        relative.max_ratio = Some(1.5);
+
+        let rule = answer(Arc::clone(&seen), Some(40.0));
+        let outcome = run(&check_with(client(&[&rule]), relative.clone(), facts()), 10).await;
+        // 61 is above 1.5 × 40.
+        assert_eq!(outcome.code, &METRIC_ABOVE_MAX, "{}", outcome.message);
+        assert!(
+            outcome
+                .message
+                .contains("1.5× its 40 before the deployment"),
+            "{}",
+            outcome.message
+        );
+        let mut calls = seen.lock().expect("lock").clone();
+        calls.sort();
+        // The hour before the deployment, as one period; then the stage.
+        assert_eq!(
+            calls,
+            vec![(deployment_started - 3600, Some(3600)), (STARTED, Some(60))]
+        );
+
+        let empty = answer(Arc::new(std::sync::Mutex::new(Vec::new())), None);
+        let outcome = run(&check_with(client(&[&empty]), relative, facts()), 10).await;
+        assert_eq!(outcome.code, &METRIC_NO_BASELINE, "{}", outcome.message);
+        assert!(outcome.not_applicable);
     }
 
     #[tokio::test(start_paused = true)]

@@ -118,6 +118,17 @@ impl SeriesError {
     }
 }
 
+/// Which specs one fetch sends.
+#[derive(Debug, Clone, Copy)]
+enum Batch {
+    /// The registered queries over the stage's window.
+    Stage,
+    /// The registered queries over a check's own window.
+    OwnWindow,
+    /// Every spec given, whatever its period.
+    Given,
+}
+
 /// What one fetch produced, per registered query.
 struct Fetched {
     window: MetricWindow,
@@ -174,7 +185,7 @@ impl MetricData {
         stage: &StageView,
     ) -> Result<MetricSeries, SeriesError> {
         let window = MetricWindow::for_stage(stage.started_at, stage.now);
-        self.memoized(&self.fetched, handle, facts, window, false)
+        self.memoized(&self.fetched, handle, facts, window, Batch::Stage)
             .await
     }
 
@@ -186,8 +197,24 @@ impl MetricData {
         facts: &dyn Facts,
         window: MetricWindow,
     ) -> Result<MetricSeries, SeriesError> {
-        self.memoized(&self.fetched_over, handle, facts, window, true)
+        self.memoized(&self.fetched_over, handle, facts, window, Batch::OwnWindow)
             .await
+    }
+
+    /// Asks for `specs` over `window` now, in one call, unregistered and unmemoized: for queries
+    /// whose statistic depends on an earlier answer (a latency comparison's `PR(:threshold)`,
+    /// where the threshold is blue's percentile). The series come back in the order given.
+    pub async fn fetch_now(
+        &self,
+        specs: &[QuerySpec],
+        facts: &dyn Facts,
+        window: MetricWindow,
+    ) -> Result<Vec<MetricSeries>, SeriesError> {
+        self.fetch(specs, window, facts, Batch::Given)
+            .await
+            .results
+            .into_iter()
+            .collect()
     }
 
     async fn memoized(
@@ -196,7 +223,7 @@ impl MetricData {
         handle: QueryHandle,
         facts: &dyn Facts,
         window: MetricWindow,
-        own_window: bool,
+        batch: Batch,
     ) -> Result<MetricSeries, SeriesError> {
         let mut memo = slot.lock().await;
         if let Some(fetched) = memo.as_ref()
@@ -206,7 +233,7 @@ impl MetricData {
             return result.clone();
         }
         let specs = self.specs().clone();
-        let fetched = Arc::new(self.fetch(&specs, window, facts, own_window).await);
+        let fetched = Arc::new(self.fetch(&specs, window, facts, batch).await);
         *memo = Some(Arc::clone(&fetched));
         drop(memo);
         fetched.results.get(handle.0).cloned().unwrap_or_else(|| {
@@ -218,17 +245,20 @@ impl MetricData {
     }
 
     /// Renders every spec, asks CloudWatch for the distinct queries, and maps the answers back.
-    /// Only the specs of the kind asked for (own-window or not) are sent; the others answer an
-    /// error saying they were asked over the wrong window.
+    /// Only the specs of the batch asked for are sent; the others answer an error saying they
+    /// were asked over the wrong window.
     async fn fetch(
         &self,
         specs: &[QuerySpec],
         window: MetricWindow,
         facts: &dyn Facts,
-        own_window: bool,
+        batch: Batch,
     ) -> Fetched {
-        let included =
-            |spec: &QuerySpec| matches!(spec.period, QueryPeriod::OwnWindow(_)) == own_window;
+        let included = |spec: &QuerySpec| match batch {
+            Batch::Given => true,
+            Batch::Stage => !matches!(spec.period, QueryPeriod::OwnWindow(_)),
+            Batch::OwnWindow => matches!(spec.period, QueryPeriod::OwnWindow(_)),
+        };
         let routing = if specs
             .iter()
             .any(|spec| included(spec) && needs_routing(&spec.dimensions))

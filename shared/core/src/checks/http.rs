@@ -37,7 +37,22 @@
 //! Latency is measured per request from sending to the end of the body read, recorded in an HDR
 //! histogram (three significant digits), for every request that was answered; a request that timed
 //! out is recorded at `request_timeout`, a lower bound of its latency, so timeouts cannot flatter
-//! the percentiles. p50, p90, p95 and p99 are judged against their thresholds when set.
+//! the percentiles.
+//!
+//! A threshold on a percentile is a threshold on a share: "p99 ≤ 300ms" says at most 1% of
+//! requests take longer than 300ms. A percentile over a few hundred requests is decided by two or
+//! three of them, so each threshold is judged by the share of requests slower than it (counted
+//! from the histogram) with an exact binomial test:
+//! - the share is above the allowed one (1% for p99) *beyond noise* — the chance of that many slow
+//!   requests at the allowed share is below α_k — [`HTTP_LATENCY`];
+//! - above it but not beyond noise: [`HTTP_LATENCY_NOT_SIGNIFICANT`], judged again with a fresh
+//!   batch at the next look within `max_wait`;
+//! - at or below it: the threshold is met, and the evidence gives the Clopper–Pearson interval of
+//!   the slow share, whose upper end is the largest share this batch could rule out.
+//!
+//! Every look sends a fresh batch, so α is spent across the stage's looks: look k tests at
+//! α_k = α / (k(k+1)) with α = 1%, whose sum over any number of looks is at most α. A release whose
+//! latency meets its thresholds is failed by this check at most 1% of the time per stage.
 //!
 //! # No evidence is not a pass
 //! Nothing sent, or latency thresholds with nothing timed, is [`HTTP_NO_SAMPLES`] (inconclusive).
@@ -94,9 +109,18 @@ pub static HTTP_ERROR_RATE: ReasonCode = ReasonCode {
 pub static HTTP_LATENCY: ReasonCode = ReasonCode {
     code: "HTTP_LATENCY",
     summary: "Synthetic requests to green were slower than allowed.",
-    what: "A latency percentile (p50, p90, p95 or p99) of the requests, measured to the end of the body and with timed-out requests counted at `request_timeout`, was above its threshold.",
+    what: "More requests than a percentile allows (for p99, 1%) were slower than its threshold, beyond noise: an exact binomial test at the allowed share rejects it at the look's α (1% spent over the stage's looks). Latency is measured to the end of the body; timed-out requests count at `request_timeout`. The evidence gives the percentile, the slow count, the share and its interval.",
     why: "Green is slower than the service promises; production traffic would see it.",
     fix: "Compare green's resource use and dependencies with blue's. A cold green (caches, JIT) may need a warm-up check before this one; if the threshold is unrealistic, raise it.",
+};
+
+/// A latency threshold looks breached, but not beyond noise.
+pub static HTTP_LATENCY_NOT_SIGNIFICANT: ReasonCode = ReasonCode {
+    code: "HTTP_LATENCY_NOT_SIGNIFICANT",
+    summary: "More synthetic requests than allowed were slower than a latency threshold, but too few to tell from noise.",
+    what: "The share of requests slower than a percentile's threshold (for p99, more than 1%) was above the allowed share, but an exact binomial test at the allowed share could explain that many slow requests by luck (at the look's α, 1% spent over the stage's looks). The evidence gives the slow count, the share and its interval.",
+    why: "A p99 over a few hundred requests is decided by two or three of them; failing on them would roll back good releases. The check judges a fresh batch at its next look, within `max_wait`.",
+    fix: "Usually nothing: the next batch settles it. If it persists, green is likely slow; send more `requests` per look for a sharper answer.",
 };
 
 /// Nothing was measured.
@@ -226,6 +250,7 @@ pub static DOC: CheckDoc = CheckDoc {
         &HTTP_OK,
         &HTTP_ERROR_RATE,
         &HTTP_LATENCY,
+        &HTTP_LATENCY_NOT_SIGNIFICANT,
         &HTTP_NO_SAMPLES,
         &HTTP_UNREACHABLE,
         &HTTP_NO_TEST_ROUTE,
@@ -973,6 +998,8 @@ pub struct TrafficSummary {
     pub failures: BTreeMap<FailureKind, u64>,
     /// Latency of the timed requests.
     pub latency: LatencySummary,
+    /// How many timed requests were slower than each latency threshold of the expectations.
+    pub slower_than: BTreeMap<Duration, u64>,
     /// The first failed requests, by number, at most [`MAX_FAILURE_SAMPLES`].
     pub first_failures: Vec<FailedRequest>,
 }
@@ -998,8 +1025,80 @@ impl TrafficSummary {
     }
 }
 
-/// Judges a run of synthetic requests against the expectations.
-pub fn judge(summary: &TrafficSummary, expect: &HttpExpect) -> Outcome {
+/// The chance of failing a release that meets its latency thresholds, over every look of a stage.
+const LATENCY_ALPHA: f64 = 0.01;
+
+/// The α of look `attempt` (from 1): α / (k(k+1)), which sums to at most α over any number of
+/// looks.
+fn look_alpha(attempt: u32) -> f64 {
+    let k = f64::from(attempt.max(1));
+    LATENCY_ALPHA / (k * (k + 1.0))
+}
+
+/// One latency threshold judged as the share of requests slower than it.
+struct SlowShare {
+    name: &'static str,
+    threshold: Duration,
+    seen: Duration,
+    slow: u64,
+    allowed: f64,
+    /// Above the allowed share.
+    over: bool,
+    /// Above it beyond noise.
+    significant: bool,
+}
+
+impl SlowShare {
+    fn judge(
+        (name, threshold, seen): (&'static str, Duration, Duration),
+        slow: u64,
+        timed: u64,
+        attempt: u32,
+    ) -> SlowShare {
+        let allowed = match name {
+            "p50" => 0.50,
+            "p90" => 0.10,
+            "p95" => 0.05,
+            _ => 0.01,
+        };
+        let over = timed > 0 && slow as f64 > allowed * timed as f64 + 1e-9;
+        let significant =
+            over && crate::stats::binomial::upper_tail(slow, timed, allowed) < look_alpha(attempt);
+        SlowShare {
+            name,
+            threshold,
+            seen,
+            slow,
+            allowed,
+            over,
+            significant,
+        }
+    }
+
+    fn described(&self, timed: u64) -> String {
+        format!(
+            "{} {}ms: {} of {timed} slower than {} ({}%, allowed {}%)",
+            self.name,
+            millis(self.seen),
+            self.slow,
+            HumanDuration(self.threshold),
+            round2(share_percent(self.slow, timed)),
+            round2(self.allowed * 100.0)
+        )
+    }
+}
+
+fn share_percent(count: u64, of: u64) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        count as f64 * 100.0 / of as f64
+    }
+}
+
+/// Judges a run of synthetic requests against the expectations, at look `attempt` of the stage
+/// (from 1).
+pub fn judge(summary: &TrafficSummary, expect: &HttpExpect, attempt: u32) -> Outcome {
     let url = summary.url.as_str();
     let window = format!(
         "{}/{}",
@@ -1066,14 +1165,24 @@ pub fn judge(summary: &TrafficSummary, expect: &HttpExpect) -> Outcome {
     .filter_map(|(name, threshold, seen)| threshold.map(|threshold| (name, threshold, seen)))
     .collect();
     let timed = summary.latency.samples;
-    let breaches: Vec<&(&str, Duration, Duration)> = if timed == 0 {
+    let shares: Vec<SlowShare> = if timed == 0 {
         Vec::new()
     } else {
         thresholds
             .iter()
-            .filter(|(_, threshold, seen)| seen > threshold)
+            .map(|&(name, threshold, seen)| {
+                // A run that did not count slow requests at a threshold falls back on the
+                // percentile: above it, at least the allowed share and one more were slower.
+                let slow = summary.slower_than.get(&threshold).copied().unwrap_or(0);
+                SlowShare::judge((name, threshold, seen), slow, timed, attempt)
+            })
             .collect()
     };
+    let breaches: Vec<&SlowShare> = shares.iter().filter(|share| share.significant).collect();
+    let unsettled: Vec<&SlowShare> = shares
+        .iter()
+        .filter(|share| share.over && !share.significant)
+        .collect();
 
     let mut evidence = vec![
         Evidence::new("error rate of requests (%)", round2(rate))
@@ -1113,13 +1222,36 @@ pub fn judge(summary: &TrafficSummary, expect: &HttpExpect) -> Outcome {
         );
     }
     if timed > 0 {
-        for (name, threshold, seen) in &thresholds {
+        for share in &shares {
+            let (low, high) = (
+                crate::stats::binomial::lower_bound(share.slow, timed, 0.025),
+                crate::stats::binomial::upper_bound(share.slow, timed, 0.025),
+            );
             evidence.push(
-                Evidence::new(format!("{name} latency (ms)"), millis(*seen))
-                    .threshold(format!("<= {}", HumanDuration(*threshold)))
-                    .window(window.clone())
-                    .samples(timed)
-                    .resource(url),
+                Evidence::new(
+                    format!(
+                        "{} latency: requests slower than {}",
+                        share.name,
+                        HumanDuration(share.threshold)
+                    ),
+                    json!({
+                        "percentile_ms": millis(share.seen),
+                        "slow_requests": share.slow,
+                        "slow_percent": round2(share_percent(share.slow, timed)),
+                        "allowed_percent": round2(share.allowed * 100.0),
+                        "interval_95_percent": [round2(low * 100.0), round2(high * 100.0)],
+                        "look_alpha": look_alpha(attempt),
+                    }),
+                )
+                .threshold(format!(
+                    "{} <= {}: at most {}% slower, failed beyond noise",
+                    share.name,
+                    HumanDuration(share.threshold),
+                    round2(share.allowed * 100.0)
+                ))
+                .window(window.clone())
+                .samples(timed)
+                .resource(url),
             );
         }
         evidence.push(
@@ -1164,14 +1296,26 @@ pub fn judge(summary: &TrafficSummary, expect: &HttpExpect) -> Outcome {
     } else if !breaches.is_empty() {
         let described = breaches
             .iter()
-            .map(|(name, threshold, seen)| {
-                format!("{name} {}ms > {}", millis(*seen), HumanDuration(*threshold))
-            })
+            .map(|share| share.described(timed))
             .collect::<Vec<_>>()
-            .join(", ");
+            .join("; ");
         Outcome::fail(
             &HTTP_LATENCY,
-            format!("requests to {url} were too slow: {described} (over {timed} timed requests)"),
+            format!(
+                "requests to {url} were too slow, beyond noise: {described} (over {timed} timed requests)"
+            ),
+        )
+    } else if !unsettled.is_empty() {
+        let described = unsettled
+            .iter()
+            .map(|share| share.described(timed))
+            .collect::<Vec<_>>()
+            .join("; ");
+        Outcome::inconclusive(
+            &HTTP_LATENCY_NOT_SIGNIFICANT,
+            format!(
+                "requests to {url} look slower than allowed, but not beyond noise: {described} (over {timed} timed requests); the next look judges a fresh batch"
+            ),
         )
     } else if !thresholds.is_empty() && timed == 0 {
         Outcome::inconclusive(
@@ -1184,12 +1328,21 @@ pub fn judge(summary: &TrafficSummary, expect: &HttpExpect) -> Outcome {
             sent - errors,
             round2(rate)
         );
-        for (name, threshold, seen) in &thresholds {
+        for share in &shares {
+            let could = crate::stats::binomial::upper_bound(share.slow, timed, 0.05);
             let _ = write!(
                 message,
-                ", {name} {}ms <= {}",
-                millis(*seen),
-                HumanDuration(*threshold)
+                ", {} {}ms {} {} ({} of {timed} slower; this batch rules out more than {}% slower at 95%)",
+                share.name,
+                millis(share.seen),
+                if share.seen <= share.threshold {
+                    "<="
+                } else {
+                    "above, yet the share within"
+                },
+                HumanDuration(share.threshold),
+                share.slow,
+                round2(could * 100.0)
             );
         }
         message.push(')');
@@ -1791,8 +1944,15 @@ mod tests {
                 p99: ms(p99),
                 max: ms(p99 + 10),
             },
+            slower_than: BTreeMap::new(),
             first_failures,
         }
+    }
+
+    /// `summary` with `count` requests slower than `threshold_ms`.
+    fn with_slow(mut summary: TrafficSummary, threshold_ms: u64, count: u64) -> TrafficSummary {
+        summary.slower_than.insert(ms(threshold_ms), count);
+        summary
     }
 
     #[test]
@@ -1807,7 +1967,7 @@ mod tests {
                 &strict,
                 Status::Pass,
                 &HTTP_OK,
-                "200 of 200 requests to http://lb.example.com/health met the expectations (error rate 0% <= 1%, p99 120ms <= 300ms)",
+                "200 of 200 requests to http://lb.example.com/health met the expectations (error rate 0% <= 1%, p99 120ms <= 300ms (0 of 200 slower",
             ),
             (
                 "at the threshold",
@@ -1845,11 +2005,20 @@ mod tests {
             ),
             (
                 "slow",
-                summary(50, &[(200, 50)], &[], 450),
+                with_slow(summary(50, &[(200, 50)], &[], 450), 300, 5),
                 &strict,
                 Status::Fail,
                 &HTTP_LATENCY,
-                "p99 450ms > 300ms (over 50 timed requests)",
+                "too slow, beyond noise: p99 450ms: 5 of 50 slower than 300ms (10%, allowed 1%) (over 50 timed requests)",
+            ),
+            (
+                // Two slow requests of a hundred decide a p99, but 1% would give two by luck.
+                "a p99 decided by two requests",
+                with_slow(summary(100, &[(200, 100)], &[], 450), 300, 2),
+                &strict,
+                Status::Inconclusive,
+                &HTTP_LATENCY_NOT_SIGNIFICANT,
+                "not beyond noise: p99 450ms: 2 of 100 slower than 300ms (2%, allowed 1%)",
             ),
             (
                 "nothing sent",
@@ -1882,7 +2051,7 @@ mod tests {
             ),
         ];
         for (name, summary, expectations, status, code, says) in cases {
-            let outcome = judge(&summary, expectations);
+            let outcome = judge(&summary, expectations, 1);
             assert_eq!(outcome.status, status, "{name}: {outcome:?}");
             assert_eq!(outcome.code, code, "{name}");
             assert!(
@@ -1901,6 +2070,39 @@ mod tests {
     }
 
     #[test]
+    fn the_latency_test_spends_its_alpha_over_the_looks() {
+        let strict = expect(json!({ "p99": "300ms" }));
+        let five_of_fifty = with_slow(summary(50, &[(200, 50)], &[], 450), 300, 5);
+        // P(5 or more of 50 slow | 1%) is about 0.00015: beyond noise at the first look's
+        // α (0.5%), not at the tenth's (0.009%).
+        assert_eq!(judge(&five_of_fifty, &strict, 1).code, &HTTP_LATENCY);
+        assert_eq!(
+            judge(&five_of_fifty, &strict, 10).code,
+            &HTTP_LATENCY_NOT_SIGNIFICANT
+        );
+        let total: f64 = (1..10_000).map(look_alpha).sum();
+        assert!(total <= LATENCY_ALPHA, "{total}");
+        // A pass says what the batch could rule out.
+        let clean = with_slow(summary(300, &[(200, 300)], &[], 120), 300, 0);
+        let outcome = judge(&clean, &strict, 1);
+        assert_eq!(outcome.code, &HTTP_OK);
+        assert!(
+            outcome
+                .message
+                .contains("p99 120ms <= 300ms (0 of 300 slower; this batch rules out more than 0.99% slower at 95%)"),
+            "{}",
+            outcome.message
+        );
+        let share = outcome
+            .evidence
+            .iter()
+            .find(|e| e.measured == "p99 latency: requests slower than 300ms")
+            .expect("the share");
+        assert_eq!(share.value["slow_requests"], json!(0));
+        assert_eq!(share.value["interval_95_percent"][0], json!(0.0));
+    }
+
+    #[test]
     fn evidence_has_counts_thresholds_windows_and_first_failures() {
         let strict = expect(json!({ "p99": "300ms", "max_error_rate": "1%" }));
         let outcome = judge(
@@ -1911,6 +2113,7 @@ mod tests {
                 120,
             ),
             &strict,
+            1,
         );
         let rate = &outcome.evidence[0];
         assert_eq!(rate.value, json!(10.0));
@@ -1926,11 +2129,14 @@ mod tests {
         let p99 = outcome
             .evidence
             .iter()
-            .find(|e| e.measured == "p99 latency (ms)")
+            .find(|e| e.measured == "p99 latency: requests slower than 300ms")
             .expect("p99");
         assert_eq!(
-            (p99.value.clone(), p99.threshold.as_deref()),
-            (json!(120.0), Some("<= 300ms"))
+            (p99.value["percentile_ms"].clone(), p99.threshold.as_deref()),
+            (
+                json!(120.0),
+                Some("p99 <= 300ms: at most 1% slower, failed beyond noise")
+            )
         );
         let first = outcome
             .evidence
@@ -1940,7 +2146,11 @@ mod tests {
         assert_eq!(first.value["status"], json!(503));
         assert_eq!(first.value["body"], json!("upstream down"));
 
-        let refused = judge(&summary(4, &[], &[(FailureKind::Connect, 4)], 0), &strict);
+        let refused = judge(
+            &summary(4, &[], &[(FailureKind::Connect, 4)], 0),
+            &strict,
+            1,
+        );
         assert_eq!(refused.error_class, Some(ErrorClass::Transient));
     }
 

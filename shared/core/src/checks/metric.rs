@@ -28,6 +28,15 @@
 //! dimensions" with one metric. The `compare` check reads such counts next to `RequestCount`, which
 //! tells them apart.
 //!
+//! # Against the service's own past (`compare_to: before_deployment`)
+//! The same query's statistic over the hour before the deployment started, as one value
+//! ([`MetricBaseline`]), bounds the metric from above as well: at most `max_ratio` times it and
+//! at most `max_increase` over it, besides any absolute `max`. The evidence names the baseline,
+//! its window and the bound it gives. A metric with no datapoint in that hour has no baseline:
+//! [`METRIC_NO_BASELINE`], not applicable. The metric is not a count, so there is no significance
+//! test: the bound is applied to every datapoint like an alarm's threshold, and a noisy metric
+//! needs a generous margin (or a longer `period`, whose datapoints average the noise).
+//!
 //! # Missing data
 //! `treat_missing` says what a period without a datapoint means, like a CloudWatch alarm's
 //! `TreatMissingData`:
@@ -56,6 +65,42 @@ use crate::config::values::{DimensionTemplate, HumanDuration, Placeholder, numbe
 use crate::facts::{RoutingFacts, ServiceIdentity};
 use crate::outcome::{Evidence, Outcome};
 use crate::reason::ReasonCode;
+
+/// The metric had no datapoint before the deployment to compare with.
+pub static METRIC_NO_BASELINE: ReasonCode = ReasonCode {
+    code: "METRIC_NO_BASELINE",
+    summary: "The metric had no datapoint in the hour before the deployment, so there is nothing to compare it with.",
+    what: "`compare_to: before_deployment` asks for the same query's statistic over the hour before the deployment started, and CloudWatch returned no datapoint there (a new metric, a dimension that names something that did not exist yet, or a service's first deployment).",
+    why: "Without a baseline the relative bound has no evidence either way. It is not applicable: `on_not_applicable` decides (a team's config fails unless it says `on_not_applicable: pass`).",
+    fix: "Use dimensions that existed before the deployment (the service or cluster, not green's target group), add an absolute `max`, or `on_not_applicable: pass` on a service's first deployment.",
+};
+
+/// The same query's value before the deployment, for `compare_to: before_deployment`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MetricBaseline {
+    /// The statistic over the window.
+    pub value: f64,
+    /// The hour before the deployment started.
+    pub window: MetricWindow,
+}
+
+/// The highest value allowed: the absolute `max`, and the bounds relative to `baseline`.
+fn effective_max(params: &MetricParams, baseline: Option<&MetricBaseline>) -> Option<f64> {
+    let relative = baseline.map(|baseline| {
+        let by_ratio = params.max_ratio.map(|ratio| ratio * baseline.value);
+        let by_increase = params
+            .max_increase
+            .map(|increase| baseline.value + increase);
+        [by_ratio, by_increase]
+            .into_iter()
+            .flatten()
+            .fold(f64::INFINITY, f64::min)
+    });
+    match (params.max, relative.filter(|bound| bound.is_finite())) {
+        (Some(max), Some(bound)) => Some(max.min(bound)),
+        (max, bound) => max.or(bound),
+    }
+}
 
 /// The metric stayed within bounds.
 pub static METRIC_WITHIN_BOUNDS: ReasonCode = ReasonCode {
@@ -128,6 +173,7 @@ pub static DOC: CheckDoc = CheckDoc {
     example: "metric:\n  namespace: AWS/ApplicationELB\n  name: TargetResponseTime\n  stat: p99\n  dimensions:\n    TargetGroup: \"{green.target_group}\"\n    LoadBalancer: \"{load_balancer}\"\n  period: 1m\n  max: 0.5\n  min_datapoints: 3\n  max_age: 5m",
     iam_actions: &[
         "cloudwatch:GetMetricData",
+        "ecs:DescribeServiceDeployments",
         "ecs:DescribeServiceRevisions",
         "elasticloadbalancing:DescribeRules",
     ],
@@ -139,6 +185,7 @@ pub static DOC: CheckDoc = CheckDoc {
         &METRIC_TOO_FEW_DATAPOINTS,
         &METRIC_STALE,
         &METRIC_DIMENSION_UNRESOLVED,
+        &METRIC_NO_BASELINE,
     ],
 };
 
@@ -438,6 +485,61 @@ const LISTED_BREACHES: usize = 10;
 
 /// Judges one query's datapoints against the params' bounds, at `now`.
 pub fn judge(params: &MetricParams, series: &MetricSeries, now: SystemTime) -> Outcome {
+    judge_against(params, series, now, None)
+}
+
+/// The outcome of `compare_to: before_deployment` when the hour before held no datapoint.
+pub fn no_baseline(params: &MetricParams, query: &str, window: MetricWindow) -> Outcome {
+    Outcome::not_applicable(
+        &METRIC_NO_BASELINE,
+        format!(
+            "{query} has no datapoint in {window}, the hour before the deployment started: nothing to compare it with{}",
+            params
+                .max
+                .map(|max| format!(
+                    " (its absolute max {} is not judged alone)",
+                    number_text(max)
+                ))
+                .unwrap_or_default()
+        ),
+    )
+}
+
+/// Judges `series` against the bounds, the relative ones against `baseline` (the same query
+/// before the deployment) when the config compares with it.
+pub fn judge_against(
+    params: &MetricParams,
+    series: &MetricSeries,
+    now: SystemTime,
+    baseline: Option<&MetricBaseline>,
+) -> Outcome {
+    let outcome = judge_bounds(params, series, now, baseline);
+    match baseline {
+        Some(baseline) => outcome.with_evidence(
+            Evidence::new(
+                "baseline before_deployment",
+                json!({
+                    "baseline": "before_deployment",
+                    "value": baseline.value,
+                    "max_ratio": params.max_ratio,
+                    "max_increase": params.max_increase,
+                    "bound": effective_max(params, Some(baseline)),
+                }),
+            )
+            .window(baseline.window.to_string())
+            .resource(series.query.dimensions_text()),
+        ),
+        None => outcome,
+    }
+}
+
+fn judge_bounds(
+    params: &MetricParams,
+    series: &MetricSeries,
+    now: SystemTime,
+    baseline: Option<&MetricBaseline>,
+) -> Outcome {
+    let max = effective_max(params, baseline);
     let query = &series.query;
     let mut points: Vec<Datapoint> = series
         .datapoints
@@ -452,7 +554,21 @@ pub fn judge(params: &MetricParams, series: &MetricSeries, now: SystemTime) -> O
         0
     };
     let count = points.len() as u64;
-    let bounds = bounds_text(params.min, params.max);
+    let mut bounds = bounds_text(params.min, max);
+    if let Some(baseline) = baseline {
+        let mut relative = Vec::new();
+        if let Some(ratio) = params.max_ratio {
+            relative.push(format!("{}×", number_text(ratio)));
+        }
+        if let Some(increase) = params.max_increase {
+            relative.push(format!("+{}", number_text(increase)));
+        }
+        bounds = format!(
+            "{bounds}: {} its {} before the deployment",
+            relative.join(" and "),
+            number_text(baseline.value)
+        );
+    }
     let query_evidence = Evidence::new("query", query.to_json()).resource(query.dimensions_text());
     let measured = format!(
         "{} {} {} per {}",
@@ -499,8 +615,7 @@ pub fn judge(params: &MetricParams, series: &MetricSeries, now: SystemTime) -> O
         .with_evidence(query_evidence);
     }
 
-    let above: Vec<Datapoint> = params
-        .max
+    let above: Vec<Datapoint> = max
         .map(|max| points.iter().copied().filter(|p| p.value > max).collect())
         .unwrap_or_default();
     let below: Vec<Datapoint> = params
@@ -584,11 +699,7 @@ pub fn judge(params: &MetricParams, series: &MetricSeries, now: SystemTime) -> O
     }
 
     // The value that came closest to a bound says most about the margin left.
-    let telling = if params.max.is_some() {
-        highest
-    } else {
-        lowest
-    };
+    let telling = if max.is_some() { highest } else { lowest };
     let filled_note = if filled > 0 {
         format!("; {filled} empty period(s) counted as 0 (treat_missing: zero)")
     } else {
@@ -690,6 +801,66 @@ mod tests {
                 })
                 .collect(),
         }
+    }
+
+    #[test]
+    fn compare_to_before_deployment_bounds_by_the_baseline() {
+        let p = params(
+            "metric: { namespace: AWS/ECS, name: CPUUtilization, stat: Average, compare_to: before_deployment, max_ratio: 1.5, max_increase: 30 }",
+        );
+        let baseline = MetricBaseline {
+            value: 40.0,
+            window: MetricWindow {
+                start: at(T0 - 3600),
+                end: at(T0),
+            },
+        };
+        // 1.5 × 40 = 60 is tighter than 40 + 30 = 70.
+        assert_eq!(effective_max(&p, Some(&baseline)), Some(60.0));
+        let within = judge_against(
+            &p,
+            &series(&[45.0, 58.0, 52.0]),
+            at(T0 + 240),
+            Some(&baseline),
+        );
+        assert_eq!(within.code, &METRIC_WITHIN_BOUNDS, "{}", within.message);
+        assert!(
+            within
+                .message
+                .contains("<= 60: 1.5× and +30 its 40 before the deployment"),
+            "{}",
+            within.message
+        );
+        let evidence = within
+            .evidence
+            .iter()
+            .find(|e| e.measured == "baseline before_deployment")
+            .expect("the baseline");
+        assert_eq!(evidence.value["bound"], json!(60.0));
+        assert_eq!(
+            evidence.window.as_deref(),
+            Some("2027-01-15T07:00:00Z/2027-01-15T08:00:00Z")
+        );
+        let above = judge_against(
+            &p,
+            &series(&[45.0, 61.0, 52.0]),
+            at(T0 + 240),
+            Some(&baseline),
+        );
+        assert_eq!(above.code, &METRIC_ABOVE_MAX, "{}", above.message);
+        // An absolute max still applies, whichever is tighter.
+        let capped = params(
+            "metric: { namespace: AWS/ECS, name: CPUUtilization, stat: Average, compare_to: before_deployment, max_ratio: 2, max: 50 }",
+        );
+        assert_eq!(effective_max(&capped, Some(&baseline)), Some(50.0));
+        let none = no_baseline(&capped, "AWS/ECS CPUUtilization", baseline.window);
+        assert!(none.not_applicable);
+        assert_eq!(none.code, &METRIC_NO_BASELINE);
+        assert!(
+            none.message.contains("absolute max 50 is not judged alone"),
+            "{}",
+            none.message
+        );
     }
 
     #[test]

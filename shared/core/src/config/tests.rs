@@ -436,7 +436,7 @@ fn every_mistake_in_a_file_is_reported_in_document_order() {
         vec![
             "greenlight.yaml:6:16: stages.POST_SCALE_UP[0].tasks.min_running_percnt: unknown field \"min_running_percnt\"; did you mean \"min_running_percent\"?",
             "greenlight.yaml:8:11: stages.PRODUCTION_TRAFFIC_SHIFT.bake: expected a duration like \"30s\", \"5m\" or \"1h30m\", got \"5 minuets\" (unknown unit \"minuets\"; use ms, s, m, h or d)",
-            "greenlight.yaml:11:54: stages.PRODUCTION_TRAFFIC_SHIFT.checks[1].compare.max_increase: expected percentage points like \"0.5pp\" (error_rate) or a duration like \"50ms\" (latency), got \"half\"",
+            "greenlight.yaml:11:54: stages.PRODUCTION_TRAFFIC_SHIFT.checks[1].compare.max_increase: expected percentage points like \"0.5pp\", got \"half\"",
             "greenlight.yaml:12:3: stages.POST_BAKE: unknown stage \"POST_BAKE\"; expected one of: RECONCILE_SERVICE, PRE_SCALE_UP, POST_SCALE_UP, TEST_TRAFFIC_SHIFT, POST_TEST_TRAFFIC_SHIFT, PRE_PRODUCTION_TRAFFIC_SHIFT, PRODUCTION_TRAFFIC_SHIFT, POST_PRODUCTION_TRAFFIC_SHIFT",
         ]
     );

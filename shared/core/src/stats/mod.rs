@@ -7,4 +7,5 @@
 //! bounds the chance it ever crosses `1/α`. See [`sequential`] for the formulas, assumptions and
 //! references.
 
+pub mod binomial;
 pub mod sequential;

@@ -45,6 +45,8 @@ pub(super) struct TrafficPlan {
     pub request_timeout: Duration,
     /// How much of a body to read.
     pub body_max_bytes: u64,
+    /// The latency thresholds judged: the run counts the requests slower than each.
+    pub latency_thresholds: Vec<Duration>,
 }
 
 /// What a run saw.
@@ -133,6 +135,7 @@ pub(super) async fn send(
         by_status: BTreeMap::new(),
         failures: BTreeMap::new(),
         latency: LatencySummary::default(),
+        slower_than: BTreeMap::new(),
         first_failures: Vec::new(),
     };
     let mut refused = None;
@@ -163,6 +166,16 @@ pub(super) async fn send(
     };
     if merged.is_empty() {
         summary.latency = LatencySummary::default();
+    } else {
+        for threshold in &plan.latency_thresholds {
+            // Values the histogram holds as equivalent to the threshold count as at it, within
+            // its three significant digits.
+            let micros = u64::try_from(threshold.as_micros()).unwrap_or(u64::MAX);
+            let at_most = merged.count_between(0, micros);
+            summary
+                .slower_than
+                .insert(*threshold, merged.len().saturating_sub(at_most));
+        }
     }
     Ok(TrafficRun { summary, refused })
 }

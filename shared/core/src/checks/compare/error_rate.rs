@@ -312,8 +312,50 @@ fn ratio_text(value: f64) -> String {
     }
 }
 
+/// What a comparison counts per request: an error, or an answer slower than a threshold. The
+/// same sequential test judges both; only the words, the evidence keys and the failing code differ.
+#[derive(Debug, Clone)]
+pub struct Measure {
+    /// The proportion's name in messages (`error rate`, `slow share`).
+    pub name: &'static str,
+    /// What is counted, plural (`errors`, `slow requests`).
+    pub events: &'static str,
+    /// How green's side is measured, for its evidence.
+    pub formula: String,
+    /// The evidence key of a side's proportion in percent (`error_rate_percent`).
+    pub percent_key: &'static str,
+    /// The evidence key of a side's count (`errors`).
+    pub count_key: &'static str,
+    /// The code when green is worse.
+    pub worse: &'static crate::reason::ReasonCode,
+}
+
+impl Measure {
+    /// Target 5xx and connection errors over requests.
+    pub fn errors() -> Measure {
+        Measure {
+            name: "error rate",
+            events: "errors",
+            formula: "(HTTPCode_Target_5XX_Count + TargetConnectionErrorCount) / RequestCount"
+                .to_owned(),
+            percent_key: "error_rate_percent",
+            count_key: "errors",
+            worse: &COMPARE_ERROR_RATE_HIGHER,
+        }
+    }
+}
+
 /// Judges green's error rate against its baseline.
 pub fn judge(params: &CompareParams, observed: &ErrorRateObservation) -> Outcome {
+    judge_measure(params, observed, &Measure::errors())
+}
+
+/// Judges green's proportion of `measure` (counted in [`Counts::errors`]) against its baseline.
+pub fn judge_measure(
+    params: &CompareParams,
+    observed: &ErrorRateObservation,
+    measure: &Measure,
+) -> Outcome {
     if let Some(refused) = super::without_threshold(params) {
         return refused;
     }
@@ -332,13 +374,16 @@ pub fn judge(params: &CompareParams, observed: &ErrorRateObservation) -> Outcome
         green.add(minute.green);
     }
     let green_evidence = |green: &Counts| {
+        let mut value = serde_json::Map::new();
+        value.insert(
+            measure.percent_key.into(),
+            json!(rounded(green.rate() * 100.0, 4)),
+        );
+        value.insert(measure.count_key.into(), json!(whole_count(green.errors)));
+        value.insert("requests".into(), json!(whole_count(green.requests)));
         Evidence::new(
-            "green error rate ((HTTPCode_Target_5XX_Count + TargetConnectionErrorCount) / RequestCount)",
-            json!({
-                "error_rate_percent": rounded(green.rate() * 100.0, 4),
-                "errors": whole_count(green.errors),
-                "requests": whole_count(green.requests),
-            }),
+            format!("green {} ({})", measure.name, measure.formula),
+            serde_json::Value::Object(value),
         )
         .window(window.as_str())
         .samples(whole_count(green.requests))
@@ -442,15 +487,24 @@ pub fn judge(params: &CompareParams, observed: &ErrorRateObservation) -> Outcome
     let confidence = format!("{}%", trimmed((1.0 - alpha) * 100.0, 2));
     let pass_confidence = format!("{}%", trimmed((1.0 - beta) * 100.0, 2));
 
+    let mut blue_value = serde_json::Map::new();
+    blue_value.insert("baseline".into(), json!(baseline.kind.name()));
+    blue_value.insert(
+        measure.percent_key.into(),
+        json!(rounded(blue_rate * 100.0, 4)),
+    );
+    blue_value.insert(
+        measure.count_key.into(),
+        json!(whole_count(baseline.blue.errors)),
+    );
+    blue_value.insert(
+        "requests".into(),
+        json!(whole_count(baseline.blue.requests)),
+    );
+    blue_value.insert("minutes".into(), json!(baseline.minutes));
     let baseline_evidence = Evidence::new(
-        format!("blue error rate, baseline {}", baseline.kind.name()),
-        json!({
-            "baseline": baseline.kind.name(),
-            "error_rate_percent": rounded(blue_rate * 100.0, 4),
-            "errors": whole_count(baseline.blue.errors),
-            "requests": whole_count(baseline.blue.requests),
-            "minutes": baseline.minutes,
-        }),
+        format!("blue {}, baseline {}", measure.name, baseline.kind.name()),
+        serde_json::Value::Object(blue_value),
     )
     .window(baseline.window.as_str())
     .samples(whole_count(baseline.blue.requests))
@@ -459,7 +513,7 @@ pub fn judge(params: &CompareParams, observed: &ErrorRateObservation) -> Outcome
         "green against blue, always-valid sequential test",
         json!({
             "confidence_percent": rounded((1.0 - alpha) * 100.0, 2),
-            "allowed_error_rate_percent": rounded(allowed * 100.0, 4),
+            "allowed_percent": rounded(allowed * 100.0, 4),
             "worse_log_evidence": rounded(log_worse, 3),
             "within_log_evidence": rounded(log_within, 3),
             "fail_log_threshold": rounded(limit, 3),
@@ -489,11 +543,15 @@ pub fn judge(params: &CompareParams, observed: &ErrorRateObservation) -> Outcome
     };
     let interval_text = match interval {
         Some((low, high)) => format!(
-            "green's errors are {}–{} blue's (valid at every look)",
+            "green's {} are {}–{} blue's (valid at every look)",
+            measure.events,
             ratio_text(low),
             ratio_text(high)
         ),
-        None => "no ratio of green's errors to blue's fits the data".to_owned(),
+        None => format!(
+            "no ratio of green's {} to blue's fits the data",
+            measure.events
+        ),
     };
     let summary = format!(
         "green {} ({} of {} requests) against blue {} ({} of {}, baseline {}); {interval_text}",
@@ -510,7 +568,8 @@ pub fn judge(params: &CompareParams, observed: &ErrorRateObservation) -> Outcome
         return with_evidence(Outcome::inconclusive(
             &COMPARE_TOO_NOISY,
             format!(
-                "blue's errors come in bursts (dispersion {}; a minute's evidence would be inflated {}×, more than {}×): too noisy to claim {confidence}: {summary}",
+                "blue's {} come in bursts (dispersion {}; a minute's evidence would be inflated {}×, more than {}×): too noisy to claim {confidence}: {summary}",
+                measure.events,
                 trimmed(dispersion, 3),
                 trimmed(sequence.evidence.max_factor, 1),
                 trimmed(MAX_DISPERSION_FACTOR, 0)
@@ -520,8 +579,11 @@ pub fn judge(params: &CompareParams, observed: &ErrorRateObservation) -> Outcome
     let breached = breaches(params, &sequence.green, &sequence.blue);
     if log_worse >= limit && breached {
         return with_evidence(Outcome::fail(
-            &COMPARE_ERROR_RATE_HIGHER,
-            format!("green's error rate is worse than {thresholds}, at {confidence}: {summary}"),
+            measure.worse,
+            format!(
+                "green's {} is worse than {thresholds}, at {confidence}: {summary}",
+                measure.name
+            ),
         ));
     }
     if log_within >= (1.0 / beta).ln() {
@@ -536,15 +598,21 @@ pub fn judge(params: &CompareParams, observed: &ErrorRateObservation) -> Outcome
         return with_evidence(Outcome::pass(
             &COMPARE_NOT_WORSE,
             format!(
-                "green's error rate is within {thresholds}, at {pass_confidence}: {summary}{could}"
+                "green's {} is within {thresholds}, at {pass_confidence}: {summary}{could}",
+                measure.name
             ),
         ));
     }
 
     // Undecided: could the traffic still to come settle it before the wait runs out?
     let needed = requests_to_rule_out(blue_rate, allowed, beta);
-    let minutes_needed =
-        needed.map(|needed| ((needed - green.requests).max(0.0) / per_minute.max(1e-9)).ceil());
+    // The estimate for people uses green's own rate when it is higher than blue's: a green at
+    // blue's rate would need `needed`, this one needs more. (Whether the wait could settle it
+    // stays judged at blue's rate, so a green that looks worse is never called underpowered, and
+    // passed by `on_underpowered: pass`, sooner.)
+    let minutes_needed = requests_to_rule_out(green.rate().max(blue_rate), allowed, beta)
+        .map(|needed| ((needed - green.requests) / per_minute.max(1e-9)).ceil())
+        .filter(|minutes| *minutes >= 1.0);
     if can_project && needed.is_none_or(|needed| needed > expected) {
         let could_by_horizon = smallest_ruled_out(blue_rate, expected, beta).map_or(
             "no increase at all".to_owned(),
@@ -573,7 +641,8 @@ pub fn judge(params: &CompareParams, observed: &ErrorRateObservation) -> Outcome
         with_evidence(Outcome::inconclusive(
             &COMPARE_INCREASE_NOT_SIGNIFICANT,
             format!(
-                "green's error rate looks worse than {thresholds}, but not yet beyond noise at {confidence}{more}: {summary}"
+                "green's {} looks worse than {thresholds}, but not yet beyond noise at {confidence}{more}: {summary}",
+                measure.name
             ),
         ))
     } else {

@@ -11,26 +11,24 @@
 //! - `error_rate`: per settled minute, `HTTPCode_Target_5XX_Count` + `TargetConnectionErrorCount`
 //!   over `RequestCount` of each target group, judged by always-valid sequential tests against a
 //!   concurrent baseline or blue's own minutes before the shift ([`error_rate`]).
-//! - `latency`: `TargetResponseTime` at the percentile (default p99), computed by CloudWatch over
-//!   the whole stage window in one period, so it is the percentile of every request in the
-//!   window, not an average of per-minute percentiles. Both sides need `min_requests`; a breach of
-//!   `max_increase` or `max_ratio` fails ([`COMPARE_LATENCY_HIGHER`]). CloudWatch returns one
-//!   percentile per side, not the samples, so latency has no significance test yet.
+//! - `latency`: per settled minute, the share of requests whose `TargetResponseTime` is above a
+//!   threshold (`slow_above`, or blue's percentile before the stage), from CloudWatch's
+//!   percentile rank `PR(:L)`: a count, judged by the same sequential tests ([`latency`]). Both
+//!   sides' percentiles over the stage are in the evidence for people; they are not what is
+//!   tested.
 //!
 //! Kayenta compares distributions with a Mann-Whitney U test at every interval, with no stated
-//! error rate under repeated looks; the error-rate test here states one.
+//! error rate under repeated looks; the tests here state one.
 
 pub mod error_rate;
+pub mod latency;
 #[cfg(test)]
 mod simulation;
 
-use serde_json::json;
-
 use super::CheckDoc;
-use super::metric::MetricWindow;
-use crate::config::checks::{CompareParams, MaxIncrease};
+use crate::config::checks::CompareParams;
 use crate::config::values::number_text;
-use crate::outcome::{Evidence, Outcome};
+use crate::outcome::Outcome;
 use crate::reason::ReasonCode;
 
 /// The load balancer's namespace.
@@ -48,8 +46,8 @@ pub const TARGET_CONNECTION_ERROR_COUNT: &str = "TargetConnectionErrorCount";
 /// Green is not worse than blue.
 pub static COMPARE_NOT_WORSE: ReasonCode = ReasonCode {
     code: "COMPARE_NOT_WORSE",
-    summary: "Green's error rate or latency is within the allowed margin of blue's.",
-    what: "Error rate: green's own requests in the stage's settled window rule out the highest rate the config allows (blue's rate plus `max_increase`, or times `max_ratio`) at the configured confidence; the evidence names the baseline, the increase this traffic could have told, and an interval for green's errors against blue's. Latency: green's percentile did not exceed blue's by more than `max_increase` nor reach `max_ratio` times it.",
+    summary: "Green's error rate or share of slow requests is within the allowed margin of blue's.",
+    what: "Green's own requests in the stage's settled window rule out the highest error rate (or share of requests slower than the threshold) the config allows — blue's plus `max_increase`, or times `max_ratio` — at the configured confidence; the evidence names the baseline, the increase this traffic could have told, and an interval for green's count against blue's.",
     why: "Green serves production traffic as well as the revision it replaces, with the evidence to say so.",
     fix: "Nothing to fix.",
 };
@@ -66,17 +64,17 @@ pub static COMPARE_ERROR_RATE_HIGHER: ReasonCode = ReasonCode {
 /// Green is slower.
 pub static COMPARE_LATENCY_HIGHER: ReasonCode = ReasonCode {
     code: "COMPARE_LATENCY_HIGHER",
-    summary: "Green's response time at the percentile is higher than blue's by more than allowed.",
-    what: "Over the same window, green's `TargetResponseTime` at the percentile exceeded blue's by more than `max_increase` or `max_ratio`, with at least `min_requests` requests on each side. The evidence shows both sides' latency and requests.",
-    why: "Green answers the same traffic more slowly than the revision it replaces; users would feel it.",
-    fix: "Compare green's resource use, dependencies and configuration with blue's. A cold green (caches, JIT) can settle with a longer bake; if the margin is too tight, raise `max_increase` or `max_ratio`.",
+    summary: "More of green's requests are slow than blue's, beyond the margin, at the configured confidence.",
+    what: "Requests are slow when their `TargetResponseTime` is above the threshold (`slow_above`, or blue's percentile, default p99, before the stage; CloudWatch's percentile rank `PR(:threshold)` counts them per minute). Over every settled minute since the deployment started, the same always-valid sequential test as the error rate rejected \"green's share of slow requests is no worse than blue's\" at the configured confidence, and green's observed share breaches `max_increase` (points) or `max_ratio`. The evidence shows the threshold and its source, both shares, the baseline, the test, and both sides' percentiles for people.",
+    why: "Green answers the same traffic more slowly than the revision it replaces; users would feel it. A share of slow requests is a count that can be tested; two percentiles cannot, and a doubled slow tail can leave the p99 where it was.",
+    fix: "Compare green's resource use, dependencies and configuration with blue's. A cold green (caches, JIT) can settle with a longer bake; if the margin is too tight, raise `max_ratio` or `max_increase`, or set `slow_above` to the response time your users notice.",
 };
 
 /// Green looks worse but not yet beyond noise.
 pub static COMPARE_INCREASE_NOT_SIGNIFICANT: ReasonCode = ReasonCode {
     code: "COMPARE_INCREASE_NOT_SIGNIFICANT",
-    summary: "Green's error rate looks worse than the margin, but not yet beyond noise.",
-    what: "Green's observed error rate breaches `max_increase` or `max_ratio`, but the sequential test has not reached the configured confidence: a few unlucky requests could explain it. The evidence shows how far the test has come.",
+    summary: "Green's error rate (or share of slow requests) looks worse than the margin, but not yet beyond noise.",
+    what: "Green's observed error rate (or share of slow requests) breaches `max_increase` or `max_ratio`, but the sequential test has not reached the configured confidence: a few unlucky requests could explain it. The evidence shows how far the test has come.",
     why: "Failing on noise rolls back good deployments; passing on it ships bad ones. The check keeps judging within its `max_wait`.",
     fix: "Usually nothing: more traffic settles it either way.",
 };
@@ -84,7 +82,7 @@ pub static COMPARE_INCREASE_NOT_SIGNIFICANT: ReasonCode = ReasonCode {
 /// Not enough evidence yet either way.
 pub static COMPARE_UNDECIDED: ReasonCode = ReasonCode {
     code: "COMPARE_UNDECIDED",
-    summary: "Green's error rate is not yet shown to be within the margin, nor worse.",
+    summary: "Green's error rate (or share of slow requests) is not yet shown to be within the margin, nor worse.",
     what: "Green's observed rate is within the margin but its requests do not yet rule out the allowed rate at the configured confidence; the message estimates the minutes still needed at the current traffic.",
     why: "Looking fine over a few requests is not evidence. The check keeps judging within its `max_wait`, and the traffic expected by then can settle it.",
     fix: "Usually nothing. If it runs out of wait, see COMPARE_UNDERPOWERED.",
@@ -93,7 +91,7 @@ pub static COMPARE_UNDECIDED: ReasonCode = ReasonCode {
 /// Too little traffic to tell within the wait.
 pub static COMPARE_UNDERPOWERED: ReasonCode = ReasonCode {
     code: "COMPARE_UNDERPOWERED",
-    summary: "Too little traffic to tell green's error rate from blue's by the margin before the wait runs out.",
+    summary: "Too little traffic to tell green's error rate (or share of slow requests) from blue's by the margin before the wait runs out.",
     what: "At green's current request rate, the requests it will have served when the check's wait runs out (stage start + bake + `max_wait`) cannot rule out an increase of `max_increase` at the configured confidence. The evidence gives the requests per minute, the requests expected and needed, and the smallest increase that traffic could tell. `on_underpowered` decides: `wait` (default; then `on_exhausted`), `pass` (this code, as a pass without evidence) or `fail`.",
     why: "\"Too little traffic to tell\" must never read as \"green is fine\": the timeline shows this code, not COMPARE_NOT_WORSE.",
     fix: "Lengthen the bake or the canary percentage, raise `max_increase`, lower `confidence`, or set `on_underpowered: pass` for a quiet service where alarms decide.",
@@ -102,8 +100,8 @@ pub static COMPARE_UNDERPOWERED: ReasonCode = ReasonCode {
 /// Blue's errors are too bursty for the stated confidence.
 pub static COMPARE_TOO_NOISY: ReasonCode = ReasonCode {
     code: "COMPARE_TOO_NOISY",
-    summary: "Blue's errors come in bursts beyond binomial noise: too noisy to claim the configured confidence.",
-    what: "Blue's per-minute error rates before the window vary more than independent requests would (the dispersion in the evidence), so a minute's evidence would have to be discounted more than threefold; the test would not hold its stated error rate.",
+    summary: "Blue's errors (or slow requests) come in bursts beyond binomial noise: too noisy to claim the configured confidence.",
+    what: "Blue's per-minute error rates (or shares of slow requests) before the window vary more than independent requests would (the dispersion in the evidence), so a minute's evidence would have to be discounted more than threefold; the test would not hold its stated error rate.",
     why: "Bursty errors break the independence every request-level test assumes; saying so beats misjudging.",
     fix: "Find the source of the bursts (a flaky dependency, retries), judge with `alarms` or a `metric` check meanwhile, or lower `confidence`.",
 };
@@ -111,7 +109,7 @@ pub static COMPARE_TOO_NOISY: ReasonCode = ReasonCode {
 /// Too few requests on a side.
 pub static COMPARE_TOO_FEW_REQUESTS: ReasonCode = ReasonCode {
     code: "COMPARE_TOO_FEW_REQUESTS",
-    summary: "Green (or, for latency, either side) served fewer requests in the settled window than `min_requests`.",
+    summary: "Green served fewer requests in the settled window than `min_requests`.",
     what: "The sum of `RequestCount` over the stage's settled minutes was below `min_requests`; the evidence shows the counts. Minutes newer than `settle` are not counted yet.",
     why: "Rates over a handful of requests are noise; no evidence is not success. The check waits within its `max_wait`.",
     fix: "Usually nothing early in a step. At small traffic shares (a 5% canary) green needs longer to reach `min_requests`: lengthen the bake, or lower `min_requests`.",
@@ -121,9 +119,9 @@ pub static COMPARE_TOO_FEW_REQUESTS: ReasonCode = ReasonCode {
 pub static COMPARE_NO_BASELINE: ReasonCode = ReasonCode {
     code: "COMPARE_NO_BASELINE",
     summary: "There is no blue traffic to compare green with.",
-    what: "The deployment has no blue target group, green and blue resolve to the same one, or blue served fewer than `min_requests` both in the stage's window and in the hour before it (a service's first deployment). A latency comparison also has none where green has all the traffic: it compares percentiles of the same window only.",
+    what: "The deployment has no blue target group, green and blue resolve to the same one, or blue served fewer than `min_requests` both in the stage's window and in the hour before it (a service's first deployment). A latency comparison without `slow_above` also has none when blue served too few requests before the stage to set the slow threshold from its percentile (ten expected above it: 1,000 for p99).",
     why: "Without a baseline the comparison has no evidence either way. It is not applicable: `on_not_applicable` decides (the built-in plans pass saying so; a team's config fails unless it says `on_not_applicable: pass`).",
-    fix: "On a service's first deployment there is nothing to compare: judge green with `alarms` or a `metric` check. If blue should exist, check the service's load balancer configuration (two target groups). For latency once green has all the traffic, use a `metric` check on green's `TargetResponseTime`, or `on_not_applicable: pass` where an error-rate `compare` and alarms guard the stage.",
+    fix: "On a service's first deployment there is nothing to compare: judge green with `alarms` or a `metric` check. If blue should exist, check the service's load balancer configuration (two target groups). For latency on a quiet service, set `slow_above` to a fixed bound.",
 };
 
 /// The service has no load balancer, so there are no per-target-group metrics to compare.
@@ -138,8 +136,8 @@ pub static COMPARE_NO_LOAD_BALANCER: ReasonCode = ReasonCode {
 /// A side has requests but no latency datapoint.
 pub static COMPARE_NO_DATA: ReasonCode = ReasonCode {
     code: "COMPARE_NO_DATA",
-    summary: "A side has requests but no latency datapoint in the window.",
-    what: "`RequestCount` showed traffic but `TargetResponseTime` returned no datapoint for green, blue or both.",
+    summary: "Blue has requests before the stage but no response-time datapoint to set the slow threshold from.",
+    what: "`TargetResponseTime`'s sample count showed blue's traffic before the stage, but its percentile returned no datapoint.",
     why: "No data is not success; the check waits within its `max_wait`.",
     fix: "Usually nothing: CloudWatch delivers the load balancer's metrics a minute or two late. If it persists, check the target group and load balancer dimensions in the evidence.",
 };
@@ -147,8 +145,8 @@ pub static COMPARE_NO_DATA: ReasonCode = ReasonCode {
 /// The `compare` check.
 pub static DOC: CheckDoc = CheckDoc {
     kind: "compare",
-    summary: "Green's error rate or latency is not worse than blue's over the same window.",
-    why: "Blue serves the same production traffic behind the same load balancer at the same time: a free, fair baseline that a fixed threshold cannot match; when green has all the traffic, blue's own minutes before the shift stand in. Error rates are judged by always-valid sequential tests whose stated confidence holds however often the stage is looked at, across every step of the deployment; too little traffic to tell is its own outcome, never a pass.",
+    summary: "Green's error rate or share of slow requests is not worse than blue's.",
+    why: "Blue serves the same production traffic behind the same load balancer at the same time: a free, fair baseline that a fixed threshold cannot match; when green has all the traffic, blue's own minutes before the shift stand in. Error rates and shares of slow requests are judged by always-valid sequential tests whose stated confidence holds however often the stage is looked at, across every step of the deployment; too little traffic to tell is its own outcome, never a pass.",
     example: "compare:\n  metric: error_rate\n  max_increase: 0.5pp\n  confidence: 99%\n  min_requests: 200",
     iam_actions: &[
         "cloudwatch:GetMetricData",
@@ -170,28 +168,6 @@ pub static DOC: CheckDoc = CheckDoc {
         &COMPARE_NO_LOAD_BALANCER,
     ],
 };
-
-/// What one side (green or blue) showed in the window, for a latency comparison.
-#[derive(Debug, Clone, PartialEq)]
-pub struct SideObservation {
-    /// The target group, as CloudWatch names it (`targetgroup/web-green/…`).
-    pub target_group: String,
-    /// The sum of `RequestCount`.
-    pub requests: u64,
-    /// `TargetResponseTime` at the percentile, in seconds, when there was a datapoint.
-    pub latency_seconds: Option<f64>,
-}
-
-/// Both sides over one window.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CompareObservation {
-    /// The window both sides cover.
-    pub window: MetricWindow,
-    /// Green.
-    pub green: SideObservation,
-    /// Blue.
-    pub blue: SideObservation,
-}
 
 /// Which baseline an error-rate comparison at `stage` will use, for `greenlight config validate`.
 pub fn baseline_note(stage: &crate::stage::LifecycleStage) -> &'static str {
@@ -301,101 +277,6 @@ fn rounded(value: f64, decimals: i32) -> f64 {
     (value * scale).round() / scale
 }
 
-/// `a / b`, infinite when only `b` is zero, 1 when both are.
-fn ratio(a: f64, b: f64) -> f64 {
-    if b > 0.0 {
-        a / b
-    } else if a > 0.0 {
-        f64::INFINITY
-    } else {
-        1.0
-    }
-}
-
-/// The ratio as evidence: a number, or `null` for an infinite ratio (JSON has no infinity).
-fn ratio_json(value: f64) -> serde_json::Value {
-    if value.is_finite() {
-        json!(rounded(value, 3))
-    } else {
-        serde_json::Value::Null
-    }
-}
-
-fn ratio_text(value: f64) -> String {
-    if value.is_finite() {
-        format!("{}×", trimmed(value, 2))
-    } else {
-        "∞× (blue is zero)".to_owned()
-    }
-}
-
-/// Tolerance for comparing an increase with its threshold: float noise must not breach `0.5pp`.
-const EPSILON: f64 = 1e-12;
-
-/// Judges green's latency against blue's over the stage's window.
-pub fn judge_latency(params: &CompareParams, observed: &CompareObservation) -> Outcome {
-    if let Some(refused) = without_threshold(params) {
-        return refused;
-    }
-    let window = observed.window.to_string();
-    let (green, blue) = (&observed.green, &observed.blue);
-    let side_evidence = |name: &str, side: &SideObservation| {
-        Evidence::new(
-            format!(
-                "{name} {TARGET_RESPONSE_TIME} {}",
-                params.latency_percentile()
-            ),
-            json!({
-                "latency_ms": side.latency_seconds.map(|s| rounded(s * 1000.0, 3)),
-                "requests": side.requests,
-            }),
-        )
-        .window(window.as_str())
-        .samples(side.requests)
-        .resource(side.target_group.as_str())
-    };
-    let sides = |outcome: Outcome| {
-        outcome
-            .with_evidence(side_evidence("green", green))
-            .with_evidence(side_evidence("blue", blue))
-    };
-
-    // Green has all the traffic: blue's percentile over the same window does not exist, and no
-    // amount of waiting makes it. Say so now instead of waiting out `max_wait`.
-    if !observed.window.is_empty() && blue.requests == 0 && green.requests >= params.min_requests {
-        return sides(Outcome::not_applicable(
-            &COMPARE_NO_BASELINE,
-            format!(
-                "blue served no requests in {window} while green served {}: green has all the traffic, and a latency comparison only compares the two sides in the same window (use a `metric` check on green's {TARGET_RESPONSE_TIME} here)",
-                green.requests
-            ),
-        ));
-    }
-    if green.requests < params.min_requests || blue.requests < params.min_requests {
-        let during = if observed.window.is_empty() {
-            "yet (the stage has not run a whole minute)".to_owned()
-        } else {
-            format!("in {window}")
-        };
-        return sides(Outcome::inconclusive(
-            &COMPARE_TOO_FEW_REQUESTS,
-            format!(
-                "too few requests to compare {during}: green {} and blue {}; each side needs at least {}",
-                green.requests, blue.requests, params.min_requests
-            ),
-        ))
-        .with_evidence(
-            Evidence::new(
-                "requests per side",
-                json!({ "green": green.requests, "blue": blue.requests }),
-            )
-            .threshold(format!(">= {} on each side", params.min_requests))
-            .window(window.as_str()),
-        );
-    }
-    judge_latency_values(params, observed, sides)
-}
-
 /// Validation refuses a comparison without a threshold; params built in code must not turn "no
 /// limit" into a pass.
 pub fn without_threshold(params: &CompareParams) -> Option<Outcome> {
@@ -427,229 +308,25 @@ fn signed(value: f64, decimals: usize) -> String {
     }
 }
 
-fn judge_latency_values(
-    params: &CompareParams,
-    observed: &CompareObservation,
-    sides: impl Fn(Outcome) -> Outcome,
-) -> Outcome {
-    let (green, blue) = (&observed.green, &observed.blue);
-    let percentile = params.latency_percentile();
-    let (Some(green_latency), Some(blue_latency)) = (green.latency_seconds, blue.latency_seconds)
-    else {
-        let missing: Vec<&str> = [("green", green), ("blue", blue)]
-            .iter()
-            .filter(|(_, side)| side.latency_seconds.is_none())
-            .map(|(name, _)| *name)
-            .collect();
-        return sides(Outcome::inconclusive(
-            &COMPARE_NO_DATA,
-            format!(
-                "no {TARGET_RESPONSE_TIME} {percentile} datapoint for {} in {}, though requests were served",
-                missing.join(" and "),
-                observed.window
-            ),
-        ));
-    };
-    let increase = green_latency - blue_latency;
-    let latency_ratio = ratio(green_latency, blue_latency);
-    let over_increase = match params.max_increase {
-        Some(MaxIncrease::Duration(allowed)) => increase > allowed.as_secs_f64() + EPSILON,
-        _ => false,
-    };
-    let over_ratio = params
-        .max_ratio
-        .is_some_and(|max_ratio| latency_ratio > max_ratio + EPSILON);
-    let thresholds = thresholds_text(params);
-    let comparison = Evidence::new(
-        format!("green's {TARGET_RESPONSE_TIME} {percentile} over blue's"),
-        json!({
-            "increase_ms": rounded(increase * 1000.0, 3),
-            "ratio": ratio_json(latency_ratio),
-        }),
-    )
-    .threshold(thresholds.as_str())
-    .window(observed.window.to_string())
-    .samples(green.requests + blue.requests);
-    let summary = format!(
-        "green {percentile} {} ({} requests) against blue {} ({}) in {}: {}, {}",
-        millis_text(green_latency),
-        green.requests,
-        millis_text(blue_latency),
-        blue.requests,
-        observed.window,
-        if increase >= 0.0 {
-            format!("+{}", millis_text(increase))
-        } else {
-            millis_text(increase)
-        },
-        ratio_text(latency_ratio)
-    );
-    let outcome = if over_increase || over_ratio {
-        Outcome::fail(
-            &COMPARE_LATENCY_HIGHER,
-            format!("green is slower than {thresholds}: {summary}"),
-        )
-    } else {
-        Outcome::pass(
-            &COMPARE_NOT_WORSE,
-            format!("green's latency is within {thresholds}: {summary}"),
-        )
-    };
-    sides(outcome.with_evidence(comparison))
-}
-
 #[cfg(test)]
 mod tests {
-    use std::time::{Duration, SystemTime};
-
     use super::*;
     use crate::config::checks::CheckKind;
     use crate::config::checks::test_support::check;
-    use crate::outcome::Status;
 
     use super::simulation::params;
 
-    fn side(target_group: &str, requests: u64, latency_ms: Option<f64>) -> SideObservation {
-        SideObservation {
-            target_group: target_group.into(),
-            requests,
-            latency_seconds: latency_ms.map(|ms| ms / 1000.0),
-        }
-    }
-
-    fn observed(green: SideObservation, blue: SideObservation) -> CompareObservation {
-        let start = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
-        CompareObservation {
-            window: MetricWindow {
-                start,
-                end: start + Duration::from_secs(300),
-            },
-            green,
-            blue,
-        }
-    }
-
     #[test]
     fn params_without_a_threshold_never_pass() {
-        let mut p = params("compare: { metric: latency, max_ratio: 2 }");
+        let mut p = params("compare: { metric: error_rate, max_ratio: 2 }");
         p.max_ratio = None;
-        let outcome = judge_latency(
-            &p,
-            &observed(side("g", 1000, Some(900.0)), side("b", 1000, Some(100.0))),
-        );
-        assert_eq!(outcome.code, &crate::config::codes::CONFIG_INVALID);
+        let refused = without_threshold(&p).expect("refused");
+        assert_eq!(refused.code, &crate::config::codes::CONFIG_INVALID);
         assert!(
-            outcome.message.contains("no threshold"),
+            refused.message.contains("no threshold"),
             "{}",
-            outcome.message
+            refused.message
         );
-    }
-
-    #[test]
-    fn latency_without_blue_traffic_has_no_baseline_at_once() {
-        let p = params("compare: { metric: latency, max_ratio: 2, min_requests: 100 }");
-        let all_green = judge_latency(
-            &p,
-            &observed(side("g", 1000, Some(90.0)), side("b", 0, None)),
-        );
-        assert_eq!(
-            all_green.code, &COMPARE_NO_BASELINE,
-            "{}",
-            all_green.message
-        );
-        assert!(all_green.not_applicable);
-        assert!(all_green.message.contains("green has all the traffic"));
-        // Too little of green's own traffic is still "not yet", whatever blue did.
-        let early = judge_latency(&p, &observed(side("g", 10, Some(90.0)), side("b", 0, None)));
-        assert_eq!(early.code, &COMPARE_TOO_FEW_REQUESTS, "{}", early.message);
-    }
-
-    #[test]
-    fn latency_is_judged_by_increase_and_ratio() {
-        // (thresholds, green's latency, blue's latency in ms, expected code, expected status)
-        type Case = (
-            &'static str,
-            Option<f64>,
-            Option<f64>,
-            &'static ReasonCode,
-            Status,
-        );
-        let cases: &[Case] = &[
-            (
-                "max_increase: 50ms",
-                Some(240.0),
-                Some(200.0),
-                &COMPARE_NOT_WORSE,
-                Status::Pass,
-            ),
-            (
-                "max_increase: 50ms",
-                Some(260.0),
-                Some(200.0),
-                &COMPARE_LATENCY_HIGHER,
-                Status::Fail,
-            ),
-            (
-                "max_ratio: 1.2",
-                Some(230.0),
-                Some(200.0),
-                &COMPARE_NOT_WORSE,
-                Status::Pass,
-            ),
-            (
-                "max_ratio: 1.2",
-                Some(250.0),
-                Some(200.0),
-                &COMPARE_LATENCY_HIGHER,
-                Status::Fail,
-            ),
-            (
-                "max_increase: 50ms, max_ratio: 2",
-                Some(300.0),
-                Some(200.0),
-                &COMPARE_LATENCY_HIGHER,
-                Status::Fail,
-            ),
-            (
-                "max_increase: 50ms",
-                None,
-                Some(200.0),
-                &COMPARE_NO_DATA,
-                Status::Inconclusive,
-            ),
-        ];
-        for (thresholds, green, blue, code, status) in cases {
-            let p = params(&format!(
-                "compare: {{ metric: latency, percentile: p99.9, {thresholds} }}"
-            ));
-            let outcome =
-                judge_latency(&p, &observed(side("g", 500, *green), side("b", 500, *blue)));
-            assert_eq!(outcome.code, *code, "{thresholds}: {}", outcome.message);
-            assert_eq!(outcome.status, *status);
-            let green_side = outcome
-                .evidence
-                .iter()
-                .find(|e| e.measured == "green TargetResponseTime p99.9")
-                .expect("green's side");
-            assert_eq!(green_side.samples, Some(500));
-        }
-        let p = params("compare: { metric: latency, max_increase: 50ms }");
-        let slow = judge_latency(
-            &p,
-            &observed(side("g", 500, Some(260.0)), side("b", 500, Some(200.0))),
-        );
-        assert!(
-            slow.message
-                .contains("green p99 260ms (500 requests) against blue 200ms"),
-            "{}",
-            slow.message
-        );
-        assert_eq!(slow.evidence[0].value["increase_ms"], json!(60.0));
-        let few = judge_latency(
-            &p,
-            &observed(side("g", 5, Some(900.0)), side("b", 500, Some(200.0))),
-        );
-        assert_eq!(few.code, &COMPARE_TOO_FEW_REQUESTS);
     }
 
     #[test]

@@ -1,5 +1,5 @@
-//! `compare`: green's error rate or latency is not worse than blue's by more than allowed, judged
-//! on the same window from the load balancer's metrics of the two target groups.
+//! `compare`: green's error rate or share of slow requests is not worse than blue's by more than
+//! allowed, judged from the load balancer's metrics of the two target groups.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -22,21 +22,21 @@ use crate::stage::LifecycleStage;
 pub enum CompareMetric {
     /// 5xx responses over requests.
     ErrorRate,
-    /// Target response time at a percentile.
+    /// The share of requests slower than a threshold (`slow_above`, or blue's percentile).
     Latency,
 }
 
-/// How much worse green may be than blue, in the metric's own unit.
+/// How much worse green may be than blue: percentage points of the error rate or of the share of
+/// slow requests. A duration is read only to say what to write instead.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum MaxIncrease {
-    /// For `error_rate`: percentage points (`0.5pp`).
+    /// Percentage points (`0.5pp`).
     Points(PercentagePoints),
-    /// For `latency`: a duration (`50ms`).
+    /// A duration (`50ms`): refused by validation, with the `slow_above` that replaces it.
     Duration(Duration),
 }
 
-const MAX_INCREASE_EXPECTED: &str =
-    "percentage points like \"0.5pp\" (error_rate) or a duration like \"50ms\" (latency)";
+const MAX_INCREASE_EXPECTED: &str = "percentage points like \"0.5pp\"";
 
 impl fmt::Display for MaxIncrease {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -98,7 +98,7 @@ impl JsonSchema for MaxIncrease {
 
     fn json_schema(generator: &mut SchemaGenerator) -> Schema {
         schema(serde_json::json!({
-            "description": "How much worse green may be than blue: percentage points for error_rate (`0.5pp`), a duration for latency (`50ms`).",
+            "description": "How much worse green may be than blue, in percentage points of the error rate or of the share of slow requests (`0.5pp`).",
             "anyOf": [
                 generator.subschema_for::<PercentagePoints>().to_value(),
                 generator.subschema_for::<HumanDuration>().to_value(),
@@ -114,13 +114,20 @@ impl JsonSchema for MaxIncrease {
 pub struct CompareParams {
     /// `error_rate` or `latency`.
     pub metric: CompareMetric,
-    /// For `latency`: the percentile compared (default p99).
+    /// For `latency`: blue's percentile that sets the slow threshold when `slow_above` is not
+    /// given, and the percentile shown for both sides (default p99).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub percentile: Option<Percentile>,
-    /// How much higher green may be than blue: `0.5pp` for error_rate, `50ms` for latency.
+    /// For `latency`: a request is slow when its `TargetResponseTime` exceeds this (`500ms`).
+    /// Without it, the threshold is blue's `percentile` over its minutes before the stage.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub slow_above: Option<HumanDuration>,
+    /// How much higher green's error rate (or share of slow requests) may be than blue's, in
+    /// percentage points (`0.5pp`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_increase: Option<MaxIncrease>,
-    /// How many times blue's value green may reach (`1.2`: at most 20% higher), 1 or more.
+    /// How many times blue's error rate (or share of slow requests) green may reach (`1.2`: at
+    /// most 20% higher), 1 or more.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 1.0))]
     pub max_ratio: Option<f64>,
@@ -128,18 +135,18 @@ pub struct CompareParams {
     /// fewer is inconclusive.
     #[serde(default = "hundred")]
     pub min_requests: u64,
-    /// For `error_rate`: how sure the comparison must be, over every look of the whole deployment
+    /// How sure the comparison must be, over every look of the whole deployment
     /// (default 99%): at most 1 − confidence of releases no worse than blue are failed by this
     /// check; a release at or beyond the margin is passed at most 1 − confidence of the time, or
     /// 5% when that is larger.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confidence: Option<Percent>,
-    /// For `error_rate`: how long after a minute ends its load balancer metrics count as complete
+    /// How long after a minute ends its load balancer metrics count as complete
     /// (default 2m; CloudWatch publishes them one to three minutes late). Newer minutes are not
     /// judged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub settle: Option<HumanDuration>,
-    /// For `error_rate`: what to answer when the traffic expected before the wait runs out cannot
+    /// What to answer when the traffic expected before the wait runs out cannot
     /// tell an increase of `max_increase` from noise: `wait` (default: keep judging within
     /// `max_wait`, then `on_exhausted`), `pass` (pass, saying so) or `fail`.
     #[serde(default)]
@@ -211,21 +218,41 @@ impl CheckParams for CompareParams {
             validation.error("", "give a threshold: `max_increase`, `max_ratio` or both");
         }
         match (self.metric, self.max_increase) {
-            (CompareMetric::ErrorRate, Some(MaxIncrease::Duration(_))) => validation.error(
+            (CompareMetric::ErrorRate, Some(MaxIncrease::Duration(duration))) => validation.error(
                 "max_increase",
                 format!(
                     "expected percentage points like \"0.5pp\" for metric error_rate, got a duration ({})",
-                    self.max_increase.map(|m| m.to_string()).unwrap_or_default()
+                    HumanDuration(duration)
                 ),
             ),
-            (CompareMetric::Latency, Some(MaxIncrease::Points(points))) => validation.error(
+            (CompareMetric::Latency, Some(MaxIncrease::Duration(duration))) => validation.error(
                 "max_increase",
-                format!("expected a duration like \"50ms\" for metric latency, got {points}"),
+                format!(
+                    "latency is judged by the share of slow requests, so `max_increase` takes percentage points of that share (\"1pp\"), not a duration ({}); to call every request slower than a bound slow, set `slow_above` (for example `slow_above: 500ms`) and compare shares with `max_ratio: 2` or `max_increase: 1pp`",
+                    HumanDuration(duration)
+                ),
             ),
             _ => {}
         }
-        if self.metric == CompareMetric::ErrorRate && self.percentile.is_some() {
-            validation.error("percentile", "a percentile applies to metric latency only");
+        if self.metric == CompareMetric::ErrorRate {
+            for (field, given) in [
+                ("percentile", self.percentile.is_some()),
+                ("slow_above", self.slow_above.is_some()),
+            ] {
+                if given {
+                    validation.error(field, "applies to metric latency only");
+                }
+            }
+        }
+        if let Some(slow_above) = self.slow_above
+            && (slow_above.get().is_zero() || slow_above.get() > Duration::from_secs(4000))
+        {
+            validation.error(
+                "slow_above",
+                format!(
+                    "expected a response time above 0 and at most 4000s (the load balancer's longest idle timeout), got {slow_above}"
+                ),
+            );
         }
         if let Some(ratio) = self.max_ratio
             && (!ratio.is_finite() || !(1.0..=100.0).contains(&ratio))
@@ -244,16 +271,6 @@ impl CheckParams for CompareParams {
                     "expected a confidence from 80% to 99.99% (99% fails at most 1 in 100 good releases), got {}%",
                     number_text(confidence.value())
                 ),
-            );
-        }
-        if self.metric == CompareMetric::Latency
-            && (self.confidence.is_some()
-                || self.settle.is_some()
-                || self.on_underpowered != OnUnderpowered::Wait)
-        {
-            validation.error(
-                "",
-                "`confidence`, `settle` and `on_underpowered` apply to metric error_rate only",
             );
         }
         if let Some(settle) = self.settle
@@ -294,13 +311,17 @@ mod tests {
         );
         assert_eq!(p.min_requests, 200);
         let p = params(
-            "compare: { metric: latency, percentile: p99.9, max_increase: 50ms, max_ratio: 1.2 }",
+            "compare: { metric: latency, percentile: p99.9, max_increase: 1pp, max_ratio: 1.2, slow_above: 400ms }",
         );
         assert_eq!(
             p.max_increase,
-            Some(MaxIncrease::Duration(Duration::from_millis(50)))
+            PercentagePoints::new(1.0).map(MaxIncrease::Points)
         );
         assert_eq!(p.latency_percentile().to_string(), "p99.9");
+        assert_eq!(
+            p.slow_above.map(HumanDuration::get),
+            Some(Duration::from_millis(400))
+        );
         assert_eq!(
             params("compare: { metric: latency, max_ratio: 1.5 }").latency_percentile(),
             Percentile::P99
@@ -312,7 +333,7 @@ mod tests {
         assert_eq!(
             errors("compare: { metric: error_rate, max_increase: half }"),
             vec![
-                "checks[0].compare.max_increase: expected percentage points like \"0.5pp\" (error_rate) or a duration like \"50ms\" (latency), got \"half\""
+                "checks[0].compare.max_increase: expected percentage points like \"0.5pp\", got \"half\""
             ]
         );
         assert!(
@@ -326,9 +347,12 @@ mod tests {
             errors("compare: { metric: error_rate, max_increase: 50ms }")[0]
                 .contains("for metric error_rate, got a duration (50ms)")
         );
+        let duration = errors("compare: { metric: latency, max_increase: 50ms }");
         assert!(
-            errors("compare: { metric: latency, max_increase: 1pp }")[0]
-                .contains("for metric latency, got 1pp")
+            duration[0].contains("share of slow requests")
+                && duration[0].contains("not a duration (50ms)")
+                && duration[0].contains("slow_above: 500ms"),
+            "{duration:?}"
         );
     }
 
@@ -341,6 +365,21 @@ mod tests {
         assert!(
             errors("compare: { metric: error_rate, max_ratio: 2, percentile: p99 }")[0]
                 .contains("latency only")
+        );
+        assert!(
+            errors("compare: { metric: error_rate, max_ratio: 2, slow_above: 1s }")[0]
+                .contains("compare.slow_above: applies to metric latency only")
+        );
+        assert!(
+            errors("compare: { metric: latency, max_ratio: 2, slow_above: 0s }")[0]
+                .contains("above 0")
+        );
+        // The sequential test's knobs apply to both metrics.
+        assert!(
+            check(
+                "compare: { metric: latency, max_ratio: 2, confidence: 95%, settle: 3m, on_underpowered: pass }"
+            )
+            .is_ok()
         );
         assert!(
             errors("compare: { metric: error_rate, max_ratio: 2, min_requests: 0 }")[0]

@@ -60,6 +60,28 @@ pub struct MetricParams {
     /// old the newest; no datapoint at all is still inconclusive).
     #[serde(default, skip_serializing_if = "TreatMissing::is_default")]
     pub treat_missing: TreatMissing,
+    /// `before_deployment`: also bound the metric by its own value before the deployment started
+    /// (the same query over the hour before), with `max_ratio` and/or `max_increase`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare_to: Option<MetricBaseline>,
+    /// With `compare_to`: the most the metric may reach, as a multiple of its value before the
+    /// deployment (`1.5`), 1 or more.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1.0))]
+    pub max_ratio: Option<f64>,
+    /// With `compare_to`: the most the metric may rise above its value before the deployment, in
+    /// the metric's own unit (`10` for 10 percentage points of CPU).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0))]
+    pub max_increase: Option<f64>,
+}
+
+/// The baseline a `metric` check compares with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum MetricBaseline {
+    /// The same query's statistic over the hour before the deployment started.
+    BeforeDeployment,
 }
 
 /// What a `metric` check makes of periods without a datapoint.
@@ -138,8 +160,38 @@ impl CheckParams for MetricParams {
                 ),
             );
         }
+        let relative = self.max_ratio.is_some() || self.max_increase.is_some();
+        match (self.compare_to, relative) {
+            (Some(_), false) => validation.error(
+                "compare_to",
+                "give `max_ratio` (1.5: at most 1.5 times the value before the deployment), `max_increase` (in the metric's unit) or both",
+            ),
+            (None, true) => validation.error(
+                "",
+                "`max_ratio` and `max_increase` bound the metric by its value before the deployment: add `compare_to: before_deployment`",
+            ),
+            _ => {}
+        }
+        if let Some(ratio) = self.max_ratio
+            && (!ratio.is_finite() || !(1.0..=100.0).contains(&ratio))
+        {
+            validation.error(
+                "max_ratio",
+                format!("expected a ratio from 1 to 100 (1.5 allows 50% higher), got {ratio}"),
+            );
+        }
+        if let Some(increase) = self.max_increase
+            && (!increase.is_finite() || increase < 0.0)
+        {
+            validation.error(
+                "max_increase",
+                format!("expected an increase of 0 or more, in the metric's unit, got {increase}"),
+            );
+        }
         match (self.min, self.max) {
-            (None, None) => validation.error("", "give a threshold: `min`, `max` or both"),
+            (None, None) if !relative => {
+                validation.error("", "give a threshold: `min`, `max` or both")
+            }
             (Some(min), Some(max)) if min > max => validation.error(
                 "min",
                 format!("min ({min}) is above max ({max}); no value could pass"),
@@ -194,6 +246,33 @@ mod tests {
     use crate::config::values::Placeholder;
 
     const DESIGN: &str = "metric: { namespace: AWS/ApplicationELB, name: HTTPCode_Target_5XX_Count, stat: Sum, dimensions: { TargetGroup: '{green.target_group}', LoadBalancer: '{load_balancer}' }, max: 5 }";
+
+    #[test]
+    fn compare_to_needs_a_relative_bound_and_the_reverse() {
+        assert!(check("metric: { namespace: AWS/ECS, name: CPUUtilization, stat: Average, compare_to: before_deployment, max_ratio: 1.5 }").is_ok());
+        assert!(
+            errors("metric: { namespace: AWS/ECS, name: CPUUtilization, stat: Average, compare_to: before_deployment }")[0]
+                .contains("give `max_ratio`")
+        );
+        assert!(
+            errors("metric: { namespace: AWS/ECS, name: CPUUtilization, stat: Average, max_ratio: 1.5 }")[0]
+                .contains("add `compare_to: before_deployment`")
+        );
+        assert!(
+            errors("metric: { namespace: AWS/ECS, name: CPUUtilization, stat: Average, compare_to: before_deployment, max_ratio: 0.5 }")[0]
+                .contains("from 1 to 100")
+        );
+        assert!(
+            errors("metric: { namespace: AWS/ECS, name: CPUUtilization, stat: Average, compare_to: before_deployment, max_increase: -1 }")[0]
+                .contains("0 or more")
+        );
+        assert!(
+            errors("metric: { namespace: AWS/ECS, name: CPUUtilization, stat: Average, compare_to: yesterday, max_ratio: 2 }")[0]
+                .contains("unknown variant")
+                || errors("metric: { namespace: AWS/ECS, name: CPUUtilization, stat: Average, compare_to: yesterday, max_ratio: 2 }")[0]
+                    .contains("unknown value")
+        );
+    }
 
     #[test]
     fn reads_the_design_example() {
