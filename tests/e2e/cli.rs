@@ -80,7 +80,7 @@ fn validate_prints_every_error_with_line_and_field_and_fails() {
     assert_eq!(
         lines[2],
         format!(
-            "{BROKEN}:13:54: stages.PRODUCTION_TRAFFIC_SHIFT.checks[1].compare.max_increase: expected percentage points like \"0.5pp\" (error_rate) or a duration like \"50ms\" (latency), got \"half\""
+            "{BROKEN}:13:54: stages.PRODUCTION_TRAFFIC_SHIFT.checks[1].compare.max_increase: expected percentage points like \"0.5pp\", got \"half\""
         )
     );
     assert!(lines[0].starts_with(&format!(

@@ -267,7 +267,7 @@ impl CompareCheck {
         &self,
         threshold: &SlowThreshold,
         window: MetricWindow,
-    ) -> Result<[BTreeMap<SystemTime, Counts>; 2], Outcome> {
+    ) -> Result<[SlowMinutes; 2], Outcome> {
         let mut specs = Vec::new();
         for side in [&self.green, &self.blue] {
             specs.push(Self::unregistered(
@@ -297,7 +297,7 @@ impl CompareCheck {
                 .collect();
             // A minute counts only with both its sample count and its rank: requests without a
             // rank would read as all fast, a rank without requests as nothing.
-            ranks
+            let counted: BTreeMap<SystemTime, Counts> = ranks
                 .map(|s| s.datapoints.as_slice())
                 .unwrap_or_default()
                 .iter()
@@ -313,7 +313,13 @@ impl CompareCheck {
                         },
                     ))
                 })
-                .collect::<BTreeMap<SystemTime, Counts>>()
+                .collect();
+            let unranked = answered
+                .iter()
+                .filter(|(at, requests)| **requests > 0.0 && !counted.contains_key(at))
+                .map(|(at, _)| *at)
+                .collect();
+            SlowMinutes { counted, unranked }
         };
         Ok([
             side(series.first(), series.get(1)),
@@ -359,6 +365,12 @@ impl CompareCheck {
             }
         };
         let [green, blue] = self.slow_minutes(&threshold, fetched).await?;
+        for (name, side) in [("green", &green), ("blue", &blue)] {
+            if let Some(outcome) = side.unjudgeable(name, window) {
+                return Ok(outcome);
+            }
+        }
+        let (green, blue) = (green.counted, blue.counted);
         // The percentiles are for people: a failure to read them never changes the judgement.
         let mut shown = Vec::new();
         for (name, side, target_group) in [
@@ -490,6 +502,33 @@ impl CompareCheck {
             CompareMetric::ErrorRate => self.error_rate(stage, green, blue, started).await,
             CompareMetric::Latency => self.latency(stage, green, blue, started).await,
         }
+    }
+}
+
+/// One side's minutes for a latency comparison.
+struct SlowMinutes {
+    /// Minutes with both a sample count and a percentile rank.
+    counted: BTreeMap<SystemTime, Counts>,
+    /// Minutes with requests but no rank.
+    unranked: Vec<SystemTime>,
+}
+
+impl SlowMinutes {
+    /// [`COMPARE_NO_DATA`] when most of the side's minutes with requests in the stage's window
+    /// have no rank: judging only the ranked ones would judge a sample CloudWatch chose.
+    fn unjudgeable(&self, side: &str, window: MetricWindow) -> Option<Outcome> {
+        let in_window = |at: &SystemTime| *at >= window.start && *at < window.end;
+        let unranked = self.unranked.iter().filter(|at| in_window(at)).count();
+        let counted = self.counted.keys().filter(|at| in_window(at)).count();
+        (unranked > 0 && unranked >= counted).then(|| {
+            Outcome::inconclusive(
+                &COMPARE_NO_DATA,
+                format!(
+                    "{side}'s {TARGET_RESPONSE_TIME} has requests but no percentile rank in {unranked} of its {} minutes in {window}: its slow requests cannot be counted yet",
+                    unranked + counted
+                ),
+            )
+        })
     }
 }
 
@@ -937,7 +976,7 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn requests_without_a_rank_are_not_counted_as_fast() {
+    async fn requests_without_a_rank_are_not_judged() {
         // Green's ranks are not published (yet): its requests must not read as all fast.
         let rule = per_period(
             |metric, stat, side, _start, period| match (metric, stat, side) {
@@ -948,13 +987,12 @@ mod tests {
             },
         );
         let outcome = run(latency(), client(&[&rule]), facts(Some(BLUE_TG))).await;
-        assert_eq!(
-            outcome.code, &COMPARE_TOO_FEW_REQUESTS,
-            "{}",
-            outcome.message
-        );
+        assert_eq!(outcome.code, &COMPARE_NO_DATA, "{}", outcome.message);
+        assert_eq!(outcome.status, Status::Inconclusive);
         assert!(
-            outcome.message.contains("green served 0"),
+            outcome.message.contains(
+                "green's TargetResponseTime has requests but no percentile rank in 8 of its 8 minutes"
+            ),
             "{}",
             outcome.message
         );

@@ -3,15 +3,15 @@
 //! The check registers its one query with the stage's [`MetricData`] when it is built, so it is
 //! fetched in the same `GetMetricData` call as every other metric query of the stage; running it
 //! reads the series and hands it to the core's judge. With `compare_to: before_deployment` it
-//! also asks, in a call of its own, for the same query's statistic over the hour before the
-//! deployment started, as one value.
+//! also asks, in a call of its own, for the same query at its own period over the hour before the
+//! deployment started.
 
 use std::sync::Arc;
 
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use greenlight_core::checks::metric::{
-    DOC, MetricBaseline, MetricWindow, judge_against, minute_floor, no_baseline,
+    DOC, MetricBaseline, MetricWindow, baseline_of, judge, judge_compared, minute_floor,
 };
 use greenlight_core::config::checks::MetricParams;
 use greenlight_core::engine::{Check, CheckFuture, StageView};
@@ -64,49 +64,39 @@ impl MetricCheck {
 const BASELINE_SPAN: Duration = Duration::from_secs(60 * 60);
 
 impl MetricCheck {
-    /// The same query over the hour before the deployment started, as one value; `None` when the
-    /// config does not compare with it.
-    async fn baseline(&self, stage: &StageView) -> Result<Option<MetricBaseline>, Outcome> {
-        if self.params.compare_to.is_none() {
-            return Ok(None);
-        }
+    /// The same query, at its own period, over the hour before the deployment started; `Err`
+    /// inside says why there is no baseline.
+    async fn baseline(&self) -> Result<Result<MetricBaseline, String>, Outcome> {
         let deployment = self
             .facts
             .deployment()
             .await
             .map_err(|error| error.to_outcome())?;
-        let started: SystemTime = deployment.started_at.unwrap_or(stage.started_at);
+        // Without the deployment's start, the stage's would take in green's earlier steps.
+        let Some(started) = deployment.started_at else {
+            return Ok(Err(
+                "the deployment's start is not known, so the hour before it cannot be read"
+                    .to_owned(),
+            ));
+        };
         let end = minute_floor(started);
         let window = MetricWindow {
             start: end.checked_sub(BASELINE_SPAN).unwrap_or(end),
             end,
         };
-        let spec = QuerySpec {
-            period: QueryPeriod::WholeWindow,
-            ..self.query.clone()
-        };
         let series = self
             .metric_data
-            .fetch_now(std::slice::from_ref(&spec), self.facts.as_ref(), window)
+            .fetch_now(
+                std::slice::from_ref(&self.query),
+                self.facts.as_ref(),
+                window,
+            )
             .await
-            .map_err(|error| error.to_outcome(&spec.describe()))?;
-        let values: Vec<f64> = series
-            .first()
-            .map(|series| {
-                series
-                    .datapoints
-                    .iter()
-                    .map(|point| point.value)
-                    .filter(|value| value.is_finite())
-                    .collect()
-            })
-            .unwrap_or_default();
-        if values.is_empty() {
-            return Err(no_baseline(&self.params, &spec.describe(), window));
-        }
-        // One datapoint for the whole hour; should CloudWatch split it, their mean.
-        let value = values.iter().sum::<f64>() / values.len() as f64;
-        Ok(Some(MetricBaseline { value, window }))
+            .map_err(|error| error.to_outcome(&self.query.describe()))?;
+        Ok(match series.first() {
+            Some(hour) => baseline_of(&self.params, hour),
+            None => Err(format!("no answer for {}", self.query.describe())),
+        })
     }
 }
 
@@ -125,8 +115,11 @@ impl Check for MetricCheck {
                 Ok(series) => series,
                 Err(error) => return error.to_outcome(&self.query.describe()),
             };
-            match self.baseline(stage).await {
-                Ok(baseline) => judge_against(&self.params, &series, stage.now, baseline.as_ref()),
+            if self.params.compare_to.is_none() {
+                return judge(&self.params, &series, stage.now);
+            }
+            match self.baseline().await {
+                Ok(baseline) => judge_compared(&self.params, &series, stage.now, baseline),
                 Err(outcome) => outcome,
             }
         })
@@ -297,7 +290,7 @@ mod tests {
                 let query = &input.metric_data_queries()[0];
                 let period = query.metric_stat().and_then(|stat| stat.period());
                 seen.lock().expect("lock").push((start, period));
-                let values: Vec<f64> = if period == Some(3600) {
+                let values: Vec<f64> = if start < STARTED - 300 {
                     baseline.into_iter().collect()
                 } else {
                     vec![45.0, 61.0, 52.0]
@@ -336,10 +329,10 @@ mod tests {
         );
         let mut calls = seen.lock().expect("lock").clone();
         calls.sort();
-        // The hour before the deployment, as one period; then the stage.
+        // The hour before the deployment, at the query's own period; then the stage.
         assert_eq!(
             calls,
-            vec![(deployment_started - 3600, Some(3600)), (STARTED, Some(60))]
+            vec![(deployment_started - 3600, Some(60)), (STARTED, Some(60))]
         );
 
         let empty = answer(Arc::new(std::sync::Mutex::new(Vec::new())), None);

@@ -1055,12 +1055,7 @@ impl SlowShare {
         timed: u64,
         attempt: u32,
     ) -> SlowShare {
-        let allowed = match name {
-            "p50" => 0.50,
-            "p90" => 0.10,
-            "p95" => 0.05,
-            _ => 0.01,
-        };
+        let allowed = allowed_share(name);
         let over = timed > 0 && slow as f64 > allowed * timed as f64 + 1e-9;
         let significant =
             over && crate::stats::binomial::upper_tail(slow, timed, allowed) < look_alpha(attempt);
@@ -1085,6 +1080,26 @@ impl SlowShare {
             round2(share_percent(self.slow, timed)),
             round2(self.allowed * 100.0)
         )
+    }
+}
+
+/// The slow requests a percentile implies when the run counted none at its threshold: none when
+/// the percentile is within it, else just over the allowed share (judged for significance like
+/// any count), never a count that leans toward a pass.
+fn fallback_slow(name: &str, threshold: Duration, seen: Duration, timed: u64) -> u64 {
+    if seen <= threshold {
+        return 0;
+    }
+    ((allowed_share(name) * timed as f64).floor() as u64 + 1).min(timed)
+}
+
+/// The share of requests a percentile threshold allows above it (1% for p99).
+fn allowed_share(percentile: &str) -> f64 {
+    match percentile {
+        "p50" => 0.50,
+        "p90" => 0.10,
+        "p95" => 0.05,
+        _ => 0.01,
     }
 }
 
@@ -1173,7 +1188,11 @@ pub fn judge(summary: &TrafficSummary, expect: &HttpExpect, attempt: u32) -> Out
             .map(|&(name, threshold, seen)| {
                 // A run that did not count slow requests at a threshold falls back on the
                 // percentile: above it, at least the allowed share and one more were slower.
-                let slow = summary.slower_than.get(&threshold).copied().unwrap_or(0);
+                let slow = summary
+                    .slower_than
+                    .get(&threshold)
+                    .copied()
+                    .unwrap_or_else(|| fallback_slow(name, threshold, seen, timed));
                 SlowShare::judge((name, threshold, seen), slow, timed, attempt)
             })
             .collect()
@@ -2079,6 +2098,19 @@ mod tests {
         assert_eq!(
             judge(&five_of_fifty, &strict, 10).code,
             &HTTP_LATENCY_NOT_SIGNIFICANT
+        );
+        // Without a count at the threshold, a percentile above it is "just over", never "none".
+        let uncounted = summary(400, &[(200, 400)], &[], 450);
+        let outcome = judge(&uncounted, &strict, 1);
+        assert_eq!(
+            outcome.code, &HTTP_LATENCY_NOT_SIGNIFICANT,
+            "{}",
+            outcome.message
+        );
+        assert!(
+            outcome.message.contains("5 of 400 slower"),
+            "{}",
+            outcome.message
         );
         let total: f64 = (1..10_000).map(look_alpha).sum();
         assert!(total <= LATENCY_ALPHA, "{total}");

@@ -29,13 +29,17 @@
 //! tells them apart.
 //!
 //! # Against the service's own past (`compare_to: before_deployment`)
-//! The same query's statistic over the hour before the deployment started, as one value
-//! ([`MetricBaseline`]), bounds the metric from above as well: at most `max_ratio` times it and
-//! at most `max_increase` over it, besides any absolute `max`. The evidence names the baseline,
-//! its window and the bound it gives. A metric with no datapoint in that hour has no baseline:
-//! [`METRIC_NO_BASELINE`], not applicable. The metric is not a count, so there is no significance
-//! test: the bound is applied to every datapoint like an alarm's threshold, and a noisy metric
-//! needs a generous margin (or a longer `period`, whose datapoints average the noise).
+//! The same query, at the same statistic and `period`, over the hour before the deployment
+//! started: the mean of its per-period values ([`baseline_of`]; empty periods count as 0 under
+//! `treat_missing: zero`) is on the datapoints' own scale, a per-minute sum against per-minute
+//! sums. It bounds the metric from above as well: at most `max_ratio` times it (only when it is
+//! above 0) and at most `max_increase` over it, besides any absolute `max`. The evidence names
+//! the baseline, its window and the bound. Without a baseline (no datapoint in that hour, an
+//! unknown deployment start, or a baseline of 0 or less with only `max_ratio`) the absolute
+//! bounds still fail a breach, and otherwise the check says [`METRIC_NO_BASELINE`] (not
+//! applicable): it never passes on the absolute bounds alone. The metric is not a count, so there
+//! is no significance test: the bound is applied to every datapoint like an alarm's threshold, and
+//! a noisy metric needs a generous margin (or a longer `period`, whose datapoints average noise).
 //!
 //! # Missing data
 //! `treat_missing` says what a period without a datapoint means, like a CloudWatch alarm's
@@ -84,10 +88,84 @@ pub struct MetricBaseline {
     pub window: MetricWindow,
 }
 
-/// The highest value allowed: the absolute `max`, and the bounds relative to `baseline`.
+/// The baseline from the same query over the hour before the deployment (`hour`): the mean of its
+/// per-period values, empty periods as 0 under `treat_missing: zero`. `Err` says why there is
+/// none.
+pub fn baseline_of(params: &MetricParams, hour: &MetricSeries) -> Result<MetricBaseline, String> {
+    let mut points: Vec<Datapoint> = hour
+        .datapoints
+        .iter()
+        .copied()
+        .filter(|point| point.value.is_finite())
+        .collect();
+    if params.treat_missing == TreatMissing::Zero {
+        fill_empty_periods(&mut points, &hour.window, hour.query.period);
+    }
+    if points.is_empty() {
+        return Err(format!(
+            "{} has no datapoint in {}, the hour before the deployment started",
+            hour.query, hour.window
+        ));
+    }
+    let value = points.iter().map(|point| point.value).sum::<f64>() / points.len() as f64;
+    if value <= 0.0 && params.max_increase.is_none() {
+        return Err(format!(
+            "its value before the deployment was {} (in {}), and a ratio of that bounds nothing; add `max_increase`",
+            number_text(value),
+            hour.window
+        ));
+    }
+    Ok(MetricBaseline {
+        value,
+        window: hour.window,
+    })
+}
+
+/// Judges `series` for `compare_to: before_deployment`: against the baseline when there is one;
+/// without one, an absolute bound still fails a breach, and otherwise the check is not applicable
+/// ([`METRIC_NO_BASELINE`]), never a pass on the absolute bounds alone.
+pub fn judge_compared(
+    params: &MetricParams,
+    series: &MetricSeries,
+    now: SystemTime,
+    baseline: Result<MetricBaseline, String>,
+) -> Outcome {
+    let why = match baseline {
+        Ok(baseline) => return judge_against(params, series, now, Some(&baseline)),
+        Err(why) => why,
+    };
+    let absolute = params.max.is_some() || params.min.is_some();
+    if absolute {
+        let outcome = judge_bounds(params, series, now, None);
+        if outcome.status == crate::outcome::Status::Fail {
+            return outcome;
+        }
+    }
+    Outcome::not_applicable(
+        &METRIC_NO_BASELINE,
+        format!(
+            "nothing to compare {} with: {why}{}",
+            series.query,
+            if absolute {
+                " (its absolute bounds hold, but are not judged alone)"
+            } else {
+                ""
+            }
+        ),
+    )
+    .with_evidence(
+        Evidence::new("query", series.query.to_json()).resource(series.query.dimensions_text()),
+    )
+}
+
+/// The highest value allowed: the absolute `max`, and the bounds relative to `baseline` (a ratio
+/// only of a baseline above 0).
 fn effective_max(params: &MetricParams, baseline: Option<&MetricBaseline>) -> Option<f64> {
     let relative = baseline.map(|baseline| {
-        let by_ratio = params.max_ratio.map(|ratio| ratio * baseline.value);
+        let by_ratio = params
+            .max_ratio
+            .filter(|_| baseline.value > 0.0)
+            .map(|ratio| ratio * baseline.value);
         let by_increase = params
             .max_increase
             .map(|increase| baseline.value + increase);
@@ -488,23 +566,6 @@ pub fn judge(params: &MetricParams, series: &MetricSeries, now: SystemTime) -> O
     judge_against(params, series, now, None)
 }
 
-/// The outcome of `compare_to: before_deployment` when the hour before held no datapoint.
-pub fn no_baseline(params: &MetricParams, query: &str, window: MetricWindow) -> Outcome {
-    Outcome::not_applicable(
-        &METRIC_NO_BASELINE,
-        format!(
-            "{query} has no datapoint in {window}, the hour before the deployment started: nothing to compare it with{}",
-            params
-                .max
-                .map(|max| format!(
-                    " (its absolute max {} is not judged alone)",
-                    number_text(max)
-                ))
-                .unwrap_or_default()
-        ),
-    )
-}
-
 /// Judges `series` against the bounds, the relative ones against `baseline` (the same query
 /// before the deployment) when the config compares with it.
 pub fn judge_against(
@@ -853,14 +914,54 @@ mod tests {
             "metric: { namespace: AWS/ECS, name: CPUUtilization, stat: Average, compare_to: before_deployment, max_ratio: 2, max: 50 }",
         );
         assert_eq!(effective_max(&capped, Some(&baseline)), Some(50.0));
-        let none = no_baseline(&capped, "AWS/ECS CPUUtilization", baseline.window);
+        // Without a baseline an absolute breach still fails; holding the absolute bound alone is
+        // not a pass.
+        let why = || Err("no datapoint".to_owned());
+        let breach = judge_compared(&capped, &series(&[45.0, 55.0]), at(T0 + 240), why());
+        assert_eq!(breach.code, &METRIC_ABOVE_MAX, "{}", breach.message);
+        let none = judge_compared(&capped, &series(&[45.0, 48.0]), at(T0 + 240), why());
         assert!(none.not_applicable);
         assert_eq!(none.code, &METRIC_NO_BASELINE);
         assert!(
-            none.message.contains("absolute max 50 is not judged alone"),
+            none.message
+                .contains("absolute bounds hold, but are not judged alone"),
             "{}",
             none.message
         );
+    }
+
+    #[test]
+    fn the_baseline_is_on_the_datapoints_scale_and_never_zero_for_a_ratio() {
+        let p = params(
+            "metric: { namespace: App, name: Errors, stat: Sum, compare_to: before_deployment, max_ratio: 2, treat_missing: zero }",
+        );
+        let hour = |values: &[f64]| {
+            let mut hour = series(values);
+            hour.window = MetricWindow {
+                start: at(T0 - 3600),
+                end: at(T0),
+            };
+            for (i, point) in hour.datapoints.iter_mut().enumerate() {
+                point.at = at(T0 - 3600 + 60 * i as u64);
+            }
+            hour
+        };
+        // Two minutes of 30 errors in the hour, the rest empty (zero): a per-minute mean of 1.
+        let baseline = baseline_of(&p, &hour(&[30.0, 30.0])).expect("a baseline");
+        assert!((baseline.value - 1.0).abs() < 1e-9, "{}", baseline.value);
+        // An hour without a single error: a ratio of 0 bounds nothing.
+        let never = baseline_of(&p, &hour(&[])).expect_err("no bound from a ratio of 0");
+        assert!(never.contains("add `max_increase`"), "{never}");
+        let with_increase = params(
+            "metric: { namespace: App, name: Errors, stat: Sum, compare_to: before_deployment, max_ratio: 2, max_increase: 5, treat_missing: zero }",
+        );
+        let zero = baseline_of(&with_increase, &hour(&[])).expect("a baseline of 0");
+        assert_eq!(effective_max(&with_increase, Some(&zero)), Some(5.0));
+        // Without treat_missing: zero, an hour with no datapoint has no baseline.
+        let plain = params(
+            "metric: { namespace: App, name: Latency, stat: Average, compare_to: before_deployment, max_ratio: 2 }",
+        );
+        assert!(baseline_of(&plain, &hour(&[])).is_err());
     }
 
     #[test]

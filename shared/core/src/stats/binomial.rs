@@ -18,8 +18,8 @@ pub fn upper_tail(k: u64, n: u64, p: f64) -> f64 {
     1.0 - lower_tail(k - 1, n, p)
 }
 
-/// `P(X ≤ k)` for `X ~ Binomial(n, p)`, summed in log space from the mode outwards so that large
-/// `n` neither underflows nor loses the small terms.
+/// `P(X ≤ k)` for `X ~ Binomial(n, p)`, its terms computed in log space and summed relative to
+/// the largest, so that large `n` neither underflows nor loses the small terms.
 pub fn lower_tail(k: u64, n: u64, p: f64) -> f64 {
     if k >= n || p <= 0.0 {
         return 1.0;
@@ -27,7 +27,7 @@ pub fn lower_tail(k: u64, n: u64, p: f64) -> f64 {
     if p >= 1.0 {
         return 0.0;
     }
-    let (ln_p, ln_q) = (p.ln(), (1.0 - p).ln());
+    let (ln_p, ln_q) = (p.ln(), (-p).ln_1p());
     // ln C(n, j) by the running product C(n, j) = C(n, j − 1) · (n − j + 1) / j.
     let mut ln_choose = 0.0;
     let mut terms = Vec::with_capacity(usize::try_from(k + 1).unwrap_or(0));

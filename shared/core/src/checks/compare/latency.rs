@@ -14,8 +14,10 @@
 //! - else blue's `percentile` (default p99) over blue's own minutes before the deployment started,
 //!   or, without enough of those, before the stage: one figure, fixed for every look at the
 //!   stage, so blue's share above it is about 1 − percentile and green's is compared with that.
-//!   Blue needs at least ten requests expected above the percentile (1,000 for p99), and at least
-//!   `min_requests`; with fewer there is no baseline ([`super::COMPARE_NO_BASELINE`]).
+//!   Blue needs at least fifty requests expected above the percentile (5,000 for p99), and at
+//!   least `min_requests`; with fewer there is no baseline ([`super::COMPARE_NO_BASELINE`]).
+//!   When that fallback window ends at the stage's start, the threshold can differ between steps
+//!   (each stage reads its own), and the carried minutes are re-counted at the new one.
 //!
 //! # What this leaves out
 //! CloudWatch computes percentile ranks from its own compressed distribution of the samples, so
@@ -90,12 +92,18 @@ fn trim_decimals(value: f64, decimals: usize) -> String {
     }
 }
 
-/// How many requests blue needs before its percentile can set the threshold: ten expected above
-/// it, and `min_requests`.
+/// Requests expected above blue's percentile before it may set the threshold.
+const EXPECTED_ABOVE: f64 = 50.0;
+
+/// How many requests blue needs before its percentile can set the threshold: fifty expected above
+/// it (5,000 for p99), and `min_requests`. A percentile read from k requests above it leaves the
+/// true share above it uncertain by about 1/√k of itself; with 50 that is 14%, so an equal green
+/// is not pushed past a `max_ratio` of 1.5 by the threshold's own luck (3.5 of those), even where
+/// blue's baseline minutes are the ones the threshold was read from (`before_shift`).
 pub fn history_needed(params: &CompareParams) -> u64 {
     let above_percent = (100.0 - params.latency_percentile().value()).max(1e-4);
-    // Less a hair, so float noise (100 − 99.9) does not round 10,000 up to 10,001.
-    ((1000.0 / above_percent - 1e-6).ceil() as u64).max(params.min_requests)
+    // Less a hair, so float noise (100 − 99.9) does not round 50,000 up to 50,001.
+    ((EXPECTED_ABOVE * 100.0 / above_percent - 1e-6).ceil() as u64).max(params.min_requests)
 }
 
 /// The threshold from blue's percentile over its minutes before the deployment (or the stage);
@@ -344,15 +352,15 @@ mod tests {
     #[test]
     fn blue_needs_enough_history_to_set_the_threshold() {
         let p = params("compare: { metric: latency, max_ratio: 2, min_requests: 100 }");
-        assert_eq!(history_needed(&p), 1000);
+        assert_eq!(history_needed(&p), 5000);
         let p999 = params("compare: { metric: latency, percentile: p99.9, max_ratio: 2 }");
-        assert_eq!(history_needed(&p999), 10_000);
-        assert!(threshold_from_blue(&p, Some(0.1), 999, window(0, 30)).is_none());
+        assert_eq!(history_needed(&p999), 50_000);
+        assert!(threshold_from_blue(&p, Some(0.1), 4999, window(0, 30)).is_none());
         assert!(threshold_from_blue(&p, None, 5000, window(0, 30)).is_none());
-        assert!(threshold_from_blue(&p, Some(0.1), 1000, window(0, 30)).is_some());
+        assert!(threshold_from_blue(&p, Some(0.1), 5000, window(0, 30)).is_some());
         assert!(
             threshold_note(&p)
-                .contains("blue's p99 in the hour before the deployment (it needs 1000"),
+                .contains("blue's p99 in the hour before the deployment (it needs 5000"),
             "{}",
             threshold_note(&p)
         );

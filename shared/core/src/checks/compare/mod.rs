@@ -119,7 +119,7 @@ pub static COMPARE_TOO_FEW_REQUESTS: ReasonCode = ReasonCode {
 pub static COMPARE_NO_BASELINE: ReasonCode = ReasonCode {
     code: "COMPARE_NO_BASELINE",
     summary: "There is no blue traffic to compare green with.",
-    what: "The deployment has no blue target group, green and blue resolve to the same one, or blue served fewer than `min_requests` both in the stage's window and in the hour before it (a service's first deployment). A latency comparison without `slow_above` also has none when blue served too few requests before the stage to set the slow threshold from its percentile (ten expected above it: 1,000 for p99).",
+    what: "The deployment has no blue target group, green and blue resolve to the same one, or blue served fewer than `min_requests` both in the stage's window and in the hour before it (a service's first deployment). A latency comparison without `slow_above` also has none when blue served too few requests before the stage to set the slow threshold from its percentile (fifty expected above it: 5,000 for p99).",
     why: "Without a baseline the comparison has no evidence either way. It is not applicable: `on_not_applicable` decides (the built-in plans pass saying so; a team's config fails unless it says `on_not_applicable: pass`).",
     fix: "On a service's first deployment there is nothing to compare: judge green with `alarms` or a `metric` check. If blue should exist, check the service's load balancer configuration (two target groups). For latency on a quiet service, set `slow_above` to a fixed bound.",
 };
@@ -136,8 +136,8 @@ pub static COMPARE_NO_LOAD_BALANCER: ReasonCode = ReasonCode {
 /// A side has requests but no latency datapoint.
 pub static COMPARE_NO_DATA: ReasonCode = ReasonCode {
     code: "COMPARE_NO_DATA",
-    summary: "Blue has requests before the stage but no response-time datapoint to set the slow threshold from.",
-    what: "`TargetResponseTime`'s sample count showed blue's traffic before the stage, but its percentile returned no datapoint.",
+    summary: "A latency comparison found requests without the response-time statistic it needs.",
+    what: "`TargetResponseTime`'s sample count showed traffic, but the statistic to judge it by had no datapoint: blue's percentile before the stage (to set the slow threshold), or the percentile rank at the threshold in most of a side's minutes of the stage (its slow requests cannot be counted, and the minutes that have one would be a sample CloudWatch chose).",
     why: "No data is not success; the check waits within its `max_wait`.",
     fix: "Usually nothing: CloudWatch delivers the load balancer's metrics a minute or two late. If it persists, check the target group and load balancer dimensions in the evidence.",
 };
