@@ -3,8 +3,9 @@
 //!
 //! A check lives in three places by design: its params in [`crate::config::checks`] (what a team
 //! writes), its judge here (pure, tested on evidence tables), and its gather half in the AWS adapter
-//! crate (I/O). [`DOCS`] lists every check once; the README's check table, the reason-code registry
-//! and `greenlight codes` come from it.
+//! crate (I/O). [`DOCS`] lists every check once, from the check registry that also defines the
+//! config's kinds; the README's check table, the reason-code registry and `greenlight codes` come
+//! from it.
 
 pub mod alarms;
 pub mod compare;
@@ -36,18 +37,9 @@ pub struct CheckDoc {
     pub codes: &'static [&'static ReasonCode],
 }
 
-/// Every check, in the order the README lists them.
-pub static DOCS: &[&CheckDoc] = &[
-    &image::DOC,
-    &tasks::DOC,
-    &target_health::DOC,
-    &routing::DOC,
-    &alarms::DOC,
-    &metric::DOC,
-    &compare::DOC,
-    &http::DOC,
-    &lambda::DOC,
-];
+/// Every check, in the order the README lists them: the check registry's list
+/// ([`crate::config::checks::CheckKind`]).
+pub use crate::config::checks::DOCS;
 
 /// The reason codes of every check.
 pub fn codes() -> Vec<&'static ReasonCode> {
@@ -86,6 +78,24 @@ pub fn markdown_table() -> String {
 #[cfg(test)]
 mod doc_tests {
     use super::*;
+
+    #[test]
+    fn the_registry_pairs_every_kind_with_its_own_docs() {
+        let kinds: Vec<&str> = crate::config::checks::CheckKind::names().collect();
+        let documented: Vec<&str> = DOCS.iter().map(|doc| doc.kind).collect();
+        assert_eq!(kinds, documented);
+        let mut unique = kinds.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        assert_eq!(unique.len(), kinds.len(), "a kind is registered twice");
+        // Each kind's documented example parses to that kind, whose docs are that page.
+        for doc in DOCS {
+            let example = crate::config::checks::test_support::check(doc.example)
+                .unwrap_or_else(|error| panic!("{}'s example: {error:?}", doc.kind));
+            assert_eq!(example.kind.name(), doc.kind);
+            assert!(std::ptr::eq(example.kind.doc(), *doc), "{}", doc.kind);
+        }
+    }
 
     #[test]
     fn every_check_is_documented_completely() {

@@ -2,8 +2,9 @@
 //!
 //! A check entry is a single-key map, `kind: params`. Its params are the kind's own fields plus the
 //! fields every check takes ([`PolicyOverrides`] and `name`). Each kind lives in its own file with
-//! its params struct, its validation rules and their tests; one table (`KINDS`) lists them all,
-//! and the loader and the JSON Schema are driven from it.
+//! its params struct, its validation rules and their tests; one registry (`check_registry!`) lists
+//! them all with their documentation, and the loader, the JSON Schema and the docs are driven from
+//! it.
 
 pub mod alarms;
 pub mod compare;
@@ -40,65 +41,76 @@ pub use routing::{Listener, RoutingParams};
 pub use target_health::{TargetGroupRole, TargetHealthParams};
 pub use tasks::TasksParams;
 
-/// A check and its params: one variant per kind.
-// A plan holds a few of these, built once per invocation; boxing the larger params would only add
-// indirection for the engine to read through.
-#[allow(clippy::large_enum_variant)]
-#[derive(Debug, Clone, PartialEq)]
-pub enum CheckKind {
+/// The one list of check kinds: each variant, its params and its documentation. The config enum
+/// ([`CheckKind`]), the loader's and schema's table (`KINDS`) and the documentation list
+/// ([`DOCS`], behind the README's tables and `greenlight codes`) all come from it, so none can
+/// miss a kind; the AWS adapter's builder is an exhaustive `match` on [`CheckKind`].
+macro_rules! check_registry {
+    ($( $(#[$meta:meta])* $variant:ident($params:ty) => $doc:path ),+ $(,)?) => {
+        /// A check and its params: one variant per kind.
+        // A plan holds a few of these, built once per invocation; boxing the larger params would
+        // only add indirection for the engine to read through.
+        #[allow(clippy::large_enum_variant)]
+        #[derive(Debug, Clone, PartialEq)]
+        pub enum CheckKind {
+            $( $(#[$meta])* $variant($params), )+
+        }
+
+        impl CheckKind {
+            /// The kind as written in config (`target_health`).
+            pub fn name(&self) -> &'static str {
+                match self {
+                    $( CheckKind::$variant(_) => <$params as CheckParams>::KIND, )+
+                }
+            }
+
+            /// The kind's documentation: summary, example, IAM actions and reason codes.
+            pub fn doc(&self) -> &'static crate::checks::CheckDoc {
+                match self {
+                    $( CheckKind::$variant(_) => &$doc, )+
+                }
+            }
+
+            fn validate(&self, validation: &mut Validation<'_>) {
+                match self {
+                    $( CheckKind::$variant(params) => params.validate(validation), )+
+                }
+            }
+        }
+
+        /// Every check kind, in the order documented.
+        pub(crate) const KINDS: &[KindEntry] = &[ $( entry::<$params>(), )+ ];
+
+        /// Every check's documentation, in the order the README lists them.
+        pub static DOCS: &[&crate::checks::CheckDoc] = &[ $( &$doc, )+ ];
+    };
+}
+
+check_registry! {
     /// `image`: images resolve to digests that exist and obey the registry, tag and scan rules.
-    Image(ImageParams),
+    Image(ImageParams) => crate::checks::image::DOC,
     /// `tasks`: enough green tasks are running.
-    Tasks(TasksParams),
+    Tasks(TasksParams) => crate::checks::tasks::DOC,
     /// `target_health`: a target group's targets are healthy.
-    TargetHealth(TargetHealthParams),
+    TargetHealth(TargetHealthParams) => crate::checks::target_health::DOC,
     /// `routing`: a listener sends the expected share of traffic to green.
-    Routing(RoutingParams),
+    Routing(RoutingParams) => crate::checks::routing::DOC,
     /// `alarms`: no watched CloudWatch alarm is firing.
-    Alarms(AlarmsParams),
+    Alarms(AlarmsParams) => crate::checks::alarms::DOC,
     /// `metric`: a CloudWatch metric stays within bounds.
-    Metric(MetricParams),
-    /// `compare`: green's error rate or latency is not worse than blue's.
-    Compare(CompareParams),
+    Metric(MetricParams) => crate::checks::metric::DOC,
+    /// `compare`: green's error rate or share of slow requests is not worse than blue's.
+    Compare(CompareParams) => crate::checks::compare::DOC,
     /// `http`: synthetic requests to green succeed.
-    Http(HttpParams),
+    Http(HttpParams) => crate::checks::http::DOC,
     /// `lambda`: a team's own function says green is good.
-    Lambda(LambdaParams),
+    Lambda(LambdaParams) => crate::checks::lambda::DOC,
 }
 
 impl CheckKind {
-    /// The kind as written in config (`target_health`).
-    pub fn name(&self) -> &'static str {
-        match self {
-            CheckKind::Image(_) => ImageParams::KIND,
-            CheckKind::Tasks(_) => TasksParams::KIND,
-            CheckKind::TargetHealth(_) => TargetHealthParams::KIND,
-            CheckKind::Routing(_) => RoutingParams::KIND,
-            CheckKind::Alarms(_) => AlarmsParams::KIND,
-            CheckKind::Metric(_) => MetricParams::KIND,
-            CheckKind::Compare(_) => CompareParams::KIND,
-            CheckKind::Http(_) => HttpParams::KIND,
-            CheckKind::Lambda(_) => LambdaParams::KIND,
-        }
-    }
-
     /// The names of every kind, in the order documented.
     pub fn names() -> impl Iterator<Item = &'static str> {
         KINDS.iter().map(|kind| kind.name)
-    }
-
-    fn validate(&self, validation: &mut Validation<'_>) {
-        match self {
-            CheckKind::Image(params) => params.validate(validation),
-            CheckKind::Tasks(params) => params.validate(validation),
-            CheckKind::TargetHealth(params) => params.validate(validation),
-            CheckKind::Routing(params) => params.validate(validation),
-            CheckKind::Alarms(params) => params.validate(validation),
-            CheckKind::Metric(params) => params.validate(validation),
-            CheckKind::Compare(params) => params.validate(validation),
-            CheckKind::Http(params) => params.validate(validation),
-            CheckKind::Lambda(params) => params.validate(validation),
-        }
     }
 }
 
@@ -128,19 +140,6 @@ const fn entry<P: CheckParams>() -> KindEntry {
         schema: entry_schema::<P>,
     }
 }
-
-/// Every check kind, in the order documented.
-pub(crate) const KINDS: &[KindEntry] = &[
-    entry::<ImageParams>(),
-    entry::<TasksParams>(),
-    entry::<TargetHealthParams>(),
-    entry::<RoutingParams>(),
-    entry::<AlarmsParams>(),
-    entry::<MetricParams>(),
-    entry::<CompareParams>(),
-    entry::<HttpParams>(),
-    entry::<LambdaParams>(),
-];
 
 /// The policy fields every check takes, overriding `defaults`; unset fields keep the default.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
