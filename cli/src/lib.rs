@@ -21,10 +21,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use greenlight_core::catalogue::{checks_markdown_table, codes_markdown_table, registry};
 use greenlight_core::config::{
     Config, ConfigFormat, ConfigReference, ConfigSource, FileReader, StageOrigin, json_schema,
 };
-use greenlight_core::reason::{ReasonCode, markdown_table, registry};
+use greenlight_core::reason::ReasonCode;
 
 pub mod simulate;
 
@@ -177,7 +178,7 @@ where
         Command::Checks {
             format: ChecksFormat::Markdown,
         } => out
-            .write_all(greenlight_core::checks::markdown_table().as_bytes())
+            .write_all(checks_markdown_table().as_bytes())
             .map(|()| Exit::Success),
         Command::Codes { format } => codes(format, out),
         Command::Simulate(args) => simulate::simulate(&args, out, err),
@@ -359,7 +360,7 @@ fn codes(format: CodesFormat, out: &mut dyn Write) -> std::io::Result<Exit> {
     let codes = registry();
     match format {
         CodesFormat::Table => write_table(&codes, out)?,
-        CodesFormat::Markdown => out.write_all(markdown_table().as_bytes())?,
+        CodesFormat::Markdown => out.write_all(codes_markdown_table().as_bytes())?,
         CodesFormat::Json => {
             let list: Vec<serde_json::Value> = codes
                 .iter()

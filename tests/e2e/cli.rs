@@ -160,7 +160,7 @@ fn codes_lists_the_registry_in_every_format() {
             "{field}"
         );
     }
-    assert_eq!(codes.len(), greenlight_core::reason::registry().len());
+    assert_eq!(codes.len(), greenlight_core::catalogue::registry().len());
 
     let (exit, _, _) = greenlight(&["codes", "--format", "yaml"]);
     assert_eq!(exit, Exit::Usage);

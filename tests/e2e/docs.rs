@@ -1,6 +1,6 @@
 //! The README's generated tables match the code they are generated from.
 
-use greenlight_core::reason::markdown_table;
+use greenlight_core::catalogue::{checks_markdown_table, codes_markdown_table};
 
 fn between<'a>(text: &'a str, begin: &str, end: &str) -> &'a str {
     let start = text.find(begin).expect("begin marker") + begin.len();
@@ -15,7 +15,7 @@ fn readme_lists_every_reason_code_as_the_registry_does() {
     let table = between(&readme, "<!-- codes:begin -->", "<!-- codes:end -->");
     assert_eq!(
         table,
-        markdown_table(),
+        codes_markdown_table(),
         "the README's reason-code table is stale: run `make docs`"
     );
 }
@@ -27,7 +27,7 @@ fn readme_lists_every_check_as_the_registry_does() {
     let table = between(&readme, "<!-- checks:begin -->", "<!-- checks:end -->");
     assert_eq!(
         table,
-        greenlight_core::checks::markdown_table(),
+        checks_markdown_table(),
         "the README's check table is stale: run `make docs`"
     );
 }

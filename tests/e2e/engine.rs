@@ -13,14 +13,14 @@ use greenlight_core::engine::{
     Check, CheckFuture, Engine, Invocation, Plan, PlannedCheck, StageView, Verdict,
 };
 use greenlight_core::policy::{CheckPolicy, Mode};
-use greenlight_core::{Outcome, ReasonCode, reason};
+use greenlight_core::{Outcome, ReasonCode, catalogue};
 use serde_json::{Map, Value, json};
 
 const DEPLOYMENT: &str =
     "arn:aws:ecs:us-west-2:123456789012:service-deployment/web/api/EZe5RNVLH6PPzHXINuP28";
 
 fn code(name: &str) -> &'static ReasonCode {
-    reason::lookup(name).unwrap_or_else(|| panic!("no reason code {name}"))
+    catalogue::lookup(name).unwrap_or_else(|| panic!("no reason code {name}"))
 }
 
 /// A check that answers from a script, one outcome per run (the last one repeats), after a delay.

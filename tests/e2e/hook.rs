@@ -19,7 +19,7 @@ use greenlight_core::facts::{
 };
 use greenlight_core::hook::{HookAnswer, HookBackend, Phase, handle_ecs_hook};
 use greenlight_core::protocol::ecs::{EventError, HookEvent, HookStatus};
-use greenlight_core::{Outcome, reason};
+use greenlight_core::{Outcome, catalogue};
 use serde_json::{Value, json};
 
 fn fixture(name: &str) -> Value {
@@ -159,7 +159,7 @@ impl HookBackend for FakeBackend {
             .map(|check| {
                 let kind = check.kind.name();
                 let outcome = self.outcomes.get(kind).cloned().unwrap_or_else(|| {
-                    Outcome::pass(reason::lookup("VERDICT_PASSED").expect("code"), "fine")
+                    Outcome::pass(catalogue::lookup("VERDICT_PASSED").expect("code"), "fine")
                 });
                 PlannedCheck {
                     id: check.id.clone(),
@@ -339,7 +339,7 @@ async fn rollback_weights_on_a_deployment_going_forward_are_judged() {
     backend.outcomes.insert(
         "alarms",
         Outcome::fail(
-            reason::lookup("EVENT_MALFORMED").expect("code"),
+            catalogue::lookup("EVENT_MALFORMED").expect("code"),
             "alarm web-5xx is firing",
         ),
     );
@@ -418,7 +418,7 @@ async fn a_judged_stage_returns_its_state_and_inline_config_in_hook_details() {
     backend.outcomes.insert(
         "target_health",
         Outcome::inconclusive(
-            reason::lookup("FACT_NOT_READY").expect("code"),
+            catalogue::lookup("FACT_NOT_READY").expect("code"),
             "target initial",
         ),
     );

@@ -9,6 +9,7 @@
 //! Gathering evidence (AWS and HTTP calls) happens at the edge, in adapters that implement
 //! [`engine::Check`] and [`config::ConfigReferenceReader`]; the Lambda functions only wire them together.
 
+pub mod catalogue;
 pub mod checks;
 pub mod codedeploy_hook;
 pub mod config;

@@ -4,8 +4,8 @@
 //! A check lives in three places by design: its params in [`crate::config::checks`] (what a team
 //! writes), its judge here (pure, tested on evidence tables), and its gather half in the AWS adapter
 //! crate (I/O). [`DOCS`] lists every check once, from the check registry that also defines the
-//! config's kinds; the README's check table, the reason-code registry and `greenlight codes` come
-//! from it.
+//! config's kinds; [`crate::catalogue`] builds the README's check table and the reason-code
+//! registry from it.
 
 pub mod alarms;
 pub mod compare;
@@ -46,33 +46,6 @@ pub fn codes() -> Vec<&'static ReasonCode> {
     DOCS.iter()
         .flat_map(|doc| doc.codes.iter().copied())
         .collect()
-}
-
-/// Every check as a Markdown table (kind, what it checks, reason codes, IAM actions), for the README.
-pub fn markdown_table() -> String {
-    let mut table = String::from(
-        "| check | what it checks | reason codes | IAM actions |\n|---|---|---|---|\n",
-    );
-    for doc in DOCS {
-        let codes: Vec<String> = doc
-            .codes
-            .iter()
-            .map(|code| format!("`{}`", code.code))
-            .collect();
-        let actions: Vec<String> = doc
-            .iam_actions
-            .iter()
-            .map(|action| format!("`{action}`"))
-            .collect();
-        table.push_str(&format!(
-            "| `{}` | {} | {} | {} |\n",
-            doc.kind,
-            doc.summary.replace('|', "\\|"),
-            codes.join(" "),
-            actions.join(" ")
-        ));
-    }
-    table
 }
 
 #[cfg(test)]
