@@ -7,12 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use greenlight_core::engine::clock::{Clock, ManualClock};
-use greenlight_core::engine::state::{HOOK_DETAILS_KEY, STATE_KEY, StageKey};
+use greenlight_core::engine::state::StageKey;
 use greenlight_core::engine::verdict::{Disposition, VerdictStatus};
 use greenlight_core::engine::{
     Check, CheckFuture, Engine, Invocation, Plan, PlannedCheck, StageView, Verdict,
 };
 use greenlight_core::policy::{CheckPolicy, Mode};
+use greenlight_core::protocol::{GREENLIGHT_DETAILS_KEY, STATE_KEY};
 use greenlight_core::{Outcome, ReasonCode, catalogue};
 use serde_json::{Map, Value, json};
 
@@ -144,7 +145,7 @@ impl HookDetailsStore {
 
 async fn invoke(engine: &Engine<'_>, plan: &Plan, store: &mut HookDetailsStore) -> Verdict {
     let merged = store.merged();
-    let carried = merged.get(HOOK_DETAILS_KEY);
+    let carried = merged.get(GREENLIGHT_DETAILS_KEY);
     let verdict = engine
         .judge(
             plan,

@@ -37,7 +37,7 @@ use crate::engine::clock::{Clock, unix_seconds};
 use crate::engine::codes::{
     CHECK_CRASHED, VERDICT_DEADLINE, VERDICT_NO_CHECKS, VERDICT_WAIT_EXHAUSTED,
 };
-use crate::engine::state::{HOOK_DETAILS_KEY, STATE_KEY, StageKey};
+use crate::engine::state::StageKey;
 use crate::engine::verdict::VerdictStatus;
 use crate::engine::{Engine, Invocation, Plan};
 use crate::facts::{FactError, Facts};
@@ -46,6 +46,7 @@ use crate::protocol::codedeploy::{
     ReportStatus, parse_codedeploy_event,
 };
 use crate::protocol::codes::EVENT_HOOK_UNKNOWN;
+use crate::protocol::{GREENLIGHT_DETAILS_KEY, STATE_KEY};
 use crate::reason::ReasonCode;
 use crate::telemetry::{MAX_VERDICT_MESSAGE_CHARS, bounded};
 
@@ -259,7 +260,7 @@ pub async fn handle_codedeploy_hook(
     })?;
     let pending = PendingReport::new(&event);
     let carried = payload
-        .get(HOOK_DETAILS_KEY)
+        .get(GREENLIGHT_DETAILS_KEY)
         .filter(|value| value.is_object());
 
     // Whatever happens while judging — a panic or a call that stalls included — the report below
@@ -612,7 +613,7 @@ async fn judge_execution(
             let payload = json!({
                 "DeploymentId": deployment_id,
                 "LifecycleEventHookExecutionId": execution_id,
-                HOOK_DETAILS_KEY: {
+                GREENLIGHT_DETAILS_KEY: {
                     "hook": hook.as_str(),
                     "handoffs": handoffs + 1,
                     STATE_KEY: state,
@@ -1107,14 +1108,17 @@ mod tests {
         // 30-minute bake runs and outlasts this invocation.
         let backend = Backend::new(Some(&baking("30m")));
         let mut payload = event();
-        payload[HOOK_DETAILS_KEY] = json!({ "hook": "BeforeInstall", "handoffs": 1 });
+        payload[GREENLIGHT_DETAILS_KEY] = json!({ "hook": "BeforeInstall", "handoffs": 1 });
         let outcome = run(&backend, &payload, &SETTINGS, 120).await;
         assert!(
             matches!(outcome, Ok(HookOutcome::HandedOff { .. })),
             "{outcome:?}"
         );
         let handed = backend.handoffs.lock().unwrap();
-        assert_eq!(handed[0][HOOK_DETAILS_KEY]["hook"], "AfterAllowTraffic");
+        assert_eq!(
+            handed[0][GREENLIGHT_DETAILS_KEY]["hook"],
+            "AfterAllowTraffic"
+        );
         assert!(backend.reports().is_empty());
     }
 

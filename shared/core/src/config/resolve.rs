@@ -25,13 +25,8 @@ use std::pin::Pin;
 use super::error::{ConfigError, ConfigErrors, ConfigSource};
 use super::node::{MAX_CONFIG_BYTES, quote};
 use super::{Config, ConfigFormat};
+use crate::protocol::{CONFIG_REFERENCE_KEY, GREENLIGHT_DETAILS_KEY, STATE_KEY};
 
-/// The key of the inline config in `hookDetails`.
-pub const INLINE_KEY: &str = "greenlight";
-/// The key of a config reference in `hookDetails`.
-pub const REFERENCE_KEY: &str = "greenlightConfig";
-/// The key inside the inline object that the engine owns.
-pub const STATE_KEY: &str = "state";
 /// The environment variable naming a config reference.
 pub const ENV_VAR: &str = "GREENLIGHT_CONFIG";
 
@@ -426,7 +421,7 @@ pub async fn resolve_config(
     let placeholders = lookup.placeholders.unwrap_or(&no_placeholders);
     let details = lookup.hook_details.and_then(serde_json::Value::as_object);
 
-    if let Some(inline) = details.and_then(|details| details.get(INLINE_KEY)) {
+    if let Some(inline) = details.and_then(|details| details.get(GREENLIGHT_DETAILS_KEY)) {
         match inline {
             serde_json::Value::Object(fields) => {
                 let config: serde_json::Map<_, _> = fields
@@ -458,7 +453,7 @@ pub async fn resolve_config(
         }
     }
 
-    if let Some(reference) = details.and_then(|details| details.get(REFERENCE_KEY)) {
+    if let Some(reference) = details.and_then(|details| details.get(CONFIG_REFERENCE_KEY)) {
         let Some(raw) = reference.as_str() else {
             return Err(ConfigError::reference_invalid(
                 ConfigSource::HookReference,

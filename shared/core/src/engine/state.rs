@@ -14,8 +14,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-/// The key under `hookDetails` that greenlight owns, and the key under it that holds the state.
-pub use crate::config::resolve::{INLINE_KEY as HOOK_DETAILS_KEY, STATE_KEY};
+use crate::protocol::{GREENLIGHT_DETAILS_KEY, STATE_KEY};
 /// Serialized state stays under this many bytes; older detail is dropped to fit.
 pub const MAX_STATE_BYTES: usize = 4 * 1024;
 
@@ -199,7 +198,7 @@ impl StageState {
         }
         greenlight.insert(STATE_KEY.to_owned(), self.to_bounded_json());
         let mut details = Map::new();
-        details.insert(HOOK_DETAILS_KEY.to_owned(), Value::Object(greenlight));
+        details.insert(GREENLIGHT_DETAILS_KEY.to_owned(), Value::Object(greenlight));
         details
     }
 }
@@ -234,8 +233,11 @@ mod tests {
             },
         );
         let details = state.clone().into_hook_details(None);
-        let carried =
-            StageState::carried_or_fresh(details.get(HOOK_DETAILS_KEY), key(Some("10.0")), 2_000);
+        let carried = StageState::carried_or_fresh(
+            details.get(GREENLIGHT_DETAILS_KEY),
+            key(Some("10.0")),
+            2_000,
+        );
         assert_eq!(carried, state);
     }
 
@@ -243,8 +245,11 @@ mod tests {
     fn state_of_another_step_is_stale() {
         let state = StageState::fresh(key(Some("10.0")), 1_000);
         let details = state.into_hook_details(None);
-        let carried =
-            StageState::carried_or_fresh(details.get(HOOK_DETAILS_KEY), key(Some("20.0")), 2_000);
+        let carried = StageState::carried_or_fresh(
+            details.get(GREENLIGHT_DETAILS_KEY),
+            key(Some("20.0")),
+            2_000,
+        );
         assert_eq!(carried.started_at, 2_000);
         assert_eq!(carried.attempts, 0);
     }
@@ -260,7 +265,7 @@ mod tests {
     fn inline_config_keys_are_carried_and_foreign_ones_are_not() {
         let incoming = json!({ "version": 1, "stages": {}, "junk": "x".repeat(10_000) });
         let details = StageState::fresh(key(None), 1).into_hook_details(Some(&incoming));
-        let greenlight = &details[HOOK_DETAILS_KEY];
+        let greenlight = &details[GREENLIGHT_DETAILS_KEY];
         assert_eq!(greenlight["version"], 1);
         assert!(greenlight.get("junk").is_none());
         assert!(greenlight.get(STATE_KEY).is_some());
@@ -313,7 +318,8 @@ mod tests {
         let mut forged = StageState::fresh(key(None), u64::MAX);
         forged.attempts = 7;
         let details = forged.into_hook_details(None);
-        let carried = StageState::carried_or_fresh(details.get(HOOK_DETAILS_KEY), key(None), 1_000);
+        let carried =
+            StageState::carried_or_fresh(details.get(GREENLIGHT_DETAILS_KEY), key(None), 1_000);
         assert_eq!(carried, StageState::fresh(key(None), 1_000));
     }
 }

@@ -23,12 +23,7 @@ use crate::protocol::codes;
 use crate::reason::ReasonCode;
 use crate::stage::LifecycleStage;
 
-/// The key of `hookDetails` that greenlight owns: inline config, and state between IN_PROGRESS
-/// invocations (see [`crate::engine::state`]).
-pub use crate::config::resolve::INLINE_KEY as GREENLIGHT_DETAILS_KEY;
-
-/// The key of the static `hookDetails` that names the service's greenlight config.
-pub use crate::config::resolve::REFERENCE_KEY as CONFIG_REFERENCE_KEY;
+use super::{CONFIG_REFERENCE_KEY, GREENLIGHT_DETAILS_KEY};
 
 /// How an error names the event as a whole, when no field is to blame.
 pub(crate) const ROOT_FIELD: &str = "(event)";
