@@ -2,12 +2,12 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test fmt-check lint unit docs help
+.PHONY: test fmt-check lint doc unit docs help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
 
-test: fmt-check lint unit ## formatting, lints and every test
+test: fmt-check lint doc unit ## formatting, lints, API docs and every test
 	@echo "make test: all green"
 
 fmt-check: ## cargo fmt --check
@@ -15,6 +15,9 @@ fmt-check: ## cargo fmt --check
 
 lint: ## clippy on every target, warnings are errors
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+doc: ## the workspace's API docs, warnings (a broken intra-doc link) are errors
+	RUSTDOCFLAGS="-D warnings" $(CARGO) doc --no-deps --workspace --locked
 
 unit: functions ## every unit, property and end-to-end test (the functions as release binaries)
 	GREENLIGHT_FUNCTION_PROFILE=release $(CARGO) test --workspace --locked

@@ -1,7 +1,7 @@
 //! A team's own Lambda function, run in a rehearsal as Lambda runs it.
 //!
 //! greenlight's `lambda` check invokes a function the team wrote (a contract suite, a business
-//! probe). A rehearsal runs that function's real code behind a [`LambdaHost`] and answers its
+//! probe). A rehearsal runs that function's real code behind a [`LambdaHost`](crate::lambda_host::LambdaHost) and answers its
 //! `Invoke` through [`crate::world::LambdaFunctions`], so the check, the function and the green
 //! revision it probes all really meet. Two runtimes, as Lambda names them:
 //! - `python`: a directory with the handler module and a `_HANDLER` of `module.function`, run by the

@@ -1,4 +1,4 @@
-//! Renderings of a rehearsal's [`SimReport`](crate::timeline::SimReport):
+//! Renderings of a rehearsal's [`crate::timeline::SimReport`]:
 //! - [`text`]: the readable timeline printed by `greenlight simulate`;
 //! - [`json`]: the report as JSON, for tools;
 //! - [`html`]: a self-contained HTML page with the timeline drawn as SVG.
