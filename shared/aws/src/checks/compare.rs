@@ -7,10 +7,10 @@
 //!   `GetMetricData` call with every other such query of the stage, and judged by
 //!   [`greenlight_core::checks::compare::error_rate`].
 //! - `latency`: the slow threshold is `slow_above`, or blue's `TargetResponseTime` percentile over
-//!   its minutes before the deployment (else before the stage), asked for in one call; then, in a
-//!   second call over the same window as the error rate, each side's per-minute
-//!   `TargetResponseTime` sample count and percentile rank `PR(:threshold)`, which give the slow
-//!   requests per minute judged by [`greenlight_core::checks::compare::latency`]. Both sides'
+//!   its minutes before the deployment (else before the stage), asked for in one call; then, over
+//!   the same window as the error rate, each side's per-minute `TargetResponseTime` sample count
+//!   and percentile rank `PR(:threshold)` — with `slow_above` in the error rate's own call, else in a
+//!   second — which give the slow requests per minute judged by [`greenlight_core::checks::compare::latency`]. Both sides'
 //!   percentiles over the stage, shown for people, come with the stage's other metric queries.
 //!
 //! Which target group is green and which blue comes from the routing facts (the groups swap roles
@@ -63,6 +63,9 @@ struct SideQueries {
     measure: (QuerySpec, QueryHandle),
     /// Error rate only: target connection errors.
     connection_errors: Option<(QuerySpec, QueryHandle)>,
+    /// Latency with `slow_above`: the threshold is known when the check is built, so the side's
+    /// per-minute sample count and rank at it join the stage's per-minute batch.
+    slow_counts: Option<[(QuerySpec, QueryHandle); 2]>,
 }
 
 /// Green's error rate or latency against blue's.
@@ -91,34 +94,44 @@ impl CompareCheck {
     /// The check with its params, registering its queries with the stage's `metric_data`.
     pub fn new(params: CompareParams, facts: Arc<dyn Facts>, metric_data: Arc<MetricData>) -> Self {
         let per_minute = params.metric == CompareMetric::ErrorRate;
+        let configured =
+            SlowThreshold::configured(&params).filter(|_| params.metric == CompareMetric::Latency);
         let register = |target_group: &str| {
-            let query = |metric_name: &str, stat: String| {
+            let query = |metric_name: &str, stat: String, period: QueryPeriod| {
                 let spec = QuerySpec {
                     namespace: NAMESPACE.to_owned(),
                     metric_name: metric_name.to_owned(),
                     dimensions: side_dimensions(target_group),
                     stat,
-                    period: if per_minute {
-                        QueryPeriod::OwnWindow(MINUTE)
-                    } else {
-                        QueryPeriod::WholeWindow
-                    },
+                    period,
                 };
                 let handle = metric_data.register(spec.clone());
                 (spec, handle)
             };
+            let minutely = QueryPeriod::OwnWindow(MINUTE);
             SideQueries {
                 dimensions: side_dimensions(target_group),
-                requests: per_minute.then(|| query(REQUEST_COUNT, "Sum".to_owned())),
+                requests: per_minute.then(|| query(REQUEST_COUNT, "Sum".to_owned(), minutely)),
                 measure: match params.metric {
-                    CompareMetric::ErrorRate => query(TARGET_5XX_COUNT, "Sum".to_owned()),
+                    CompareMetric::ErrorRate => query(TARGET_5XX_COUNT, "Sum".to_owned(), minutely),
                     CompareMetric::Latency => query(
                         TARGET_RESPONSE_TIME,
                         params.latency_percentile().to_string(),
+                        QueryPeriod::WholeWindow,
                     ),
                 },
                 connection_errors: per_minute
-                    .then(|| query(TARGET_CONNECTION_ERROR_COUNT, "Sum".to_owned())),
+                    .then(|| query(TARGET_CONNECTION_ERROR_COUNT, "Sum".to_owned(), minutely)),
+                slow_counts: configured.as_ref().map(|threshold| {
+                    [
+                        query(TARGET_RESPONSE_TIME, "SampleCount".to_owned(), minutely),
+                        query(
+                            TARGET_RESPONSE_TIME,
+                            threshold.percentile_rank_stat(),
+                            minutely,
+                        ),
+                    ]
+                }),
             }
         };
         let green = register("{green.target_group}");
@@ -268,26 +281,35 @@ impl CompareCheck {
         threshold: &SlowThreshold,
         window: MetricWindow,
     ) -> Result<[SlowMinutes; 2], Outcome> {
-        let mut specs = Vec::new();
-        for side in [&self.green, &self.blue] {
-            specs.push(Self::unregistered(
-                side,
-                TARGET_RESPONSE_TIME,
-                "SampleCount".to_owned(),
-                QueryPeriod::OwnWindow(MINUTE),
-            ));
-            specs.push(Self::unregistered(
-                side,
-                TARGET_RESPONSE_TIME,
-                threshold.percentile_rank_stat(),
-                QueryPeriod::OwnWindow(MINUTE),
-            ));
-        }
-        let series = self
-            .metric_data
-            .fetch_now(&specs, self.facts.as_ref(), window)
-            .await
-            .map_err(|error| error.to_outcome(&specs[1].describe()))?;
+        let series = match (&self.green.slow_counts, &self.blue.slow_counts) {
+            // `slow_above`: registered with the stage's per-minute batch (shared with an error-rate
+            // comparison's call).
+            (Some(green), Some(blue)) => {
+                let mut series = Vec::with_capacity(4);
+                for query in green.iter().chain(blue.iter()) {
+                    series.push(self.series_over(query, window).await?);
+                }
+                series
+            }
+            // Blue's percentile: known only now, so asked for in a call of its own.
+            _ => {
+                let mut specs = Vec::new();
+                for side in [&self.green, &self.blue] {
+                    for stat in ["SampleCount".to_owned(), threshold.percentile_rank_stat()] {
+                        specs.push(Self::unregistered(
+                            side,
+                            TARGET_RESPONSE_TIME,
+                            stat,
+                            QueryPeriod::OwnWindow(MINUTE),
+                        ));
+                    }
+                }
+                self.metric_data
+                    .fetch_now(&specs, self.facts.as_ref(), window)
+                    .await
+                    .map_err(|error| error.to_outcome(&specs[1].describe()))?
+            }
+        };
         let side = |samples: Option<&MetricSeries>, ranks: Option<&MetricSeries>| {
             let answered: BTreeMap<SystemTime, f64> = samples
                 .map(|s| s.datapoints.as_slice())
@@ -1146,8 +1168,8 @@ mod tests {
     }
 
     /// The stage's two metric checks and the latency comparison's percentiles for people share one
-    /// `GetMetricData` call; the error-rate comparison's per-minute window is a second, the latency
-    /// comparison's ranks at its threshold a third.
+    /// `GetMetricData` call; the per-minute window of the error-rate comparison and of the latency
+    /// comparison's ranks at its `slow_above` is a second.
     #[tokio::test(start_paused = true)]
     async fn a_stage_with_two_metric_and_two_compare_checks_makes_two_calls() {
         let rule = answer(|metric, _stat, target_group| match (metric, target_group) {
@@ -1229,8 +1251,8 @@ mod tests {
         );
         assert_eq!(
             rule.num_calls(),
-            3,
-            "one GetMetricData call for the stage's window, one for the error-rate comparison's own, one for the latency comparison's ranks at its threshold"
+            2,
+            "one GetMetricData call for the stage's window, one for the per-minute window the error-rate comparison and the latency comparison's ranks at `slow_above` share"
         );
     }
 

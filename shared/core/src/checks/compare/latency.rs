@@ -28,7 +28,9 @@
 use serde_json::json;
 
 use super::error_rate::{self, ErrorRateObservation, Measure};
-use super::{COMPARE_LATENCY_HIGHER, COMPARE_NO_BASELINE, TARGET_RESPONSE_TIME, millis_text};
+use super::{
+    COMPARE_LATENCY_HIGHER, COMPARE_NO_BASELINE, TARGET_RESPONSE_TIME, millis_text, trimmed,
+};
 use crate::checks::metric::MetricWindow;
 use crate::config::checks::CompareParams;
 use crate::outcome::{Evidence, Outcome};
@@ -68,7 +70,7 @@ impl SlowThreshold {
     /// The CloudWatch statistic whose value is the percentage of requests at or below the
     /// threshold (CloudWatch: "the lower bound is exclusive, the upper inclusive").
     pub fn percentile_rank_stat(&self) -> String {
-        format!("PR(:{})", trim_decimals(self.seconds, 6))
+        format!("PR(:{})", trimmed(self.seconds, 6))
     }
 
     fn text(&self, params: &CompareParams) -> String {
@@ -80,15 +82,6 @@ impl SlowThreshold {
                 params.latency_percentile()
             ),
         }
-    }
-}
-
-fn trim_decimals(value: f64, decimals: usize) -> String {
-    let text = format!("{value:.decimals$}");
-    if text.contains('.') {
-        text.trim_end_matches('0').trim_end_matches('.').to_owned()
-    } else {
-        text
     }
 }
 
