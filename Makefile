@@ -28,15 +28,19 @@ FUNCTIONS := pre-scale-up post-scale-up test-traffic production-traffic codedepl
 functions: ## build the phase functions' release binaries (the end-to-end tests run them as Lambdas)
 	$(CARGO) build --release --locked $(addprefix -p ,$(FUNCTIONS))
 
-docs: ## regenerate the README's generated tables from the code
-	@for section in codes checks; do \
-	  table=$$(mktemp) && \
-	  if [ $$section = codes ]; then args="codes --format markdown"; else args=checks; fi && \
-	  $(CARGO) run --quiet --locked -p greenlight-cli -- $$args > "$$table" && \
-	  python3 -c 'import re,sys; s=sys.argv[2]; readme=open("README.md").read(); table=open(sys.argv[1]).read(); \
-	    new=re.sub(r"(<!-- "+s+r":begin -->\n).*?(<!-- "+s+r":end -->)", lambda m: m.group(1)+table+m.group(2), readme, flags=re.S); \
-	    open("README.md","w").write(new)' "$$table" $$section && rm -f "$$table" || exit 1; \
-	done
+docs: ## regenerate the generated tables (README, infra/README.md) and infra/iam/needs.json from the code
+	@set -e; \
+	for spec in README.md:codes:"codes --format markdown" README.md:checks:checks \
+	            infra/README.md:iam:"iam --format markdown"; do \
+	  file=$${spec%%:*}; rest=$${spec#*:}; section=$${rest%%:*}; args=$${rest#*:}; \
+	  table=$$(mktemp); \
+	  $(CARGO) run --quiet --locked -p greenlight-cli -- $$args > "$$table"; \
+	  python3 -c 'import re,sys; path,s,t=sys.argv[1:4]; text=open(path).read(); table=open(t).read(); \
+	    new=re.sub(r"(<!-- "+s+r":begin -->\n).*?(<!-- "+s+r":end -->)", lambda m: m.group(1)+table+m.group(2), text, flags=re.S); \
+	    open(path,"w").write(new)' "$$file" $$section "$$table"; \
+	  rm -f "$$table"; \
+	done; \
+	$(CARGO) run --quiet --locked -p greenlight-cli -- iam --format json > infra/iam/needs.json
 
 # Local AWS: moto in a project-local virtualenv, for the tests that rehearse AWS calls
 # (sim/, tests/e2e/moto.rs). The stamp makes a second `make test` skip the install; editing the

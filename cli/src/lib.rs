@@ -7,6 +7,9 @@
 //!   stage uses and, given `--requests-per-minute` (and `--green-percent`), warns when green
 //!   cannot reach `min_requests` in the stage's time.
 //! - `greenlight config schema` prints the config's JSON Schema, for editors.
+//! - `greenlight checks` lists the checks; `greenlight iam` says which IAM actions each check
+//!   needs from which stage, and so what each function's role must grant (JSON for the template's
+//!   IAM test, `infra/iam/needs.json`; Markdown for the infrastructure README).
 //! - `greenlight codes` lists the reason codes greenlight can emit, with what each means and how
 //!   to fix it.
 //! - `greenlight simulate --scenario FILE` rehearses a deployment locally (the real functions
@@ -21,7 +24,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use greenlight_core::catalogue::{checks_markdown_table, codes_markdown_table, registry};
+use greenlight_core::catalogue::{
+    CODEDEPLOY_HOOKS, EVERY_FUNCTION, checks_markdown_table, codes_markdown_table, functions_iam,
+    iam_markdown_table, registry,
+};
 use greenlight_core::config::{
     Config, ConfigFormat, ConfigReference, ConfigSource, FileReader, StageOrigin, json_schema,
 };
@@ -79,6 +85,14 @@ enum Command {
         #[arg(long, value_enum, default_value_t = ChecksFormat::Markdown)]
         format: ChecksFormat,
     },
+    /// Say which IAM actions each check needs from which stage, and what each function's role
+    /// must therefore grant.
+    Iam {
+        /// How to print it: JSON (what the template's IAM test reads, `infra/iam/needs.json`) or
+        /// the infrastructure README's Markdown table.
+        #[arg(long, value_enum, default_value_t = IamFormat::Json)]
+        format: IamFormat,
+    },
     /// Rehearse a deployment locally and print its timeline (exit 0 when the scenario's
     /// expectations are met, 1 when not, 2 when the scenario file is invalid).
     Simulate(simulate::SimulateArgs),
@@ -121,6 +135,14 @@ enum ChecksFormat {
     Markdown,
     /// A JSON array with one object per check.
     Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum IamFormat {
+    /// Every function's stages and actions, and every check's needs.
+    Json,
+    /// The infrastructure README's table of every check's needs.
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -179,6 +201,14 @@ where
             format: ChecksFormat::Markdown,
         } => out
             .write_all(checks_markdown_table().as_bytes())
+            .map(|()| Exit::Success),
+        Command::Iam {
+            format: IamFormat::Json,
+        } => iam_json(out).map(|()| Exit::Success),
+        Command::Iam {
+            format: IamFormat::Markdown,
+        } => out
+            .write_all(iam_markdown_table().as_bytes())
             .map(|()| Exit::Success),
         Command::Codes { format } => codes(format, out),
         Command::Simulate(args) => simulate::simulate(&args, out, err),
@@ -348,11 +378,50 @@ fn checks_json(out: &mut dyn Write) -> std::io::Result<()> {
                 "kind": doc.kind,
                 "summary": doc.summary,
                 "codes": doc.codes.iter().map(|code| code.code).collect::<Vec<_>>(),
-                "iam_actions": doc.iam_actions,
+                "iam_actions": doc.iam_actions(),
             })
         })
         .collect();
     let text = serde_json::to_string_pretty(&list).map_err(std::io::Error::other)?;
+    writeln!(out, "{text}")
+}
+
+/// The IAM every function needs, from the checks' docs: the stages, each function's stages and
+/// actions, what every function needs besides its checks, and each check's needs by first stage.
+fn iam_json(out: &mut dyn Write) -> std::io::Result<()> {
+    let functions: Vec<serde_json::Value> = functions_iam()
+        .into_iter()
+        .map(|function| {
+            serde_json::json!({
+                "name": function.name,
+                "stages": function.stages,
+                "actions": function.actions,
+            })
+        })
+        .collect();
+    let platform = |need: &greenlight_core::catalogue::PlatformNeed| serde_json::json!({ "what": need.what, "actions": need.actions() });
+    let needs: Vec<serde_json::Value> = greenlight_core::checks::DOCS
+        .iter()
+        .flat_map(|doc| {
+            doc.iam.iter().map(|need| {
+                serde_json::json!({
+                    "check": doc.kind,
+                    "when": need.when,
+                    "first_stage": need.from,
+                    "actions": need.actions(),
+                })
+            })
+        })
+        .collect();
+    let document = serde_json::json!({
+        "generated_by": "greenlight iam --format json (make docs)",
+        "stages": greenlight_core::stage::LifecycleStage::KNOWN,
+        "functions": functions,
+        "every_function": EVERY_FUNCTION.iter().map(platform).collect::<Vec<_>>(),
+        "codedeploy_hooks": platform(&CODEDEPLOY_HOOKS),
+        "checks": needs,
+    });
+    let text = serde_json::to_string_pretty(&document).map_err(std::io::Error::other)?;
     writeln!(out, "{text}")
 }
 
@@ -432,6 +501,56 @@ mod tests {
         let (exit, markdown, _) = run_with(&["checks"]);
         assert_eq!(exit, Exit::Success);
         assert!(markdown.starts_with("| check |"));
+    }
+
+    #[test]
+    fn iam_prints_each_function_and_each_checks_needs_by_stage() {
+        let (exit, out, err) = run_with(&["iam"]);
+        assert_eq!((exit, err.as_str()), (Exit::Success, ""));
+        let iam: serde_json::Value = serde_json::from_str(&out).expect("JSON");
+        let function = |name: &str| {
+            iam["functions"]
+                .as_array()
+                .expect("functions")
+                .iter()
+                .find(|function| function["name"] == name)
+                .unwrap_or_else(|| panic!("{name}"))
+                .clone()
+        };
+        assert_eq!(
+            function("test-traffic")["stages"],
+            serde_json::json!(["TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT"])
+        );
+        let grants = |name: &str, action: &str| {
+            function(name)["actions"]
+                .as_array()
+                .expect("actions")
+                .contains(&serde_json::json!(action))
+        };
+        assert!(!grants("pre-scale-up", "ecs:DescribeTasks"));
+        assert!(grants("post-scale-up", "ecs:DescribeTasks"));
+        let green_health = iam["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|need| need["check"] == "target_health" && need["when"] == "group: green")
+            .expect("target_health group: green");
+        assert_eq!(green_health["first_stage"], "POST_SCALE_UP");
+        let (exit, markdown, _) = run_with(&["iam", "--format", "markdown"]);
+        assert_eq!(exit, Exit::Success);
+        assert!(markdown.starts_with("| check | when | from |"));
+    }
+
+    #[test]
+    fn the_iam_tests_read_what_greenlight_iam_prints() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/iam/needs.json");
+        let file = std::fs::read_to_string(path).expect("infra/iam/needs.json");
+        let (exit, printed, _) = run_with(&["iam"]);
+        assert_eq!(exit, Exit::Success);
+        assert!(
+            file == printed,
+            "infra/iam/needs.json is stale (the infra IAM test reads it): run `make docs`"
+        );
     }
 
     fn run_with(args: &[&str]) -> (Exit, String, String) {

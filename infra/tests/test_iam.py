@@ -11,8 +11,10 @@ templates and any role SAM would generate are seen as CloudFormation will create
 
 For infra/template.yaml, also:
 
-* each function's role grants exactly the actions the checks of its stages can need (the table
-  below), no fewer and no more, and trusts only lambda.amazonaws.com;
+* each function's role grants exactly the actions the checks of its stages can need
+  (infra/iam/needs.json, printed by `greenlight iam` from the checks' own docs), no fewer and no
+  more, and trusts only lambda.amazonaws.com: for every check and every stage config validation
+  lets it run at, the role of the function serving that stage grants every action it can call;
 * the role ECS assumes to invoke the hooks trusts only ecs.amazonaws.com, only under the
   confused-deputy conditions StringEqualsIfExists aws:SourceAccount (this account) and
   ArnLikeIfExists aws:SourceArn (this account's ECS resources), and may only lambda:InvokeFunction
@@ -63,82 +65,17 @@ sys.path.insert(0, str(ROOT / "infra" / "iam"))
 from generate import ACCOUNT, PARTITION, REGION, GenerateError, build_roles  # noqa: E402
 
 # ---------------------------------------------------------------------------------------------
-# What each function may need. A check may run at the stages where it can see green (the config
-# validation in shared/core enforces the same first stages); a function gets the actions of every
-# check that can run at one of its stages. Keep in step with shared/core/src/config/checks.
+# What each function may need: infra/iam/needs.json, which `greenlight iam` prints from the checks'
+# own docs (shared/core: each check's needs by the params that decide them, each from the first
+# stage config validation lets it run at, and what every function needs besides). A Rust test fails
+# when the file is not what the code says (`make docs` rewrites it), so this table has one source.
 # ---------------------------------------------------------------------------------------------
-STAGES = [
-    "RECONCILE_SERVICE",
-    "PRE_SCALE_UP",
-    "POST_SCALE_UP",
-    "TEST_TRAFFIC_SHIFT",
-    "POST_TEST_TRAFFIC_SHIFT",
-    "PRE_PRODUCTION_TRAFFIC_SHIFT",
-    "PRODUCTION_TRAFFIC_SHIFT",
-    "POST_PRODUCTION_TRAFFIC_SHIFT",
-]
-FUNCTION_STAGES = {
-    "pre-scale-up": ["RECONCILE_SERVICE", "PRE_SCALE_UP"],
-    "post-scale-up": ["POST_SCALE_UP"],
-    "test-traffic": ["TEST_TRAFFIC_SHIFT", "POST_TEST_TRAFFIC_SHIFT"],
-    "production-traffic": [
-        "PRE_PRODUCTION_TRAFFIC_SHIFT",
-        "PRODUCTION_TRAFFIC_SHIFT",
-        "POST_PRODUCTION_TRAFFIC_SHIFT",
-    ],
-    # The five CodeDeployHook_greenlight_<Event> functions share one binary and one role; their
-    # events map onto these stage plans.
-    "codedeploy-hook": [
-        "PRE_SCALE_UP",
-        "POST_SCALE_UP",
-        "POST_TEST_TRAFFIC_SHIFT",
-        "PRE_PRODUCTION_TRAFFIC_SHIFT",
-        "POST_PRODUCTION_TRAFFIC_SHIFT",
-    ],
-}
+NEEDS_FILE = ROOT / "infra" / "iam" / "needs.json"
+IAM_NEEDS = json.loads(NEEDS_FILE.read_text())
+STAGES = IAM_NEEDS["stages"]
+FUNCTION_STAGES = {function["name"]: function["stages"] for function in IAM_NEEDS["functions"]}
+FUNCTION_ACTIONS = {function["name"]: set(function["actions"]) for function in IAM_NEEDS["functions"]}
 CODEDEPLOY_PREFIX = "CodeDeployHook_greenlight_"
-# What the CodeDeploy hooks need beyond their checks: learn the deployment (the service and its
-# task sets, each task set's task definition: shared/aws/src/codedeploy/facts.rs; the ECS path
-# calls neither), report once, and hand a long bake to an asynchronous invocation of themselves.
-CODEDEPLOY_ACTIONS = {
-    "codedeploy:GetDeployment", "codedeploy:GetDeploymentGroup", "codedeploy:ListDeploymentTargets",
-    "codedeploy:GetDeploymentTarget", "codedeploy:GetApplicationRevision",
-    "codedeploy:PutLifecycleEventHookExecutionStatus",
-    "ecs:DescribeServices", "ecs:DescribeTaskDefinition",
-    "lambda:InvokeFunction",
-}
-# No DescribeTargetGroups: no check calls it.
-ELB_READS = {
-    "elasticloadbalancing:DescribeTargetHealth",
-    "elasticloadbalancing:DescribeRules",
-    "elasticloadbalancing:DescribeListeners",
-    "elasticloadbalancing:DescribeLoadBalancers",
-}
-HEADER_VALUES = {"ssm:GetParameters", "kms:Decrypt", "secretsmanager:GetSecretValue"}
-# (what needs it, first stage it can run at, actions). The first stages are those the config
-# validation allows (a check without a `require_stage_from` there may run from RECONCILE_SERVICE).
-NEEDS = [
-    ("runtime: own logs and traces", "RECONCILE_SERVICE",
-     {"logs:CreateLogStream", "logs:PutLogEvents", "xray:PutTraceSegments", "xray:PutTelemetryRecords"}),
-    ("deployment facts", "RECONCILE_SERVICE",
-     {"ecs:DescribeServiceDeployments", "ecs:ListServiceDeployments", "ecs:DescribeServiceRevisions"}),
-    ("config references (ssm:)", "RECONCILE_SERVICE", {"ssm:GetParameter", "kms:Decrypt"}),
-    ("image", "RECONCILE_SERVICE",
-     {"ecr:DescribeImages", "ecr:DescribeRepositories", "ecr:DescribeImageScanFindings"}),
-    ("alarms", "RECONCILE_SERVICE", {"cloudwatch:DescribeAlarms"}),
-    ("metric", "RECONCILE_SERVICE",
-     {"cloudwatch:GetMetricData", "elasticloadbalancing:DescribeRules", "ecs:DescribeServiceDeployments"}),
-    ("lambda", "RECONCILE_SERVICE",
-     {"lambda:InvokeFunction", "elasticloadbalancing:DescribeRules", "elasticloadbalancing:DescribeListeners",
-      "elasticloadbalancing:DescribeLoadBalancers"}),
-    ("target_health (group: blue)", "RECONCILE_SERVICE", ELB_READS),
-    ("http (url target)", "RECONCILE_SERVICE", HEADER_VALUES),
-    ("tasks", "POST_SCALE_UP", {"ecs:ListTasks", "ecs:DescribeTasks"}),
-    ("target_health (group: green)", "POST_SCALE_UP", ELB_READS),
-    ("routing (test listener)", "TEST_TRAFFIC_SHIFT", ELB_READS),
-    ("http (test listener or header)", "TEST_TRAFFIC_SHIFT", ELB_READS | HEADER_VALUES),
-    ("compare", "PRODUCTION_TRAFFIC_SHIFT", {"cloudwatch:GetMetricData"}),
-]
 # Granted only under a template Condition (a parameter turns them on).
 OPTIONAL = {
     "*": {"s3:GetObject"},  # ConfigBucket set
@@ -187,14 +124,29 @@ def supports_no_resource_type(action) -> bool:
 
 
 def expected_actions(function: str) -> set[str]:
-    stages = {STAGES.index(stage) for stage in FUNCTION_STAGES[function]}
-    actions: set[str] = set()
-    for _, first, needed in NEEDS:
-        if max(stages) >= STAGES.index(first):
-            actions |= needed
-    if function == "codedeploy-hook":
-        actions |= CODEDEPLOY_ACTIONS
-    return actions
+    return FUNCTION_ACTIONS[function]
+
+
+def check_needs_granted(function: str, always: set[str], errors: list[str]) -> None:
+    """The proof over every (check, stage) pair config validation allows: for each check's needs
+    and each stage of `function` from the needs' first stage on, the role grants every action."""
+    def report(message: str) -> None:
+        if message not in errors:  # the five CodeDeploy hooks share one role
+            errors.append(message)
+
+    for need in IAM_NEEDS["checks"]:
+        first = STAGES.index(need["first_stage"])
+        stages = [stage for stage in FUNCTION_STAGES[function] if STAGES.index(stage) >= first]
+        missing = sorted(set(need["actions"]) - always)
+        if stages and missing:
+            when = f" ({need['when']})" if need["when"] else ""
+            report(f"check {need['check']}{when} may run at {'/'.join(stages)}, served by {function}, "
+                   f"whose role lacks {', '.join(missing)}")
+    for need in IAM_NEEDS["every_function"] + ([IAM_NEEDS["codedeploy_hooks"]]
+                                               if function == "codedeploy-hook" else []):
+        missing = sorted(set(need["actions"]) - always)
+        if missing:
+            report(f"function {function}: {need['what']} needs {', '.join(missing)}, which its role lacks")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -560,10 +512,8 @@ def check_functions(template, errors, report):
         always, sometimes = granted(role_documents(template, role_name, role))
         expected = expected_actions(name)
         optional = OPTIONAL["*"] | OPTIONAL.get(name, set())
-        missing = expected - always
+        check_needs_granted(name, always, errors)
         extra = (always - expected) | (sometimes - optional - expected)
-        if missing:
-            errors.append(f"function {name}: missing {', '.join(sorted(missing))} (its checks need them)")
         if extra:
             errors.append(f"function {name}: grants {', '.join(sorted(extra))}, which no check at "
                           f"{'/'.join(FUNCTION_STAGES[name])} needs")
@@ -925,7 +875,7 @@ SELF_TEST = [
     (_break_not_action, "NotAction"),
     (_break_sam_policies, "is not defined in this template"),
     (_break_star_resource, "Resource '*' for ssm:GetParameter"),
-    (_break_missing_action, "function post-scale-up: missing ecs:ListTasks"),
+    (_break_missing_action, "check tasks may run at POST_SCALE_UP, served by post-scale-up, whose role lacks ecs:ListTasks"),
     (_break_extra_action, "function pre-scale-up: grants"),
     (_break_invoke_trust, "it must trust ecs.amazonaws.com only"),
     (_break_invoke_targets, "not one of this template's functions"),
@@ -933,7 +883,7 @@ SELF_TEST = [
     (_break_report_status_scoped,
      "codedeploy:PutLifecycleEventHookExecutionStatus supports no resource-level permissions"),
     (_break_pre_scale_up_without_load_balancers,
-     ("function pre-scale-up: missing", "elasticloadbalancing:DescribeRules")),
+     ("check lambda may run at RECONCILE_SERVICE/PRE_SCALE_UP, served by pre-scale-up", "elasticloadbalancing:DescribeRules")),
     (_break_resource_of_another_type,
      "service-deployment/* matches none of ecs:ListServiceDeployments's resource types"),
     (_break_app_spec_on_deployment_group, "matches none of codedeploy:GetApplicationRevision's resource types"),
@@ -950,7 +900,7 @@ SELF_TEST = [
      "kms:Decrypt through secretsmanager.us-east-1.amazonaws.com without a kms:EncryptionContext:SecretARN"),
     (_break_decrypt_through_any_service, "kms:Decrypt must be limited by StringEquals kms:ViaService"),
     (_break_ecs_task_definitions, "function pre-scale-up: grants ecs:DescribeTaskDefinition"),
-    (_break_codedeploy_without_describe_services, "function codedeploy-hook: missing ecs:DescribeServices"),
+    (_break_codedeploy_without_describe_services, ("function codedeploy-hook: CodeDeploy", "ecs:DescribeServices")),
 ]
 
 

@@ -1,6 +1,6 @@
-//! The README's generated tables match the code they are generated from.
+//! The READMEs' generated tables match the code they are generated from.
 
-use greenlight_core::catalogue::{checks_markdown_table, codes_markdown_table};
+use greenlight_core::catalogue::{checks_markdown_table, codes_markdown_table, iam_markdown_table};
 
 fn between<'a>(text: &'a str, begin: &str, end: &str) -> &'a str {
     let start = text.find(begin).expect("begin marker") + begin.len();
@@ -29,5 +29,18 @@ fn readme_lists_every_check_as_the_registry_does() {
         table,
         checks_markdown_table(),
         "the README's check table is stale: run `make docs`"
+    );
+}
+
+#[test]
+fn infra_readme_lists_every_checks_iam_needs_as_their_docs_do() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/README.md"))
+            .expect("infra/README.md");
+    let table = between(&readme, "<!-- iam:begin -->", "<!-- iam:end -->");
+    assert_eq!(
+        table,
+        iam_markdown_table(),
+        "infra/README.md's IAM table is stale: run `make docs`"
     );
 }

@@ -303,6 +303,71 @@ pub trait Facts: Send + Sync {
     fn routing(&self) -> FactFuture<'_, Arc<RoutingFacts>>;
 }
 
+/// A fact of [`Facts`], named for what gathering it costs in IAM: a check's docs list the facts it
+/// reads ([`crate::checks::IamNeed`]), and the actions of each are listed here once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fact {
+    /// [`Facts::deployment`] and [`Facts::deployment_status`].
+    Deployment,
+    /// [`Facts::green`] and [`Facts::blue`].
+    Revisions,
+    /// [`Facts::green_tasks`].
+    GreenTasks,
+    /// [`Facts::routing`].
+    Routing,
+}
+
+impl Fact {
+    /// Every action of `facts` and `calls`: what a check or a function needs in IAM.
+    pub fn actions_with(
+        facts: &[Fact],
+        calls: &[&'static str],
+    ) -> std::collections::BTreeSet<&'static str> {
+        facts
+            .iter()
+            .flat_map(|fact| fact.ecs_actions().iter().copied())
+            .chain(calls.iter().copied())
+            .collect()
+    }
+
+    /// The IAM actions the ECS provider (`greenlight_aws::ecs_facts`) calls to gather this fact,
+    /// including the facts it builds on. The CodeDeploy provider learns the deployment and its
+    /// revisions from CodeDeploy instead; its hook role's extra actions are listed in
+    /// [`crate::catalogue`].
+    pub fn ecs_actions(self) -> &'static [&'static str] {
+        match self {
+            Fact::Deployment => &[
+                "ecs:DescribeServiceDeployments",
+                "ecs:ListServiceDeployments",
+            ],
+            // Blue's revision comes from the deployment when the event does not name it.
+            Fact::Revisions => &[
+                "ecs:DescribeServiceDeployments",
+                "ecs:DescribeServiceRevisions",
+            ],
+            Fact::GreenTasks => &[
+                "ecs:DescribeServiceDeployments",
+                "ecs:DescribeServiceRevisions",
+                "ecs:ListTasks",
+                "ecs:DescribeTasks",
+            ],
+            // The rules and listeners come from green's revision; the load balancer gives the test
+            // endpoint's DNS name. When ECS has not resolved green's target group, where green's
+            // tasks are registered tells the pair apart: that lookup also reads green's tasks,
+            // which before POST_SCALE_UP (no task access) leaves the group unknown, as no tasks
+            // would.
+            Fact::Routing => &[
+                "ecs:DescribeServiceDeployments",
+                "ecs:DescribeServiceRevisions",
+                "elasticloadbalancing:DescribeRules",
+                "elasticloadbalancing:DescribeListeners",
+                "elasticloadbalancing:DescribeLoadBalancers",
+                "elasticloadbalancing:DescribeTargetHealth",
+            ],
+        }
+    }
+}
+
 /// Facts known up front: for tests, rehearsals and judging recorded evidence. Each fact is either
 /// its value or the error gathering it would have met.
 #[derive(Debug, Clone)]

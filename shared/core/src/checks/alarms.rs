@@ -49,9 +49,12 @@ use std::time::{Duration, SystemTime};
 use serde_json::json;
 
 use super::CheckDoc;
+use crate::checks::IamNeed;
 use crate::config::checks::{AlarmsParams, InsufficientData};
+use crate::facts::Fact;
 use crate::outcome::{Evidence, Outcome};
 use crate::reason::ReasonCode;
+use crate::stage::LifecycleStage;
 
 /// Every watched alarm is OK.
 pub static ALARM_OK: ReasonCode = ReasonCode {
@@ -149,10 +152,13 @@ pub static DOC: CheckDoc = CheckDoc {
     summary: "No watched CloudWatch alarm is firing, and the OKs are recent enough to mean something.",
     why: "Alarms are the team's own judgement of health. ECS ignores an alarm already in ALARM when a deployment starts, and CloudWatch treats INSUFFICIENT_DATA and stale OKs as fine; this check fails on the first, waits on the second and, with `require_evaluated_after_shift`, counts an OK only once the alarm has looked at traffic from after the shift.",
     example: "alarms:\n  names: [web-5xx, web-latency-p99]\n  prefix: web-\n  include_deployment_alarms: true\n  insufficient_data: inconclusive\n  require_evaluated_after_shift: true\n  allow_no_alarms: false",
-    iam_actions: &[
-        "cloudwatch:DescribeAlarms",
-        "ecs:DescribeServiceDeployments",
-    ],
+    iam: &[IamNeed {
+        when: "",
+        example: "alarms: { names: [web-5xx] }",
+        from: LifecycleStage::ReconcileService,
+        facts: &[Fact::Deployment],
+        calls: &["cloudwatch:DescribeAlarms"],
+    }],
     codes: &[
         &ALARM_OK,
         &ALARM_FIRING,
@@ -1176,7 +1182,7 @@ mod tests {
     fn doc_lists_every_code_and_a_valid_example() {
         assert_eq!(DOC.kind, "alarms");
         assert!(DOC.codes.iter().all(|code| code.family() == "ALARM"));
-        assert!(DOC.iam_actions.contains(&"cloudwatch:DescribeAlarms"));
+        assert!(DOC.iam_actions().contains("cloudwatch:DescribeAlarms"));
         let example = check(DOC.example).expect("the documented example is a valid check");
         assert!(matches!(example.kind, CheckKind::Alarms(_)));
     }

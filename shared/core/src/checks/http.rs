@@ -81,11 +81,14 @@ use std::time::{Duration, SystemTime};
 use serde_json::json;
 
 use super::CheckDoc;
+use crate::checks::IamNeed;
 use crate::config::checks::{HttpExpect, HttpParams, HttpTarget};
 use crate::config::values::HumanDuration;
+use crate::facts::Fact;
 use crate::facts::{HeaderMatch, ListenerRuleFacts, RevisionFacts, RoutingFacts, RuleCondition};
 use crate::outcome::{Evidence, Outcome};
 use crate::reason::ReasonCode;
+use crate::stage::LifecycleStage;
 
 /// Every request met the expectations, fast enough.
 pub static HTTP_OK: ReasonCode = ReasonCode {
@@ -237,14 +240,40 @@ pub static DOC: CheckDoc = CheckDoc {
     summary: "Synthetic requests to green, through the test listener, with the test header or to a URL, get the expected status, headers and body, with an error rate and latency percentiles within thresholds.",
     why: "Green is judged on real answers before production traffic reaches it, through the route production will take. Every failure is counted by kind and the first ones are shown with their bodies; latency comes from an HDR histogram. Header values can come from SSM or Secrets Manager and are never shown; link-local and metadata addresses are refused; redirects are not followed. SecureString parameters or secrets under a customer-managed KMS key also need kms:Decrypt on that key.",
     example: "http:\n  target: test_listener\n  path: /health\n  requests: 200\n  concurrency: 8\n  headers:\n    X-Api-Key: { ssm: /web/synthetic-api-key }\n  expect: { status: 2xx, json_path: $.status, equals: ok, p99: 300ms, max_error_rate: 1% }",
-    iam_actions: &[
-        "ecs:DescribeServiceDeployments",
-        "ecs:DescribeServiceRevisions",
-        "elasticloadbalancing:DescribeRules",
-        "elasticloadbalancing:DescribeListeners",
-        "elasticloadbalancing:DescribeLoadBalancers",
-        "ssm:GetParameters",
-        "secretsmanager:GetSecretValue",
+    iam: &[
+        IamNeed {
+            when: "target: url",
+            example: "http: { target: url, url: \"https://web.internal.example.com/health\" }",
+            from: LifecycleStage::ReconcileService,
+            facts: &[],
+            calls: &[
+                "ssm:GetParameters",
+                "secretsmanager:GetSecretValue",
+                "kms:Decrypt",
+            ],
+        },
+        IamNeed {
+            when: "target: test_listener",
+            example: "http: { target: test_listener }",
+            from: LifecycleStage::TestTrafficShift,
+            facts: &[Fact::Routing],
+            calls: &[
+                "ssm:GetParameters",
+                "secretsmanager:GetSecretValue",
+                "kms:Decrypt",
+            ],
+        },
+        IamNeed {
+            when: "target: test_header",
+            example: "http: { target: test_header }",
+            from: LifecycleStage::TestTrafficShift,
+            facts: &[Fact::Routing, Fact::Revisions],
+            calls: &[
+                "ssm:GetParameters",
+                "secretsmanager:GetSecretValue",
+                "kms:Decrypt",
+            ],
+        },
     ],
     codes: &[
         &HTTP_OK,
@@ -2189,7 +2218,7 @@ mod tests {
     #[test]
     fn doc_lists_every_code_once() {
         assert_eq!(DOC.kind, "http");
-        assert!(!DOC.summary.is_empty() && !DOC.why.is_empty() && !DOC.iam_actions.is_empty());
+        assert!(!DOC.summary.is_empty() && !DOC.why.is_empty() && !DOC.iam.is_empty());
         let mut codes: Vec<&str> = DOC.codes.iter().map(|code| code.code).collect();
         codes.sort_unstable();
         codes.dedup();

@@ -13,10 +13,13 @@ use serde_json::json;
 
 use super::CheckDoc;
 use super::image_ref::{ImageRef, ImageRefError};
+use crate::checks::IamNeed;
 use crate::config::checks::{ImageParams, Severity};
+use crate::facts::Fact;
 use crate::facts::FactError;
 use crate::outcome::{Evidence, Outcome};
 use crate::reason::ReasonCode;
+use crate::stage::LifecycleStage;
 
 /// What was learned about one container's image.
 #[derive(Debug, Clone, PartialEq)]
@@ -293,12 +296,17 @@ pub static DOC: CheckDoc = CheckDoc {
     summary: "Every container image is a valid reference from an allowed registry, exists in ECR as the digest ECS resolved, and meets the pinning, immutable-tag and scan-finding rules.",
     why: "Admission control before any task starts: a missing image, a moved tag or a vulnerable build is caught at PRE_SCALE_UP instead of as crash-looping tasks or in production. Images outside ECR get the registry and pinning rules and are reported as unverified.",
     example: "image:\n  registries: [\"*.dkr.ecr.*.amazonaws.com\"]\n  require_digest_pinning: false\n  require_immutable_tags: true\n  max_findings: { CRITICAL: 0, HIGH: 5 }",
-    iam_actions: &[
-        "ecs:DescribeServiceRevisions",
-        "ecr:DescribeImages",
-        "ecr:DescribeRepositories",
-        "ecr:DescribeImageScanFindings",
-    ],
+    iam: &[IamNeed {
+        when: "",
+        example: "image",
+        from: LifecycleStage::ReconcileService,
+        facts: &[Fact::Revisions],
+        calls: &[
+            "ecr:DescribeImages",
+            "ecr:DescribeRepositories",
+            "ecr:DescribeImageScanFindings",
+        ],
+    }],
     codes: &[
         &IMAGE_VERIFIED,
         &IMAGE_EXTERNAL_UNVERIFIED,

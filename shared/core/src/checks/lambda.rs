@@ -73,11 +73,14 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::CheckDoc;
+use crate::checks::IamNeed;
 use crate::config::checks::LambdaParams;
 use crate::engine::state::StageKey;
+use crate::facts::Fact;
 use crate::facts::{RevisionFacts, ServiceIdentity};
 use crate::outcome::{Evidence, Outcome};
 use crate::reason::ReasonCode;
+use crate::stage::LifecycleStage;
 
 /// The function said green is good.
 pub static LAMBDA_PASSED: ReasonCode = ReasonCode {
@@ -139,14 +142,13 @@ pub static DOC: CheckDoc = CheckDoc {
     summary: "A team's own function (contract tests, a business probe) is invoked with the deployment's facts and answers pass, fail or inconclusive, with a reason and evidence.",
     why: "Teams know what 'working' means for their service better than any generic check. The input and output are a small versioned contract; the team's reason is shown verbatim, and a function that crashes, times out or answers something else is an error, never a pass.",
     example: "lambda:\n  function: arn:aws:lambda:eu-west-1:123456789012:function:web-contract-tests:live\n  params: { suite: smoke }\n  timeout: 2m",
-    iam_actions: &[
-        "ecs:DescribeServiceDeployments",
-        "ecs:DescribeServiceRevisions",
-        "elasticloadbalancing:DescribeRules",
-        "elasticloadbalancing:DescribeListeners",
-        "elasticloadbalancing:DescribeLoadBalancers",
-        "lambda:InvokeFunction",
-    ],
+    iam: &[IamNeed {
+        when: "",
+        example: "lambda: { function: web-contract-tests }",
+        from: LifecycleStage::ReconcileService,
+        facts: &[Fact::Deployment, Fact::Revisions, Fact::Routing],
+        calls: &["lambda:InvokeFunction"],
+    }],
     codes: &[
         &LAMBDA_PASSED,
         &LAMBDA_FAILED,
@@ -794,7 +796,7 @@ mod tests {
     fn doc_lists_every_code_and_a_valid_example() {
         assert_eq!(DOC.kind, "lambda");
         assert!(DOC.codes.iter().all(|code| code.family() == "LAMBDA"));
-        assert!(DOC.iam_actions.contains(&"lambda:InvokeFunction"));
+        assert!(DOC.iam_actions().contains("lambda:InvokeFunction"));
         let example = check_at(DOC.example, &LifecycleStage::PostProductionTrafficShift)
             .expect("the documented example is a valid check");
         assert!(matches!(example.kind, crate::config::CheckKind::Lambda(_)));

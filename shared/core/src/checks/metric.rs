@@ -63,12 +63,15 @@ use std::time::{Duration, SystemTime};
 use serde_json::json;
 
 use super::CheckDoc;
+use crate::checks::IamNeed;
 use crate::config::checks::MetricParams;
 use crate::config::checks::metric::TreatMissing;
 use crate::config::values::{DimensionTemplate, HumanDuration, Placeholder, number_text};
+use crate::facts::Fact;
 use crate::facts::{RoutingFacts, ServiceIdentity};
 use crate::outcome::{Evidence, Outcome};
 use crate::reason::ReasonCode;
+use crate::stage::LifecycleStage;
 
 /// The metric had no datapoint before the deployment to compare with.
 pub static METRIC_NO_BASELINE: ReasonCode = ReasonCode {
@@ -249,12 +252,13 @@ pub static DOC: CheckDoc = CheckDoc {
     summary: "A CloudWatch metric of the team's choosing stays within bounds while green runs.",
     why: "Teams know which signal says their service is sick — queue depth, business errors, p99 latency. This check reads it over the stage's window (from the traffic shift on, so blue-only history does not count), with every datapoint judged like an alarm would, and tells missing, sparse or stale data apart from a pass. `treat_missing` (`inconclusive` by default, `zero` for counts published only when non-zero, `ignore`) says what an empty period means, as an alarm's TreatMissingData does; no data at all is never a pass unless `zero` is chosen for a count.",
     example: "metric:\n  namespace: AWS/ApplicationELB\n  name: TargetResponseTime\n  stat: p99\n  dimensions:\n    TargetGroup: \"{green.target_group}\"\n    LoadBalancer: \"{load_balancer}\"\n  period: 1m\n  max: 0.5\n  min_datapoints: 3\n  max_age: 5m",
-    iam_actions: &[
-        "cloudwatch:GetMetricData",
-        "ecs:DescribeServiceDeployments",
-        "ecs:DescribeServiceRevisions",
-        "elasticloadbalancing:DescribeRules",
-    ],
+    iam: &[IamNeed {
+        when: "",
+        example: "metric: { namespace: AWS/ApplicationELB, name: TargetResponseTime, stat: p99, dimensions: { TargetGroup: \"{green.target_group}\" }, max: 0.5 }",
+        from: LifecycleStage::ReconcileService,
+        facts: &[Fact::Deployment, Fact::Routing],
+        calls: &["cloudwatch:GetMetricData"],
+    }],
     codes: &[
         &METRIC_WITHIN_BOUNDS,
         &METRIC_ABOVE_MAX,
@@ -1356,7 +1360,7 @@ mod tests {
     fn doc_lists_every_code_and_a_valid_example() {
         assert_eq!(DOC.kind, "metric");
         assert!(DOC.codes.iter().all(|code| code.family() == "METRIC"));
-        assert!(DOC.iam_actions.contains(&"cloudwatch:GetMetricData"));
+        assert!(DOC.iam_actions().contains("cloudwatch:GetMetricData"));
         let example = check(DOC.example).expect("the documented example is a valid check");
         assert!(matches!(example.kind, CheckKind::Metric(_)));
     }

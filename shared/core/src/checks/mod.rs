@@ -18,7 +18,11 @@ pub mod routing;
 pub mod target_health;
 pub mod tasks;
 
+use std::collections::BTreeSet;
+
+use crate::facts::Fact;
 use crate::reason::ReasonCode;
+use crate::stage::LifecycleStage;
 
 /// What a check is, for its users: the template every check fills in.
 #[derive(Debug)]
@@ -31,10 +35,43 @@ pub struct CheckDoc {
     pub why: &'static str,
     /// A config example (YAML, one check entry).
     pub example: &'static str,
-    /// The IAM actions its gather half needs.
-    pub iam_actions: &'static [&'static str],
+    /// What its gather half calls, by the params that decide it, each from the first stage config
+    /// validation lets such an entry run at. The one source of the functions' IAM: the template's
+    /// test reads it (`greenlight iam`).
+    pub iam: &'static [IamNeed],
     /// Its reason codes.
     pub codes: &'static [&'static ReasonCode],
+}
+
+impl CheckDoc {
+    /// Every IAM action the check can call, at any stage.
+    pub fn iam_actions(&self) -> BTreeSet<&'static str> {
+        self.iam.iter().flat_map(IamNeed::actions).collect()
+    }
+}
+
+/// The IAM a check needs when its params are `when`, from stage `from` on.
+#[derive(Debug)]
+pub struct IamNeed {
+    /// The params that decide these needs (`group: green`); empty when every entry of the kind
+    /// has them.
+    pub when: &'static str,
+    /// A check entry with those params (YAML). Config validation refuses it before `from` and
+    /// allows it from `from` on (a test holds the two together).
+    pub example: &'static str,
+    /// The first stage such an entry may run at.
+    pub from: LifecycleStage,
+    /// The shared facts it reads (their actions are the provider's, [`Fact::ecs_actions`]).
+    pub facts: &'static [Fact],
+    /// The calls it makes itself.
+    pub calls: &'static [&'static str],
+}
+
+impl IamNeed {
+    /// Its own calls and those of the facts it reads.
+    pub fn actions(&self) -> BTreeSet<&'static str> {
+        Fact::actions_with(self.facts, self.calls)
+    }
 }
 
 /// Every check, in the order the README lists them: the check registry's list
@@ -84,19 +121,51 @@ mod doc_tests {
                 "{} has no example",
                 doc.kind
             );
-            assert!(
-                !doc.iam_actions.is_empty(),
-                "{} lists no IAM actions",
-                doc.kind
-            );
+            assert!(!doc.iam.is_empty(), "{} lists no IAM needs", doc.kind);
             assert!(!doc.codes.is_empty(), "{} has no reason codes", doc.kind);
-            for action in doc.iam_actions {
+            for action in doc.iam_actions() {
                 let (service, name) = action.split_once(':').expect("service:Action");
                 assert!(
                     !service.is_empty() && !name.is_empty() && !name.contains('*'),
                     "{action}"
                 );
             }
+        }
+    }
+
+    /// Each need's `from` is what config validation says: its example is refused at every earlier
+    /// stage and allowed from `from` on, so the IAM each function gets follows the stages a check
+    /// can really run at.
+    #[test]
+    fn each_iam_need_starts_where_config_validation_lets_its_entry_run() {
+        use crate::config::checks::test_support::check_at;
+        for doc in DOCS {
+            for need in doc.iam {
+                for stage in LifecycleStage::KNOWN {
+                    let allowed = check_at(need.example, &stage);
+                    if stage < need.from {
+                        assert!(
+                            allowed.is_err(),
+                            "{} ({}) is allowed at {stage}, before its IAM need's first stage {}",
+                            doc.kind,
+                            need.when,
+                            need.from
+                        );
+                    } else if let Err(messages) = allowed {
+                        panic!(
+                            "{} ({}) is refused at {stage}, after its IAM need's first stage {}: {messages:?}",
+                            doc.kind, need.when, need.from
+                        );
+                    }
+                }
+            }
+            // The documented example is one of the needs' cases, or runs no earlier than them.
+            let earliest = doc.iam.iter().map(|need| &need.from).min().expect("a need");
+            let example_from = LifecycleStage::KNOWN
+                .into_iter()
+                .find(|stage| check_at(doc.example, stage).is_ok())
+                .expect("the example runs somewhere");
+            assert!(&example_from >= earliest, "{}", doc.kind);
         }
     }
 }

@@ -22,8 +22,10 @@
 use serde_json::json;
 
 use super::CheckDoc;
+use crate::checks::IamNeed;
 use crate::config::checks::Listener;
 use crate::config::values::Percent;
+use crate::facts::Fact;
 use crate::facts::{ListenerRuleFacts, TrafficWeights};
 use crate::outcome::{Evidence, Outcome};
 use crate::reason::ReasonCode;
@@ -101,11 +103,21 @@ pub static DOC: CheckDoc = CheckDoc {
     summary: "The test or production listener rule forwards the expected share of traffic to green's target group (within 1 percentage point).",
     why: "Synthetic traffic and bake-time metrics judge green only if traffic really reaches it; a rule changed by hand or by IaC drift makes every later check meaningless. The expected share is `expected_weight`, else the event's weight for the stage (100% of test traffic at TEST_TRAFFIC_SHIFT). At PRODUCTION_TRAFFIC_SHIFT the hook may run before ECS moves the weights (the order is undocumented): a rule still at a previous step's share (0%, or one LINEAR step back) is inconclusive (`ROUTING_SHIFT_PENDING`) and judged again, failing only when it stays there past `max_wait` (through `on_exhausted`, `fail` by default); any other share fails at once.",
     example: "routing:\n  listener: production\n  expected_weight: 10%",
-    iam_actions: &[
-        "ecs:DescribeServiceRevisions",
-        "elasticloadbalancing:DescribeRules",
-        "elasticloadbalancing:DescribeListeners",
-        "elasticloadbalancing:DescribeLoadBalancers",
+    iam: &[
+        IamNeed {
+            when: "listener: test",
+            example: "routing: { listener: test }",
+            from: LifecycleStage::TestTrafficShift,
+            facts: &[Fact::Routing],
+            calls: &[],
+        },
+        IamNeed {
+            when: "listener: production",
+            example: "routing: { listener: production }",
+            from: LifecycleStage::PreProductionTrafficShift,
+            facts: &[Fact::Routing],
+            calls: &[],
+        },
     ],
     codes: &[
         &ROUTING_OK,

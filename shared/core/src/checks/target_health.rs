@@ -10,10 +10,13 @@
 use serde_json::json;
 
 use super::CheckDoc;
+use crate::checks::IamNeed;
 use crate::config::checks::TargetGroupRole;
+use crate::facts::Fact;
 use crate::facts::TaskFacts;
 use crate::outcome::{Evidence, Outcome};
 use crate::reason::ReasonCode;
+use crate::stage::LifecycleStage;
 
 /// One target of the group as ELB reports it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -163,14 +166,21 @@ pub static DOC: CheckDoc = CheckDoc {
     summary: "Every running green task is registered and `healthy` in green's target group (or every target of blue's with `group: blue`), with ELB's reason when not. The common `consecutive: N` policy field requires N healthy observations in a row.",
     why: "ECS's own health view lags and flaps; the load balancer's view is what traffic will see. Unhealthy, draining or unused targets fail with ELB's reason code and description; targets still in `initial` or not yet registered wait.",
     example: "target_health:\n  group: green\n  consecutive: 2",
-    iam_actions: &[
-        "ecs:DescribeServiceRevisions",
-        "ecs:ListTasks",
-        "ecs:DescribeTasks",
-        "elasticloadbalancing:DescribeRules",
-        "elasticloadbalancing:DescribeListeners",
-        "elasticloadbalancing:DescribeLoadBalancers",
-        "elasticloadbalancing:DescribeTargetHealth",
+    iam: &[
+        IamNeed {
+            when: "group: blue",
+            example: "target_health: { group: blue }",
+            from: LifecycleStage::ReconcileService,
+            facts: &[Fact::Routing],
+            calls: &["elasticloadbalancing:DescribeTargetHealth"],
+        },
+        IamNeed {
+            when: "group: green",
+            example: "target_health: { group: green }",
+            from: LifecycleStage::PostScaleUp,
+            facts: &[Fact::Routing, Fact::GreenTasks],
+            calls: &["elasticloadbalancing:DescribeTargetHealth"],
+        },
     ],
     codes: &[
         &TARGET_HEALTHY,

@@ -9,10 +9,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde_json::json;
 
 use super::CheckDoc;
+use crate::checks::IamNeed;
 use crate::config::checks::TasksParams;
+use crate::facts::Fact;
 use crate::facts::{DeploymentFacts, RevisionFacts, TaskFacts};
 use crate::outcome::{Evidence, Outcome};
 use crate::reason::ReasonCode;
+use crate::stage::LifecycleStage;
 
 /// Enough green tasks run, on the resolved digests.
 pub static TASKS_RUNNING: ReasonCode = ReasonCode {
@@ -83,13 +86,13 @@ pub static DOC: CheckDoc = CheckDoc {
     summary: "Green runs at least `min_running_percent` of its requested tasks, none has stopped, and every running container runs the digest its revision resolved.",
     why: "The ECS waiters only count tasks: tasks that crash and restart, or that pulled a moved tag, pass them. This check reports the stop reasons and exit codes, and catches digest drift between tasks and the admitted revision.",
     example: "tasks:\n  min_running_percent: 100\n  verify_digests: true",
-    iam_actions: &[
-        "ecs:DescribeServiceDeployments",
-        "ecs:ListServiceDeployments",
-        "ecs:DescribeServiceRevisions",
-        "ecs:ListTasks",
-        "ecs:DescribeTasks",
-    ],
+    iam: &[IamNeed {
+        when: "",
+        example: "tasks",
+        from: LifecycleStage::PostScaleUp,
+        facts: &[Fact::Deployment, Fact::Revisions, Fact::GreenTasks],
+        calls: &[],
+    }],
     codes: &[
         &TASKS_RUNNING,
         &TASKS_PENDING,

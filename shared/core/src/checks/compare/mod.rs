@@ -26,10 +26,13 @@ pub mod latency;
 mod simulation;
 
 use super::CheckDoc;
+use crate::checks::IamNeed;
 use crate::config::checks::CompareParams;
 use crate::config::values::number_text;
+use crate::facts::Fact;
 use crate::outcome::Outcome;
 use crate::reason::ReasonCode;
+use crate::stage::LifecycleStage;
 
 /// The load balancer's namespace.
 pub const NAMESPACE: &str = "AWS/ApplicationELB";
@@ -148,12 +151,13 @@ pub static DOC: CheckDoc = CheckDoc {
     summary: "Green's error rate or share of slow requests is not worse than blue's.",
     why: "Blue serves the same production traffic behind the same load balancer at the same time: a free, fair baseline that a fixed threshold cannot match; when green has all the traffic, blue's own minutes before the shift stand in. Error rates and shares of slow requests are judged by always-valid sequential tests whose stated confidence holds however often the stage is looked at, across every step of the deployment; too little traffic to tell is its own outcome, never a pass.",
     example: "compare:\n  metric: error_rate\n  max_increase: 0.5pp\n  confidence: 99%\n  min_requests: 200",
-    iam_actions: &[
-        "cloudwatch:GetMetricData",
-        "ecs:DescribeServiceDeployments",
-        "ecs:DescribeServiceRevisions",
-        "elasticloadbalancing:DescribeRules",
-    ],
+    iam: &[IamNeed {
+        when: "",
+        example: "compare: { metric: error_rate, max_increase: 0.5pp }",
+        from: LifecycleStage::ProductionTrafficShift,
+        facts: &[Fact::Deployment, Fact::Routing],
+        calls: &["cloudwatch:GetMetricData"],
+    }],
     codes: &[
         &COMPARE_NOT_WORSE,
         &COMPARE_ERROR_RATE_HIGHER,
@@ -362,7 +366,7 @@ mod tests {
     fn doc_lists_every_code_and_a_valid_example() {
         assert_eq!(DOC.kind, "compare");
         assert!(DOC.codes.iter().all(|code| code.family() == "COMPARE"));
-        assert!(DOC.iam_actions.contains(&"cloudwatch:GetMetricData"));
+        assert!(DOC.iam_actions().contains("cloudwatch:GetMetricData"));
         let example = check(DOC.example).expect("the documented example is a valid check");
         assert!(matches!(example.kind, CheckKind::Compare(_)));
     }
