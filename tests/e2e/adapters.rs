@@ -28,17 +28,18 @@ use greenlight_aws::checks::tasks::TasksCheck;
 use greenlight_aws::ecs_facts::{
     BlueTaskIdentity, GreenTaskIdentity, describe_listener_rules, gather_green_tasks,
 };
-use greenlight_core::config::checks::{
+use greenlight_core::checks::{
     AlarmsParams, ImageParams, InsufficientData, Listener, MetricParams, RoutingParams,
     TargetGroupRole, TargetHealthParams, TasksParams,
 };
-use greenlight_core::engine::state::{CheckMemory, StageKey};
+use greenlight_core::engine::state::CheckMemory;
 use greenlight_core::engine::{Check, StageView};
 use greenlight_core::facts::{
     ContainerImage, DeploymentFacts, RevisionFacts, RoutingFacts, ServiceIdentity, StaticFacts,
     TaskCounts, TaskFacts, TrafficWeights,
 };
 use greenlight_core::outcome::Status;
+use greenlight_core::stage::StageKey;
 use greenlight_sim::LocalAws;
 use greenlight_sim::testing::{ACCOUNT_ID, REGION};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -87,7 +87,7 @@ fn the_full_example_uses_every_check_kind() {
         .collect();
     used.sort_unstable();
     used.dedup();
-    let mut every: Vec<&str> = greenlight_core::config::CheckKind::names().collect();
+    let mut every: Vec<&str> = greenlight_core::checks::CheckKind::names().collect();
     every.sort_unstable();
     assert_eq!(used, every);
 }

@@ -7,13 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use greenlight_core::engine::clock::{Clock, ManualClock};
-use greenlight_core::engine::state::StageKey;
 use greenlight_core::engine::verdict::{Disposition, VerdictStatus};
 use greenlight_core::engine::{
     Check, CheckFuture, Engine, Invocation, Plan, PlannedCheck, StageView, Verdict,
 };
 use greenlight_core::policy::{CheckPolicy, Mode};
 use greenlight_core::protocol::{GREENLIGHT_DETAILS_KEY, STATE_KEY};
+use greenlight_core::stage::StageKey;
 use greenlight_core::{Outcome, ReasonCode, catalogue};
 use serde_json::{Map, Value, json};
 

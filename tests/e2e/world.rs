@@ -18,10 +18,11 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use greenlight_aws::checks::compare::CompareCheck;
 use greenlight_aws::checks::metric_data::MetricData;
-use greenlight_core::engine::state::{CheckMemory, StageKey};
+use greenlight_core::engine::state::CheckMemory;
 use greenlight_core::engine::{Check, StageView};
 use greenlight_core::facts::{RoutingFacts, ServiceIdentity, StaticFacts};
 use greenlight_core::outcome::Status;
+use greenlight_core::stage::StageKey;
 use greenlight_sim::LocalAws;
 use greenlight_sim::app::{AppBehaviour, SampleApp};
 use greenlight_sim::lb::LoadBalancerPlane;

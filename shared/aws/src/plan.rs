@@ -10,7 +10,8 @@
 use greenlight_core::platform::Platform;
 use std::sync::Arc;
 
-use greenlight_core::config::{CheckKind, StagePlanSpec};
+use greenlight_core::checks::CheckKind;
+use greenlight_core::config::StagePlanSpec;
 use greenlight_core::engine::{Check, Plan, PlannedCheck};
 use greenlight_core::facts::Facts;
 

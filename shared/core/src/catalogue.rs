@@ -23,7 +23,7 @@ pub fn registry() -> Vec<&'static ReasonCode> {
     [
         crate::engine::codes::ALL,
         crate::protocol::codes::ALL,
-        crate::config::codes::ALL,
+        crate::document::codes::ALL,
         crate::facts::ALL,
         &crate::checks::codes(),
     ]

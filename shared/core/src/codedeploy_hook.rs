@@ -31,13 +31,12 @@ use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::config::StagePlanSpec;
-use crate::config::codes::CONFIG_INVALID;
 use crate::config::resolve::{ConfigLookup, ConfigReferenceReader, Placeholders, resolve_config};
+use crate::document::codes::CONFIG_INVALID;
 use crate::engine::clock::{Clock, unix_seconds};
 use crate::engine::codes::{
     CHECK_CRASHED, VERDICT_DEADLINE, VERDICT_NO_CHECKS, VERDICT_WAIT_EXHAUSTED,
 };
-use crate::engine::state::StageKey;
 use crate::engine::verdict::VerdictStatus;
 use crate::engine::{Engine, Invocation, Plan};
 use crate::facts::{FactError, Facts};
@@ -48,6 +47,7 @@ use crate::protocol::codedeploy::{
 use crate::protocol::codes::EVENT_HOOK_UNKNOWN;
 use crate::protocol::{GREENLIGHT_DETAILS_KEY, STATE_KEY};
 use crate::reason::ReasonCode;
+use crate::stage::StageKey;
 use crate::telemetry::{MAX_VERDICT_MESSAGE_CHARS, bounded};
 
 /// The environment variable naming the hook a deployed function serves (`AfterAllowTraffic`).
@@ -477,6 +477,7 @@ async fn judge_execution(
                 },
             )
             .await;
+        crate::telemetry::log_verdict(&verdict);
         return succeeded(verdict.code, verdict.message);
     }
 
@@ -567,6 +568,7 @@ async fn judge_execution(
                 },
             )
             .await;
+        crate::telemetry::log_verdict(&verdict);
         match verdict.status {
             VerdictStatus::Succeeded => return succeeded(verdict.code, verdict.message),
             VerdictStatus::Failed => return failed(verdict.code, verdict.message),

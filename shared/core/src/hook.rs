@@ -25,7 +25,7 @@ use crate::config::resolve::{ConfigLookup, ConfigReferenceReader, Placeholders, 
 use crate::config::{ConfigErrors, StagePlanSpec};
 use crate::engine::clock::unix_seconds;
 use crate::engine::codes::{CHECK_CRASHED, VERDICT_DEADLINE, VERDICT_HOOK_EXPIRING};
-use crate::engine::state::{StageKey, StageState};
+use crate::engine::state::StageState;
 use crate::engine::verdict::VerdictStatus;
 use crate::engine::{Engine, Invocation, Plan};
 use crate::facts::{DeploymentStatus, FactError, Facts};
@@ -36,6 +36,7 @@ use crate::protocol::codes::{
 use crate::protocol::ecs::{EventError, HookEvent, HookResponse};
 use crate::reason::ReasonCode;
 use crate::stage::LifecycleStage;
+use crate::stage::StageKey;
 use crate::telemetry::{MAX_VERDICT_MESSAGE_CHARS, bounded};
 
 /// The four ECS phase functions and the stages each serves.
@@ -238,6 +239,7 @@ async fn judge_ecs_hook(
                 },
             )
             .await;
+        crate::telemetry::log_verdict(&verdict);
         return HookAnswer {
             response: HookResponse::succeeded(),
             code: verdict.code,
@@ -300,6 +302,7 @@ async fn judge_ecs_hook(
             },
         )
         .await;
+    crate::telemetry::log_verdict(&verdict);
     // ECS documents returned hookDetails only with IN_PROGRESS (passed to the next invocation);
     // a terminal answer carries none, so nothing depends on how ECS would treat it.
     let response = match verdict.status {

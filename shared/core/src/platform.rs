@@ -13,7 +13,7 @@
 //! - [`ALLOW_LOOPBACK_VAR`], `true` only in local rehearsals, where every service listens on
 //!   loopback: on Lambda, loopback is the Runtime API and the extensions.
 
-use crate::config::checks::HeaderValue;
+use crate::checks::HeaderValue;
 
 /// The secret path template.
 pub const SECRET_PATH_VAR: &str = "GREENLIGHT_SECRET_PATH";

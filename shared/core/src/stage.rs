@@ -8,6 +8,40 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+/// The most characters kept of a step.
+const MAX_ID_CHARS: usize = 64;
+/// The most characters kept of a deployment or stage name.
+const MAX_IDENTITY_CHARS: usize = 256;
+
+/// Which stage (and step) of which deployment a state belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StageKey {
+    /// The deployment: the ECS service-deployment ARN, or the CodeDeploy deployment id.
+    #[serde(rename = "d")]
+    pub deployment: String,
+    /// The lifecycle stage.
+    #[serde(rename = "s")]
+    pub stage: String,
+    /// The LINEAR/CANARY step (green's production weight), when the stage has steps.
+    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
+}
+
+impl StageKey {
+    /// A key, with over-long parts cut so that state stays small.
+    pub fn new(deployment: &str, stage: &str, step: Option<&str>) -> Self {
+        StageKey {
+            deployment: truncate(deployment, MAX_IDENTITY_CHARS),
+            stage: truncate(stage, MAX_IDENTITY_CHARS),
+            step: step.map(|step| truncate(step, MAX_ID_CHARS)),
+        }
+    }
+}
+
+fn truncate(text: &str, max_chars: usize) -> String {
+    text.chars().take(max_chars).collect()
+}
+
 /// A stage of an ECS service deployment at which a lifecycle hook may run.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LifecycleStage {

@@ -17,12 +17,12 @@ use aws_sdk_cloudwatch::types::{
     AlarmType, ComparisonOperator, CompositeAlarm, LogAlarm, MetricAlarm, StateValue,
 };
 use aws_smithy_types::DateTime;
+use greenlight_core::checks::AlarmsParams;
 use greenlight_core::checks::alarms::{
     AlarmKind, AlarmObservation, AlarmSource, AlarmState, AlarmsObservation, DOC, MissingAlarm,
     composite_children, judge,
 };
-use greenlight_core::config::checks::AlarmsParams;
-use greenlight_core::config::values::HumanDuration;
+use greenlight_core::document::values::HumanDuration;
 use greenlight_core::engine::{Check, CheckFuture, StageView};
 use greenlight_core::facts::{FactError, Facts};
 use greenlight_core::outcome::Outcome;
@@ -465,11 +465,11 @@ mod tests {
     use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsError;
     use aws_sdk_cloudwatch::types::{EvaluationState, Statistic};
     use aws_smithy_mocks::{Rule, mock};
+    use greenlight_core::checks::InsufficientData;
     use greenlight_core::checks::alarms::{
         ALARM_EVALUATION_FAILING, ALARM_FIRING, ALARM_FIRING_BEFORE_DEPLOYMENT, ALARM_NOT_FOUND,
         ALARM_OK,
     };
-    use greenlight_core::config::checks::InsufficientData;
     use greenlight_core::facts::{
         AWS_ACCESS_DENIED, AWS_THROTTLED, DeploymentFacts, FACT_NOT_READY, StaticFacts, TaskCounts,
     };

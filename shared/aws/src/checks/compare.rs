@@ -31,8 +31,8 @@ use greenlight_core::checks::compare::{
     TARGET_CONNECTION_ERROR_COUNT, TARGET_RESPONSE_TIME, no_baseline,
 };
 use greenlight_core::checks::metric::{MetricSeries, MetricWindow, minute_floor, whole_count};
-use greenlight_core::config::checks::{CompareMetric, CompareParams};
-use greenlight_core::config::values::DimensionTemplate;
+use greenlight_core::checks::{CompareMetric, CompareParams};
+use greenlight_core::document::values::DimensionTemplate;
 use greenlight_core::engine::{Check, CheckFuture, StageView};
 use greenlight_core::facts::{FactError, Facts, ListenerRuleFacts};
 use greenlight_core::outcome::{Evidence, Outcome};
@@ -640,13 +640,13 @@ mod tests {
     use aws_sdk_cloudwatch::error::ErrorMetadata;
     use aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataError;
     use aws_smithy_mocks::mock;
+    use greenlight_core::checks::MaxIncrease;
     use greenlight_core::checks::compare::{
         COMPARE_ERROR_RATE_HIGHER, COMPARE_LATENCY_HIGHER, COMPARE_NO_BASELINE, COMPARE_NOT_WORSE,
         COMPARE_TOO_FEW_REQUESTS,
     };
     use greenlight_core::checks::metric::{Datapoint, MetricQuery, MetricWindow};
-    use greenlight_core::config::checks::MaxIncrease;
-    use greenlight_core::config::values::{PercentagePoints, Percentile};
+    use greenlight_core::document::values::{PercentagePoints, Percentile};
     use greenlight_core::facts::{AWS_ACCESS_DENIED, AWS_THROTTLED, FACT_NOT_READY, StaticFacts};
     use greenlight_core::outcome::{ErrorClass, Status};
     use serde_json::json;
@@ -1036,7 +1036,7 @@ mod tests {
             aws_sdk_cloudwatch::operation::get_metric_data::GetMetricDataOutput::builder().build()
         });
         let mut params = latency();
-        params.slow_above = Some(greenlight_core::config::values::HumanDuration(
+        params.slow_above = Some(greenlight_core::document::values::HumanDuration(
             Duration::from_millis(250),
         ));
         let outcome = run(params, client(&[&rule]), facts(Some(BLUE_TG))).await;
@@ -1181,7 +1181,7 @@ mod tests {
         let metric_data = Arc::new(MetricData::new(client(&[&rule])));
         let facts: Arc<dyn Facts> = facts(Some(BLUE_TG));
         let metric = |name: &str, dimensions: &[(&str, &str)], max: f64| {
-            greenlight_core::config::checks::MetricParams {
+            greenlight_core::checks::MetricParams {
                 namespace: "AWS/ECS".into(),
                 name: name.into(),
                 stat: "Average".parse().expect("a statistic"),
@@ -1226,7 +1226,7 @@ mod tests {
             )),
             Box::new(CompareCheck::new(
                 CompareParams {
-                    slow_above: Some(greenlight_core::config::values::HumanDuration(
+                    slow_above: Some(greenlight_core::document::values::HumanDuration(
                         Duration::from_millis(500),
                     )),
                     ..latency()

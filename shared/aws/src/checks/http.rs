@@ -25,7 +25,7 @@ use greenlight_core::checks::http::{
     AddressGuard, ResolvedTarget, ResponseExpectations, address_refusal, address_refused, judge,
     resolve_target, secret_header_refused, setup_failed,
 };
-use greenlight_core::config::checks::{HeaderValue, HttpMethod, HttpParams, HttpTarget};
+use greenlight_core::checks::{HeaderValue, HttpMethod, HttpParams, HttpTarget};
 use greenlight_core::engine::{Check, CheckFuture, StageView};
 use greenlight_core::facts::{Facts, RevisionFacts, RoutingFacts};
 use greenlight_core::outcome::Evidence;
@@ -349,12 +349,13 @@ mod tests {
         HTTP_LATENCY_NOT_SIGNIFICANT, HTTP_LINK_LOCAL_REFUSED, HTTP_NO_TEST_ROUTE, HTTP_OK,
         HTTP_SECRET_HEADER_REFUSED, HTTP_UNREACHABLE,
     };
-    use greenlight_core::engine::state::{CheckMemory, StageKey};
+    use greenlight_core::engine::state::CheckMemory;
     use greenlight_core::facts::{
         AWS_ACCESS_DENIED, AWS_NOT_FOUND, AWS_THROTTLED, FactError, HeaderMatch, ServiceIdentity,
         StaticFacts, TestEndpoint,
     };
     use greenlight_core::outcome::{ErrorClass, Status};
+    use greenlight_core::stage::StageKey;
     use serde_json::{Value, json};
 
     use super::test_support::{TestServer, closed_port, table_lookup};

@@ -23,7 +23,7 @@ use greenlight_core::checks::image::{
     DOC, EcrEvidence, EcrImage, EcrImageLookup, ImageEvidence, ScanEvidence, TagMutability, judge,
 };
 use greenlight_core::checks::image_ref::{EcrRegistry, ImageRef};
-use greenlight_core::config::checks::{ImageParams, Severity};
+use greenlight_core::checks::{ImageParams, Severity};
 use greenlight_core::engine::{Check, CheckFuture, StageView};
 use greenlight_core::facts::{FactError, Facts};
 

@@ -12,10 +12,10 @@ use std::sync::Arc;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use greenlight_core::Outcome;
+use greenlight_core::checks::LambdaParams;
 use greenlight_core::checks::lambda::{
     FunctionReply, LambdaCheckInput, RevisionInput, function_arn, judge,
 };
-use greenlight_core::config::checks::LambdaParams;
 use greenlight_core::engine::{Check, CheckFuture, StageView};
 use greenlight_core::facts::{FactError, Facts};
 use greenlight_core::outcome::Evidence;
@@ -149,12 +149,13 @@ mod tests {
     use greenlight_core::checks::lambda::{
         LAMBDA_BAD_OUTPUT, LAMBDA_FAILED, LAMBDA_FUNCTION_ERROR, LAMBDA_PASSED,
     };
-    use greenlight_core::engine::state::{CheckMemory, StageKey};
+    use greenlight_core::engine::state::CheckMemory;
     use greenlight_core::facts::{
         AWS_ACCESS_DENIED, AWS_NOT_FOUND, AWS_THROTTLED, AWS_UNAVAILABLE, RevisionFacts,
         RoutingFacts, ServiceIdentity, StaticFacts,
     };
     use greenlight_core::outcome::{ErrorClass, Status};
+    use greenlight_core::stage::StageKey;
     use serde_json::{Value, json};
 
     use super::*;

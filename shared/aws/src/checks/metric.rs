@@ -10,10 +10,10 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
+use greenlight_core::checks::MetricParams;
 use greenlight_core::checks::metric::{
     DOC, MetricBaseline, MetricWindow, baseline_of, judge, judge_compared, minute_floor,
 };
-use greenlight_core::config::checks::MetricParams;
 use greenlight_core::engine::{Check, CheckFuture, StageView};
 use greenlight_core::facts::Facts;
 use greenlight_core::outcome::Outcome;
@@ -137,7 +137,7 @@ mod tests {
     use greenlight_core::checks::metric::{
         METRIC_ABOVE_MAX, METRIC_DIMENSION_UNRESOLVED, METRIC_NO_DATA, METRIC_WITHIN_BOUNDS,
     };
-    use greenlight_core::config::values::Statistic;
+    use greenlight_core::document::values::Statistic;
     use greenlight_core::facts::{AWS_ACCESS_DENIED, AWS_THROTTLED, FactError, StaticFacts};
     use greenlight_core::outcome::{ErrorClass, Outcome, Status};
 
@@ -313,7 +313,7 @@ mod tests {
         let mut relative = params("Average", &[("ServiceName", "{service}")], 0.0);
         relative.max = None;
         relative.compare_to =
-            Some(greenlight_core::config::checks::metric::MetricBaseline::BeforeDeployment);
+            Some(greenlight_core::checks::metric::params::MetricBaseline::BeforeDeployment);
         relative.max_ratio = Some(1.5);
 
         let rule = answer(Arc::clone(&seen), Some(40.0));

@@ -30,7 +30,7 @@ use greenlight_core::checks::metric::{
     Datapoint, MetricQuery, MetricSeries, MetricWindow, PlaceholderValues, dimension_unresolved,
     needs_routing, render_dimensions,
 };
-use greenlight_core::config::values::{DimensionTemplate, Placeholder};
+use greenlight_core::document::values::{DimensionTemplate, Placeholder};
 use greenlight_core::engine::StageView;
 use greenlight_core::facts::{FactError, Facts};
 use greenlight_core::outcome::Outcome;
@@ -512,8 +512,9 @@ pub(crate) mod tests {
     use aws_sdk_cloudwatch::types::MessageData;
     use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
     use aws_smithy_types::retry::RetryConfig;
-    use greenlight_core::engine::state::{CheckMemory, StageKey};
+    use greenlight_core::engine::state::CheckMemory;
     use greenlight_core::facts::{RoutingFacts, ServiceIdentity, StaticFacts};
+    use greenlight_core::stage::StageKey;
 
     use super::*;
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use greenlight_core::LifecycleStage;
 use greenlight_core::checks::routing::{DOC, expected_weight, judge};
-use greenlight_core::config::checks::{Listener, RoutingParams};
+use greenlight_core::checks::{Listener, RoutingParams};
 use greenlight_core::engine::{Check, CheckFuture, StageView};
 use greenlight_core::facts::Facts;
 

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
 use greenlight_core::checks::target_health::{DOC, TargetObservation, judge, no_target_group};
-use greenlight_core::config::checks::{TargetGroupRole, TargetHealthParams};
+use greenlight_core::checks::{TargetGroupRole, TargetHealthParams};
 use greenlight_core::engine::{Check, CheckFuture, StageView};
 use greenlight_core::facts::{FactError, Facts};
 

@@ -6,8 +6,8 @@
 
 use std::sync::Arc;
 
+use greenlight_core::checks::TasksParams;
 use greenlight_core::checks::tasks::{DOC, judge};
-use greenlight_core::config::checks::TasksParams;
 use greenlight_core::engine::{Check, CheckFuture, StageView};
 use greenlight_core::facts::Facts;
 
@@ -59,12 +59,13 @@ pub(crate) mod tests {
     use std::time::SystemTime;
 
     use greenlight_core::checks::tasks::{TASKS_DIGEST_DRIFT, TASKS_RUNNING};
-    use greenlight_core::engine::state::{CheckMemory, StageKey};
+    use greenlight_core::engine::state::CheckMemory;
     use greenlight_core::facts::{
         ContainerImage, DeploymentFacts, FactError, RevisionFacts, RunningContainer,
         ServiceIdentity, StaticFacts, TaskCounts, TaskFacts,
     };
     use greenlight_core::outcome::{ErrorClass, Status};
+    use greenlight_core::stage::StageKey;
 
     use super::*;
 

@@ -1,7 +1,7 @@
 //! The judge half of every check: pure functions from evidence to an [`Outcome`](crate::Outcome),
 //! each check's reason codes, and its documentation.
 //!
-//! A check lives in three places by design: its params in [`crate::config::checks`] (what a team
+//! A check lives in three places by design: its params in [`crate::checks`] (what a team
 //! writes), its judge here (pure, tested on evidence tables), and its gather half in the AWS adapter
 //! crate (I/O). [`DOCS`] lists every check once, from the check registry that also defines the
 //! config's kinds; [`crate::catalogue`] builds the README's check table and the reason-code
@@ -14,6 +14,7 @@ pub mod image;
 pub mod image_ref;
 pub mod lambda;
 pub mod metric;
+pub mod registry;
 pub mod routing;
 pub mod target_health;
 pub mod tasks;
@@ -74,9 +75,18 @@ impl IamNeed {
     }
 }
 
-/// Every check, in the order the README lists them: the check registry's list
-/// ([`crate::config::checks::CheckKind`]).
-pub use crate::config::checks::DOCS;
+pub use alarms::params::{AlarmsParams, InsufficientData};
+pub use compare::params::{CompareMetric, CompareParams, MaxIncrease, OnUnderpowered};
+pub use http::params::{
+    HeaderValue, HttpExpect, HttpMethod, HttpParams, HttpTarget, JsonPath, JsonPathStep,
+};
+pub use image::params::{ImageParams, RegistryPattern, Severity};
+pub use lambda::params::LambdaParams;
+pub use metric::params::MetricParams;
+pub use registry::{CheckConfig, CheckKind, DOCS, PolicyOverrides};
+pub use routing::params::{Listener, RoutingParams};
+pub use target_health::params::{TargetGroupRole, TargetHealthParams};
+pub use tasks::params::TasksParams;
 
 /// The reason codes of every check.
 pub fn codes() -> Vec<&'static ReasonCode> {
@@ -91,7 +101,7 @@ mod doc_tests {
 
     #[test]
     fn the_registry_pairs_every_kind_with_its_own_docs() {
-        let kinds: Vec<&str> = crate::config::checks::CheckKind::names().collect();
+        let kinds: Vec<&str> = CheckKind::names().collect();
         let documented: Vec<&str> = DOCS.iter().map(|doc| doc.kind).collect();
         assert_eq!(kinds, documented);
         let mut unique = kinds.clone();
@@ -100,7 +110,7 @@ mod doc_tests {
         assert_eq!(unique.len(), kinds.len(), "a kind is registered twice");
         // Each kind's documented example parses to that kind, whose docs are that page.
         for doc in DOCS {
-            let example = crate::config::checks::test_support::check(doc.example)
+            let example = registry::test_support::check(doc.example)
                 .unwrap_or_else(|error| panic!("{}'s example: {error:?}", doc.kind));
             assert_eq!(example.kind.name(), doc.kind);
             assert!(std::ptr::eq(example.kind.doc(), *doc), "{}", doc.kind);
@@ -138,7 +148,7 @@ mod doc_tests {
     /// can really run at.
     #[test]
     fn each_iam_need_starts_where_config_validation_lets_its_entry_run() {
-        use crate::config::checks::test_support::check_at;
+        use registry::test_support::check_at;
         for doc in DOCS {
             for need in doc.iam {
                 for stage in LifecycleStage::KNOWN {

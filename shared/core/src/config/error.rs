@@ -4,10 +4,10 @@ use std::fmt;
 
 use crate::reason::ReasonCode;
 
-use super::codes::{CONFIG_INVALID, CONFIG_REFERENCE_INVALID, CONFIG_UNREADABLE};
-use super::de::FieldPath;
-use super::node::{Node, Pos};
 use super::resolve::{ConfigReference, ReadError};
+use crate::document::Issue;
+use crate::document::codes::{CONFIG_INVALID, CONFIG_REFERENCE_INVALID, CONFIG_UNREADABLE};
+use crate::document::node::Node;
 
 /// Where a config came from, as error messages name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,37 +245,18 @@ impl fmt::Display for ConfigErrors {
 
 impl std::error::Error for ConfigErrors {}
 
-/// An error found while loading, before the source is attached.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Issue {
-    pub(crate) path: FieldPath,
-    pub(crate) pos: Option<Pos>,
-    pub(crate) message: String,
-}
-
-impl Issue {
-    pub(crate) fn new(path: FieldPath, message: impl Into<String>) -> Self {
-        Issue {
-            path,
-            pos: None,
-            message: message.into(),
-        }
-    }
-
-    pub(crate) fn at(mut self, pos: Option<Pos>) -> Self {
-        if self.pos.is_none() {
-            self.pos = pos;
-        }
-        self
-    }
-
-    /// The error, positioned from `root` when it has no position of its own.
-    pub(crate) fn into_error(self, source: &ConfigSource, root: Option<&Node>) -> ConfigError {
-        let pos = self
+impl ConfigError {
+    /// The error for `issue`, positioned from `root` when it has no position of its own.
+    pub(crate) fn from_issue(
+        issue: Issue,
+        source: &ConfigSource,
+        root: Option<&Node>,
+    ) -> ConfigError {
+        let pos = issue
             .pos
-            .or_else(|| root.and_then(|root| self.path.locate(root)));
+            .or_else(|| root.and_then(|root| issue.path.locate(root)));
         let mut error =
-            ConfigError::invalid(source.clone(), self.message).at_path(self.path.to_string());
+            ConfigError::invalid(source.clone(), issue.message).at_path(issue.path.to_string());
         if let Some(pos) = pos {
             error = error.at_position(pos.line, pos.column);
         }

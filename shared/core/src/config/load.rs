@@ -5,14 +5,16 @@ use std::collections::BTreeMap;
 use std::sync::LazyLock;
 use std::time::Duration;
 
-use super::checks::{
-    self, PolicyOverrides, Validation, check_ids, load_check, validate_check, validate_overrides,
-};
-use super::de::{FieldPath, collect, unknown_name_message};
-use super::error::{ConfigErrors, ConfigSource, Issue};
-use super::node::{self, Node, Value};
-use super::values::HumanDuration;
+use super::error::{ConfigError, ConfigErrors, ConfigSource};
 use super::{Config, Defaults, StageConfig, StageOrigin};
+use crate::checks::PolicyOverrides;
+use crate::checks::registry::{
+    self as checks, Validation, check_ids, load_check, validate_check, validate_overrides,
+};
+use crate::document::Issue;
+use crate::document::de::{FieldPath, collect, unknown_name_message};
+use crate::document::node::{self, Node, Value};
+use crate::document::values::HumanDuration;
 use crate::policy::CheckPolicy;
 use crate::stage::LifecycleStage;
 
@@ -77,7 +79,7 @@ fn to_errors(mut issues: Vec<Issue>, source: &ConfigSource, root: &Node) -> Conf
     let errors: Vec<_> = {
         let mut errors: Vec<_> = issues
             .drain(..)
-            .map(|issue| issue.into_error(source, Some(root)))
+            .map(|issue| ConfigError::from_issue(issue, source, Some(root)))
             .collect();
         // Document order reads best; errors with no position keep their place at the end.
         errors.sort_by_key(|error| (error.line.is_none(), error.line, error.column));

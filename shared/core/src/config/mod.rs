@@ -16,8 +16,8 @@
 //! ```
 //!
 //! - **Checks** are single-key maps, `kind: params` (or just `- kind` for the defaults). Params are
-//!   the kind's own fields ([`checks`]) and the common ones: `name` and the policy fields of
-//!   [`PolicyOverrides`], which override `defaults`. Unknown fields are errors, with a suggestion
+//!   the kind's own fields ([`crate::checks`]) and the common ones: `name` and the policy fields
+//!   of [`PolicyOverrides`](crate::checks::PolicyOverrides), which override `defaults`. Unknown fields are errors, with a suggestion
 //!   when one is close, because a misspelt threshold must not silently become no threshold.
 //! - **Inheritance**: a config replaces the built-in plan ([`BUILTIN_YAML`], `builtin.yaml`) of each
 //!   stage it names; stages it does not name keep their built-in plan, run with the config's
@@ -29,38 +29,34 @@
 //!   reference to a file, SSM parameter or S3 object, or the built-in plans. In the inline object
 //!   (`hookDetails.greenlight`) the key `state` is reserved for the engine and is not config.
 //!
-//! Parsing goes through a located tree (`node`) and serde over it (`de`): YAML with
+//! Parsing goes through a located tree and serde over it ([`crate::document`]): YAML with
 //! `granit-parser`, JSON with `serde_json`; the input is bounded in size, depth and alias
 //! expansion, and nothing in it can panic the function.
 
-pub mod checks;
-pub mod codes;
-mod de;
 mod error;
 mod load;
-mod node;
 pub mod resolve;
 pub mod schema;
-mod suggest;
-pub mod values;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
-pub use checks::{CheckConfig, CheckKind, PolicyOverrides};
+pub use crate::document::node::{MAX_CONFIG_BYTES, MAX_DEPTH, MAX_NODES};
 pub use error::{ConfigError, ConfigErrors, ConfigSource};
 pub use load::{
     DEFAULT_INTERVAL, INTERVAL_RANGE, MAX_BAKE, MAX_CHECKS_PER_STAGE,
     TOP_LEVEL_FIELDS as CONFIG_FIELDS, VERSION,
 };
-pub use node::{MAX_CONFIG_BYTES, MAX_DEPTH, MAX_NODES};
 pub use resolve::{
     ConfigLookup, ConfigReference, ConfigReferenceReader, FileReader, Placeholders, ReadError,
     ReadErrorKind, ReadFuture, ResolvedConfig, resolve_config,
 };
 pub use schema::json_schema;
 
+use crate::checks::registry::check_ids;
+use crate::checks::{CheckConfig, CheckKind};
+use crate::document::node;
 use crate::policy::CheckPolicy;
 use crate::stage::LifecycleStage;
 
@@ -196,7 +192,7 @@ impl Config {
     /// config leaves out with `inherit_defaults: false`).
     pub fn stage_plan(&self, stage: &LifecycleStage) -> Option<StagePlanSpec> {
         let config = self.stages.get(stage)?;
-        let ids = checks::check_ids(&config.checks);
+        let ids = check_ids(&config.checks);
         let checks = config
             .checks
             .iter()

@@ -23,8 +23,8 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 
 use super::error::{ConfigError, ConfigErrors, ConfigSource};
-use super::node::{MAX_CONFIG_BYTES, quote};
 use super::{Config, ConfigFormat};
+use crate::document::node::{MAX_CONFIG_BYTES, quote};
 use crate::protocol::{CONFIG_REFERENCE_KEY, GREENLIGHT_DETAILS_KEY, STATE_KEY};
 
 /// The environment variable naming a config reference.
@@ -522,7 +522,7 @@ mod tests {
 
     use super::*;
     use crate::config::StageOrigin;
-    use crate::config::codes::{CONFIG_INVALID, CONFIG_REFERENCE_INVALID, CONFIG_UNREADABLE};
+    use crate::document::codes::{CONFIG_INVALID, CONFIG_REFERENCE_INVALID, CONFIG_UNREADABLE};
     use crate::stage::LifecycleStage;
 
     /// A reader over texts in memory that remembers what it was asked for.

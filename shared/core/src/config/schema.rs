@@ -12,8 +12,9 @@ use std::borrow::Cow;
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
-use super::checks::{KINDS, PolicyOverrides};
-use super::values::{HumanDuration, schema};
+use crate::checks::PolicyOverrides;
+use crate::checks::registry::KINDS;
+use crate::document::values::{HumanDuration, schema};
 
 /// The JSON Schema (draft 2020-12) of a greenlight config.
 pub fn json_schema() -> serde_json::Value {
@@ -165,7 +166,7 @@ mod tests {
     use std::collections::BTreeSet;
 
     use super::*;
-    use crate::config::checks::CheckKind;
+    use crate::checks::CheckKind;
     use crate::config::load::{STAGE_FIELDS, TOP_LEVEL_FIELDS};
     use crate::stage::LifecycleStage;
 

@@ -6,7 +6,7 @@ use std::time::Duration;
 use proptest::prelude::*;
 
 use super::*;
-use crate::config::checks::{CompareMetric, HttpTarget};
+use crate::checks::{CompareMetric, HttpTarget};
 use crate::policy::{Mode, OnError, OnExhausted, OnInconclusive, OnNotApplicable};
 
 fn source() -> ConfigSource {

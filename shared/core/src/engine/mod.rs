@@ -27,8 +27,9 @@ use serde::Serialize;
 use crate::outcome::Outcome;
 use crate::policy::CheckPolicy;
 use crate::reason::ReasonCode;
+use crate::stage::StageKey;
 use clock::{Clock, unix_seconds};
-use state::{CheckMemory, StageKey, StageState};
+use state::{CheckMemory, StageState};
 use verdict::{Decision, Disposition, VerdictStatus, Weighed};
 
 /// The future a check returns.
@@ -356,14 +357,12 @@ async fn run_one(
 }
 
 fn finish(decision: Decision, checks: Vec<CheckReport>, state: StageState) -> Verdict {
-    let verdict = Verdict {
+    Verdict {
         status: decision.status,
         code: decision.code,
         message: decision.message,
         callback_delay: decision.callback_delay,
         checks,
         state,
-    };
-    crate::telemetry::log_verdict(&verdict);
-    verdict
+    }
 }

@@ -9,6 +9,7 @@
 //! State is keyed by deployment, stage and step, never by `executionId` (whose stability across
 //! re-invocations is undocumented). State for another key is stale and ignored.
 
+use crate::stage::StageKey;
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
@@ -19,34 +20,9 @@ use crate::protocol::{GREENLIGHT_DETAILS_KEY, STATE_KEY};
 pub const MAX_STATE_BYTES: usize = 4 * 1024;
 
 const STATE_VERSION: u8 = 1;
+/// The most characters kept of a check id.
 const MAX_ID_CHARS: usize = 64;
-const MAX_IDENTITY_CHARS: usize = 256;
 const MAX_CHECKS: usize = 50;
-
-/// Which stage (and step) of which deployment a state belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StageKey {
-    /// The deployment: the ECS service-deployment ARN, or the CodeDeploy deployment id.
-    #[serde(rename = "d")]
-    pub deployment: String,
-    /// The lifecycle stage.
-    #[serde(rename = "s")]
-    pub stage: String,
-    /// The LINEAR/CANARY step (green's production weight), when the stage has steps.
-    #[serde(rename = "p", default, skip_serializing_if = "Option::is_none")]
-    pub step: Option<String>,
-}
-
-impl StageKey {
-    /// A key, with over-long parts cut so that state stays small.
-    pub fn new(deployment: &str, stage: &str, step: Option<&str>) -> Self {
-        StageKey {
-            deployment: truncate(deployment, MAX_IDENTITY_CHARS),
-            stage: truncate(stage, MAX_IDENTITY_CHARS),
-            step: step.map(|step| truncate(step, MAX_ID_CHARS)),
-        }
-    }
-}
 
 /// What greenlight remembers about one check across invocations.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,8 +9,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use futures::future::join_all;
 use greenlight_core::Outcome;
+use greenlight_core::checks::HeaderValue;
 use greenlight_core::checks::http::header_value_invalid;
-use greenlight_core::config::checks::HeaderValue;
 use greenlight_core::facts::FactError;
 use reqwest::header::{HeaderMap, HeaderName};
 

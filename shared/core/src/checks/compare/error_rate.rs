@@ -45,7 +45,7 @@ use super::{
     COMPARE_UNDERPOWERED, percent_text, rounded, signed, thresholds_text, trimmed,
 };
 use crate::checks::metric::{MetricWindow, minute_floor, whole_count};
-use crate::config::checks::{CompareParams, MaxIncrease, OnUnderpowered};
+use crate::checks::{CompareParams, MaxIncrease, OnUnderpowered};
 use crate::outcome::{Evidence, Outcome};
 use crate::stats::sequential::{
     MAX_DISPERSION_FACTOR, MinuteCounts, RatioEvidence, dispersion, log_below,

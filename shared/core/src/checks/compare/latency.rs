@@ -31,8 +31,8 @@ use super::error_rate::{self, ErrorRateObservation, Measure};
 use super::{
     COMPARE_LATENCY_HIGHER, COMPARE_NO_BASELINE, TARGET_RESPONSE_TIME, millis_text, trimmed,
 };
+use crate::checks::CompareParams;
 use crate::checks::metric::MetricWindow;
-use crate::config::checks::CompareParams;
 use crate::outcome::{Evidence, Outcome};
 
 /// Where the slow threshold came from.

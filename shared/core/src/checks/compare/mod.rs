@@ -20,15 +20,17 @@
 //! Kayenta compares distributions with a Mann-Whitney U test at every interval, with no stated
 //! error rate under repeated looks; the tests here state one.
 
+pub mod params;
+
 pub mod error_rate;
 pub mod latency;
 #[cfg(test)]
 mod simulation;
 
 use super::CheckDoc;
+use crate::checks::CompareParams;
 use crate::checks::IamNeed;
-use crate::config::checks::CompareParams;
-use crate::config::values::number_text;
+use crate::document::values::number_text;
 use crate::facts::Fact;
 use crate::outcome::Outcome;
 use crate::reason::ReasonCode;
@@ -286,7 +288,7 @@ fn rounded(value: f64, decimals: i32) -> f64 {
 pub fn without_threshold(params: &CompareParams) -> Option<Outcome> {
     (params.max_increase.is_none() && params.max_ratio.is_none()).then(|| {
         Outcome::permanent_error(
-            &crate::config::codes::CONFIG_INVALID,
+            &crate::document::codes::CONFIG_INVALID,
             "compare has no threshold: give `max_increase`, `max_ratio` or both",
         )
     })
@@ -315,8 +317,8 @@ fn signed(value: f64, decimals: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::checks::CheckKind;
-    use crate::config::checks::test_support::check;
+    use crate::checks::CheckKind;
+    use crate::checks::registry::test_support::check;
 
     use super::simulation::params;
 
@@ -325,7 +327,7 @@ mod tests {
         let mut p = params("compare: { metric: error_rate, max_ratio: 2 }");
         p.max_ratio = None;
         let refused = without_threshold(&p).expect("refused");
-        assert_eq!(refused.code, &crate::config::codes::CONFIG_INVALID);
+        assert_eq!(refused.code, &crate::document::codes::CONFIG_INVALID);
         assert!(
             refused.message.contains("no threshold"),
             "{}",

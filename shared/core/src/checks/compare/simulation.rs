@@ -11,8 +11,8 @@ use std::time::{Duration, SystemTime};
 use super::error_rate::{Counts, ErrorRateObservation, MinuteObservation, judge};
 use super::latency::{self, SlowThreshold, ThresholdSource};
 use crate::checks::metric::MetricWindow;
-use crate::config::checks::test_support::check;
-use crate::config::checks::{CheckKind, CompareMetric, CompareParams};
+use crate::checks::registry::test_support::check;
+use crate::checks::{CheckKind, CompareMetric, CompareParams};
 use crate::outcome::Status;
 
 /// SplitMix64: small, seeded, and good enough for counts.

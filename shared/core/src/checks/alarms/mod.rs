@@ -44,13 +44,15 @@
 //!      the team expected alarms and there are none, which is no evidence.
 //! 8. Otherwise [`ALARM_OK`].
 
+pub mod params;
+
 use std::time::{Duration, SystemTime};
 
 use serde_json::json;
 
 use super::CheckDoc;
 use crate::checks::IamNeed;
-use crate::config::checks::{AlarmsParams, InsufficientData};
+use crate::checks::{AlarmsParams, InsufficientData};
 use crate::facts::Fact;
 use crate::outcome::{Evidence, Outcome};
 use crate::reason::ReasonCode;
@@ -791,8 +793,8 @@ fn summary_evidence(observed: &AlarmsObservation) -> Evidence {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::checks::CheckKind;
-    use crate::config::checks::test_support::check;
+    use crate::checks::CheckKind;
+    use crate::checks::registry::test_support::check;
     use crate::outcome::{ErrorClass, Status};
 
     const DEPLOYED: u64 = 1_800_000_000;

@@ -19,12 +19,14 @@
 //! moved, and where the built-in plans check them. A share that is neither the expected one nor a
 //! previous step's fails at once, whatever the order.
 
+pub mod params;
+
 use serde_json::json;
 
 use super::CheckDoc;
 use crate::checks::IamNeed;
-use crate::config::checks::Listener;
-use crate::config::values::Percent;
+use crate::checks::Listener;
+use crate::document::values::Percent;
 use crate::facts::Fact;
 use crate::facts::{ListenerRuleFacts, TrafficWeights};
 use crate::outcome::{Evidence, Outcome};
@@ -784,7 +786,7 @@ mod tests {
 
     #[test]
     fn the_doc_example_is_a_valid_check() {
-        let check = crate::config::checks::test_support::check(DOC.example)
+        let check = crate::checks::registry::test_support::check(DOC.example)
             .unwrap_or_else(|errors| panic!("{errors:?}"));
         assert_eq!(check.kind.name(), DOC.kind);
     }

@@ -10,7 +10,7 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{number_text, schema};
-use crate::config::node::quote;
+use crate::document::node::quote;
 
 const EXPECTED: &str = "a duration like \"30s\", \"5m\" or \"1h30m\"";
 

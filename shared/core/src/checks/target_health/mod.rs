@@ -7,11 +7,13 @@
 //! be at least as many as green has running tasks. How many healthy observations in a row are
 //! needed is the engine's common `consecutive` policy, not this judge's concern.
 
+pub mod params;
+
 use serde_json::json;
 
 use super::CheckDoc;
 use crate::checks::IamNeed;
-use crate::config::checks::TargetGroupRole;
+use crate::checks::TargetGroupRole;
 use crate::facts::Fact;
 use crate::facts::TaskFacts;
 use crate::outcome::{Evidence, Outcome};
@@ -802,7 +804,7 @@ mod tests {
 
     #[test]
     fn the_doc_example_is_a_valid_check() {
-        let check = crate::config::checks::test_support::check(DOC.example)
+        let check = crate::checks::registry::test_support::check(DOC.example)
             .unwrap_or_else(|errors| panic!("{errors:?}"));
         assert_eq!(check.kind.name(), DOC.kind);
     }

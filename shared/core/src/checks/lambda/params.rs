@@ -3,8 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CheckKind, CheckParams, Validation};
-use crate::config::node::quote;
+use crate::checks::registry::{CheckKind, CheckParams, Validation};
+use crate::document::node::quote;
 
 /// Params of the `lambda` check. The function gets the deployment's facts and `params`, and
 /// answers with a status (pass, fail, inconclusive) and a message.
@@ -95,8 +95,8 @@ fn is_account(account: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{check, errors};
     use super::*;
+    use crate::checks::registry::test_support::{check, errors};
 
     #[test]
     fn accepts_the_forms_lambda_takes() {

@@ -3,8 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CheckKind, CheckParams, Validation};
-use crate::config::values::Percent;
+use crate::checks::registry::{CheckKind, CheckParams, Validation};
+use crate::document::values::Percent;
 use crate::stage::LifecycleStage;
 
 /// Params of the `tasks` check.
@@ -59,8 +59,8 @@ impl CheckParams for TasksParams {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{check, errors};
     use super::*;
+    use crate::checks::registry::test_support::{check, errors};
 
     fn params(yaml: &str) -> TasksParams {
         match check(yaml).unwrap().kind {

@@ -9,7 +9,7 @@ use serde::de::{self, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::schema;
-use crate::config::node::quote;
+use crate::document::node::quote;
 
 const EXPECTED: &str = "status codes like 2xx, 200, 200-299, \"2xx,301\" or [200, 204]";
 

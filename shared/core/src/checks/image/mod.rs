@@ -7,6 +7,8 @@
 //! [`IMAGE_EXTERNAL_UNVERIFIED`], a pass), and a rule that cannot be verified for them (immutable
 //! tags, scan findings) makes the check inconclusive ([`IMAGE_UNVERIFIABLE`]) rather than pass.
 
+pub mod params;
+
 use std::collections::BTreeMap;
 
 use serde_json::json;
@@ -14,7 +16,7 @@ use serde_json::json;
 use super::CheckDoc;
 use super::image_ref::{ImageRef, ImageRefError};
 use crate::checks::IamNeed;
-use crate::config::checks::{ImageParams, Severity};
+use crate::checks::{ImageParams, Severity};
 use crate::facts::Fact;
 use crate::facts::FactError;
 use crate::outcome::{Evidence, Outcome};
@@ -864,7 +866,7 @@ fn rules_text(params: &ImageParams) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::checks::RegistryPattern;
+    use crate::checks::RegistryPattern;
     use crate::outcome::{ErrorClass, Status};
 
     const ECR: &str = "123456789012.dkr.ecr.us-east-1.amazonaws.com";
@@ -1332,7 +1334,7 @@ mod tests {
 
     #[test]
     fn the_doc_example_is_a_valid_check() {
-        let check = crate::config::checks::test_support::check(DOC.example)
+        let check = crate::checks::registry::test_support::check(DOC.example)
             .unwrap_or_else(|errors| panic!("{errors:?}"));
         assert_eq!(check.kind.name(), DOC.kind);
     }

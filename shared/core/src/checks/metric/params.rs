@@ -6,9 +6,9 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CheckKind, CheckParams, Validation};
-use crate::config::de::FieldPath;
-use crate::config::values::{
+use crate::checks::registry::{CheckKind, CheckParams, Validation};
+use crate::document::de::FieldPath;
+use crate::document::values::{
     DimensionTemplate, HumanDuration, Statistic, serde_duration, serde_option_duration,
 };
 
@@ -241,9 +241,9 @@ impl CheckParams for MetricParams {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{check, errors};
     use super::*;
-    use crate::config::values::Placeholder;
+    use crate::checks::registry::test_support::{check, errors};
+    use crate::document::values::Placeholder;
 
     const DESIGN: &str = "metric: { namespace: AWS/ApplicationELB, name: HTTPCode_Target_5XX_Count, stat: Sum, dimensions: { TargetGroup: '{green.target_group}', LoadBalancer: '{load_balancer}' }, max: 5 }";
 

@@ -3,7 +3,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CheckKind, CheckParams, Validation};
+use crate::checks::registry::{CheckKind, CheckParams, Validation};
 
 /// What an alarm in INSUFFICIENT_DATA means.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -82,7 +82,7 @@ impl CheckParams for AlarmsParams {
             );
         }
         for (i, name) in self.names.iter().enumerate() {
-            let path = crate::config::de::FieldPath::root().key("names").index(i);
+            let path = crate::document::de::FieldPath::root().key("names").index(i);
             if name.trim().is_empty() || name.chars().count() > MAX_NAME_CHARS {
                 validation.error_at(
                     path.clone(),
@@ -106,8 +106,8 @@ impl CheckParams for AlarmsParams {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{check, errors};
     use super::*;
+    use crate::checks::registry::test_support::{check, errors};
 
     fn params(yaml: &str) -> AlarmsParams {
         match check(yaml).unwrap().kind {

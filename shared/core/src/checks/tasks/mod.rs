@@ -4,13 +4,15 @@
 //! It reads only shared facts (the green revision, the deployment's task counts and green's tasks),
 //! so the judge takes those plain fact types directly.
 
+pub mod params;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::json;
 
 use super::CheckDoc;
 use crate::checks::IamNeed;
-use crate::config::checks::TasksParams;
+use crate::checks::TasksParams;
 use crate::facts::Fact;
 use crate::facts::{DeploymentFacts, RevisionFacts, TaskFacts};
 use crate::outcome::{Evidence, Outcome};
@@ -474,7 +476,7 @@ fn stopped_evidence(task: &TaskFacts) -> Evidence {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::values::Percent;
+    use crate::document::values::Percent;
     use crate::facts::{ContainerImage, RunningContainer, TaskCounts};
     use crate::outcome::Status;
 
@@ -860,7 +862,7 @@ mod tests {
 
     #[test]
     fn the_doc_example_is_a_valid_check() {
-        let check = crate::config::checks::test_support::check(DOC.example)
+        let check = crate::checks::registry::test_support::check(DOC.example)
             .unwrap_or_else(|errors| panic!("{errors:?}"));
         assert_eq!(check.kind.name(), DOC.kind);
     }

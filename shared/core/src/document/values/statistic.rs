@@ -9,8 +9,8 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::schema;
-use crate::config::node::quote;
-use crate::config::suggest::did_you_mean;
+use crate::document::node::quote;
+use crate::document::suggest::did_you_mean;
 
 /// Serialize as the display string and deserialize from a string through `FromStr`.
 macro_rules! string_serde {

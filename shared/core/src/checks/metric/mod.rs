@@ -56,6 +56,8 @@
 //! in the form CloudWatch uses: target groups as `targetgroup/<name>/<id>` and load balancers as
 //! `app/<name>/<id>`, cut from their ARNs ([`target_group_dimension`], [`load_balancer_dimension`]).
 
+pub mod params;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::time::{Duration, SystemTime};
@@ -64,9 +66,9 @@ use serde_json::json;
 
 use super::CheckDoc;
 use crate::checks::IamNeed;
-use crate::config::checks::MetricParams;
-use crate::config::checks::metric::TreatMissing;
-use crate::config::values::{DimensionTemplate, HumanDuration, Placeholder, number_text};
+use crate::checks::MetricParams;
+use crate::checks::metric::params::TreatMissing;
+use crate::document::values::{DimensionTemplate, HumanDuration, Placeholder, number_text};
 use crate::facts::Fact;
 use crate::facts::{RoutingFacts, ServiceIdentity};
 use crate::outcome::{Evidence, Outcome};
@@ -827,8 +829,8 @@ fn filled_evidence(filled: u64, window: &MetricWindow) -> Evidence {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::checks::CheckKind;
-    use crate::config::checks::test_support::check;
+    use crate::checks::CheckKind;
+    use crate::checks::registry::test_support::check;
     use crate::outcome::Status;
 
     const T0: u64 = 1_800_000_000; // a whole minute

@@ -12,10 +12,10 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, MapAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{CheckKind, CheckParams, Validation};
-use crate::config::de::FieldPath;
-use crate::config::node::quote;
-use crate::config::values::{
+use crate::checks::registry::{CheckKind, CheckParams, Validation};
+use crate::document::de::FieldPath;
+use crate::document::node::quote;
+use crate::document::values::{
     HumanDuration, Percent, StatusMatcher, schema, serde_duration, serde_option_duration,
 };
 use crate::stage::LifecycleStage;
@@ -813,8 +813,8 @@ fn check_url(url: &str, allow_link_local: bool) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{check, errors};
     use super::*;
+    use crate::checks::registry::test_support::{check, errors};
 
     fn params(yaml: &str) -> HttpParams {
         match check(yaml).unwrap().kind {

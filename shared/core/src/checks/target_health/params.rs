@@ -4,7 +4,7 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CheckKind, CheckParams, Validation};
+use crate::checks::registry::{CheckKind, CheckParams, Validation};
 use crate::stage::LifecycleStage;
 
 /// Which revision's target group to look at.
@@ -45,8 +45,8 @@ impl CheckParams for TargetHealthParams {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{check, errors};
     use super::*;
+    use crate::checks::registry::test_support::{check, errors};
 
     #[test]
     fn reads_group_and_the_common_consecutive() {

@@ -1,20 +1,10 @@
-//! The check kinds a config can ask for, and the params of each.
+//! The registry of check kinds, and a check entry as a config writes it.
 //!
 //! A check entry is a single-key map, `kind: params`. Its params are the kind's own fields plus the
-//! fields every check takes ([`PolicyOverrides`] and `name`). Each kind lives in its own file with
-//! its params struct, its validation rules and their tests; one registry (`check_registry!`) lists
-//! them all with their documentation, and the loader, the JSON Schema and the docs are driven from
-//! it.
-
-pub mod alarms;
-pub mod compare;
-pub mod http;
-pub mod image;
-pub mod lambda;
-pub mod metric;
-pub mod routing;
-pub mod target_health;
-pub mod tasks;
+//! fields every check takes ([`PolicyOverrides`] and `name`). Each kind lives in its own folder
+//! (`checks/<kind>/`: its params and their validation in `params.rs`, its docs, reason codes and
+//! judge in `mod.rs`); one registry (`check_registry!`) lists them all with their documentation,
+//! and the loader, the JSON Schema and the docs are driven from it.
 
 use std::time::Duration;
 
@@ -22,24 +12,17 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use super::de::{FieldPath, collect, struct_fields, unknown_name_message};
-use super::error::Issue;
-use super::node::{Node, Value};
-use super::values::{HumanDuration, serde_option_duration};
+use crate::document::Issue;
+use crate::document::de::{FieldPath, collect, struct_fields, unknown_name_message};
+use crate::document::node::{Node, Value};
+use crate::document::values::{HumanDuration, serde_option_duration};
 use crate::policy::{CheckPolicy, Mode, OnError, OnExhausted, OnInconclusive, OnNotApplicable};
 use crate::stage::LifecycleStage;
 
-pub use alarms::{AlarmsParams, InsufficientData};
-pub use compare::{CompareMetric, CompareParams, MaxIncrease, OnUnderpowered};
-pub use http::{
-    HeaderValue, HttpExpect, HttpMethod, HttpParams, HttpTarget, JsonPath, JsonPathStep,
+use super::{
+    AlarmsParams, CompareParams, HttpParams, ImageParams, LambdaParams, MetricParams,
+    RoutingParams, TargetHealthParams, TasksParams,
 };
-pub use image::{ImageParams, RegistryPattern, Severity};
-pub use lambda::LambdaParams;
-pub use metric::MetricParams;
-pub use routing::{Listener, RoutingParams};
-pub use target_health::{TargetGroupRole, TargetHealthParams};
-pub use tasks::TasksParams;
 
 /// The one list of check kinds: each variant, its params and its documentation. The config enum
 /// ([`CheckKind`]), the loader's and schema's table (`KINDS`) and the documentation list
@@ -452,7 +435,7 @@ fn check_name(name: &str) -> Result<(), String> {
     if name.is_empty() || name.chars().count() > MAX_NAME_CHARS || !plain {
         return Err(format!(
             "expected a name of 1 to {MAX_NAME_CHARS} letters, digits, `-`, `_` or `.`, got {}",
-            super::node::quote(name)
+            crate::document::node::quote(name)
         ));
     }
     Ok(())
@@ -586,13 +569,13 @@ fn entry_schema<P: CheckParams>(generator: &mut SchemaGenerator) -> Schema {
     if let Some(description) = P::json_schema(generator).get("description") {
         entry["description"] = description.clone();
     }
-    super::values::schema(entry)
+    crate::document::values::schema(entry)
 }
 
 #[cfg(test)]
 pub(crate) mod test_support {
     use super::*;
-    use crate::config::node::from_yaml_text;
+    use crate::document::node::from_yaml_text;
 
     /// Loads and validates one check written in YAML (`tasks: { … }`) at `stage` with the default
     /// policy overlaid by the check's own fields; returns the check or the messages.

@@ -10,7 +10,7 @@ use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::{number_text, schema};
-use crate::config::node::quote;
+use crate::document::node::quote;
 
 const PERCENT_EXPECTED: &str = "a percentage like \"1%\" or a number from 0 to 100";
 const POINTS_EXPECTED: &str = "percentage points like \"0.5pp\"";

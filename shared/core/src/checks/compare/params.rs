@@ -9,9 +9,9 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{CheckKind, CheckParams, Validation};
-use crate::config::node::quote;
-use crate::config::values::{
+use crate::checks::registry::{CheckKind, CheckParams, Validation};
+use crate::document::node::quote;
+use crate::document::values::{
     HumanDuration, Percent, PercentagePoints, Percentile, number_text, schema,
 };
 use crate::stage::LifecycleStage;
@@ -292,8 +292,8 @@ impl CheckParams for CompareParams {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{check, errors};
     use super::*;
+    use crate::checks::registry::test_support::{check, errors};
 
     fn params(yaml: &str) -> CompareParams {
         match check(yaml).unwrap().kind {

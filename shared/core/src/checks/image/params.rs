@@ -10,9 +10,9 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use serde::de::{self, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use super::{CheckKind, CheckParams, Validation};
-use crate::config::node::quote;
-use crate::config::values::schema;
+use crate::checks::registry::{CheckKind, CheckParams, Validation};
+use crate::document::node::quote;
+use crate::document::values::schema;
 
 /// Params of the `image` check. With none set it still checks that every image resolves to a
 /// digest that exists.
@@ -177,8 +177,8 @@ impl JsonSchema for RegistryPattern {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{check, errors};
     use super::*;
+    use crate::checks::registry::test_support::{check, errors};
 
     fn params(yaml: &str) -> ImageParams {
         match check(yaml).unwrap().kind {

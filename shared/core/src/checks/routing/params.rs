@@ -3,8 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{CheckKind, CheckParams, Validation};
-use crate::config::values::Percent;
+use crate::checks::registry::{CheckKind, CheckParams, Validation};
+use crate::document::values::Percent;
 use crate::stage::LifecycleStage;
 
 /// Which listener's rules to read.
@@ -54,8 +54,8 @@ impl CheckParams for RoutingParams {
 
 #[cfg(test)]
 mod tests {
-    use super::super::test_support::{check, errors};
     use super::*;
+    use crate::checks::registry::test_support::{check, errors};
 
     #[test]
     fn needs_a_listener() {

@@ -69,18 +69,20 @@
 //! denied (`lambda:InvokeFunction` on the function's ARN) and an unknown function are the common
 //! `AWS_*` errors.
 
+pub mod params;
+
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use super::CheckDoc;
 use crate::checks::IamNeed;
-use crate::config::checks::LambdaParams;
-use crate::engine::state::StageKey;
+use crate::checks::LambdaParams;
 use crate::facts::Fact;
 use crate::facts::{RevisionFacts, ServiceIdentity};
 use crate::outcome::{Evidence, Outcome};
 use crate::reason::ReasonCode;
 use crate::stage::LifecycleStage;
+use crate::stage::StageKey;
 
 /// The function said green is good.
 pub static LAMBDA_PASSED: ReasonCode = ReasonCode {
@@ -500,7 +502,7 @@ fn truncate(text: &str, chars: usize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::checks::test_support::check_at;
+    use crate::checks::registry::test_support::check_at;
     use crate::outcome::{ErrorClass, Status};
     use crate::stage::LifecycleStage;
 
@@ -799,6 +801,6 @@ mod tests {
         assert!(DOC.iam_actions().contains("lambda:InvokeFunction"));
         let example = check_at(DOC.example, &LifecycleStage::PostProductionTrafficShift)
             .expect("the documented example is a valid check");
-        assert!(matches!(example.kind, crate::config::CheckKind::Lambda(_)));
+        assert!(matches!(example.kind, crate::checks::CheckKind::Lambda(_)));
     }
 }

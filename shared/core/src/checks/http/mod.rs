@@ -73,6 +73,8 @@
 //! Secrets Manager never appear in evidence or logs: they are redacted from every text kept
 //! ([`redact`]); where they may be sent is the platform's rule ([`crate::platform`]).
 
+pub mod params;
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::net::IpAddr;
@@ -82,8 +84,8 @@ use serde_json::json;
 
 use super::CheckDoc;
 use crate::checks::IamNeed;
-use crate::config::checks::{HttpExpect, HttpParams, HttpTarget};
-use crate::config::values::HumanDuration;
+use crate::checks::{HttpExpect, HttpParams, HttpTarget};
+use crate::document::values::HumanDuration;
 use crate::facts::Fact;
 use crate::facts::{HeaderMatch, ListenerRuleFacts, RevisionFacts, RoutingFacts, RuleCondition};
 use crate::outcome::{Evidence, Outcome};
@@ -1424,7 +1426,7 @@ fn round2(value: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::checks::test_support::check_at;
+    use crate::checks::registry::test_support::check_at;
     use crate::facts::{ListenerRuleFacts, TestEndpoint};
     use crate::outcome::{ErrorClass, Status};
     use crate::stage::LifecycleStage;
@@ -2226,6 +2228,6 @@ mod tests {
         assert!(DOC.codes.iter().all(|code| code.family() == "HTTP"));
         let example = check_at(DOC.example, &LifecycleStage::PostTestTrafficShift)
             .expect("the documented example is a valid check");
-        assert!(matches!(example.kind, crate::config::CheckKind::Http(_)));
+        assert!(matches!(example.kind, crate::checks::CheckKind::Http(_)));
     }
 }
