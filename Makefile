@@ -42,6 +42,11 @@ docs: ## regenerate the generated tables (README, infra/README.md) and infra/iam
 	done; \
 	$(CARGO) run --quiet --locked -p greenlight-cli -- iam --format json > infra/iam/needs.json
 
+.PHONY: new-check
+new-check: ## scaffold a check kind: make new-check NAME=disk_space (see CONTRIBUTING.md)
+	@test -n "$(NAME)" || { echo "usage: make new-check NAME=snake_case_name" >&2; exit 2; }
+	@python3 tools/new_check.py "$(NAME)"
+
 # Local AWS: moto in a project-local virtualenv, for the tests that rehearse AWS calls
 # (sim/, tests/e2e/moto.rs). The stamp makes a second `make test` skip the install; editing the
 # pinned requirements reinstalls. Tests find the interpreter through GREENLIGHT_PYTHON, else .venv.

@@ -151,7 +151,6 @@ async fn invoke(engine: &Engine<'_>, plan: &Plan, store: &mut HookDetailsStore) 
             plan,
             Invocation {
                 key: key(),
-                rollback: None,
                 carried,
                 deadline: None,
             },
@@ -300,7 +299,6 @@ async fn a_deadline_two_seconds_away_answers_in_progress_before_it() {
             &plan,
             Invocation {
                 key: key(),
-                rollback: None,
                 carried: None,
                 deadline: Some(deadline),
             },
@@ -328,7 +326,6 @@ async fn no_time_left_answers_without_starting_checks() {
             &plan,
             Invocation {
                 key: key(),
-                rollback: None,
                 carried: None,
                 deadline: Some(clock.now() + Duration::from_millis(1100)),
             },
@@ -361,7 +358,6 @@ async fn an_advisory_failure_does_not_gate() {
             &plan,
             Invocation {
                 key: key(),
-                rollback: None,
                 carried: None,
                 deadline: None,
             },
@@ -397,7 +393,6 @@ async fn checks_run_concurrently_and_an_enforcing_failure_stops_the_rest() {
             &concurrent,
             Invocation {
                 key: key(),
-                rollback: None,
                 carried: None,
                 deadline: None,
             },
@@ -425,7 +420,6 @@ async fn checks_run_concurrently_and_an_enforcing_failure_stops_the_rest() {
             &fail_fast,
             Invocation {
                 key: key(),
-                rollback: None,
                 carried: None,
                 deadline: None,
             },
@@ -453,7 +447,6 @@ async fn a_slow_check_times_out_and_waits_a_crashing_check_fails() {
             &plan_slow,
             Invocation {
                 key: key(),
-                rollback: None,
                 carried: None,
                 deadline: None,
             },
@@ -472,7 +465,6 @@ async fn a_slow_check_times_out_and_waits_a_crashing_check_fails() {
             &plan_crash,
             Invocation {
                 key: key(),
-                rollback: None,
                 carried: None,
                 deadline: None,
             },
@@ -504,7 +496,6 @@ async fn a_permanent_error_fails_naming_what_is_missing() {
             &plan,
             Invocation {
                 key: key(),
-                rollback: None,
                 carried: None,
                 deadline: None,
             },
@@ -515,28 +506,19 @@ async fn a_permanent_error_fails_naming_what_is_missing() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_rollback_passes_at_once_without_running_checks() {
+async fn a_rollback_passes_at_once_and_carries_the_stage_on() {
     let clock = ManualClock::at_unix(1_800_000_000);
     let engine = Engine::new(&clock, Duration::from_secs(1));
-    let check = Scripted::new(vec![fail()]);
-    let plan = plan(
-        None,
-        vec![planned("alarms", &check, CheckPolicy::default())],
-    );
-    let verdict = engine
-        .judge(
-            &plan,
-            Invocation {
-                key: key(),
-                rollback: Some("green has 0% of production traffic, blue 100%".into()),
-                carried: None,
-                deadline: None,
-            },
-        )
-        .await;
+    let verdict = engine.rollback(key(), None, "green has 0% of production traffic, blue 100%");
     assert_eq!(verdict.status, VerdictStatus::Succeeded);
     assert_eq!(verdict.code.code, "VERDICT_ROLLBACK");
-    assert_eq!(check.runs(), 0);
+    assert!(
+        verdict
+            .message
+            .contains("green has 0% of production traffic")
+    );
+    assert!(verdict.checks.is_empty());
+    assert_eq!(verdict.state.attempts, 1);
 }
 
 #[tokio::test(start_paused = true)]

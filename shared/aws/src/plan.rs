@@ -1,7 +1,7 @@
 //! Turns a config's stage plan into runnable checks.
 //!
 //! The config says which checks run at a stage and with what policy ([`StagePlanSpec`]); each check
-//! kind's module builds its runnable [`Check`] from its params and the invocation's [`CheckDeps`].
+//! kind's module builds its runnable [`Check`](greenlight_core::engine::Check) from its params and the invocation's [`CheckDeps`].
 //! Building makes no call: checks gather their evidence when the engine runs them. Metric checks
 //! register their queries with [`CheckDeps::metric_data`] as they are built, so that one
 //! `GetMetricData` serves the whole stage; that is why a plan is built from fresh deps
@@ -10,9 +10,8 @@
 use greenlight_core::platform::Platform;
 use std::sync::Arc;
 
-use greenlight_core::checks::CheckKind;
 use greenlight_core::config::StagePlanSpec;
-use greenlight_core::engine::{Check, Plan, PlannedCheck};
+use greenlight_core::engine::{Plan, PlannedCheck};
 use greenlight_core::facts::Facts;
 
 use crate::checks::{self, CheckDeps, metric_data::MetricData};
@@ -52,24 +51,9 @@ pub fn build_plan(spec: &StagePlanSpec, deps: &CheckDeps) -> Plan {
             .map(|check| PlannedCheck {
                 id: check.id.clone(),
                 policy: check.policy,
-                check: build_check(&check.kind, deps),
+                check: checks::build_check(&check.kind, deps),
             })
             .collect(),
-    }
-}
-
-/// The runnable check for one kind and its params.
-pub fn build_check(kind: &CheckKind, deps: &CheckDeps) -> Box<dyn Check> {
-    match kind {
-        CheckKind::Image(params) => checks::image::build(params, deps),
-        CheckKind::Tasks(params) => checks::tasks::build(params, deps),
-        CheckKind::TargetHealth(params) => checks::target_health::build(params, deps),
-        CheckKind::Routing(params) => checks::routing::build(params, deps),
-        CheckKind::Alarms(params) => checks::alarms::build(params, deps),
-        CheckKind::Metric(params) => checks::metric::build(params, deps),
-        CheckKind::Compare(params) => checks::compare::build(params, deps),
-        CheckKind::Http(params) => checks::http::build(params, deps),
-        CheckKind::Lambda(params) => checks::lambda::build(params, deps),
     }
 }
 

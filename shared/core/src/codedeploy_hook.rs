@@ -462,21 +462,11 @@ async fn judge_execution(
                 .map(|other| format!(", rolling back {other}"))
                 .unwrap_or_default()
         );
-        let verdict = engine
-            .judge(
-                &Plan {
-                    bake: None,
-                    interval: Duration::from_secs(1),
-                    checks: Vec::new(),
-                },
-                Invocation {
-                    key: StageKey::new(deployment_id, "ROLLBACK", None),
-                    rollback: Some(evidence),
-                    carried: None,
-                    deadline: Some(deadline),
-                },
-            )
-            .await;
+        let verdict = engine.rollback(
+            StageKey::new(deployment_id, "ROLLBACK", None),
+            None,
+            &evidence,
+        );
         crate::telemetry::log_verdict(&verdict);
         return succeeded(verdict.code, verdict.message);
     }
@@ -562,7 +552,6 @@ async fn judge_execution(
                 &plan,
                 Invocation {
                     key: key.clone(),
-                    rollback: None,
                     carried: carried_state.as_ref(),
                     deadline: Some(deadline),
                 },

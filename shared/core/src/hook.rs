@@ -26,13 +26,11 @@ use crate::config::{ConfigErrors, StagePlanSpec};
 use crate::engine::clock::unix_seconds;
 use crate::engine::codes::{CHECK_CRASHED, VERDICT_DEADLINE, VERDICT_HOOK_EXPIRING};
 use crate::engine::state::StageState;
-use crate::engine::verdict::VerdictStatus;
+use crate::engine::verdict::{self, Decision, VerdictStatus};
 use crate::engine::{Engine, Invocation, Plan};
 use crate::facts::{DeploymentStatus, FactError, Facts};
-use crate::protocol::codes::{
-    EVENT_MALFORMED, EVENT_NOT_A_RUNNING_HOOK, EVENT_STAGE_NOT_SERVED, EVENT_STAGE_UNKNOWN,
-    ROLLBACK_UNCONFIRMED,
-};
+use crate::policy::CheckPolicy;
+use crate::protocol::codes::{EVENT_NOT_A_RUNNING_HOOK, ROLLBACK_UNCONFIRMED};
 use crate::protocol::ecs::{EventError, HookEvent, HookResponse};
 use crate::reason::ReasonCode;
 use crate::stage::LifecycleStage;
@@ -164,11 +162,11 @@ async fn judge_ecs_hook(
 ) -> HookAnswer {
     let event = match HookEvent::parse(payload) {
         Ok(event) => event,
-        Err(error) => return failed(&EVENT_MALFORMED, format!("malformed hook event: {error}")),
+        Err(error) => return answer(verdict::malformed(error)),
     };
     let facts = match backend.facts(&event) {
         Ok(facts) => facts,
-        Err(error) => return failed(&EVENT_MALFORMED, format!("malformed hook event: {error}")),
+        Err(error) => return answer(verdict::malformed(error)),
     };
     let key = StageKey::new(
         &event.resource_arn,
@@ -216,29 +214,18 @@ async fn judge_ecs_hook(
     let stage = &event.lifecycle_stage;
     // A rollback first: ECS re-invokes the TEST_/PRODUCTION_TRAFFIC_SHIFT hooks while it rolls
     // back, and a hook wired to a stage this function does not serve must not block that.
-    if let Some((code, message)) = wiring_mistake(phase, stage) {
+    let served_by = Phase::for_stage(stage).map(Phase::function_name);
+    if let Some(mistake) =
+        verdict::wiring_mistake(phase.function_name(), phase.stages(), stage, served_by)
+    {
         if rollback.is_none() {
-            return failed(code, message);
+            return answer(mistake);
         }
-        tracing::warn!(reason = code.code, message = %message, "wiring mistake seen during a rollback; not blocking it");
+        tracing::warn!(reason = mistake.code.code, message = %mistake.message, "wiring mistake seen during a rollback; not blocking it");
     }
 
     if let Some(evidence) = rollback {
-        let verdict = engine
-            .judge(
-                &Plan {
-                    bake: None,
-                    interval: Duration::from_secs(1),
-                    checks: Vec::new(),
-                },
-                Invocation {
-                    key,
-                    rollback: Some(evidence),
-                    carried,
-                    deadline,
-                },
-            )
-            .await;
+        let verdict = engine.rollback(key, carried, &evidence);
         crate::telemetry::log_verdict(&verdict);
         return HookAnswer {
             response: HookResponse::succeeded(),
@@ -276,7 +263,7 @@ async fn judge_ecs_hook(
             return wait_then_fail(
                 &VERDICT_DEADLINE,
                 "reading the config did not finish before the invocation deadline".to_owned(),
-                CONFIG_MAX_WAIT,
+                config_max_wait(),
                 engine,
                 key,
                 carried,
@@ -284,11 +271,7 @@ async fn judge_ecs_hook(
         }
     };
     let Some(spec) = resolved.config.stage_plan(stage) else {
-        return HookAnswer {
-            response: HookResponse::succeeded(),
-            code: &crate::engine::codes::VERDICT_NO_CHECKS,
-            message: format!("the config ({}) has no plan for {stage}", resolved.source),
-        };
+        return answer(verdict::no_checks(stage, &resolved.source));
     };
     let plan = backend.build_plan(&spec, &facts);
     let verdict = engine
@@ -296,7 +279,6 @@ async fn judge_ecs_hook(
             &plan,
             Invocation {
                 key,
-                rollback: None,
                 carried,
                 deadline,
             },
@@ -445,30 +427,27 @@ async fn expiring_before_next_judgement(
     ))
 }
 
-/// Why this function should not judge `stage`: a stage this version does not know, or one this
-/// function does not serve.
-fn wiring_mistake(phase: Phase, stage: &LifecycleStage) -> Option<(&'static ReasonCode, String)> {
-    if !stage.is_known() {
-        return Some((
-            &EVENT_STAGE_UNKNOWN,
-            format!(
-                "lifecycle stage {stage} is unknown to this version of greenlight; remove it from the hook's lifecycleStages or upgrade"
-            ),
-        ));
+/// The answer for a decision taken before any check ran ([`verdict`]'s rules): SUCCEEDED or
+/// FAILED (a rule that waits carries state, so it goes through [`wait_then_fail`]).
+fn answer(decision: Decision) -> HookAnswer {
+    match decision.status {
+        VerdictStatus::Failed => failed(decision.code, decision.message),
+        status => {
+            tracing::info!(reason = decision.code.code, message = %bounded(&decision.message, MAX_VERDICT_MESSAGE_CHARS), "greenlight verdict");
+            let response = match (status, decision.callback_delay) {
+                (VerdictStatus::Succeeded, _) => HookResponse::succeeded(),
+                (_, delay) => HookResponse::in_progress(
+                    u32::try_from(delay.unwrap_or(DEFAULT_CALLBACK_DELAY).as_secs())
+                        .unwrap_or(u32::MAX),
+                ),
+            };
+            HookAnswer {
+                response,
+                code: decision.code,
+                message: decision.message,
+            }
+        }
     }
-    if !phase.stages().contains(stage) {
-        let right = Phase::for_stage(stage)
-            .map(|right| format!("the `{}` function serves it", right.function_name()))
-            .unwrap_or_else(|| "no greenlight function serves it".to_owned());
-        return Some((
-            &EVENT_STAGE_NOT_SERVED,
-            format!(
-                "wiring mistake: the `{}` function was invoked for {stage}, which it does not serve; {right}",
-                phase.function_name()
-            ),
-        ));
-    }
-    None
 }
 
 fn failed(code: &'static ReasonCode, message: String) -> HookAnswer {
@@ -485,8 +464,11 @@ fn failed(code: &'static ReasonCode, message: String) -> HookAnswer {
 }
 
 /// How long a config that cannot be read for transient reasons (throttling, an unreachable parameter
-/// store) is waited for: the default `max_wait`, since the config that would say otherwise is unread.
-const CONFIG_MAX_WAIT: Duration = Duration::from_secs(15 * 60);
+/// store) is waited for: the default policy's `max_wait`, since the config that would say otherwise
+/// is unread.
+fn config_max_wait() -> Duration {
+    CheckPolicy::default().max_wait
+}
 
 /// How long a rollback that cannot be confirmed is waited for before the stage fails.
 const ROLLBACK_CONFIRM_MAX_WAIT: Duration = Duration::from_secs(10 * 60);
@@ -503,7 +485,7 @@ fn config_failure(
         return wait_then_fail(
             errors.code(),
             message,
-            CONFIG_MAX_WAIT,
+            config_max_wait(),
             engine,
             key,
             carried,
@@ -528,24 +510,28 @@ fn wait_then_fail(
     // Counted from the first of an unbroken run of unreadable invocations, not from the stage's
     // start: one throttled read late in a long bake must not fail it.
     let since = *state.unreadable_since.get_or_insert(now);
-    if now.saturating_sub(since) < max_wait.as_secs() {
-        tracing::warn!(
-            reason = code.code,
-            message = %bounded(&message, MAX_VERDICT_MESSAGE_CHARS),
-            "cannot judge yet; asking again"
-        );
-        return HookAnswer {
-            response: HookResponse::in_progress(30)
-                .with_hook_details(state.into_hook_details(carried)),
-            code,
-            message,
-        };
-    }
-    failed(
+    let decision = verdict::unreadable(
         code,
-        format!(
-            "{message} (still so after {})",
-            humantime::format_duration(max_wait)
-        ),
-    )
+        message,
+        Duration::from_secs(now.saturating_sub(since)),
+        max_wait,
+    );
+    match decision.callback_delay {
+        Some(delay) if decision.status == VerdictStatus::InProgress => {
+            tracing::warn!(
+                reason = code.code,
+                message = %bounded(&decision.message, MAX_VERDICT_MESSAGE_CHARS),
+                "cannot judge yet; asking again"
+            );
+            HookAnswer {
+                response: HookResponse::in_progress(
+                    u32::try_from(delay.as_secs()).unwrap_or(u32::MAX),
+                )
+                .with_hook_details(state.into_hook_details(carried)),
+                code,
+                message: decision.message,
+            }
+        }
+        _ => failed(decision.code, decision.message),
+    }
 }

@@ -1,7 +1,7 @@
 //! The gather half of every check: the I/O that fetches evidence for the core's judges.
 //!
 //! Each module builds its check from the config params and the shared [`CheckDeps`], and implements
-//! [`Check`](greenlight_core::engine::Check). Facts several checks need come from
+//! [`Check`]. Facts several checks need come from
 //! [`CheckDeps::facts`], gathered once per invocation; what only one check needs (ECR images, alarm
 //! states, target health) it fetches itself, batched.
 
@@ -18,6 +18,8 @@ pub mod tasks;
 
 use std::sync::Arc;
 
+use greenlight_core::checks::CheckKind;
+use greenlight_core::engine::Check;
 use greenlight_core::facts::Facts;
 use greenlight_core::platform::Platform;
 
@@ -36,4 +38,20 @@ pub struct CheckDeps {
     pub metric_data: Arc<metric_data::MetricData>,
     /// The platform's rules (secret paths and hosts, loopback), from the function's environment.
     pub platform: Arc<Platform>,
+}
+
+/// The runnable check for one kind and its params: one arm per kind of the core's check registry
+/// (the compiler holds the two together).
+pub fn build_check(kind: &CheckKind, deps: &CheckDeps) -> Box<dyn Check> {
+    match kind {
+        CheckKind::Image(params) => image::build(params, deps),
+        CheckKind::Tasks(params) => tasks::build(params, deps),
+        CheckKind::TargetHealth(params) => target_health::build(params, deps),
+        CheckKind::Routing(params) => routing::build(params, deps),
+        CheckKind::Alarms(params) => alarms::build(params, deps),
+        CheckKind::Metric(params) => metric::build(params, deps),
+        CheckKind::Compare(params) => compare::build(params, deps),
+        CheckKind::Http(params) => http::build(params, deps),
+        CheckKind::Lambda(params) => lambda::build(params, deps),
+    }
 }

@@ -19,15 +19,12 @@ use crate::document::values::{HumanDuration, serde_option_duration};
 use crate::policy::{CheckPolicy, Mode, OnError, OnExhausted, OnInconclusive, OnNotApplicable};
 use crate::stage::LifecycleStage;
 
-use super::{
-    AlarmsParams, CompareParams, HttpParams, ImageParams, LambdaParams, MetricParams,
-    RoutingParams, TargetHealthParams, TasksParams,
-};
+use super::{CheckKind, KINDS};
 
-/// The one list of check kinds: each variant, its params and its documentation. The config enum
-/// ([`CheckKind`]), the loader's and schema's table (`KINDS`) and the documentation list
-/// ([`DOCS`], behind the README's tables and `greenlight codes`) all come from it, so none can
-/// miss a kind; the AWS adapter's builder is an exhaustive `match` on [`CheckKind`].
+/// Turns the one list of check kinds (in `checks/mod.rs`: each variant, its params and its
+/// documentation) into the config enum ([`CheckKind`]), the loader's and schema's table (`KINDS`)
+/// and the documentation list ([`DOCS`], behind the README's tables and `greenlight codes`), so
+/// none can miss a kind; the AWS adapter's builder is an exhaustive `match` on [`CheckKind`].
 macro_rules! check_registry {
     ($( $(#[$meta:meta])* $variant:ident($params:ty) => $doc:path ),+ $(,)?) => {
         /// A check and its params: one variant per kind.
@@ -43,52 +40,33 @@ macro_rules! check_registry {
             /// The kind as written in config (`target_health`).
             pub fn name(&self) -> &'static str {
                 match self {
-                    $( CheckKind::$variant(_) => <$params as CheckParams>::KIND, )+
+                    $( CheckKind::$variant(_) => <$params as $crate::checks::registry::CheckParams>::KIND, )+
                 }
             }
 
             /// The kind's documentation: summary, example, IAM actions and reason codes.
-            pub fn doc(&self) -> &'static crate::checks::CheckDoc {
+            pub fn doc(&self) -> &'static $crate::checks::CheckDoc {
                 match self {
                     $( CheckKind::$variant(_) => &$doc, )+
                 }
             }
 
-            fn validate(&self, validation: &mut Validation<'_>) {
+            fn validate(&self, validation: &mut $crate::checks::registry::Validation<'_>) {
                 match self {
-                    $( CheckKind::$variant(params) => params.validate(validation), )+
+                    $( CheckKind::$variant(params) => $crate::checks::registry::CheckParams::validate(params, validation), )+
                 }
             }
         }
 
         /// Every check kind, in the order documented.
-        pub(crate) const KINDS: &[KindEntry] = &[ $( entry::<$params>(), )+ ];
+        pub(crate) const KINDS: &[$crate::checks::registry::KindEntry] =
+            &[ $( $crate::checks::registry::entry::<$params>(), )+ ];
 
         /// Every check's documentation, in the order the README lists them.
-        pub static DOCS: &[&crate::checks::CheckDoc] = &[ $( &$doc, )+ ];
+        pub static DOCS: &[&$crate::checks::CheckDoc] = &[ $( &$doc, )+ ];
     };
 }
-
-check_registry! {
-    /// `image`: images resolve to digests that exist and obey the registry, tag and scan rules.
-    Image(ImageParams) => crate::checks::image::DOC,
-    /// `tasks`: enough green tasks are running.
-    Tasks(TasksParams) => crate::checks::tasks::DOC,
-    /// `target_health`: a target group's targets are healthy.
-    TargetHealth(TargetHealthParams) => crate::checks::target_health::DOC,
-    /// `routing`: a listener sends the expected share of traffic to green.
-    Routing(RoutingParams) => crate::checks::routing::DOC,
-    /// `alarms`: no watched CloudWatch alarm is firing.
-    Alarms(AlarmsParams) => crate::checks::alarms::DOC,
-    /// `metric`: a CloudWatch metric stays within bounds.
-    Metric(MetricParams) => crate::checks::metric::DOC,
-    /// `compare`: green's error rate or share of slow requests is not worse than blue's.
-    Compare(CompareParams) => crate::checks::compare::DOC,
-    /// `http`: synthetic requests to green succeed.
-    Http(HttpParams) => crate::checks::http::DOC,
-    /// `lambda`: a team's own function says green is good.
-    Lambda(LambdaParams) => crate::checks::lambda::DOC,
-}
+pub(crate) use check_registry;
 
 impl CheckKind {
     /// The names of every kind, in the order documented.
@@ -115,7 +93,7 @@ pub(crate) struct KindEntry {
     pub(crate) schema: fn(&mut SchemaGenerator) -> Schema,
 }
 
-const fn entry<P: CheckParams>() -> KindEntry {
+pub(crate) const fn entry<P: CheckParams>() -> KindEntry {
     KindEntry {
         name: P::KIND,
         fields: struct_fields::<P>,
@@ -697,7 +675,7 @@ mod tests {
                     .unwrap(),
             )
         };
-        let tasks = || CheckKind::Tasks(TasksParams::default());
+        let tasks = || CheckKind::Tasks(crate::checks::TasksParams::default());
         let ids = check_ids(&[
             make(None, alarms()),
             make(Some("web"), alarms()),
@@ -711,19 +689,28 @@ mod tests {
     #[test]
     fn every_kind_is_registered_once_with_its_name() {
         let names: Vec<&str> = CheckKind::names().collect();
+        let mut unique = names.clone();
+        unique.sort_unstable();
+        unique.dedup();
         assert_eq!(
-            names,
-            vec![
-                "image",
-                "tasks",
-                "target_health",
-                "routing",
-                "alarms",
-                "metric",
-                "compare",
-                "http",
-                "lambda"
-            ]
+            unique.len(),
+            names.len(),
+            "a kind is registered twice: {names:?}"
         );
+        for name in names {
+            assert!(
+                name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
+                "{name} is not snake_case"
+            );
+            // A bare entry names its kind, or is refused for a rule of that kind (a required
+            // field), never taken for another kind.
+            match check(name) {
+                Ok(loaded) => assert_eq!(loaded.kind.name(), name),
+                Err(messages) => assert!(
+                    messages.iter().all(|m| !m.contains("unknown check kind")),
+                    "{name}: {messages:?}"
+                ),
+            }
+        }
     }
 }

@@ -9,7 +9,7 @@ use super::error::{ConfigError, ConfigErrors, ConfigSource};
 use super::{Config, Defaults, StageConfig, StageOrigin};
 use crate::checks::PolicyOverrides;
 use crate::checks::registry::{
-    self as checks, Validation, check_ids, load_check, validate_check, validate_overrides,
+    Validation, check_ids, load_check, validate_check, validate_overrides,
 };
 use crate::document::Issue;
 use crate::document::de::{FieldPath, collect, unknown_name_message};
@@ -349,7 +349,7 @@ fn load_stage(
             for (key, _) in entries {
                 if !STAGE_FIELDS.contains(&key.name.as_str()) {
                     let mut message = unknown_name_message("field", &key.name, STAGE_FIELDS);
-                    if checks::CheckKind::names().any(|kind| kind == key.name) {
+                    if crate::checks::CheckKind::names().any(|kind| kind == key.name) {
                         message.push_str(
                             "; a check goes in the `checks` list (`checks: [- kind: {…}]`)",
                         );

@@ -12,8 +12,8 @@ use std::borrow::Cow;
 use schemars::generate::SchemaSettings;
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
+use crate::checks::KINDS;
 use crate::checks::PolicyOverrides;
-use crate::checks::registry::KINDS;
 use crate::document::values::{HumanDuration, schema};
 
 /// The JSON Schema (draft 2020-12) of a greenlight config.

@@ -92,8 +92,6 @@ pub struct Plan {
 pub struct Invocation<'a> {
     /// The deployment, stage and step being judged.
     pub key: StageKey,
-    /// Set when the event says the deployment is rolling back, with what showed it.
-    pub rollback: Option<String>,
     /// The incoming `hookDetails.greenlight` object, which may carry state from the last invocation.
     pub carried: Option<&'a serde_json::Value>,
     /// When the Lambda invocation will be stopped.
@@ -187,6 +185,20 @@ impl<'c> Engine<'c> {
         tokio::time::timeout(remaining, work).await.ok()
     }
 
+    /// The verdict for an invocation during a rollback ([`verdict::rollback`]): no check runs, and
+    /// the stage's state is carried on as it was.
+    pub fn rollback(
+        &self,
+        key: StageKey,
+        carried: Option<&serde_json::Value>,
+        evidence: &str,
+    ) -> Verdict {
+        let now = unix_seconds(self.clock.now());
+        let mut state = StageState::carried_or_fresh(carried, key, now);
+        state.attempts = state.attempts.saturating_add(1);
+        finish(verdict::rollback(evidence), Vec::new(), state)
+    }
+
     /// Judges one invocation of a stage.
     pub async fn judge(&self, plan: &Plan, invocation: Invocation<'_>) -> Verdict {
         let wall_now = self.clock.now();
@@ -195,21 +207,6 @@ impl<'c> Engine<'c> {
         state.attempts = state.attempts.saturating_add(1);
         // Reaching the engine means what the stage needed first was read.
         state.unreadable_since = None;
-
-        if let Some(evidence) = invocation.rollback {
-            return finish(
-                Decision {
-                    status: VerdictStatus::Succeeded,
-                    code: &codes::VERDICT_ROLLBACK,
-                    message: format!(
-                        "deployment is rolling back ({evidence}); never blocking a rollback"
-                    ),
-                    callback_delay: None,
-                },
-                Vec::new(),
-                state,
-            );
-        }
 
         let started = tokio::time::Instant::now();
         let stop_at = invocation.deadline.map(|deadline| {

@@ -1,5 +1,17 @@
-//! The verdict policy: how one check's outcome weighs (its disposition), and how a stage's
-//! dispositions fold into SUCCEEDED, IN_PROGRESS or FAILED. Pure functions of values, tested by table.
+//! Every rule that decides a stage's answer, as pure functions of values, tested by table.
+//!
+//! Before any check runs, in the order the hooks apply them:
+//! [`malformed`] (an event that breaks the contract), [`rollback`] (never blocked),
+//! [`wiring_mistake`] (a stage the invoked function must not judge), [`unreadable`] (what cannot be
+//! read yet is waited for, bounded: the deployment's status, the config), [`no_checks`].
+//! Then the checks: how one outcome weighs ([`judge_outcome`], its [`Disposition`]), and how a
+//! stage's dispositions [`fold`] into SUCCEEDED, IN_PROGRESS or FAILED.
+//!
+//! The result types, from a check to the engine's answer: a check's [`Outcome`] → its
+//! [`Judgement`] (disposition and memory) → the stage's [`Decision`] → the engine's
+//! [`Verdict`](super::Verdict) (with reports and state) → the ECS hook response
+//! (`crate::protocol::ecs::HookResponse`) or the CodeDeploy report
+//! (`crate::protocol::codedeploy`).
 
 use std::time::Duration;
 
@@ -9,7 +21,96 @@ use super::codes;
 use super::state::CheckMemory;
 use crate::outcome::{Outcome, Status};
 use crate::policy::{CheckPolicy, Mode, OnError, OnExhausted, OnInconclusive, OnNotApplicable};
+use crate::protocol::codes::{EVENT_MALFORMED, EVENT_STAGE_NOT_SERVED, EVENT_STAGE_UNKNOWN};
 use crate::reason::ReasonCode;
+use crate::stage::LifecycleStage;
+
+/// How soon a stage that cannot be read yet is asked about again.
+pub const UNREADABLE_RETRY: Duration = Duration::from_secs(30);
+
+/// An event that does not follow the hook's contract: FAILED, naming what is wrong.
+pub fn malformed(error: impl std::fmt::Display) -> Decision {
+    Decision::failed(&EVENT_MALFORMED, format!("malformed hook event: {error}"))
+}
+
+/// A deployment that is rolling back: SUCCEEDED before any check runs, whatever the stage's plan,
+/// its wiring or its config. Blocking a rollback would strand the service between revisions.
+pub fn rollback(evidence: &str) -> Decision {
+    Decision {
+        status: VerdictStatus::Succeeded,
+        code: &codes::VERDICT_ROLLBACK,
+        message: format!("deployment is rolling back ({evidence}); never blocking a rollback"),
+        callback_delay: None,
+    }
+}
+
+/// A stage the invoked function must not judge: one this version does not know, or one it does
+/// not serve (`serves`), naming the function that does (`served_by`). FAILED: a wiring mistake
+/// left alone would pass stages nobody judged.
+pub fn wiring_mistake(
+    function: &str,
+    serves: &[LifecycleStage],
+    stage: &LifecycleStage,
+    served_by: Option<&str>,
+) -> Option<Decision> {
+    if !stage.is_known() {
+        return Some(Decision::failed(
+            &EVENT_STAGE_UNKNOWN,
+            format!(
+                "lifecycle stage {stage} is unknown to this version of greenlight; remove it from the hook's lifecycleStages or upgrade"
+            ),
+        ));
+    }
+    if serves.contains(stage) {
+        return None;
+    }
+    let right = served_by
+        .map(|right| format!("the `{right}` function serves it"))
+        .unwrap_or_else(|| "no greenlight function serves it".to_owned());
+    Some(Decision::failed(
+        &EVENT_STAGE_NOT_SERVED,
+        format!(
+            "wiring mistake: the `{function}` function was invoked for {stage}, which it does not serve; {right}"
+        ),
+    ))
+}
+
+/// What greenlight cannot read yet and must not guess (a config behind a throttled parameter
+/// store, a deployment status that would confirm a rollback): IN_PROGRESS, asked again after
+/// [`UNREADABLE_RETRY`], until it has stayed unreadable for `max_wait` (counted from the first of
+/// an unbroken run of such invocations); then FAILED, saying for how long.
+pub fn unreadable(
+    code: &'static ReasonCode,
+    message: String,
+    unreadable_for: Duration,
+    max_wait: Duration,
+) -> Decision {
+    if unreadable_for < max_wait {
+        return Decision {
+            status: VerdictStatus::InProgress,
+            code,
+            message,
+            callback_delay: Some(UNREADABLE_RETRY),
+        };
+    }
+    Decision::failed(
+        code,
+        format!(
+            "{message} (still so after {})",
+            humantime::format_duration(max_wait)
+        ),
+    )
+}
+
+/// A stage the config gives no plan: SUCCEEDED, saying so (nothing was asked of it).
+pub fn no_checks(stage: &LifecycleStage, config_source: impl std::fmt::Display) -> Decision {
+    Decision {
+        status: VerdictStatus::Succeeded,
+        code: &codes::VERDICT_NO_CHECKS,
+        message: format!("the config ({config_source}) has no plan for {stage}"),
+        callback_delay: None,
+    }
+}
 
 /// The answer for a stage.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -177,6 +278,18 @@ pub struct Decision {
     pub callback_delay: Option<Duration>,
 }
 
+impl Decision {
+    /// FAILED with `code`.
+    pub fn failed(code: &'static ReasonCode, message: impl Into<String>) -> Decision {
+        Decision {
+            status: VerdictStatus::Failed,
+            code,
+            message: message.into(),
+            callback_delay: None,
+        }
+    }
+}
+
 /// Folds the dispositions of a stage's checks into its verdict, in the documented order: any
 /// enforcing failure → FAILED; anything waiting → IN_PROGRESS; a bake window not over → IN_PROGRESS;
 /// otherwise SUCCEEDED. (Rollback invocations never reach the fold: they pass before any check runs.)
@@ -290,7 +403,6 @@ fn describe(checks: &[&Weighed<'_>], verb: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::codes::EVENT_MALFORMED;
 
     const NOW: u64 = 10_000;
 
@@ -603,5 +715,69 @@ mod tests {
             fold(&waiting, Duration::ZERO, Duration::from_secs(86_400)).callback_delay,
             Some(Duration::from_secs(900))
         );
+    }
+
+    #[test]
+    fn rules_before_any_check_answer_as_documented() {
+        let malformed = malformed("lifecycleStage: missing");
+        assert_eq!(
+            (malformed.status, malformed.code.code),
+            (VerdictStatus::Failed, "EVENT_MALFORMED")
+        );
+        assert!(malformed.message.contains("lifecycleStage: missing"));
+
+        let rollback = rollback("green 0%");
+        assert_eq!(
+            (rollback.status, rollback.code.code),
+            (VerdictStatus::Succeeded, "VERDICT_ROLLBACK")
+        );
+
+        let serves = [LifecycleStage::PostScaleUp];
+        assert_eq!(
+            wiring_mistake("post-scale-up", &serves, &LifecycleStage::PostScaleUp, None),
+            None
+        );
+        let elsewhere = wiring_mistake(
+            "post-scale-up",
+            &serves,
+            &LifecycleStage::PreScaleUp,
+            Some("pre-scale-up"),
+        )
+        .expect("not served");
+        assert_eq!(
+            (elsewhere.status, elsewhere.code.code),
+            (VerdictStatus::Failed, "EVENT_STAGE_NOT_SERVED")
+        );
+        assert!(
+            elsewhere
+                .message
+                .contains("the `pre-scale-up` function serves it")
+        );
+        let unknown: LifecycleStage = "PRE_LAUNCH".parse().expect("any name");
+        let unknown = wiring_mistake("post-scale-up", &serves, &unknown, None).expect("unknown");
+        assert_eq!(unknown.code.code, "EVENT_STAGE_UNKNOWN");
+
+        let none = no_checks(&LifecycleStage::PostScaleUp, "built-in plans");
+        assert_eq!(
+            (none.status, none.code.code),
+            (VerdictStatus::Succeeded, "VERDICT_NO_CHECKS")
+        );
+    }
+
+    #[test]
+    fn what_cannot_be_read_is_waited_for_then_fails() {
+        let max_wait = Duration::from_secs(900);
+        let waiting = unreadable(
+            &EVENT_MALFORMED,
+            "throttled".into(),
+            Duration::from_secs(899),
+            max_wait,
+        );
+        assert_eq!(waiting.status, VerdictStatus::InProgress);
+        assert_eq!(waiting.callback_delay, Some(UNREADABLE_RETRY));
+        assert_eq!(waiting.message, "throttled");
+        let spent = unreadable(&EVENT_MALFORMED, "throttled".into(), max_wait, max_wait);
+        assert_eq!(spent.status, VerdictStatus::Failed);
+        assert_eq!(spent.message, "throttled (still so after 15m)");
     }
 }

@@ -3,7 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::checks::registry::{CheckKind, CheckParams, Validation};
+use crate::checks::CheckKind;
+use crate::checks::registry::{CheckParams, Validation};
 
 /// What an alarm in INSUFFICIENT_DATA means.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

@@ -3,7 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::checks::registry::{CheckKind, CheckParams, Validation};
+use crate::checks::CheckKind;
+use crate::checks::registry::{CheckParams, Validation};
 use crate::document::node::quote;
 
 /// Params of the `lambda` check. The function gets the deployment's facts and `params`, and

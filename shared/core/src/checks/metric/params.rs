@@ -6,7 +6,8 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::checks::registry::{CheckKind, CheckParams, Validation};
+use crate::checks::CheckKind;
+use crate::checks::registry::{CheckParams, Validation};
 use crate::document::de::FieldPath;
 use crate::document::values::{
     DimensionTemplate, HumanDuration, Statistic, serde_duration, serde_option_duration,

@@ -4,7 +4,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::checks::registry::{CheckKind, CheckParams, Validation};
+use crate::checks::CheckKind;
+use crate::checks::registry::{CheckParams, Validation};
 use crate::stage::LifecycleStage;
 
 /// Which revision's target group to look at.

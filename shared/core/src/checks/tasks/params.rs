@@ -3,7 +3,8 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::checks::registry::{CheckKind, CheckParams, Validation};
+use crate::checks::CheckKind;
+use crate::checks::registry::{CheckParams, Validation};
 use crate::document::values::Percent;
 use crate::stage::LifecycleStage;
 
