@@ -25,7 +25,7 @@ use greenlight_aws::checks::metric_data::MetricData;
 use greenlight_aws::checks::routing::RoutingCheck;
 use greenlight_aws::checks::target_health::TargetHealthCheck;
 use greenlight_aws::checks::tasks::TasksCheck;
-use greenlight_aws::ecs_facts::{
+use greenlight_aws::facts::ecs::{
     BlueTaskIdentity, GreenTaskIdentity, describe_listener_rules, gather_green_tasks,
 };
 use greenlight_core::checks::{

@@ -23,7 +23,7 @@ use serde_json::Value;
 use crate::checks::CheckDeps;
 use crate::clients::AwsClients;
 use crate::config_reader::AwsConfigReader;
-use crate::ecs_facts::EcsFacts;
+use crate::facts::ecs::EcsFacts;
 use crate::plan::build_plan;
 
 /// Work stops this long before the Lambda deadline, leaving time to answer.

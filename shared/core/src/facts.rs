@@ -330,7 +330,7 @@ impl Fact {
             .collect()
     }
 
-    /// The IAM actions the ECS provider (`greenlight_aws::ecs_facts`) calls to gather this fact,
+    /// The IAM actions the ECS provider (`greenlight_aws::facts::ecs`) calls to gather this fact,
     /// including the facts it builds on. The CodeDeploy provider learns the deployment and its
     /// revisions from CodeDeploy instead; its hook role's extra actions are listed in
     /// [`crate::catalogue`].

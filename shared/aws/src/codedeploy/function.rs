@@ -24,10 +24,10 @@ use serde_json::Value;
 
 use crate::checks::CheckDeps;
 use crate::clients::AwsClients;
-use crate::codedeploy::facts::discover_for_hook;
 use crate::codedeploy::handoff::SelfInvoker;
 use crate::codedeploy::reporter::SdkReporter;
 use crate::config_reader::AwsConfigReader;
+use crate::facts::codedeploy::discover_for_hook;
 use crate::plan::build_plan;
 
 /// The AWS side of the CodeDeploy hook function.

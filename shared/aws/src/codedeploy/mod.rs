@@ -1,7 +1,7 @@
 //! The CodeDeploy hook function's AWS side.
 //!
-//! - [`facts`]: learning the deployment from CodeDeploy and ECS ([`facts::discover`]) and the
-//!   [`Facts`](greenlight_core::facts::Facts) provider built on it ([`facts::CodeDeployFacts`]);
+//! - learning the deployment from CodeDeploy and ECS, and the facts provider built on it, are in
+//!   [`crate::facts::codedeploy`];
 //! - [`reporter`]: `PutLifecycleEventHookExecutionStatus` over the SDK;
 //! - [`handoff`]: the asynchronous invocation of itself that carries a long bake on;
 //! - [`function`]: what the `codedeploy-hook` binary runs.
@@ -9,7 +9,6 @@
 //! The logic — which hook, which plan, the bake loop, the one report — is the core's
 //! [`greenlight_core::codedeploy_hook`].
 
-pub mod facts;
 pub mod function;
 pub mod handoff;
 pub mod reporter;

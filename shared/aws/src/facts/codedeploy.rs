@@ -9,7 +9,7 @@
 //! [`CodeDeployFacts`] is built per judgement on top of it (a bake judges many times in one
 //! invocation and each judgement must see fresh tasks and routing). Like `EcsFacts`, each fact is
 //! gathered on first use and only once per judgement, however many checks ask at the same time
-//! (one `tokio::sync::OnceCell` per fact, errors included):
+//! (one `Memo` per fact, errors included):
 //! - green and blue: `DescribeTaskDefinition` of each task set's task definition (images), with the
 //!   task set's target groups;
 //! - the deployment: from what [`discover`] learned (no call);
@@ -29,10 +29,10 @@ use greenlight_core::facts::{
     RevisionFacts, RoutingFacts, ServiceIdentity, TaskCounts, TaskFacts, TestEndpoint,
     TrafficWeights,
 };
-use tokio::sync::OnceCell;
 
+use super::Memo;
+use super::tasks::task_from;
 use crate::clients::AwsClients;
-use crate::ecs_facts::task_from;
 use crate::error::classify;
 
 /// The most tasks `DescribeTasks` takes per call.
@@ -515,10 +515,10 @@ pub struct CodeDeployFacts {
     discovery: Arc<DeploymentDiscovery>,
     ecs: aws_sdk_ecs::Client,
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
-    green: OnceCell<Result<Arc<RevisionFacts>, FactError>>,
-    blue: OnceCell<Result<Option<Arc<RevisionFacts>>, FactError>>,
-    green_tasks: OnceCell<Result<Arc<Vec<TaskFacts>>, FactError>>,
-    routing: OnceCell<Result<Arc<RoutingFacts>, FactError>>,
+    green: Memo<Arc<RevisionFacts>>,
+    blue: Memo<Option<Arc<RevisionFacts>>>,
+    green_tasks: Memo<Arc<Vec<TaskFacts>>>,
+    routing: Memo<Arc<RoutingFacts>>,
 }
 
 impl CodeDeployFacts {
@@ -528,10 +528,10 @@ impl CodeDeployFacts {
             discovery,
             ecs: clients.ecs.clone(),
             elbv2: clients.elbv2.clone(),
-            green: OnceCell::new(),
-            blue: OnceCell::new(),
-            green_tasks: OnceCell::new(),
-            routing: OnceCell::new(),
+            green: Memo::new(),
+            blue: Memo::new(),
+            green_tasks: Memo::new(),
+            routing: Memo::new(),
         }
     }
 
@@ -865,7 +865,7 @@ impl Facts for CodeDeployFacts {
     fn green(&self) -> FactFuture<'_, Arc<RevisionFacts>> {
         Box::pin(async move {
             self.green
-                .get_or_init(|| async {
+                .get(|| async {
                     // Before Install, the AppSpec's task definition is green (no task set yet).
                     let set = match (
                         &self.discovery.green,
@@ -895,7 +895,7 @@ impl Facts for CodeDeployFacts {
     fn blue(&self) -> FactFuture<'_, Option<Arc<RevisionFacts>>> {
         Box::pin(async move {
             self.blue
-                .get_or_init(|| async {
+                .get(|| async {
                     match self.discovery.blue.clone() {
                         Some(set) => self.revision(&set).await.map(Some),
                         None => Ok(None),
@@ -914,19 +914,14 @@ impl Facts for CodeDeployFacts {
     fn green_tasks(&self) -> FactFuture<'_, Arc<Vec<TaskFacts>>> {
         Box::pin(async move {
             self.green_tasks
-                .get_or_init(|| self.gather_green_tasks())
+                .get(|| self.gather_green_tasks())
                 .await
                 .clone()
         })
     }
 
     fn routing(&self) -> FactFuture<'_, Arc<RoutingFacts>> {
-        Box::pin(async move {
-            self.routing
-                .get_or_init(|| self.gather_routing())
-                .await
-                .clone()
-        })
+        Box::pin(async move { self.routing.get(|| self.gather_routing()).await.clone() })
     }
 }
 

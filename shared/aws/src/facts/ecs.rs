@@ -2,8 +2,8 @@
 //!
 //! [`EcsFacts`] is built per invocation from the hook event and the shared clients; building it makes
 //! no call. Each fact is gathered on first use and only once, however many checks ask for it at the
-//! same time: a `tokio::sync::OnceCell` per fact runs one gathering and hands every caller its result,
-//! errors included. An error is kept for the rest of the invocation on purpose: the SDK has already
+//! same time: a `Memo` per fact runs one gathering and hands every caller its
+//! result, errors included. An error is kept for the rest of the invocation on purpose: the SDK has already
 //! retried, and the engine judges again on the next invocation, which starts afresh.
 //!
 //! What is gathered, and with which calls:
@@ -40,12 +40,14 @@ use aws_sdk_ecs::types::{
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ProtocolEnum, Rule};
 use greenlight_core::facts::{
     ContainerImage, DeploymentFacts, DeploymentStatus, FactError, FactFuture, Facts, HeaderMatch,
-    ListenerRuleFacts, RevisionFacts, RoutingFacts, RuleCondition, RunningContainer,
-    ServiceIdentity, TaskCounts, TaskFacts, TestEndpoint, TrafficWeights,
+    ListenerRuleFacts, RevisionFacts, RoutingFacts, RuleCondition, ServiceIdentity, TaskCounts,
+    TaskFacts, TestEndpoint, TrafficWeights,
 };
 use greenlight_core::protocol::ecs::{EventError, HookEvent, TrafficMap};
 use tokio::sync::OnceCell;
 
+use super::Memo;
+use super::tasks::task_from;
 use crate::clients::AwsClients;
 use crate::error::classify;
 
@@ -91,11 +93,11 @@ pub struct EcsFacts {
     function_arn: Option<String>,
     ecs: aws_sdk_ecs::Client,
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
-    described: OnceCell<Result<Arc<DescribedDeployment>, FactError>>,
-    deployment: OnceCell<Result<Arc<DeploymentFacts>, FactError>>,
+    described: Memo<Arc<DescribedDeployment>>,
+    deployment: Memo<Arc<DeploymentFacts>>,
     revisions: OnceCell<Revisions>,
-    green_tasks: OnceCell<Result<Arc<Vec<TaskFacts>>, FactError>>,
-    routing: OnceCell<Result<Arc<RoutingFacts>, FactError>>,
+    green_tasks: Memo<Arc<Vec<TaskFacts>>>,
+    routing: Memo<Arc<RoutingFacts>>,
 }
 
 impl EcsFacts {
@@ -132,11 +134,11 @@ impl EcsFacts {
             function_arn: None,
             ecs,
             elbv2,
-            described: OnceCell::new(),
-            deployment: OnceCell::new(),
+            described: Memo::new(),
+            deployment: Memo::new(),
             revisions: OnceCell::new(),
-            green_tasks: OnceCell::new(),
-            routing: OnceCell::new(),
+            green_tasks: Memo::new(),
+            routing: Memo::new(),
         })
     }
 
@@ -154,7 +156,7 @@ impl EcsFacts {
 
     async fn described(&self) -> Result<Arc<DescribedDeployment>, FactError> {
         self.described
-            .get_or_init(|| self.describe_deployment())
+            .get(|| self.describe_deployment())
             .await
             .clone()
     }
@@ -671,7 +673,7 @@ impl Facts for EcsFacts {
     fn deployment(&self) -> FactFuture<'_, Arc<DeploymentFacts>> {
         Box::pin(async move {
             self.deployment
-                .get_or_init(|| self.gather_deployment())
+                .get(|| self.gather_deployment())
                 .await
                 .clone()
         })
@@ -693,19 +695,14 @@ impl Facts for EcsFacts {
     fn green_tasks(&self) -> FactFuture<'_, Arc<Vec<TaskFacts>>> {
         Box::pin(async move {
             self.green_tasks
-                .get_or_init(|| self.gather_green_tasks())
+                .get(|| self.gather_green_tasks())
                 .await
                 .clone()
         })
     }
 
     fn routing(&self) -> FactFuture<'_, Arc<RoutingFacts>> {
-        Box::pin(async move {
-            self.routing
-                .get_or_init(|| self.gather_routing())
-                .await
-                .clone()
-        })
+        Box::pin(async move { self.routing.get(|| self.gather_routing()).await.clone() })
     }
 }
 
@@ -1352,56 +1349,6 @@ fn default_test_header() -> HeaderMatch {
         name: DEFAULT_TEST_HEADER.to_owned(),
         value: PRESENCE_HEADER_VALUE.to_owned(),
     }
-}
-
-pub(crate) fn task_from(task: &Task) -> Option<TaskFacts> {
-    let private_ip = task
-        .attachments()
-        .iter()
-        .filter(|attachment| attachment.r#type() == Some("ElasticNetworkInterface"))
-        .flat_map(|attachment| attachment.details())
-        .find(|detail| detail.name() == Some("privateIPv4Address"))
-        .and_then(|detail| detail.value())
-        .or_else(|| {
-            task.containers()
-                .iter()
-                .flat_map(|container| container.network_interfaces())
-                .find_map(|interface| interface.private_ipv4_address())
-        })
-        .map(str::to_owned);
-    Some(TaskFacts {
-        arn: task.task_arn()?.to_owned(),
-        task_definition_arn: task.task_definition_arn()?.to_owned(),
-        last_status: task.last_status().unwrap_or_default().to_owned(),
-        desired_status: task.desired_status().unwrap_or_default().to_owned(),
-        stopped_reason: task.stopped_reason().map(str::to_owned),
-        private_ip,
-        containers: task
-            .containers()
-            .iter()
-            .map(|container| RunningContainer {
-                name: container.name().unwrap_or_default().to_owned(),
-                image: container.image().unwrap_or_default().to_owned(),
-                image_digest: container
-                    .image_digest()
-                    .filter(|digest| !digest.is_empty())
-                    .or_else(|| container.image().and_then(pinned_digest))
-                    .map(str::to_owned),
-                last_status: container.last_status().unwrap_or_default().to_owned(),
-                exit_code: container.exit_code(),
-                reason: container.reason().map(str::to_owned),
-            })
-            .collect(),
-    })
-}
-
-/// The digest an image reference pins (`repo@sha256:…`): what a container started from it runs,
-/// whether or not the task reports an `imageDigest` of its own.
-fn pinned_digest(image: &str) -> Option<&str> {
-    image
-        .split_once('@')
-        .map(|(_, digest)| digest)
-        .filter(|digest| digest.starts_with("sha256:") && digest.len() > "sha256:".len())
 }
 
 /// `arn:…:listener-rule/app/<lb>/<lb-id>/<listener-id>/<rule-id>` → `arn:…:listener/app/<lb>/<lb-id>/<listener-id>`.
