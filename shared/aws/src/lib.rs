@@ -9,7 +9,7 @@
 //! - [`checks`]: one module per check kind, the gather half of each check (the judge half is pure and
 //!   lives in the core), and [`plan`], which turns a config's stage plan into runnable checks;
 //! - [`config_reader`]: reads config references from SSM Parameter Store and S3;
-//! - [`function`]: what every ECS phase function's `main` runs;
+//! - [`function`]: what every function's `main` runs, for ECS and for CodeDeploy;
 //! - [`codedeploy`]: the CodeDeploy hook function: its reporter and handoff.
 
 pub mod checks;

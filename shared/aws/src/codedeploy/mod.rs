@@ -4,11 +4,10 @@
 //!   [`crate::facts::codedeploy`];
 //! - [`reporter`]: `PutLifecycleEventHookExecutionStatus` over the SDK;
 //! - [`handoff`]: the asynchronous invocation of itself that carries a long bake on;
-//! - [`function`]: what the `codedeploy-hook` binary runs.
+//! - what the `codedeploy-hook` binary runs is in [`crate::function::codedeploy`].
 //!
 //! The logic — which hook, which plan, the bake loop, the one report — is the core's
 //! [`greenlight_core::codedeploy_hook`].
 
-pub mod function;
 pub mod handoff;
 pub mod reporter;

@@ -1,12 +1,7 @@
 //! What every ECS phase function runs: the wiring between the Lambda runtime, the AWS adapters and
-//! the core's hook runner.
-//!
-//! Cold start does as little as possible: it installs the log subscriber and loads the SDK config
-//! (credentials and region resolve lazily, TLS roots are read on the first AWS call; no network
-//! call is made). Clients are built once and shared by every invocation; the facts provider, the
-//! plan and the engine are built per invocation.
+//! the core's hook runner (`greenlight_core::hook`).
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
@@ -20,48 +15,23 @@ use greenlight_core::protocol::ecs::{EventError, HookEvent};
 use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
-use crate::checks::CheckDeps;
-use crate::clients::AwsClients;
-use crate::config_reader::AwsConfigReader;
+use super::Adapters;
 use crate::facts::ecs::EcsFacts;
-use crate::plan::build_plan;
 
 /// Work stops this long before the Lambda deadline, leaving time to answer.
 pub const DEADLINE_MARGIN: Duration = Duration::from_secs(2);
 
 /// The AWS side of an ECS phase function: clients, config reader and the HTTP client.
 pub struct EcsBackend {
-    clients: AwsClients,
-    reader: AwsConfigReader,
-    http: OnceLock<reqwest::Client>,
+    adapters: Adapters,
 }
 
 impl EcsBackend {
     /// A backend whose clients come from `sdk_config`. Makes no network call.
     pub fn new(sdk_config: &SdkConfig) -> Self {
-        let clients = AwsClients::from_conf(sdk_config);
-        let reader = AwsConfigReader::new(&clients);
         EcsBackend {
-            clients,
-            reader,
-            http: OnceLock::new(),
+            adapters: Adapters::new(sdk_config),
         }
-    }
-
-    /// The shared HTTP client, built on first use: a plan without synthetic traffic never pays for
-    /// loading TLS roots.
-    fn http(&self) -> reqwest::Client {
-        self.http
-            .get_or_init(|| {
-                reqwest::Client::builder()
-                    .user_agent(concat!("greenlight/", env!("CARGO_PKG_VERSION")))
-                    .build()
-                    .unwrap_or_else(|error| {
-                        tracing::warn!(%error, "falling back to a default HTTP client");
-                        reqwest::Client::new()
-                    })
-            })
-            .clone()
     }
 }
 
@@ -80,17 +50,15 @@ impl EcsBackend {
 
 impl HookBackend for EcsBackend {
     fn facts(&self, event: &HookEvent) -> Result<Arc<dyn Facts>, EventError> {
-        Ok(Arc::new(EcsFacts::new(event, &self.clients)?))
+        Ok(Arc::new(EcsFacts::new(event, &self.adapters.clients)?))
     }
 
     fn build_plan(&self, spec: &StagePlanSpec, facts: &Arc<dyn Facts>) -> Plan {
-        // A fresh MetricData per invocation: checks register their queries as they are built.
-        let deps = CheckDeps::new(Arc::clone(facts), self.clients.clone(), self.http());
-        build_plan(spec, &deps)
+        self.adapters.build_plan(spec, facts)
     }
 
     fn config_reader(&self) -> &dyn ConfigReferenceReader {
-        &self.reader
+        &self.adapters.reader
     }
 }
 
@@ -102,7 +70,7 @@ pub struct InvocationBackend<'a> {
 
 impl HookBackend for InvocationBackend<'_> {
     fn facts(&self, event: &HookEvent) -> Result<Arc<dyn Facts>, EventError> {
-        let facts = EcsFacts::new(event, &self.backend.clients)?;
+        let facts = EcsFacts::new(event, &self.backend.adapters.clients)?;
         Ok(Arc::new(match &self.function_arn {
             Some(arn) => facts.with_function_arn(arn.clone()),
             None => facts,
@@ -214,7 +182,8 @@ mod tests {
             .behavior_version(BehaviorVersion::latest())
             .build();
         let mut backend = EcsBackend::new(&sdk_config);
-        backend.clients.ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&described, &listed]);
+        backend.adapters.clients.ecs =
+            mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&described, &listed]);
         backend
     }
 

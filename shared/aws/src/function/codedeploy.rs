@@ -5,7 +5,7 @@
 //! `GREENLIGHT_HOOK` naming its event. Clients are built once at cold start; the deployment is learned
 //! once per invocation and the facts once per judgement.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
@@ -22,49 +22,28 @@ use greenlight_core::protocol::codedeploy::LifecycleReporter;
 use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
-use crate::checks::CheckDeps;
-use crate::clients::AwsClients;
+use super::Adapters;
 use crate::codedeploy::handoff::SelfInvoker;
 use crate::codedeploy::reporter::SdkReporter;
-use crate::config_reader::AwsConfigReader;
 use crate::facts::codedeploy::discover_for_hook;
-use crate::plan::build_plan;
 
 /// The AWS side of the CodeDeploy hook function.
 pub struct CodeDeployAwsBackend {
-    clients: AwsClients,
-    reader: AwsConfigReader,
+    adapters: Adapters,
     reporter: SdkReporter,
     invoker: SelfInvoker,
-    http: OnceLock<reqwest::Client>,
 }
 
 impl CodeDeployAwsBackend {
     /// A backend whose clients come from `sdk_config`, handing off to `function_name`. Makes no
     /// network call.
     pub fn new(sdk_config: &SdkConfig, function_name: Option<String>) -> Self {
-        let clients = AwsClients::from_conf(sdk_config);
+        let adapters = Adapters::new(sdk_config);
         CodeDeployAwsBackend {
-            reader: AwsConfigReader::new(&clients),
-            reporter: SdkReporter::new(clients.codedeploy.clone()),
-            invoker: SelfInvoker::new(clients.lambda.clone(), function_name),
-            clients,
-            http: OnceLock::new(),
+            reporter: SdkReporter::new(adapters.clients.codedeploy.clone()),
+            invoker: SelfInvoker::new(adapters.clients.lambda.clone(), function_name),
+            adapters,
         }
-    }
-
-    fn http(&self) -> reqwest::Client {
-        self.http
-            .get_or_init(|| {
-                reqwest::Client::builder()
-                    .user_agent(concat!("greenlight/", env!("CARGO_PKG_VERSION")))
-                    .build()
-                    .unwrap_or_else(|error| {
-                        tracing::warn!(%error, "falling back to a default HTTP client");
-                        reqwest::Client::new()
-                    })
-            })
-            .clone()
     }
 }
 
@@ -73,16 +52,15 @@ impl CodeDeployBackend for CodeDeployAwsBackend {
         &'a self,
         deployment_id: &'a str,
     ) -> BackendFuture<'a, Result<Discovered, FactError>> {
-        Box::pin(discover_for_hook(&self.clients, deployment_id))
+        Box::pin(discover_for_hook(&self.adapters.clients, deployment_id))
     }
 
     fn build_plan(&self, spec: &StagePlanSpec, facts: &Arc<dyn Facts>) -> Plan {
-        let deps = CheckDeps::new(Arc::clone(facts), self.clients.clone(), self.http());
-        build_plan(spec, &deps)
+        self.adapters.build_plan(spec, facts)
     }
 
     fn config_reader(&self) -> &dyn ConfigReferenceReader {
-        &self.reader
+        &self.adapters.reader
     }
 
     fn reporter(&self) -> &dyn LifecycleReporter {
