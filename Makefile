@@ -2,16 +2,19 @@
 SHELL := /bin/bash
 CARGO ?= cargo
 
-.PHONY: test fmt-check lint doc unit docs help
+.PHONY: test fmt-check rust-version lint doc unit docs help
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed -E 's/:.*## /\t/'
 
-test: fmt-check lint doc unit ## formatting, lints, API docs and every test
+test: fmt-check rust-version lint doc unit ## formatting, lints, API docs and every test
 	@echo "make test: all green"
 
 fmt-check: ## cargo fmt --check
 	$(CARGO) fmt --all --check
+
+rust-version: ## the declared rust-version is one the locked dependencies and this toolchain can keep
+	@python3 tools/check_rust_version.py
 
 lint: ## clippy on every target, warnings are errors
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
