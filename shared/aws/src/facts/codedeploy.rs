@@ -888,7 +888,6 @@ impl Facts for CodeDeployFacts {
                     Ok(Arc::new(with_resolved_digests(&revision, &tasks)))
                 })
                 .await
-                .clone()
         })
     }
 
@@ -902,7 +901,6 @@ impl Facts for CodeDeployFacts {
                     }
                 })
                 .await
-                .clone()
         })
     }
 
@@ -912,16 +910,11 @@ impl Facts for CodeDeployFacts {
     }
 
     fn green_tasks(&self) -> FactFuture<'_, Arc<Vec<TaskFacts>>> {
-        Box::pin(async move {
-            self.green_tasks
-                .get(|| self.gather_green_tasks())
-                .await
-                .clone()
-        })
+        Box::pin(async move { self.green_tasks.get(|| self.gather_green_tasks()).await })
     }
 
     fn routing(&self) -> FactFuture<'_, Arc<RoutingFacts>> {
-        Box::pin(async move { self.routing.get(|| self.gather_routing()).await.clone() })
+        Box::pin(async move { self.routing.get(|| self.gather_routing()).await })
     }
 }
 
