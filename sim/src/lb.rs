@@ -43,7 +43,7 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio::time::Instant;
 
 use crate::endpoint::is_hop_by_hop;
-use crate::testing::REGION;
+use crate::local_aws::REGION;
 use crate::world::prng::Prng;
 use crate::world::{RequestRecord, World, WorldError};
 

@@ -9,7 +9,7 @@
 //!   each call to [`endpoint::Supplement`]s first: the place for what moto lacks and for faults;
 //! - [`lambda_host::LambdaHost`] runs a real function binary behind the Lambda Runtime API, and
 //!   records init time, latency and peak memory;
-//! - [`testing::LocalAws`] starts both and hands out the `SdkConfig` that reaches them;
+//! - [`local_aws::LocalAws`] starts both and hands out the `SdkConfig` that reaches them;
 //! - [`world::World`] holds what moto lacks (ECS deployment records, target health, ALB traffic,
 //!   faults) and answers for it; [`lb::LoadBalancerPlane`] moves real HTTP through moto's
 //!   listeners and rules to [`app::SampleApp`]s, with [`traffic::LoadGenerator`] as production load.
@@ -26,18 +26,19 @@ mod http_client;
 pub mod iam;
 pub mod lambda_host;
 pub mod lb;
+pub mod local_aws;
 pub mod moto;
+mod moto_client;
 pub mod report;
 pub mod scenario;
 pub mod service_connect;
 pub mod team_functions;
-pub mod testing;
 pub mod timeline;
 pub mod traffic;
 pub mod world;
 
 pub use endpoint::AwsEndpoint;
 pub use error::SimError;
+pub use local_aws::LocalAws;
 pub use moto::MotoServer;
-pub use testing::LocalAws;
 pub use world::World;

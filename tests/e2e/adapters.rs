@@ -41,7 +41,7 @@ use greenlight_core::facts::{
 use greenlight_core::outcome::Status;
 use greenlight_core::stage::StageKey;
 use greenlight_sim::LocalAws;
-use greenlight_sim::testing::{ACCOUNT_ID, REGION};
+use greenlight_sim::local_aws::{ACCOUNT_ID, REGION};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::moto::{MANIFEST, forward, local_aws};

@@ -20,7 +20,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
     TargetTypeEnum,
 };
 use greenlight_sim::LocalAws;
-use greenlight_sim::testing::ACCOUNT_ID;
+use greenlight_sim::local_aws::ACCOUNT_ID;
 
 pub(crate) async fn local_aws() -> LocalAws {
     LocalAws::on_shared_moto()

@@ -26,7 +26,7 @@ use greenlight_core::stage::StageKey;
 use greenlight_sim::LocalAws;
 use greenlight_sim::app::{AppBehaviour, SampleApp};
 use greenlight_sim::lb::LoadBalancerPlane;
-use greenlight_sim::testing::{ACCOUNT_ID, REGION};
+use greenlight_sim::local_aws::{ACCOUNT_ID, REGION};
 use greenlight_sim::world::{Fault, FaultRule, TargetHealthOverride, World};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

@@ -40,9 +40,6 @@ use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, LoadBalancerTypeEnum, ProtocolEnum, TargetDescription, TargetTypeEnum,
 };
-use bytes::Bytes;
-use http::{Method, Request};
-use http_body_util::Full;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -50,11 +47,11 @@ use tokio::time::Instant;
 use super::ecs::DriverError;
 use super::{HookInvoker, Stage};
 use crate::codedeploy::{CodeDeploySim, SimDeployment};
-use crate::http_client::{exchange, loopback_client};
 use crate::iam::EngineRole;
 use crate::lambda_host::LambdaHost;
 use crate::lb::LoadBalancerPlane;
-use crate::testing::{LocalAws, REGION};
+use crate::local_aws::{LocalAws, REGION};
+use crate::moto_client::Moto;
 use crate::timeline::{Timeline, TimelineEvent, parse_invocation_logs};
 use crate::world::World;
 
@@ -218,7 +215,7 @@ pub struct CodeDeployStack {
     pub container: String,
     subnets: Vec<String>,
     port: u16,
-    moto: MotoJson,
+    moto: Moto,
     elb: aws_sdk_elasticloadbalancingv2::Client,
     green_tasks: Mutex<Vec<(String, String)>>,
     green_task_set: Mutex<Option<String>>,
@@ -300,7 +297,7 @@ impl CodeDeployStack {
             ));
         }
         let config = moto_config(aws.moto().endpoint_url());
-        let moto = MotoJson::new(aws.moto().endpoint_url());
+        let moto = Moto::new(aws.moto().endpoint_url());
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&config);
         let name = &spec.name;
 
@@ -826,147 +823,6 @@ fn appspec_yaml(
         }
     }
     yaml
-}
-
-/// moto, called directly with AWS's JSON and Query protocols (moto reads the service from the
-/// credential scope and does not check signatures).
-#[derive(Clone)]
-struct MotoJson {
-    url: String,
-    client: crate::http_client::LoopbackClient,
-}
-
-impl std::fmt::Debug for MotoJson {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MotoJson").field("url", &self.url).finish()
-    }
-}
-
-impl MotoJson {
-    fn new(url: &str) -> Self {
-        MotoJson {
-            url: format!("{}/", url.trim_end_matches('/')),
-            client: loopback_client(),
-        }
-    }
-
-    async fn send(
-        &self,
-        action: &str,
-        service: &str,
-        content_type: &str,
-        target: Option<String>,
-        body: String,
-    ) -> Result<Bytes, DriverError> {
-        let mut request = Request::builder()
-            .method(Method::POST)
-            .uri(&self.url)
-            .header("content-type", content_type)
-            .header(
-                "authorization",
-                format!(
-                    "AWS4-HMAC-SHA256 Credential=AKIDLOCALTEST/20260101/{REGION}/{service}/aws4_request, \
-                     SignedHeaders=host, Signature=0"
-                ),
-            );
-        if let Some(target) = target {
-            request = request.header("x-amz-target", target);
-        }
-        let request = request
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|error| DriverError::new(action, error.to_string()))?;
-        let answer = exchange(&self.client, request)
-            .await
-            .map_err(|error| DriverError::new(action, error.to_string()))?;
-        if answer.status.is_success() {
-            Ok(answer.body)
-        } else {
-            Err(DriverError::new(
-                action,
-                format!(
-                    "moto answered {}: {}",
-                    answer.status,
-                    String::from_utf8_lossy(&answer.body)
-                ),
-            ))
-        }
-    }
-
-    async fn json(
-        &self,
-        service: &str,
-        target: &str,
-        version: &str,
-        operation: &str,
-        body: Value,
-    ) -> Result<Value, DriverError> {
-        let action = format!("{service}:{operation}");
-        let answer = self
-            .send(
-                &action,
-                service,
-                &format!("application/x-amz-json-{version}"),
-                Some(format!("{target}.{operation}")),
-                body.to_string(),
-            )
-            .await?;
-        if answer.iter().all(u8::is_ascii_whitespace) {
-            return Ok(json!({}));
-        }
-        serde_json::from_slice(&answer).map_err(|error| {
-            DriverError::new(
-                &action,
-                format!("not JSON ({error}): {}", String::from_utf8_lossy(&answer)),
-            )
-        })
-    }
-
-    async fn ecs(&self, operation: &str, body: Value) -> Result<Value, DriverError> {
-        self.json(
-            "ecs",
-            "AmazonEC2ContainerServiceV20141113",
-            "1.1",
-            operation,
-            body,
-        )
-        .await
-    }
-
-    async fn cloudwatch(&self, operation: &str, body: Value) -> Result<Value, DriverError> {
-        self.json(
-            "monitoring",
-            "GraniteServiceVersion20100801",
-            "1.0",
-            operation,
-            body,
-        )
-        .await
-    }
-
-    /// Fargate tasks get an ENI only in a VPC with DNS hostnames on.
-    async fn enable_dns_hostnames(&self, vpc_id: &str) -> Result<(), DriverError> {
-        self.send(
-            "ec2:ModifyVpcAttribute",
-            "ec2",
-            "application/x-www-form-urlencoded",
-            None,
-            format!(
-                "Action=ModifyVpcAttribute&Version=2016-11-15&VpcId={vpc_id}&EnableDnsHostnames.Value=true"
-            ),
-        )
-        .await
-        .map(|_| ())
-    }
-
-    /// Sets an alarm's state, as CloudWatch would on evaluating it.
-    async fn set_alarm_state(&self, alarm: &str, state: &str) -> Result<(), DriverError> {
-        self.cloudwatch(
-            "SetAlarmState",
-            json!({ "AlarmName": alarm, "StateValue": state, "StateReason": "set by the rehearsal" }),
-        )
-        .await
-        .map(|_| ())
-    }
 }
 
 fn text(value: &Value, action: &str) -> Result<String, DriverError> {

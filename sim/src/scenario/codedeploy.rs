@@ -36,7 +36,7 @@ use crate::endpoint::AwsEndpoint;
 use crate::iam::EngineRole;
 use crate::lambda_host::{FunctionSpec, LambdaHost};
 use crate::lb::LoadBalancerPlane;
-use crate::testing::LocalAws;
+use crate::local_aws::LocalAws;
 use crate::timeline::{SimReport, Subject};
 use crate::world::{World, function_name};
 

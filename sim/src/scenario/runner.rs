@@ -15,7 +15,7 @@ use crate::endpoint::AwsEndpoint;
 use crate::iam::{EngineRole, Iam};
 use crate::lambda_host::{FunctionSpec, InvocationResult, LambdaHost, workspace_binary};
 use crate::lb::LoadBalancerPlane;
-use crate::testing::LocalAws;
+use crate::local_aws::LocalAws;
 use crate::timeline::{ExpectationResult, SimReport, Subject, Timeline, TimelineEvent};
 use crate::traffic::{LoadGenerator, LoadSummary};
 use crate::world::{Fault, FaultRule, World};

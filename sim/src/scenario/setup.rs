@@ -15,8 +15,6 @@ use elb::types::{
     Action, ActionTypeEnum, ForwardActionConfig, LoadBalancerTypeEnum, PathPatternConditionConfig,
     ProtocolEnum, RuleCondition, TargetDescription, TargetGroupTuple, TargetTypeEnum,
 };
-use http::{Method, Request};
-use http_body_util::Full;
 use serde_json::{Value, json};
 
 use super::format::{AppSpec, DigestResolved, RevisionSpec, Scenario, Strategy, Topology};
@@ -24,157 +22,13 @@ use crate::app::{AppBehaviour, LatencyProfile, SampleApp};
 use crate::driver::Moment;
 use crate::driver::ecs::{DeploymentIds, DeploymentWorld, DriverError, Listener};
 use crate::endpoint::{AwsEndpoint, Call, Supplement, SupplementFuture, Upstream};
-use crate::http_client::{LoopbackClient, exchange, loopback_client};
 use crate::lb::LoadBalancerPlane;
+use crate::local_aws::{ACCOUNT_ID, LocalAws, REGION};
+use crate::moto_client::Moto;
 use crate::service_connect::{
     DEFAULT_TEST_HEADER as SERVICE_CONNECT_TEST_HEADER, ServiceConnectClient,
 };
-use crate::testing::{ACCOUNT_ID, LocalAws, REGION};
 use crate::world::{TargetHealthOverride, World};
-
-const ECS_TARGET: &str = "AmazonEC2ContainerServiceV20141113";
-const ECR_TARGET: &str = "AmazonEC2ContainerRegistry_V20150921";
-const CLOUDWATCH_TARGET: &str = "GraniteServiceVersion20100801";
-
-/// moto, called directly with AWS's JSON protocols.
-#[derive(Clone)]
-pub(crate) struct Moto {
-    url: String,
-    client: LoopbackClient,
-}
-
-impl Moto {
-    pub(crate) fn new(url: &str) -> Self {
-        Moto {
-            url: url.trim_end_matches('/').to_owned(),
-            client: loopback_client(),
-        }
-    }
-
-    /// One JSON-protocol call; moto reads the service from the credential scope.
-    async fn call(
-        &self,
-        service: &str,
-        target: &str,
-        json_version: &str,
-        operation: &str,
-        body: Value,
-    ) -> Result<Value, DriverError> {
-        let action = format!("{service}:{operation}");
-        let url = format!("{}/", self.url);
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri(&url)
-            .header(
-                "content-type",
-                format!("application/x-amz-json-{json_version}"),
-            )
-            .header("x-amz-target", format!("{target}.{operation}"))
-            .header(
-                "authorization",
-                format!(
-                    "AWS4-HMAC-SHA256 Credential=AKIDLOCALTEST/20260101/{REGION}/{service}/aws4_request, \
-                     SignedHeaders=host, Signature=0"
-                ),
-            )
-            .body(Full::new(Bytes::from(body.to_string())))
-            .map_err(|error| DriverError::new(&action, error.to_string()))?;
-        let answer = exchange(&self.client, request)
-            .await
-            .map_err(|error| DriverError::new(&action, error.to_string()))?;
-        let text = String::from_utf8_lossy(&answer.body);
-        if !answer.status.is_success() {
-            return Err(DriverError::new(
-                &action,
-                format!("moto answered {}: {text}", answer.status),
-            ));
-        }
-        if text.trim().is_empty() {
-            return Ok(json!({}));
-        }
-        serde_json::from_str(&text)
-            .map_err(|error| DriverError::new(&action, format!("not JSON ({error}): {text}")))
-    }
-
-    async fn ecs(&self, operation: &str, body: Value) -> Result<Value, DriverError> {
-        self.call("ecs", ECS_TARGET, "1.1", operation, body).await
-    }
-
-    async fn ecr(&self, operation: &str, body: Value) -> Result<Value, DriverError> {
-        self.call("ecr", ECR_TARGET, "1.1", operation, body).await
-    }
-
-    pub(crate) async fn cloudwatch(
-        &self,
-        operation: &str,
-        body: Value,
-    ) -> Result<Value, DriverError> {
-        self.call("monitoring", CLOUDWATCH_TARGET, "1.0", operation, body)
-            .await
-    }
-
-    /// One EC2 Query call.
-    async fn ec2(&self, action: &str, params: &str) -> Result<(), DriverError> {
-        let what = format!("ec2:{action}");
-        let url = format!("{}/", self.url);
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri(&url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header(
-                "authorization",
-                format!(
-                    "AWS4-HMAC-SHA256 Credential=AKIDLOCALTEST/20260101/{REGION}/ec2/aws4_request, \
-                     SignedHeaders=host, Signature=0"
-                ),
-            )
-            .body(Full::new(Bytes::from(format!(
-                "Action={action}&Version=2016-11-15&{params}"
-            ))))
-            .map_err(|error| DriverError::new(&what, error.to_string()))?;
-        let answer = exchange(&self.client, request)
-            .await
-            .map_err(|error| DriverError::new(&what, error.to_string()))?;
-        if answer.status.is_success() {
-            Ok(())
-        } else {
-            Err(DriverError::new(
-                &what,
-                format!(
-                    "moto answered {}: {}",
-                    answer.status,
-                    String::from_utf8_lossy(&answer.body)
-                ),
-            ))
-        }
-    }
-
-    /// moto's own API (`/moto-api/...`).
-    async fn moto_api(&self, path: &str, body: Value) -> Result<(), DriverError> {
-        let url = format!("{}{path}", self.url);
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri(&url)
-            .header("content-type", "application/json")
-            .body(Full::new(Bytes::from(body.to_string())))
-            .map_err(|error| DriverError::new(path, error.to_string()))?;
-        let answer = exchange(&self.client, request)
-            .await
-            .map_err(|error| DriverError::new(path, error.to_string()))?;
-        if answer.status.is_success() {
-            Ok(())
-        } else {
-            Err(DriverError::new(
-                path,
-                format!(
-                    "moto answered {}: {}",
-                    answer.status,
-                    String::from_utf8_lossy(&answer.body)
-                ),
-            ))
-        }
-    }
-}
 
 /// The digests ECS reports for running containers, which moto leaves out of `DescribeTasks`: by
 /// task definition and container, and per task where a scenario makes one task run another digest.

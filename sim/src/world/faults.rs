@@ -17,7 +17,7 @@ use super::prng::Prng;
 use super::query::{ErrorCodes, error_reply, field, form_fields, json_body};
 use super::{World, WorldError};
 use crate::endpoint::{Call, Protocol, Reply, Supplement, SupplementFuture, Upstream};
-use crate::testing::ACCOUNT_ID;
+use crate::local_aws::ACCOUNT_ID;
 
 /// The seed of a new plan's generator.
 const DEFAULT_SEED: u64 = 0x0067_7265_656E_6C69;

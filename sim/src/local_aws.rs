@@ -1,4 +1,5 @@
-//! Starting moto and the endpoint for a test, and the SDK configuration that reaches them.
+//! The local AWS: moto and the endpoint in front of it started together, and the SDK configuration
+//! that reaches them (for the rehearsals, the tests and the benchmarks alike).
 
 use std::sync::Arc;
 use std::time::Duration;
