@@ -427,26 +427,17 @@ async fn expiring_before_next_judgement(
     ))
 }
 
-/// The answer for a decision taken before any check ran ([`verdict`]'s rules): SUCCEEDED or
-/// FAILED (a rule that waits carries state, so it goes through [`wait_then_fail`]).
+/// The answer for a decision taken before any check ran ([`verdict`]'s rules): SUCCEEDED, or
+/// else FAILED. A rule that waits carries state, so it goes through [`wait_then_fail`] instead.
 fn answer(decision: Decision) -> HookAnswer {
-    match decision.status {
-        VerdictStatus::Failed => failed(decision.code, decision.message),
-        status => {
-            tracing::info!(reason = decision.code.code, message = %bounded(&decision.message, MAX_VERDICT_MESSAGE_CHARS), "greenlight verdict");
-            let response = match (status, decision.callback_delay) {
-                (VerdictStatus::Succeeded, _) => HookResponse::succeeded(),
-                (_, delay) => HookResponse::in_progress(
-                    u32::try_from(delay.unwrap_or(DEFAULT_CALLBACK_DELAY).as_secs())
-                        .unwrap_or(u32::MAX),
-                ),
-            };
-            HookAnswer {
-                response,
-                code: decision.code,
-                message: decision.message,
-            }
-        }
+    if decision.status != VerdictStatus::Succeeded {
+        return failed(decision.code, decision.message);
+    }
+    tracing::info!(reason = decision.code.code, message = %bounded(&decision.message, MAX_VERDICT_MESSAGE_CHARS), "greenlight verdict");
+    HookAnswer {
+        response: HookResponse::succeeded(),
+        code: decision.code,
+        message: decision.message,
     }
 }
 

@@ -31,6 +31,7 @@ use greenlight_core::facts::{
 };
 
 use super::Memo;
+use super::elb::load_balancer_dns;
 use super::tasks::task_from;
 use crate::clients::AwsClients;
 use crate::error::classify;
@@ -703,9 +704,11 @@ impl CodeDeployFacts {
         let test = find(&discovery.test_listener)?;
         let test_endpoint = match test {
             Some(listener) => {
-                let dns = self
-                    .load_balancer_dns(listener.load_balancer_arn().unwrap_or_default())
-                    .await?;
+                let dns = load_balancer_dns(
+                    &self.elbv2,
+                    listener.load_balancer_arn().unwrap_or_default(),
+                )
+                .await?;
                 let scheme = if matches!(
                     listener.protocol(),
                     Some(ProtocolEnum::Https | ProtocolEnum::Tls)
@@ -739,35 +742,6 @@ impl CodeDeployFacts {
             test_rule: test.map(listener_rule),
             test_endpoint,
         }))
-    }
-
-    async fn load_balancer_dns(&self, arn: &str) -> Result<String, FactError> {
-        const ACTION: &str = "elasticloadbalancing:DescribeLoadBalancers";
-        let output = self
-            .elbv2
-            .describe_load_balancers()
-            .load_balancer_arns(arn)
-            .send()
-            .await
-            .map_err(|error| {
-                classify(
-                    &error,
-                    ACTION,
-                    arn,
-                    &[("LoadBalancerNotFound", "load balancer")],
-                )
-            })?;
-        output
-            .load_balancers()
-            .iter()
-            .find(|lb| lb.load_balancer_arn() == Some(arn))
-            .and_then(|lb| lb.dns_name())
-            .filter(|dns| !dns.is_empty())
-            .map(str::to_owned)
-            .ok_or_else(|| FactError::NotFound {
-                what: "load balancer".to_owned(),
-                resource: arn.to_owned(),
-            })
     }
 }
 

@@ -5,7 +5,8 @@
 //!   `DescribeServiceRevisions`, the tasks and the load balancer;
 //! - [`codedeploy`]: CodeDeploy's ECS blue/green deployments, learned from CodeDeploy (the deployment,
 //!   its group and target) and ECS (the service, its task sets and their task definitions);
-//! - `tasks`: a described task made into facts, the same for both;
+//! - `tasks` and `elb`: a described task made into facts, and the load balancer's DNS name,
+//!   the same for both;
 //! - `Memo`: each fact gathered at most once per invocation, errors included.
 //!
 //! Every fact of either provider needs the same checks' IAM (the core's
@@ -14,6 +15,7 @@
 
 pub mod codedeploy;
 pub mod ecs;
+mod elb;
 mod tasks;
 
 use std::future::Future;

@@ -1,50 +1,6 @@
 //! Green's tasks: listed, described in batches and told apart from blue's.
 
 use super::*;
-// -------------------------------------------------------------------------------------------------
-// Green's tasks
-// -------------------------------------------------------------------------------------------------
-
-/// The listener rules `arns`, in that order, with one `DescribeRules` call (none for no ARN). A rule
-/// that does not come back is [`FactError::NotFound`], naming it.
-pub async fn describe_listener_rules(
-    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
-    arns: &[String],
-) -> Result<Vec<ListenerRuleFacts>, FactError> {
-    const ACTION: &str = "elasticloadbalancing:DescribeRules";
-    if arns.is_empty() {
-        return Ok(Vec::new());
-    }
-    let output = elbv2
-        .describe_rules()
-        .set_rule_arns(Some(arns.to_vec()))
-        .send()
-        .await
-        .map_err(|error| {
-            classify(
-                &error,
-                ACTION,
-                &arns.join(", "),
-                &[("RuleNotFound", "listener rule")],
-            )
-        })?;
-    let mut rules = Vec::with_capacity(arns.len());
-    for arn in arns {
-        let Some(rule) = output
-            .rules()
-            .iter()
-            .find(|rule| rule.rule_arn() == Some(arn.as_str()))
-        else {
-            return Err(FactError::NotFound {
-                what: "listener rule".to_owned(),
-                resource: arn.clone(),
-            });
-        };
-        rules.push(rule_facts(rule, arn)?);
-    }
-    Ok(rules)
-}
-
 /// What tells green's tasks from the other tasks of the service.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GreenTaskIdentity {

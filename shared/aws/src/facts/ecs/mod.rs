@@ -51,6 +51,7 @@ use greenlight_core::protocol::ecs::{EventError, HookEvent, TrafficMap};
 use tokio::sync::OnceCell;
 
 use super::Memo;
+use super::elb::load_balancer_dns;
 use super::tasks::task_from;
 use crate::clients::AwsClients;
 use crate::error::classify;
@@ -61,8 +62,7 @@ mod shapes;
 mod tests;
 
 pub use green_tasks::{
-    BlueTaskIdentity, GreenTaskIdentity, describe_listener_rules, gather_green_tasks,
-    select_green_tasks,
+    BlueTaskIdentity, GreenTaskIdentity, gather_green_tasks, select_green_tasks,
 };
 use shapes::*;
 
@@ -619,36 +619,51 @@ impl EcsFacts {
     }
 
     async fn describe_load_balancer(&self, arn: Option<&str>) -> Result<Option<String>, FactError> {
-        const ACTION: &str = "elasticloadbalancing:DescribeLoadBalancers";
-        let Some(arn) = arn else { return Ok(None) };
-        let output = self
-            .elbv2
-            .describe_load_balancers()
-            .load_balancer_arns(arn)
-            .send()
-            .await
-            .map_err(|error| {
-                classify(
-                    &error,
-                    ACTION,
-                    arn,
-                    &[("LoadBalancerNotFound", "load balancer")],
-                )
-            })?;
-        let dns = output
-            .load_balancers()
-            .iter()
-            .find(|lb| lb.load_balancer_arn() == Some(arn))
-            .and_then(|lb| lb.dns_name())
-            .filter(|dns| !dns.is_empty());
-        match dns {
-            Some(dns) => Ok(Some(dns.to_owned())),
-            None => Err(FactError::NotFound {
-                what: "load balancer".to_owned(),
-                resource: arn.to_owned(),
-            }),
+        match arn {
+            Some(arn) => load_balancer_dns(&self.elbv2, arn).await.map(Some),
+            None => Ok(None),
         }
     }
+}
+
+/// The listener rules `arns`, in that order, with one `DescribeRules` call (none for no ARN). A rule
+/// that does not come back is [`FactError::NotFound`], naming it.
+pub async fn describe_listener_rules(
+    elbv2: &aws_sdk_elasticloadbalancingv2::Client,
+    arns: &[String],
+) -> Result<Vec<ListenerRuleFacts>, FactError> {
+    const ACTION: &str = "elasticloadbalancing:DescribeRules";
+    if arns.is_empty() {
+        return Ok(Vec::new());
+    }
+    let output = elbv2
+        .describe_rules()
+        .set_rule_arns(Some(arns.to_vec()))
+        .send()
+        .await
+        .map_err(|error| {
+            classify(
+                &error,
+                ACTION,
+                &arns.join(", "),
+                &[("RuleNotFound", "listener rule")],
+            )
+        })?;
+    let mut rules = Vec::with_capacity(arns.len());
+    for arn in arns {
+        let Some(rule) = output
+            .rules()
+            .iter()
+            .find(|rule| rule.rule_arn() == Some(arn.as_str()))
+        else {
+            return Err(FactError::NotFound {
+                what: "listener rule".to_owned(),
+                resource: arn.clone(),
+            });
+        };
+        rules.push(rule_facts(rule, arn)?);
+    }
+    Ok(rules)
 }
 
 impl Facts for EcsFacts {
