@@ -71,6 +71,14 @@
 //! divides each minute's increment by `1 + 2c·π_j(1 − π_j)·E_j` (E_j the minute's errors), the
 //! variance inflation of the conditional count; when a minute's factor exceeds
 //! [`MAX_DISPERSION_FACTOR`] the data is too noisy to claim α and the caller says so.
+//!
+//! A few minutes of binomial noise can look bursty by chance, above all a short partial minute
+//! (the first of a service's history) with a handful of errors. So `c` is estimated with each
+//! minute weighted by its expected errors squared (a small minute moves it little), and it is
+//! applied only when Pearson's χ² over blue's minutes shows overdispersion beyond chance
+//! ([`DISPERSION_SIGNIFICANCE`]); otherwise the minutes are taken as binomial, as they look.
+
+use statrs::distribution::{ChiSquared, ContinuousCDF};
 
 /// Grid points per doubling of the ratio.
 const STEPS_PER_DOUBLING: i32 = 8;
@@ -92,6 +100,10 @@ const PASS_ALTERNATIVES: [f64; 3] = [0.75, 0.5, 0.25];
 
 /// Above this variance inflation a minute is too noisy for the stated α.
 pub const MAX_DISPERSION_FACTOR: f64 = 3.0;
+
+/// Blue's minutes are taken as overdispersed only when binomial noise would show a χ² as large
+/// as theirs less often than this.
+pub const DISPERSION_SIGNIFICANCE: f64 = 0.01;
 
 /// Both sides' counts in one minute (or, against a baseline before the shift, green's minute and
 /// the blue minute paired with it).
@@ -285,34 +297,71 @@ pub fn smallest_ruled_out(p_true: f64, requests: f64, beta: f64) -> Option<f64> 
     Some(high)
 }
 
-/// Blue's extra-binomial variance from its own minutes `(requests, errors)`: the squared
-/// coefficient of variation of the per-minute error rate beyond binomial noise (method of
-/// moments), 0 when binomial noise explains it all or there is too little to tell.
-pub fn dispersion(minutes: &[(f64, f64)]) -> f64 {
+/// Blue's extra-binomial variance, estimated from its own minutes, and whether the minutes
+/// show it beyond chance.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Dispersion {
+    /// The squared coefficient of variation of the per-minute rate beyond binomial noise
+    /// (method of moments, each minute weighted by its expected count squared); 0 when binomial
+    /// noise explains it all or there is too little to tell.
+    pub estimate: f64,
+    /// How often binomial minutes would show a Pearson χ² as large as these (`None` with fewer
+    /// than three minutes or no errors: nothing to test).
+    pub p_value: Option<f64>,
+    /// The minutes it was estimated from.
+    pub minutes: usize,
+}
+
+impl Dispersion {
+    /// The extra variance the test applies: the estimate when the minutes show overdispersion
+    /// beyond chance ([`DISPERSION_SIGNIFICANCE`]), else 0 (binomial, as they look).
+    pub fn applied(&self) -> f64 {
+        match self.p_value {
+            Some(p) if p < DISPERSION_SIGNIFICANCE => self.estimate,
+            _ => 0.0,
+        }
+    }
+}
+
+/// Blue's dispersion from its own minutes `(requests, errors)`.
+pub fn dispersion(minutes: &[(f64, f64)]) -> Dispersion {
     let used: Vec<(f64, f64)> = minutes
         .iter()
         .copied()
         .filter(|(requests, _)| *requests > 0.0)
         .collect();
-    if used.len() < 3 {
-        return 0.0;
-    }
     let (requests, errors) = used
         .iter()
         .fold((0.0, 0.0), |(n, e), (rn, re)| (n + rn, e + re));
-    let rate = errors / requests;
-    if rate <= 0.0 {
-        return 0.0;
+    let rate = if requests > 0.0 {
+        errors / requests
+    } else {
+        0.0
+    };
+    if used.len() < 3 || rate <= 0.0 || rate >= 1.0 {
+        return Dispersion {
+            minutes: used.len(),
+            ..Dispersion::default()
+        };
     }
-    let excess: f64 = used
-        .iter()
-        .map(|(n, e)| {
-            let expected = n * rate;
-            ((e - expected).powi(2) - expected * (1.0 - rate)) / expected.powi(2)
-        })
-        .sum::<f64>()
-        / used.len() as f64;
-    excess.max(0.0)
+    let (mut excess, mut weight, mut chi_square) = (0.0, 0.0, 0.0);
+    for (n, e) in &used {
+        let expected = n * rate;
+        let binomial_variance = expected * (1.0 - rate);
+        excess += (e - expected).powi(2) - binomial_variance;
+        weight += expected.powi(2);
+        chi_square += (e - expected).powi(2) / binomial_variance;
+    }
+    // One degree of freedom goes to the pooled rate.
+    let freedom = (used.len() - 1) as f64;
+    let p_value = ChiSquared::new(freedom)
+        .map(|distribution| distribution.sf(chi_square))
+        .ok();
+    Dispersion {
+        estimate: (excess / weight).max(0.0),
+        p_value,
+        minutes: used.len(),
+    }
 }
 
 #[cfg(test)]
@@ -400,12 +449,53 @@ mod tests {
         let steady: Vec<(f64, f64)> = (0..30)
             .map(|i| (1000.0, 10.0 + f64::from(i % 3) - 1.0))
             .collect();
-        assert_eq!(dispersion(&steady), 0.0);
+        assert_eq!(dispersion(&steady).estimate, 0.0);
+        assert_eq!(dispersion(&steady).applied(), 0.0);
         let bursty: Vec<(f64, f64)> = (0..30)
             .map(|i| (1000.0, if i % 5 == 0 { 50.0 } else { 0.0 }))
             .collect();
-        assert!(dispersion(&bursty) > 1.0, "{}", dispersion(&bursty));
-        assert_eq!(dispersion(&[(100.0, 1.0)]), 0.0);
+        let bursts = dispersion(&bursty);
+        assert!(bursts.estimate > 1.0, "{bursts:?}");
+        assert!(bursts.p_value.is_some_and(|p| p < 1e-6), "{bursts:?}");
+        assert_eq!(bursts.applied(), bursts.estimate);
+        assert_eq!(
+            dispersion(&[(100.0, 1.0)]),
+            Dispersion {
+                minutes: 1,
+                ..Dispersion::default()
+            }
+        );
+    }
+
+    #[test]
+    fn a_small_partial_minute_by_chance_is_not_called_bursts() {
+        // Three minutes of a 3% service, the first only 100 requests: 7 errors where 3 were
+        // expected moved the unweighted estimate to about 0.4; weighted, it barely moves, and
+        // χ² shows nothing beyond chance.
+        let minutes = [(100.0, 7.0), (3600.0, 108.0), (700.0, 21.0)];
+        let found = dispersion(&minutes);
+        assert!(found.estimate < 0.01, "{found:?}");
+        assert!(
+            found.p_value.is_some_and(|p| p > DISPERSION_SIGNIFICANCE),
+            "{found:?}"
+        );
+        assert_eq!(found.applied(), 0.0);
+    }
+
+    #[test]
+    fn overdispersion_is_applied_only_beyond_chance() {
+        // Three minutes of 1,000 requests; the middle one's errors set Pearson's χ² (2 degrees
+        // of freedom, 1% point 9.21): 45 against 30 and 30 gives 4.4, 60 gives 15.6.
+        let middle = |errors: f64| dispersion(&[(1000.0, 30.0), (1000.0, errors), (1000.0, 30.0)]);
+        let mild = middle(45.0);
+        assert!(
+            mild.estimate > 0.0 && mild.p_value.is_some_and(|p| p > 0.05),
+            "{mild:?}"
+        );
+        assert_eq!(mild.applied(), 0.0);
+        let strong = middle(60.0);
+        assert!(strong.p_value.is_some_and(|p| p < 0.001), "{strong:?}");
+        assert!(strong.applied() > 0.0);
     }
 
     #[test]

@@ -48,7 +48,7 @@ use crate::checks::metric::{MetricWindow, minute_floor, whole_count};
 use crate::checks::{CompareParams, MaxIncrease, OnUnderpowered};
 use crate::outcome::{Evidence, Outcome};
 use crate::stats::sequential::{
-    MAX_DISPERSION_FACTOR, MinuteCounts, RatioEvidence, dispersion, log_below,
+    Dispersion, MAX_DISPERSION_FACTOR, MinuteCounts, RatioEvidence, dispersion, log_below,
     requests_to_rule_out, smallest_ruled_out,
 };
 
@@ -304,6 +304,14 @@ fn sequence(observed: &ErrorRateObservation, dispersion: f64) -> Sequence {
     result
 }
 
+fn dispersion_p_text(dispersion: &Dispersion) -> String {
+    match dispersion.p_value {
+        Some(p) if p < 1e-4 => "< 0.0001".to_owned(),
+        Some(p) => trimmed(p, 4),
+        None => "untested".to_owned(),
+    }
+}
+
 fn ratio_text(value: f64) -> String {
     if value.is_finite() {
         format!("{}×", trimmed(value, 2))
@@ -478,7 +486,7 @@ pub fn judge_measure(
         .map(|m| (m.blue.requests, m.blue.errors))
         .collect();
     let dispersion = dispersion(&blue_history);
-    let sequence = sequence(observed, dispersion);
+    let sequence = sequence(observed, dispersion.applied());
     let log_worse = sequence.evidence.log_mixture(smallest_ratio);
     let log_within = log_below(green.errors, green.requests, allowed);
     let interval = sequence.evidence.interval(alpha);
@@ -525,7 +533,10 @@ pub fn judge_measure(
             "minutes_concurrent": sequence.concurrent,
             "minutes_paired_before_shift": sequence.paired,
             "minutes_carried_from_earlier_steps": sequence.carried,
-            "dispersion": rounded(dispersion, 4),
+            "dispersion": rounded(dispersion.applied(), 4),
+            "dispersion_estimate": rounded(dispersion.estimate, 4),
+            "dispersion_p_value": dispersion.p_value.map(|p| rounded(p, 6)),
+            "dispersion_minutes": dispersion.minutes,
             "could_rule_out_increase_pp": could_rule_out.map(|rate| rounded((rate - blue_rate) * 100.0, 3)),
             "settled_through": humantime::format_rfc3339_seconds(observed.window.end).to_string(),
         }),
@@ -568,9 +579,11 @@ pub fn judge_measure(
         return with_evidence(Outcome::inconclusive(
             &COMPARE_TOO_NOISY,
             format!(
-                "blue's {} come in bursts (dispersion {}; a minute's evidence would be inflated {}×, more than {}×): too noisy to claim {confidence}: {summary}",
+                "blue's {} come in bursts (dispersion {} over {} minutes, p = {}; a minute's evidence would be inflated {}×, more than {}×): too noisy to claim {confidence}: {summary}",
                 measure.events,
-                trimmed(dispersion, 3),
+                trimmed(dispersion.estimate, 3),
+                dispersion.minutes,
+                dispersion_p_text(&dispersion),
                 trimmed(sequence.evidence.max_factor, 1),
                 trimmed(MAX_DISPERSION_FACTOR, 0)
             ),
