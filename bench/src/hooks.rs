@@ -20,8 +20,10 @@ use greenlight_sim::lambda_host::{FunctionSpec, Invocation, InvocationResult, La
 use greenlight_sim::lb::LoadBalancerPlane;
 use greenlight_sim::local_aws::LocalAws;
 use greenlight_sim::scenario::Scenario;
-use greenlight_sim::scenario::setup::{self, RehearsalWorld, TaskDigestSupplement, TaskDigests};
+use greenlight_sim::scenario::rehearsal::RehearsalWorld;
+use greenlight_sim::stack::ecs as stack;
 use greenlight_sim::world::{Fault, FaultRule, World};
+use greenlight_sim::world::{TaskDigestSupplement, TaskDigests};
 use serde::Serialize;
 use serde_json::{Value, json};
 
@@ -250,7 +252,7 @@ fn deployment_record(
             "requestedTestTrafficWeight": green_weights.0,
             "requestedProductionTrafficWeight": green_weights.1,
         },
-        "deploymentConfiguration": setup::deployment_configuration(scenario),
+        "deploymentConfiguration": stack::deployment_configuration(scenario),
         "alarms": {
             "status": "MONITORING",
             "alarmNames": scenario.world.deployment_alarms,
@@ -356,7 +358,7 @@ pub async fn run(options: &HookOptions) -> Result<HookResults, String> {
     let green_app = SampleApp::start(AppBehaviour::version("green"))
         .await
         .map_err(|error| format!("cannot start green's app: {error}"))?;
-    let stack = setup::build(&scenario, &aws, &world, &plane, &digests)
+    let stack = stack::build(&scenario, &aws, &world, &plane, &digests)
         .await
         .map_err(|error| format!("setting up the benchmark world failed: {error}"))?;
     let rehearsal = RehearsalWorld::new(

@@ -32,6 +32,7 @@ mod moto_client;
 pub mod report;
 pub mod scenario;
 pub mod service_connect;
+pub mod stack;
 pub mod team_functions;
 pub mod timeline;
 pub mod traffic;

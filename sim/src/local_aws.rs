@@ -9,15 +9,13 @@ use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_credential_types::provider::SharedCredentialsProvider;
-use bytes::Bytes;
-use http::{Method, Request};
-use http_body_util::Full;
 use tokio::sync::OnceCell;
 
 use crate::endpoint::AwsEndpoint;
 use crate::error::SimError;
-use crate::http_client::{exchange, loopback_client};
 use crate::moto::MotoServer;
+use crate::moto_client::Moto;
+pub use crate::moto_client::Network;
 use crate::world::World;
 
 /// The region everything local lives in.
@@ -159,128 +157,21 @@ impl LocalAws {
         ]
     }
 
-    /// Creates a VPC with one subnet per `(availability zone, CIDR)`, through the endpoint, with
-    /// EC2's Query protocol (an ALB needs real subnets; this spares tests the EC2 SDK).
+    /// Creates a VPC with one subnet per `(availability zone, CIDR)` in moto (an ALB needs real
+    /// subnets), with the rehearsal's one moto client.
     pub async fn create_network(
         &self,
         vpc_cidr: &str,
         subnets: &[(&str, &str)],
     ) -> Result<Network, SimError> {
-        let vpc = self
-            .ec2("CreateVpc", &[("CidrBlock", vpc_cidr)])
+        Moto::new(self.moto().endpoint_url())
+            .create_network(vpc_cidr, subnets)
             .await
-            .and_then(|xml| xml_text(&xml, "vpcId", "CreateVpc"))?;
-        let mut subnet_ids = Vec::with_capacity(subnets.len());
-        for (zone, cidr) in subnets {
-            let subnet = self
-                .ec2(
-                    "CreateSubnet",
-                    &[
-                        ("VpcId", vpc.as_str()),
-                        ("CidrBlock", cidr),
-                        ("AvailabilityZone", zone),
-                    ],
-                )
-                .await
-                .and_then(|xml| xml_text(&xml, "subnetId", "CreateSubnet"))?;
-            subnet_ids.push(subnet);
-        }
-        Ok(Network {
-            vpc_id: vpc,
-            subnet_ids,
-        })
-    }
-
-    /// One EC2 Query call; moto reads the service and region from the credential scope and does
-    /// not check the signature.
-    async fn ec2(&self, action: &str, params: &[(&str, &str)]) -> Result<String, SimError> {
-        let mut form = format!("Action={action}&Version=2016-11-15");
-        for (name, value) in params {
-            form.push_str(&format!("&{name}={}", form_escape(value)));
-        }
-        let url = format!("{}/", self.endpoint_url());
-        let request = Request::builder()
-            .method(Method::POST)
-            .uri(&url)
-            .header("content-type", "application/x-www-form-urlencoded")
-            .header(
-                "authorization",
-                format!(
-                    "AWS4-HMAC-SHA256 Credential=AKIDLOCALTEST/20260101/{REGION}/ec2/aws4_request, \
-                     SignedHeaders=host, Signature=0"
-                ),
-            )
-            .body(Full::new(Bytes::from(form)))
-            .map_err(|error| SimError::Http {
-                url,
-                detail: error.to_string(),
-            })?;
-        let answer = exchange(&loopback_client(), request).await?;
-        let body = String::from_utf8_lossy(&answer.body).into_owned();
-        if answer.status.is_success() {
-            Ok(body)
-        } else {
-            Err(SimError::Aws {
+            .map_err(|error| SimError::Aws {
                 service: "ec2".to_owned(),
-                operation: action.to_owned(),
-                status: answer.status.as_u16(),
-                body,
+                operation: error.action,
+                status: 0,
+                body: error.message,
             })
-        }
-    }
-}
-
-/// A VPC and its subnets.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Network {
-    /// The VPC's id.
-    pub vpc_id: String,
-    /// The subnets' ids, in the order asked for.
-    pub subnet_ids: Vec<String>,
-}
-
-/// The text of the first `<element>` in a small XML answer.
-fn xml_text(xml: &str, element: &str, operation: &str) -> Result<String, SimError> {
-    let open = format!("<{element}>");
-    let close = format!("</{element}>");
-    xml.split_once(&open)
-        .and_then(|(_, rest)| rest.split_once(&close))
-        .map(|(text, _)| text.trim().to_owned())
-        .ok_or_else(|| SimError::Aws {
-            service: "ec2".to_owned(),
-            operation: operation.to_owned(),
-            status: 200,
-            body: format!("no <{element}> in: {xml}"),
-        })
-}
-
-/// Percent-encodes a form value (ids, CIDRs and zone names need only a few characters escaped).
-fn form_escape(value: &str) -> String {
-    value
-        .bytes()
-        .map(|byte| match byte {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                char::from(byte).to_string()
-            }
-            other => format!("%{other:02X}"),
-        })
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn xml_text_reads_the_first_element() {
-        let xml = "<CreateVpcResponse><vpc><vpcId>vpc-1</vpcId><vpcId>vpc-2</vpcId></vpc></CreateVpcResponse>";
-        assert_eq!(xml_text(xml, "vpcId", "CreateVpc").expect("found"), "vpc-1");
-        assert!(xml_text(xml, "subnetId", "CreateSubnet").is_err());
-    }
-
-    #[test]
-    fn form_values_are_percent_encoded() {
-        assert_eq!(form_escape("10.0.0.0/16"), "10.0.0.0%2F16");
-        assert_eq!(form_escape("us-east-1a"), "us-east-1a");
     }
 }

@@ -139,26 +139,66 @@ impl Moto {
             .await
     }
 
-    /// One EC2 Query call.
-    pub(crate) async fn ec2(&self, action: &str, params: &str) -> Result<(), DriverError> {
+    /// One EC2 Query call; its XML answer.
+    pub(crate) async fn ec2(
+        &self,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Result<String, DriverError> {
+        let mut form = format!("Action={action}&Version=2016-11-15");
+        for (name, value) in params {
+            form.push_str(&format!("&{name}={}", form_escape(value)));
+        }
         self.send(
             &format!("ec2:{action}"),
             "ec2",
             "application/x-www-form-urlencoded",
             None,
-            format!("Action={action}&Version=2016-11-15&{params}"),
+            form,
         )
         .await
-        .map(|_| ())
+        .map(|body| String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// Creates a VPC with one subnet per `(availability zone, CIDR)`.
+    pub(crate) async fn create_network(
+        &self,
+        vpc_cidr: &str,
+        subnets: &[(&str, &str)],
+    ) -> Result<Network, DriverError> {
+        let vpc = self
+            .ec2("CreateVpc", &[("CidrBlock", vpc_cidr)])
+            .await
+            .and_then(|xml| xml_text(&xml, "vpcId", "ec2:CreateVpc"))?;
+        let mut subnet_ids = Vec::with_capacity(subnets.len());
+        for (zone, cidr) in subnets {
+            let subnet = self
+                .ec2(
+                    "CreateSubnet",
+                    &[
+                        ("VpcId", vpc.as_str()),
+                        ("CidrBlock", cidr),
+                        ("AvailabilityZone", zone),
+                    ],
+                )
+                .await
+                .and_then(|xml| xml_text(&xml, "subnetId", "ec2:CreateSubnet"))?;
+            subnet_ids.push(subnet);
+        }
+        Ok(Network {
+            vpc_id: vpc,
+            subnet_ids,
+        })
     }
 
     /// Fargate tasks get an ENI only in a VPC with DNS hostnames on.
     pub(crate) async fn enable_dns_hostnames(&self, vpc_id: &str) -> Result<(), DriverError> {
         self.ec2(
             "ModifyVpcAttribute",
-            &format!("VpcId={vpc_id}&EnableDnsHostnames.Value=true"),
+            &[("VpcId", vpc_id), ("EnableDnsHostnames.Value", "true")],
         )
         .await
+        .map(|_| ())
     }
 
     /// Sets an alarm's state, as CloudWatch would on evaluating it.
@@ -184,5 +224,58 @@ impl Moto {
             .body(Full::new(Bytes::from(body.to_string())))
             .map_err(|error| DriverError::new(path, error.to_string()))?;
         self.answer(path, request).await.map(|_| ())
+    }
+}
+
+/// A VPC and its subnets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Network {
+    /// The VPC's id.
+    pub vpc_id: String,
+    /// The subnets' ids, in the order asked for.
+    pub subnet_ids: Vec<String>,
+}
+
+/// The text of the first `<element>` in a small XML answer.
+fn xml_text(xml: &str, element: &str, action: &str) -> Result<String, DriverError> {
+    let open = format!("<{element}>");
+    let close = format!("</{element}>");
+    xml.split_once(&open)
+        .and_then(|(_, rest)| rest.split_once(&close))
+        .map(|(text, _)| text.trim().to_owned())
+        .ok_or_else(|| DriverError::new(action, format!("no <{element}> in: {xml}")))
+}
+
+/// Percent-encodes a form value (ids, CIDRs and zone names need only a few characters escaped).
+fn form_escape(value: &str) -> String {
+    value
+        .bytes()
+        .map(|byte| match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                char::from(byte).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn xml_text_reads_the_first_element() {
+        let xml = "<CreateVpcResponse><vpc><vpcId>vpc-1</vpcId><vpcId>vpc-2</vpcId></vpc></CreateVpcResponse>";
+        assert_eq!(
+            xml_text(xml, "vpcId", "ec2:CreateVpc").expect("found"),
+            "vpc-1"
+        );
+        assert!(xml_text(xml, "subnetId", "ec2:CreateSubnet").is_err());
+    }
+
+    #[test]
+    fn form_values_are_percent_encoded() {
+        assert_eq!(form_escape("10.0.0.0/16"), "10.0.0.0%2F16");
+        assert_eq!(form_escape("us-east-1a"), "us-east-1a");
     }
 }

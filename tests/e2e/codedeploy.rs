@@ -154,15 +154,14 @@ mod against_moto {
     use greenlight_sim::app::{AppBehaviour, SampleApp};
     use greenlight_sim::codedeploy::CodeDeploySim;
     use greenlight_sim::driver::codedeploy::{
-        CodeDeployDriver, CodeDeployResult, CodeDeployRun, CodeDeployStack, CodeDeployStackSpec,
-        LambdaHooks, LifecycleEvent,
+        CodeDeployDriver, CodeDeployResult, CodeDeployRun, LambdaHooks, LifecycleEvent,
     };
     use greenlight_sim::iam::{EngineRole, Iam};
     use greenlight_sim::lambda_host::{FunctionSpec, LambdaHost};
     use greenlight_sim::lb::LoadBalancerPlane;
-    use greenlight_sim::scenario::setup::{TaskDigestSupplement, TaskDigests};
+    use greenlight_sim::stack::codedeploy::{CodeDeployStack, CodeDeployStackSpec};
     use greenlight_sim::timeline::TimelineEvent;
-    use greenlight_sim::world::{TargetHealthOverride, World};
+    use greenlight_sim::world::{TargetHealthOverride, TaskDigestSupplement, TaskDigests, World};
 
     const HOOKS: [&str; 5] = [
         "BeforeInstall",

@@ -18,26 +18,28 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::format::Scenario;
+use super::rehearsal::{
+    self, CallTally, change_world_at, override_target_health, target_health_starts_at,
+};
 use super::runner::{
     RunError, RunOptions, begin_deployment, check_expectations, deployment_result, function_binary,
     function_env, note_load, rehearsal_world, role_env, stop_load,
 };
-use super::setup::{
-    self, CallTally, TaskDigestSupplement, TaskDigests, change_world_at, override_target_health,
-    target_health_starts_at,
-};
 use crate::codedeploy::CodeDeploySim;
 use crate::driver::Moment;
 use crate::driver::codedeploy::{
-    CodeDeployDriver, CodeDeployRun, CodeDeployStack, CodeDeployStackSpec, HOOK_LIMIT, LambdaHooks,
-    LifecycleEvent, OnEvent,
+    CodeDeployDriver, CodeDeployRun, HOOK_LIMIT, LambdaHooks, LifecycleEvent, OnEvent,
 };
 use crate::endpoint::AwsEndpoint;
 use crate::iam::EngineRole;
 use crate::lambda_host::{FunctionSpec, LambdaHost};
 use crate::lb::LoadBalancerPlane;
 use crate::local_aws::LocalAws;
+use crate::stack::codedeploy::{CodeDeployStack, CodeDeployStackSpec};
+use crate::stack::ecs as stack;
+use crate::stack::util::short_name;
 use crate::timeline::{SimReport, Subject};
+use crate::world::{TaskDigestSupplement, TaskDigests};
 use crate::world::{World, function_name};
 
 /// The binary every AppSpec hook function runs.
@@ -55,7 +57,7 @@ impl ConfigFile {
         let path = std::env::temp_dir().join(format!(
             "greenlight-rehearsal-{}-{}.yaml",
             std::process::id(),
-            setup::short_name(&scenario.name, 40)
+            short_name(&scenario.name, 40)
         ));
         // JSON is YAML: the functions read it as they read any config file.
         std::fs::write(&path, config.to_string())
@@ -156,17 +158,17 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         .await
         .map_err(|error| fail(format!("cannot start the functions' endpoint: {error}")))?;
     let plane = LoadBalancerPlane::new(aws.moto().endpoint_url(), &world);
-    let (blue_app, green_app) = setup::start_apps(scenario).await.map_err(fail)?;
+    let (blue_app, green_app) = rehearsal::start_apps(scenario).await.map_err(fail)?;
 
     let setup_failed = |error: crate::driver::ecs::DriverError| {
         fail(format!("setting up the world failed: {error}"))
     };
-    let images = setup::push_images(&aws, scenario)
+    let images = stack::push_images(&aws, scenario)
         .await
         .map_err(setup_failed)?;
     let hooks = appspec_hooks(scenario);
     let spec = CodeDeployStackSpec {
-        name: setup::short_name(&service.name, 20),
+        name: short_name(&service.name, 20),
         cluster: service.cluster.clone(),
         service: service.name.clone(),
         container: service.container.clone(),
@@ -195,7 +197,7 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
             digests.set_definition(definition, &service.container, digest);
         }
     }
-    setup::create_alarms(&aws, scenario, &stack.load_balancer_arn)
+    stack::create_alarms(&aws, scenario, &stack.load_balancer_arn)
         .await
         .map_err(setup_failed)?;
     plane.set_backends(&stack.blue_target_group, vec![blue_app.addr()]);

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::format::{Controller, FaultKind, Scenario, Strategy};
-use super::setup::{self, RehearsalWorld, TaskDigestSupplement, TaskDigests};
+use super::rehearsal::{self, RehearsalWorld};
 use crate::driver::ecs::{EcsDeployment, EcsDriver, Hook};
 use crate::driver::{HookCall, HookCallOutcome, HookInvoker};
 use crate::endpoint::AwsEndpoint;
@@ -16,9 +16,11 @@ use crate::iam::{EngineRole, Iam};
 use crate::lambda_host::{FunctionSpec, InvocationResult, LambdaHost, workspace_binary};
 use crate::lb::LoadBalancerPlane;
 use crate::local_aws::LocalAws;
+use crate::stack::ecs as stack;
 use crate::timeline::{ExpectationResult, SimReport, Subject, Timeline, TimelineEvent};
 use crate::traffic::{LoadGenerator, LoadSummary};
 use crate::world::{Fault, FaultRule, World};
+use crate::world::{TaskDigestSupplement, TaskDigests};
 
 /// A rehearsal could not be run (as opposed to a deployment that rolled back).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -253,7 +255,7 @@ pub(crate) fn note_load(summary: Option<LoadSummary>, timeline: &mut Timeline) {
 }
 
 /// The deployment the driver runs for a scenario, with real durations.
-pub fn ecs_deployment(scenario: &Scenario, stack: &setup::Stack) -> EcsDeployment {
+pub fn ecs_deployment(scenario: &Scenario, stack: &stack::Stack) -> EcsDeployment {
     let deployment = &scenario.deployment;
     let scale = deployment.time.seconds_per_minute;
     let minutes = |value: f64| Duration::try_from_secs_f64(value * scale).unwrap_or(Duration::MAX);
@@ -293,7 +295,7 @@ pub fn ecs_deployment(scenario: &Scenario, stack: &setup::Stack) -> EcsDeploymen
             .iter()
             .map(|hook| Hook {
                 function: hook.function.clone(),
-                function_arn: setup::function_arn(&hook.function),
+                function_arn: stack::function_arn(&hook.function),
                 stages: hook.lifecycle_stages.clone(),
                 hook_details: hook
                     .hook_details
@@ -315,7 +317,7 @@ pub fn ecs_deployment(scenario: &Scenario, stack: &setup::Stack) -> EcsDeploymen
         green_revision: stack.green_revision.clone(),
         desired_count: scenario.service.desired_count,
         deployment_alarms: scenario.world.deployment_alarms.clone(),
-        deployment_configuration: setup::deployment_configuration(scenario),
+        deployment_configuration: stack::deployment_configuration(scenario),
     }
 }
 
@@ -372,9 +374,9 @@ async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         .await
         .map_err(|error| fail(format!("cannot start the functions' endpoint: {error}")))?;
     let plane = LoadBalancerPlane::new(aws.moto().endpoint_url(), &world);
-    let (blue_app, green_app) = setup::start_apps(scenario).await.map_err(fail)?;
+    let (blue_app, green_app) = rehearsal::start_apps(scenario).await.map_err(fail)?;
 
-    let stack = setup::build(scenario, &aws, &world, &plane, &digests)
+    let stack = stack::build(scenario, &aws, &world, &plane, &digests)
         .await
         .map_err(|error| fail(format!("setting up the world failed: {error}")))?;
     plane.set_backends(&stack.blue_target_group, vec![blue_app.addr()]);

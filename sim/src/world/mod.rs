@@ -27,6 +27,7 @@ mod load_balancers;
 pub(crate) mod prng;
 pub(crate) mod query;
 mod target_health;
+mod task_digests;
 
 use std::sync::{Arc, OnceLock};
 
@@ -36,6 +37,7 @@ pub use faults::{Fault, FaultId, FaultPlan, FaultRule};
 pub use lambda_functions::{LambdaFunctions, function_name};
 pub use load_balancers::LOAD_BALANCER_ADDRESS;
 pub use target_health::{TargetHealthOverride, TargetHealthOverrides};
+pub use task_digests::{TaskDigestSupplement, TaskDigests};
 
 use crate::endpoint::Supplement;
 use crate::iam::{Iam, IamSupplement};

@@ -1,122 +1,33 @@
-//! Building a scenario's world in moto, and acting on it for the driver.
+//! An ECS service's world in moto, built from a scenario: the network, the images in ECR, the
+//! task definitions, the cluster and service (with the deployment configuration ECS reports), the
+//! load balancer with its production and test listeners and rules, blue's running tasks
+//! registered in blue's target group, and the alarms.
 //!
-//! Setup talks to moto directly (not through the endpoint the functions use), so the functions'
-//! call counts and injected faults concern their own calls only. ECS, ECR and CloudWatch are
-//! called with their JSON protocols; ELBv2 with the SDK.
+//! Building talks to moto directly (not through the endpoint the functions use), so the
+//! functions' call counts and injected faults concern their own calls only. ECS, ECR and
+//! CloudWatch are called with their JSON protocols; ELBv2 with the SDK.
 
-use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use aws_sdk_elasticloadbalancingv2 as elb;
-use bytes::Bytes;
 use elb::types::{
     Action, ActionTypeEnum, ForwardActionConfig, LoadBalancerTypeEnum, PathPatternConditionConfig,
     ProtocolEnum, RuleCondition, TargetDescription, TargetGroupTuple, TargetTypeEnum,
 };
 use serde_json::{Value, json};
 
-use super::format::{AppSpec, DigestResolved, RevisionSpec, Scenario, Strategy, Topology};
-use crate::app::{AppBehaviour, LatencyProfile, SampleApp};
-use crate::driver::Moment;
-use crate::driver::ecs::{DeploymentIds, DeploymentWorld, DriverError, Listener};
-use crate::endpoint::{AwsEndpoint, Call, Supplement, SupplementFuture, Upstream};
+use super::util::{arn_suffix, hex64, moto_elb_client, now_epoch, sdk_error, short_name, text};
+use crate::driver::ecs::{DeploymentIds, DriverError};
 use crate::lb::LoadBalancerPlane;
 use crate::local_aws::{ACCOUNT_ID, LocalAws, REGION};
 use crate::moto_client::Moto;
+use crate::scenario::format::{DigestResolved, RevisionSpec, Scenario, Strategy, Topology};
 use crate::service_connect::{
     DEFAULT_TEST_HEADER as SERVICE_CONNECT_TEST_HEADER, ServiceConnectClient,
 };
-use crate::world::{TargetHealthOverride, World};
-
-/// The digests ECS reports for running containers, which moto leaves out of `DescribeTasks`: by
-/// task definition and container, and per task where a scenario makes one task run another digest.
-#[derive(Debug, Default)]
-pub struct TaskDigests {
-    by_definition: Mutex<HashMap<String, HashMap<String, String>>>,
-    by_task: Mutex<HashMap<String, HashMap<String, String>>>,
-}
-
-impl TaskDigests {
-    /// The digest each task of `task_definition_arn` reports for `container`.
-    pub fn set_definition(&self, task_definition_arn: &str, container: &str, digest: &str) {
-        self.by_definition
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(task_definition_arn.to_owned())
-            .or_default()
-            .insert(container.to_owned(), digest.to_owned());
-    }
-
-    /// The digest one task reports for `container`, whatever its task definition says.
-    pub fn set_task(&self, task_arn: &str, container: &str, digest: &str) {
-        self.by_task
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(task_arn.to_owned())
-            .or_default()
-            .insert(container.to_owned(), digest.to_owned());
-    }
-
-    fn digest(&self, task_arn: &str, task_definition: &str, container: &str) -> Option<String> {
-        let by_task = self.by_task.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(digest) = by_task.get(task_arn).and_then(|c| c.get(container)) {
-            return Some(digest.clone());
-        }
-        drop(by_task);
-        self.by_definition
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .get(task_definition)
-            .and_then(|c| c.get(container))
-            .cloned()
-    }
-
-    fn fill(&self, answer: &mut Value) {
-        let Some(tasks) = answer.get_mut("tasks").and_then(Value::as_array_mut) else {
-            return;
-        };
-        for task in tasks {
-            let task_arn = task["taskArn"].as_str().unwrap_or_default().to_owned();
-            let definition = task["taskDefinitionArn"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            let Some(containers) = task.get_mut("containers").and_then(Value::as_array_mut) else {
-                continue;
-            };
-            for container in containers {
-                let name = container["name"].as_str().unwrap_or_default().to_owned();
-                if let Some(digest) = self.digest(&task_arn, &definition, &name) {
-                    container["imageDigest"] = json!(digest);
-                }
-            }
-        }
-    }
-}
-
-/// Adds the running containers' image digests to moto's `DescribeTasks` answers.
-pub struct TaskDigestSupplement(pub Arc<TaskDigests>);
-
-impl Supplement for TaskDigestSupplement {
-    fn answer<'a>(&'a self, call: &'a Call, upstream: &'a Upstream) -> SupplementFuture<'a> {
-        Box::pin(async move {
-            if call.service != "ecs" || call.operation != "DescribeTasks" {
-                return None;
-            }
-            let mut reply = upstream.forward(call).await.ok()?;
-            if !reply.status.is_success() {
-                return Some(reply);
-            }
-            let mut answer: Value = serde_json::from_slice(&reply.body).ok()?;
-            self.0.fill(&mut answer);
-            reply.headers.remove(http::header::CONTENT_LENGTH);
-            reply.body = Bytes::from(answer.to_string());
-            Some(reply)
-        })
-    }
-}
+use crate::world::TaskDigests;
+use crate::world::World;
 
 /// Everything setup created, by ARN.
 #[derive(Debug, Clone)]
@@ -167,7 +78,7 @@ pub async fn build(
 ) -> Result<Stack, DriverError> {
     let moto = Moto::new(aws.moto().endpoint_url());
     let service = &scenario.service;
-    let elb = elb_client(aws);
+    let elb = moto_elb_client(aws);
 
     let RevisionImages {
         blue: (blue_image, blue_digest),
@@ -200,11 +111,7 @@ pub async fn build(
         .await
         .map_err(|error| DriverError::new("ec2:CreateVpc", error.to_string()))?;
     // Fargate tasks get an ENI only in a VPC with DNS hostnames on.
-    moto.ec2(
-        "ModifyVpcAttribute",
-        &format!("VpcId={}&EnableDnsHostnames.Value=true", network.vpc_id),
-    )
-    .await?;
+    moto.enable_dns_hostnames(&network.vpc_id).await?;
     // Every topology gets a load balancer in moto, so the rehearsal's production load has somewhere
     // to go; what ECS knows of it (the service's `loadBalancers`) depends on the topology.
     let topology = service.topology;
@@ -654,159 +561,9 @@ pub(crate) async fn create_alarms(
     Ok(())
 }
 
-/// What the scenario changes when the deployment reaches `moment`: the apps' behaviour and the
-/// alarms' states. (Green's target health is applied by the driver's world, which knows the
-/// targets.)
-pub(crate) async fn change_world_at(
-    scenario: &Scenario,
-    moment: Moment,
-    blue_app: &SampleApp,
-    green_app: &SampleApp,
-    moto_url: &str,
-) -> Result<(), DriverError> {
-    for (app, spec, version, seed) in [
-        (blue_app, &scenario.revisions.blue, "blue", 11),
-        (green_app, &scenario.revisions.green, "green", 22),
-    ] {
-        for change in &spec.behaviour_after {
-            if moment.matches(&change.at.moment()) {
-                app.set_behaviour(behaviour(&change.app, version, seed))
-                    .map_err(|error| DriverError::new("change app behaviour", error.to_string()))?;
-            }
-        }
-    }
-    let moto = Moto::new(moto_url);
-    for alarm in &scenario.world.alarms {
-        for change in &alarm.changes {
-            if moment.matches(&change.at.moment()) {
-                let reason = change
-                    .reason
-                    .clone()
-                    .unwrap_or_else(|| format!("set by the scenario at {moment}"));
-                set_alarm_state(&moto, &alarm.name, &change.state, &reason).await?;
-            }
-        }
-    }
-    Ok(())
-}
-
-/// Whether green's scenario target health applies from `moment` on (None: from the start).
-pub(crate) fn target_health_starts_at(scenario: &Scenario, moment: Option<Moment>) -> bool {
-    match (&scenario.world.green_target_health, moment) {
-        (Some(health), None) => health.from.is_none(),
-        (Some(health), Some(moment)) => health
-            .from
-            .is_some_and(|from| moment.matches(&from.moment())),
-        (None, _) => false,
-    }
-}
-
-/// Makes green's targets report the scenario's target health.
-pub(crate) fn override_target_health(
-    scenario: &Scenario,
-    world: &World,
-    target_group: &str,
-    ips: &[String],
-) {
-    let Some(health) = &scenario.world.green_target_health else {
-        return;
-    };
-    let overriding = TargetHealthOverride {
-        state: health.state.clone(),
-        reason: health.reason.clone(),
-        description: health.description.clone(),
-    };
-    for ip in ips {
-        world
-            .target_health()
-            .set(target_group, ip, None, overriding.clone());
-    }
-}
-
-/// The functions' AWS calls, attributed to the moment during which they were made: the
-/// endpoint's counts move into the current moment's tally each time a new moment begins.
-pub struct CallTally<'a> {
-    endpoint: &'a AwsEndpoint,
-    state: Mutex<Tally>,
-}
-
-/// The moment being counted, and the counts so far per moment then per `service:Operation`.
-#[derive(Default)]
-struct Tally {
-    current: Option<String>,
-    by_stage: BTreeMap<String, BTreeMap<String, usize>>,
-}
-
-impl<'a> CallTally<'a> {
-    /// Counts the calls `endpoint` sees.
-    pub fn new(endpoint: &'a AwsEndpoint) -> Self {
-        CallTally {
-            endpoint,
-            state: Mutex::new(Tally::default()),
-        }
-    }
-
-    /// Closes the current moment's tally and, with `next`, starts another.
-    pub fn attribute(&self, next: Option<String>) {
-        let counts = self.endpoint.call_counts();
-        self.endpoint.reset_calls();
-        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        let label = state
-            .current
-            .clone()
-            .unwrap_or_else(|| "before the deployment".to_owned());
-        if !counts.is_empty() {
-            let tally = state.by_stage.entry(label).or_default();
-            for ((service, operation), count) in counts {
-                *tally.entry(format!("{service}:{operation}")).or_default() += count;
-            }
-        }
-        if let Some(next) = next {
-            state.current = Some(next);
-        }
-    }
-
-    /// The calls so far, per moment then per `service:Operation`.
-    pub fn by_stage(&self) -> BTreeMap<String, BTreeMap<String, usize>> {
-        self.attribute(None);
-        self.state
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .by_stage
-            .clone()
-    }
-}
-
 /// The ARN a hook's function has in the rehearsal.
 pub fn function_arn(function: &str) -> String {
     format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:greenlight-{function}")
-}
-
-/// Blue's and green's sample apps, answering as the scenario says.
-pub async fn start_apps(scenario: &Scenario) -> Result<(SampleApp, SampleApp), String> {
-    let blue = SampleApp::start(behaviour(&scenario.revisions.blue.app, "blue", 11))
-        .await
-        .map_err(|error| format!("cannot start blue's app: {error}"))?;
-    let green = SampleApp::start(behaviour(&scenario.revisions.green.app, "green", 22))
-        .await
-        .map_err(|error| format!("cannot start green's app: {error}"))?;
-    Ok((blue, green))
-}
-
-/// The app behaviour a scenario describes for a revision.
-pub fn behaviour(app: &AppSpec, version: &str, seed: u64) -> AppBehaviour {
-    AppBehaviour {
-        status_mix: app.status_mix.clone(),
-        latency: LatencyProfile {
-            base: Duration::from_millis(app.latency.base_ms),
-            jitter: Duration::from_millis(app.latency.jitter_ms),
-            slow_fraction: app.latency.slow_fraction,
-            slow: Duration::from_millis(app.latency.slow_ms),
-        },
-        body: app.body.clone().unwrap_or_default(),
-        version: version.to_owned(),
-        seed,
-    }
 }
 
 async fn push_image(
@@ -961,7 +718,7 @@ fn network_configuration(subnets: &[String]) -> Value {
 }
 
 /// Runs `count` tasks; returns each task's ARN and private IP.
-async fn run_tasks(
+pub(crate) async fn run_tasks(
     moto: &Moto,
     cluster_arn: &str,
     task_definition: &str,
@@ -1010,7 +767,7 @@ async fn run_tasks(
     Ok(started)
 }
 
-async fn register_targets(
+pub(crate) async fn register_targets(
     elb: &elb::Client,
     target_group: &str,
     ips: &[String],
@@ -1034,7 +791,7 @@ async fn register_targets(
     Ok(())
 }
 
-async fn set_alarm_state(
+pub(crate) async fn set_alarm_state(
     moto: &Moto,
     name: &str,
     state: &str,
@@ -1050,7 +807,7 @@ async fn set_alarm_state(
 
 /// A weighted forward to green and blue. ELB weights are integers (0–999): whole percents as they
 /// are, else tenths of a percent.
-fn forward(green_group: &str, blue_group: &str, green: f64, blue: f64) -> Action {
+pub(crate) fn forward(green_group: &str, blue_group: &str, green: f64, blue: f64) -> Action {
     let (green_weight, blue_weight) = if green.fract() == 0.0 && blue.fract() == 0.0 {
         (green as i32, blue as i32)
     } else {
@@ -1075,304 +832,4 @@ fn forward(green_group: &str, blue_group: &str, green: f64, blue: f64) -> Action
                 .build(),
         )
         .build()
-}
-
-fn elb_client(aws: &LocalAws) -> elb::Client {
-    let config = elb::config::Builder::from(&aws.sdk_config())
-        .endpoint_url(aws.moto().endpoint_url())
-        .build();
-    elb::Client::from_conf(config)
-}
-
-fn sdk_error<E: std::fmt::Debug>(action: &str, error: &E) -> DriverError {
-    DriverError::new(action, format!("{error:?}"))
-}
-
-fn text(value: &Value, what: &str) -> Result<String, DriverError> {
-    value
-        .as_str()
-        .map(str::to_owned)
-        .ok_or_else(|| DriverError::new(what, format!("missing in moto's answer: {value}")))
-}
-
-pub(crate) fn short_name(name: &str, max: usize) -> String {
-    let cleaned: String = name
-        .chars()
-        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-        .collect();
-    cleaned
-        .chars()
-        .take(max)
-        .collect::<String>()
-        .trim_end_matches('-')
-        .to_owned()
-}
-
-/// The part of an ARN after `marker` (`app/<name>/<id>` for a load balancer).
-fn arn_suffix(arn: &str, marker: &str) -> String {
-    arn.split_once(marker)
-        .map(|(_, rest)| rest.to_owned())
-        .unwrap_or_else(|| arn.to_owned())
-}
-
-/// 64 hex characters derived from `seed` (not a real hash: a stand-in config digest).
-fn hex64(seed: &str) -> String {
-    let mut state: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in seed.bytes() {
-        state ^= u64::from(byte);
-        state = state.wrapping_mul(0x0100_0000_01b3);
-    }
-    (0..4)
-        .map(|round| {
-            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15 ^ round);
-            format!("{state:016x}")
-        })
-        .collect()
-}
-
-fn now_epoch() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|since| since.as_secs_f64())
-        .unwrap_or_default()
-}
-
-/// The world the driver acts on in a rehearsal: moto, the sim's records, the data plane and the
-/// sample apps.
-pub struct RehearsalWorld<'a> {
-    /// The scenario.
-    pub scenario: &'a Scenario,
-    /// What setup created.
-    pub stack: &'a Stack,
-    /// The sim's world.
-    pub world: &'a World,
-    /// The data plane.
-    pub plane: &'a LoadBalancerPlane,
-    /// Blue's app.
-    pub blue_app: &'a SampleApp,
-    /// Green's app.
-    pub green_app: &'a SampleApp,
-    /// Running containers' digests.
-    pub digests: &'a TaskDigests,
-    /// The endpoint the functions call (for per-stage call counts).
-    pub endpoint: &'a AwsEndpoint,
-    moto: Moto,
-    moto_url: String,
-    elb: elb::Client,
-    calls: CallTally<'a>,
-    state: Mutex<RehearsalState>,
-}
-
-#[derive(Default)]
-struct RehearsalState {
-    green_tasks: Vec<(String, String)>,
-    health_active: bool,
-}
-
-impl<'a> RehearsalWorld<'a> {
-    /// The world for a rehearsal; `aws` is the local AWS setup used.
-    #[allow(clippy::too_many_arguments)]
-    pub fn new(
-        scenario: &'a Scenario,
-        stack: &'a Stack,
-        aws: &LocalAws,
-        world: &'a World,
-        plane: &'a LoadBalancerPlane,
-        blue_app: &'a SampleApp,
-        green_app: &'a SampleApp,
-        digests: &'a TaskDigests,
-        endpoint: &'a AwsEndpoint,
-    ) -> Self {
-        RehearsalWorld {
-            scenario,
-            stack,
-            world,
-            plane,
-            blue_app,
-            green_app,
-            digests,
-            endpoint,
-            moto: Moto::new(aws.moto().endpoint_url()),
-            moto_url: aws.moto().endpoint_url().to_owned(),
-            elb: elb_client(aws),
-            calls: CallTally::new(endpoint),
-            state: Mutex::new(RehearsalState {
-                health_active: target_health_starts_at(scenario, None),
-                ..RehearsalState::default()
-            }),
-        }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, RehearsalState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// The functions' AWS calls so far, attributed to the moment during which they were made.
-    pub fn calls_by_stage(&self) -> BTreeMap<String, BTreeMap<String, usize>> {
-        self.calls.by_stage()
-    }
-
-    fn apply_target_health(&self) {
-        let state = self.lock();
-        if !state.health_active {
-            return;
-        }
-        let ips: Vec<String> = state.green_tasks.iter().map(|(_, ip)| ip.clone()).collect();
-        drop(state);
-        override_target_health(
-            self.scenario,
-            self.world,
-            &self.stack.green_target_group,
-            &ips,
-        );
-    }
-}
-
-impl DeploymentWorld for RehearsalWorld<'_> {
-    async fn put_revision(&self, revision: Value) -> Result<(), DriverError> {
-        self.world
-            .ecs()
-            .put_revision(revision)
-            .map_err(|error| DriverError::new("put a service revision", error.to_string()))
-    }
-
-    async fn put_deployment(&self, deployment: Value) -> Result<(), DriverError> {
-        self.world
-            .ecs()
-            .put_deployment(deployment)
-            .map_err(|error| DriverError::new("put the service deployment", error.to_string()))
-    }
-
-    async fn reached(&self, moment: Moment, rolling_back: bool) -> Result<(), DriverError> {
-        if rolling_back {
-            self.calls.attribute(Some(format!("rollback: {moment}")));
-            return Ok(());
-        }
-        self.calls.attribute(Some(moment.to_string()));
-        change_world_at(
-            self.scenario,
-            moment,
-            self.blue_app,
-            self.green_app,
-            &self.moto_url,
-        )
-        .await?;
-        if target_health_starts_at(self.scenario, Some(moment)) {
-            self.lock().health_active = true;
-            self.apply_target_health();
-        }
-        Ok(())
-    }
-
-    async fn scale_up_green(&self) -> Result<u32, DriverError> {
-        let service = &self.scenario.service;
-        let tasks = run_tasks(
-            &self.moto,
-            &self.stack.ids.cluster_arn,
-            &self.stack.green_task_definition,
-            service.desired_count,
-            &self.stack.subnets,
-            &service.name,
-        )
-        .await?;
-        if let (Some(digest), Some((first, _))) =
-            (&self.scenario.revisions.green.running_digest, tasks.first())
-        {
-            self.digests.set_task(first, &service.container, digest);
-        }
-        if self.scenario.revisions.green.digest_resolved == DigestResolved::AfterFirstTask
-            && !tasks.is_empty()
-        {
-            // The first task started establishes the revision's digests.
-            self.put_revision(self.stack.green_revision_resolved.clone())
-                .await?;
-        }
-        let ips: Vec<String> = tasks.iter().map(|(_, ip)| ip.clone()).collect();
-        register_targets(
-            &self.elb,
-            &self.stack.green_target_group,
-            &ips,
-            service.port,
-        )
-        .await?;
-        self.plane
-            .set_backends(&self.stack.green_target_group, vec![self.green_app.addr()]);
-        let count = tasks.len() as u32;
-        self.lock().green_tasks = tasks;
-        self.apply_target_health();
-        Ok(count)
-    }
-
-    async fn shift(&self, listener: Listener, green: f64, blue: f64) -> Result<(), DriverError> {
-        let topology = self.stack.topology;
-        if let Some(client) = &self.stack.service_connect {
-            // Service Connect: ECS moves the routes in the clients' proxies.
-            match listener {
-                Listener::Test => client.shift_test(green >= 100.0),
-                Listener::Production => client.shift_production(green),
-            }
-            return Ok(());
-        }
-        // ECS moves only the routes the service names: none without a load balancer, no test
-        // route without a test listener rule.
-        let named = match listener {
-            Listener::Production => topology.has_load_balancer(),
-            Listener::Test => topology.has_test_route(),
-        };
-        if !named {
-            return Ok(());
-        }
-        let rule = match listener {
-            Listener::Production => &self.stack.production_rule,
-            Listener::Test => &self.stack.test_rule,
-        };
-        let weights = forward(
-            &self.stack.green_target_group,
-            &self.stack.blue_target_group,
-            green,
-            blue,
-        );
-        if topology == Topology::Nlb {
-            // An NLB's weights live in the listener's default action.
-            self.elb
-                .modify_listener()
-                .listener_arn(rule)
-                .default_actions(weights)
-                .send()
-                .await
-                .map_err(|error| sdk_error("elasticloadbalancing:ModifyListener", &error))?;
-        } else {
-            self.elb
-                .modify_rule()
-                .rule_arn(rule)
-                .actions(weights)
-                .send()
-                .await
-                .map_err(|error| sdk_error("elasticloadbalancing:ModifyRule", &error))?;
-        }
-        self.plane.refresh();
-        Ok(())
-    }
-
-    async fn clean_up(&self, rolled_back: bool) -> Result<(), DriverError> {
-        if rolled_back {
-            // Green's tasks stop; its targets leave the data plane.
-            let tasks = std::mem::take(&mut self.lock().green_tasks);
-            for (arn, _) in tasks {
-                self.moto
-                    .ecs(
-                        "StopTask",
-                        json!({
-                            "cluster": self.stack.ids.cluster_arn,
-                            "task": arn,
-                            "reason": "Rolled back",
-                        }),
-                    )
-                    .await?;
-            }
-            self.plane
-                .set_backends(&self.stack.green_target_group, Vec::<SocketAddr>::new());
-        }
-        Ok(())
-    }
 }

@@ -1,0 +1,75 @@
+//! Small helpers the stack builders share.
+
+use aws_sdk_elasticloadbalancingv2 as elb;
+use aws_smithy_types::error::display::DisplayErrorContext;
+use serde_json::Value;
+
+use crate::driver::ecs::DriverError;
+use crate::local_aws::LocalAws;
+
+/// An ELBv2 client of the moto behind `aws`, directly: the functions' endpoint counts and faults
+/// stay theirs alone.
+pub(crate) fn moto_elb_client(aws: &LocalAws) -> elb::Client {
+    let config = elb::config::Builder::from(&aws.sdk_config())
+        .endpoint_url(aws.moto().endpoint_url())
+        .build();
+    elb::Client::from_conf(config)
+}
+
+/// An SDK call's error, with the whole chain of causes.
+pub(crate) fn sdk_error(action: &str, error: &impl std::error::Error) -> DriverError {
+    DriverError::new(action, DisplayErrorContext(error).to_string())
+}
+
+/// A non-empty string field of moto's answer.
+pub(crate) fn text(value: &Value, action: &str) -> Result<String, DriverError> {
+    value
+        .as_str()
+        .filter(|text| !text.is_empty())
+        .map(str::to_owned)
+        .ok_or_else(|| DriverError::new(action, format!("missing in moto's answer: {value}")))
+}
+
+/// `name` cut to `max` characters, with what AWS names refuse as `-`.
+pub fn short_name(name: &str, max: usize) -> String {
+    let cleaned: String = name
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+        .collect();
+    cleaned
+        .chars()
+        .take(max)
+        .collect::<String>()
+        .trim_end_matches('-')
+        .to_owned()
+}
+
+/// The part of an ARN after `marker` (`app/<name>/<id>` for a load balancer).
+pub(crate) fn arn_suffix(arn: &str, marker: &str) -> String {
+    arn.split_once(marker)
+        .map(|(_, rest)| rest.to_owned())
+        .unwrap_or_else(|| arn.to_owned())
+}
+
+/// 64 hex characters derived from `seed` (not a real hash: a stand-in config digest).
+pub(crate) fn hex64(seed: &str) -> String {
+    let mut state: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in seed.bytes() {
+        state ^= u64::from(byte);
+        state = state.wrapping_mul(0x0100_0000_01b3);
+    }
+    (0..4)
+        .map(|round| {
+            state = state.wrapping_add(0x9e37_79b9_7f4a_7c15 ^ round);
+            format!("{state:016x}")
+        })
+        .collect()
+}
+
+/// Seconds since the Unix epoch, as moto's JSON answers carry times.
+pub(crate) fn now_epoch() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|since| since.as_secs_f64())
+        .unwrap_or_default()
+}
