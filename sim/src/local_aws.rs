@@ -157,14 +157,14 @@ impl LocalAws {
         ]
     }
 
-    /// Creates a VPC with one subnet per `(availability zone, CIDR)` in moto (an ALB needs real
-    /// subnets), with the rehearsal's one moto client.
+    /// Creates a VPC with one subnet per `(availability zone, CIDR)` (an ALB needs real subnets),
+    /// through the endpoint (which counts the calls), with the rehearsal's one moto client.
     pub async fn create_network(
         &self,
         vpc_cidr: &str,
         subnets: &[(&str, &str)],
     ) -> Result<Network, SimError> {
-        Moto::new(self.moto().endpoint_url())
+        Moto::new(self.endpoint_url())
             .create_network(vpc_cidr, subnets)
             .await
             .map_err(|error| SimError::Aws {
