@@ -1,4 +1,10 @@
-//! moto as a child process: started on a free loopback port, waited for, and never left behind.
+//! moto as a child process: listening on a loopback port it bound itself, waited for, and never left
+//! behind.
+//!
+//! moto binds port 0 and prints the port the kernel gave it. Picking a free port here and passing it
+//! on would leave a window in which a moto started in parallel takes the same port; the second moto
+//! then fails to bind while its readiness probe is answered by the first, and two rehearsals share
+//! one moto's state.
 //!
 //! The process is a plain `std::process::Child` killed in `Drop` rather than a tokio child with
 //! `kill_on_drop`: a moto shared by a whole test binary outlives the runtime of the test that started
@@ -33,21 +39,20 @@ const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
 /// How many stderr lines are kept to explain a failure.
 const STDERR_TAIL_LINES: usize = 40;
 
-/// A port picked free can be taken by someone else before moto binds it: try a few.
-const START_ATTEMPTS: usize = 3;
-
-/// Starts moto's server with the same arguments as `python -m moto.server`, plus a thread that ends
-/// the process as soon as stdin reaches end of file, that is when the process that started it is gone.
+/// Starts moto's threaded server on 127.0.0.1, port 0, prints the port it was given (moto's own URLs
+/// need it in `MOTO_PORT`), and ends the process as soon as stdin reaches end of file, that is when
+/// the process that started it is gone. Requests are logged to stderr.
 const LAUNCHER: &str = r#"
-import os, sys, threading
-from moto.server import main
+import os, sys
+from moto.moto_server.threaded_moto_server import ThreadedMotoServer
 
-def exit_when_parent_is_gone():
-    sys.stdin.buffer.read()
-    os._exit(0)
-
-threading.Thread(target=exit_when_parent_is_gone, daemon=True).start()
-main(sys.argv[1:])
+server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+server.start()
+port = server.get_host_and_port()[1]
+os.environ["MOTO_PORT"] = str(port)
+print(port, flush=True)
+sys.stdin.buffer.read()
+os._exit(0)
 "#;
 
 /// A running moto server on 127.0.0.1, killed when dropped.
@@ -76,27 +81,11 @@ impl MotoServer {
                 detail: "no such interpreter".to_owned(),
             });
         }
-        let mut attempt = 1;
-        loop {
-            match Self::start_once(python).await {
-                Err(SimError::MotoExited { stderr, .. })
-                    if port_was_taken(&stderr) && attempt < START_ATTEMPTS =>
-                {
-                    attempt += 1;
-                }
-                started => return started,
-            }
-        }
-    }
-
-    async fn start_once(python: &Path) -> Result<Self, SimError> {
-        let port = free_port().map_err(SimError::Bind)?;
         let mut child = Command::new(python)
             .arg("-c")
             .arg(LAUNCHER)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::piped())
-            .stdout(Stdio::null())
+            .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .map_err(|source| SimError::MotoSpawn {
@@ -108,6 +97,10 @@ impl MotoServer {
             .stderr
             .take()
             .and_then(|stderr| drain_stderr(stderr, Arc::clone(&stderr_tail)));
+        let port = Arc::new(Mutex::new(None));
+        if let Some(stdout) = child.stdout.take() {
+            read_port(stdout, Arc::clone(&port));
+        }
         let Some(lifeline) = child.stdin.take() else {
             kill_and_reap(&mut child);
             return Err(SimError::MotoSpawn {
@@ -118,16 +111,21 @@ impl MotoServer {
         let mut server = Self {
             child,
             _lifeline: lifeline,
-            endpoint_url: format!("http://127.0.0.1:{port}"),
+            endpoint_url: String::new(),
             stderr_tail,
             stderr_reader,
         };
-        server.wait_until_ready(python).await?;
+        server.wait_until_ready(python, &port).await?;
         Ok(server)
     }
 
-    /// Polls moto until it answers, failing early with its stderr if it exits.
-    async fn wait_until_ready(&mut self, python: &Path) -> Result<(), SimError> {
+    /// Waits for moto to say its port, then polls it until it answers, failing early with its
+    /// stderr if it exits.
+    async fn wait_until_ready(
+        &mut self,
+        python: &Path,
+        port: &Mutex<Option<u16>>,
+    ) -> Result<(), SimError> {
         let started = Instant::now();
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -144,9 +142,16 @@ impl MotoServer {
                     stderr,
                 });
             }
-            let probe = tokio::time::timeout(PROBE_TIMEOUT, self.get("/moto-api/config")).await;
-            if probe.is_ok_and(|answer| answer.is_ok_and(|answer| answer.status.is_success())) {
-                return Ok(());
+            if self.endpoint_url.is_empty()
+                && let Some(port) = *port.lock().unwrap_or_else(PoisonError::into_inner)
+            {
+                self.endpoint_url = format!("http://127.0.0.1:{port}");
+            }
+            if !self.endpoint_url.is_empty() {
+                let probe = tokio::time::timeout(PROBE_TIMEOUT, self.get("/moto-api/config")).await;
+                if probe.is_ok_and(|answer| answer.is_ok_and(|answer| answer.status.is_success())) {
+                    return Ok(());
+                }
             }
             if started.elapsed() > READY_WAIT {
                 return Err(SimError::MotoNotReady {
@@ -260,13 +265,23 @@ fn repo_root() -> PathBuf {
         .map_or_else(|| manifest_dir.to_path_buf(), Path::to_path_buf)
 }
 
-fn free_port() -> std::io::Result<u16> {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
-    Ok(listener.local_addr()?.port())
-}
-
-fn port_was_taken(stderr: &str) -> bool {
-    stderr.contains("Address already in use")
+/// Reads the port moto prints first, then the rest of stdout to its end on a thread (a full pipe
+/// would block moto should anything else be printed there).
+fn read_port(stdout: std::process::ChildStdout, port: Arc<Mutex<Option<u16>>>) {
+    let spawned = std::thread::Builder::new()
+        .name("moto-stdout".to_owned())
+        .spawn(move || {
+            let mut lines = BufReader::new(stdout).lines();
+            if let Some(Ok(first)) = lines.next()
+                && let Ok(number) = first.trim().parse::<u16>()
+            {
+                *port.lock().unwrap_or_else(PoisonError::into_inner) = Some(number);
+            }
+            for _ in lines.map_while(Result::ok) {}
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "could not start the thread that reads moto's stdout");
+    }
 }
 
 fn last_line(text: &str) -> String {
