@@ -25,6 +25,18 @@ doc: ## the workspace's API docs, warnings (a broken intra-doc link) are errors
 unit: functions ## every unit, property and end-to-end test (the functions as release binaries)
 	GREENLIGHT_FUNCTION_PROFILE=release $(CARGO) test --workspace --locked
 
+# The same tests in tiers, for a quick loop while working; `make test` runs them all.
+.PHONY: test-pure test-aws test-rehearsals
+test-pure: ## tier 1: the pure core's unit and contract tests (no AWS SDK, no moto), quick to build
+	$(CARGO) test --locked -p greenlight-core -p greenlight-test-support
+
+test-aws: moto ## tier 2: the adapters (aws-smithy-mocks), the simulator, and the e2e tests against moto
+	$(CARGO) test --locked -p greenlight-aws -p greenlight-sim -p greenlight-cli -p greenlight-bench
+	$(CARGO) test --locked -p greenlight-tests --test e2e -- cli:: aws::
+
+test-rehearsals: functions moto ## tier 3: the function binaries as Lambdas and whole rehearsed deployments
+	GREENLIGHT_FUNCTION_PROFILE=release $(CARGO) test --locked -p greenlight-tests --test e2e -- rehearsal::
+
 FUNCTIONS := pre-scale-up post-scale-up test-traffic production-traffic codedeploy-hook
 
 .PHONY: functions
@@ -51,7 +63,7 @@ new-check: ## scaffold a check kind: make new-check NAME=disk_space (see CONTRIB
 	@python3 tools/new_check.py "$(NAME)"
 
 # Local AWS: moto in a project-local virtualenv, for the tests that rehearse AWS calls
-# (sim/, tests/e2e/moto.rs). The stamp makes a second `make test` skip the install; editing the
+# (sim/, tests/e2e/aws/). The stamp makes a second `make test` skip the install; editing the
 # pinned requirements reinstalls. Tests find the interpreter through GREENLIGHT_PYTHON, else .venv.
 PYTHON ?= python3
 VENV := .venv

@@ -656,15 +656,7 @@ mod tests {
 
     /// Log lines our own function binaries printed (`AWS_LAMBDA_LOG_FORMAT=JSON`), kept as fixtures.
     fn captured(name: &str) -> Vec<String> {
-        let path = format!(
-            "{}/../tests/fixtures/logs/{name}",
-            env!("CARGO_MANIFEST_DIR")
-        );
-        std::fs::read_to_string(&path)
-            .unwrap_or_else(|error| panic!("{path}: {error}"))
-            .lines()
-            .map(str::to_owned)
-            .collect()
+        greenlight_test_support::fixtures::log_lines(name)
     }
 
     #[test]

@@ -1,19 +1,22 @@
 //! The `greenlight` command, driven in-process through `greenlight_cli::run`.
 
 use greenlight_cli::{Exit, run};
+use greenlight_test_support::{fixtures, repository};
 
-const BROKEN: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/config/broken.yaml");
-const MINIMAL: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../infra/examples/config/minimal.yaml"
-);
-const JSON: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../infra/examples/config/json-example.json"
-);
+/// The config fixture with a mistake of every kind.
+fn broken() -> String {
+    fixtures::config("broken.yaml").display().to_string()
+}
+
+/// An example config, as the command line is given it.
+fn example(name: &str) -> String {
+    repository(&format!("infra/examples/config/{name}"))
+        .display()
+        .to_string()
+}
 
 /// Runs `greenlight ARGS…`, returning the exit and what went to stdout and stderr.
-fn greenlight(args: &[&str]) -> (Exit, String, String) {
+pub(crate) fn greenlight(args: &[&str]) -> (Exit, String, String) {
     let mut out = Vec::new();
     let mut err = Vec::new();
     let exit = run(
@@ -30,7 +33,13 @@ fn greenlight(args: &[&str]) -> (Exit, String, String) {
 
 #[test]
 fn validate_accepts_good_configs_and_names_their_stages() {
-    let (exit, out, _) = greenlight(&["config", "validate", MINIMAL, JSON]);
+    let minimal = example("minimal.yaml");
+    let (exit, out, _) = greenlight(&[
+        "config",
+        "validate",
+        &minimal,
+        &example("json-example.json"),
+    ]);
     assert_eq!(exit, Exit::Success);
     assert_eq!(exit.code(), 0);
     let lines: Vec<&str> = out.lines().filter(|l| l.contains(": valid (")).collect();
@@ -45,7 +54,7 @@ fn validate_accepts_good_configs_and_names_their_stages() {
         "{out}"
     );
     assert!(
-        lines[0].starts_with(MINIMAL)
+        lines[0].starts_with(&minimal)
             && lines[0].contains(": valid (stages: PRE_SCALE_UP; built-in: RECONCILE_SERVICE"),
         "{out}"
     );
@@ -54,11 +63,7 @@ fn validate_accepts_good_configs_and_names_their_stages() {
 
 #[test]
 fn validate_says_what_counts_as_slow_for_each_latency_comparison() {
-    let canary = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../infra/examples/config/canary.yaml"
-    );
-    let (exit, out, _) = greenlight(&["config", "validate", canary]);
+    let (exit, out, _) = greenlight(&["config", "validate", &example("canary.yaml")]);
     assert_eq!(exit, Exit::Success, "{out}");
     assert!(
         out.contains("PRODUCTION_TRAFFIC_SHIFT latency: slow means TargetResponseTime above blue's p99 in the hour before the deployment"),
@@ -72,7 +77,8 @@ fn validate_says_what_counts_as_slow_for_each_latency_comparison() {
 
 #[test]
 fn validate_prints_every_error_with_line_and_field_and_fails() {
-    let (exit, out, err) = greenlight(&["config", "validate", BROKEN]);
+    let broken = broken();
+    let (exit, out, err) = greenlight(&["config", "validate", &broken]);
     assert_eq!(exit, Exit::Failure);
     assert_eq!(exit.code(), 1);
     let lines: Vec<&str> = out.lines().collect();
@@ -80,11 +86,11 @@ fn validate_prints_every_error_with_line_and_field_and_fails() {
     assert_eq!(
         lines[2],
         format!(
-            "{BROKEN}:13:54: stages.PRODUCTION_TRAFFIC_SHIFT.checks[1].compare.max_increase: expected percentage points like \"0.5pp\", got \"half\""
+            "{broken}:13:54: stages.PRODUCTION_TRAFFIC_SHIFT.checks[1].compare.max_increase: expected percentage points like \"0.5pp\", got \"half\""
         )
     );
     assert!(lines[0].starts_with(&format!(
-        "{BROKEN}:8:16: stages.POST_SCALE_UP[0].tasks.min_running_percnt: unknown field"
+        "{broken}:8:16: stages.POST_SCALE_UP[0].tasks.min_running_percnt: unknown field"
     )));
     assert!(lines[3].contains(":14:3: stages.POST_BAKE: unknown stage"));
     assert_eq!(err.trim(), "greenlight: 4 errors in 1 of 1 file");
@@ -92,8 +98,10 @@ fn validate_prints_every_error_with_line_and_field_and_fails() {
 
 #[test]
 fn validate_fails_when_one_of_several_files_is_bad_or_missing() {
+    let broken = broken();
+    let minimal = example("minimal.yaml");
     let (exit, out, err) =
-        greenlight(&["config", "validate", MINIMAL, BROKEN, "no/such/file.yaml"]);
+        greenlight(&["config", "validate", &minimal, &broken, "no/such/file.yaml"]);
     assert_eq!(exit, Exit::Failure);
     assert!(
         out.lines()

@@ -15,18 +15,12 @@ use aws_sdk_cloudwatch::types::{
 };
 use aws_sdk_ecr::types::{ImageIdentifier, ImageTagMutability};
 use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
-use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, ProtocolEnum, RuleCondition, TargetGroupTuple,
-    TargetTypeEnum,
-};
+use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, RuleCondition};
 use greenlight_sim::LocalAws;
 use greenlight_sim::local_aws::ACCOUNT_ID;
 
-pub(crate) async fn local_aws() -> LocalAws {
-    LocalAws::on_shared_moto()
-        .await
-        .unwrap_or_else(|error| panic!("{error}"))
-}
+use super::common::{BlueGreenBalancer, blue_green_balancer, forward};
+use crate::parts::local_aws;
 
 fn epoch_seconds_now() -> f64 {
     SystemTime::now()
@@ -266,37 +260,12 @@ async fn elbv2_listener_rule_round_trips_blue_green_weights() {
         .expect("VPC and subnets");
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&aws.sdk_config());
 
-    let balancer = elb
-        .create_load_balancer()
-        .name("e2e-elb-alb")
-        .set_subnets(Some(network.subnet_ids.clone()))
-        .send()
-        .await
-        .expect("CreateLoadBalancer");
-    let balancer_arn = balancer.load_balancers()[0]
-        .load_balancer_arn()
-        .expect("balancer ARN")
-        .to_owned();
-    let mut group_arns = Vec::new();
-    for name in ["e2e-elb-blue", "e2e-elb-green"] {
-        let group = elb
-            .create_target_group()
-            .name(name)
-            .protocol(ProtocolEnum::Http)
-            .port(8080)
-            .vpc_id(&network.vpc_id)
-            .target_type(TargetTypeEnum::Ip)
-            .send()
-            .await
-            .expect("CreateTargetGroup");
-        group_arns.push(
-            group.target_groups()[0]
-                .target_group_arn()
-                .expect("target group ARN")
-                .to_owned(),
-        );
-    }
-    let (blue, green) = (&group_arns[0], &group_arns[1]);
+    let BlueGreenBalancer {
+        arn: balancer_arn,
+        blue,
+        green,
+    } = blue_green_balancer(&elb, "e2e-elb", &network.subnet_ids, &network.vpc_id).await;
+    let (blue, green) = (&blue, &green);
     let listener = elb
         .create_listener()
         .load_balancer_arn(&balancer_arn)
@@ -444,8 +413,46 @@ async fn ecs_task_definition_keeps_its_digest_pinned_image() {
     assert_eq!(endpoint.calls("ecs", "DescribeTaskDefinition"), 1);
 }
 
+/// Rehearsals start their own motos in parallel: each must get a port, and so a state, of its own.
+/// (Picking a free port before moto bound it once let two motos race for one port, and the loser's
+/// readiness probe was answered by the winner.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn motos_started_together_each_have_their_own_port_and_state() {
+    crate::parts::require_moto();
+    let start = || async {
+        LocalAws::start()
+            .await
+            .unwrap_or_else(|error| panic!("{error}"))
+    };
+    let (first, second, third, fourth) = tokio::join!(start(), start(), start(), start());
+    let motos = [first, second, third, fourth];
+    let mut urls: Vec<&str> = motos.iter().map(|aws| aws.moto().endpoint_url()).collect();
+    urls.sort_unstable();
+    urls.dedup();
+    assert_eq!(urls.len(), 4, "{urls:?}");
+    let ecs = aws_sdk_ecs::Client::new(&motos[0].sdk_config());
+    ecs.create_cluster()
+        .cluster_name("only-in-the-first")
+        .send()
+        .await
+        .expect("CreateCluster");
+    for aws in &motos[1..] {
+        let clusters = aws_sdk_ecs::Client::new(&aws.sdk_config())
+            .list_clusters()
+            .send()
+            .await
+            .expect("ListClusters");
+        assert!(
+            clusters.cluster_arns().is_empty(),
+            "{:?}",
+            clusters.cluster_arns()
+        );
+    }
+}
+
 #[tokio::test]
 async fn a_private_moto_resets_to_empty_and_is_gone_once_dropped() {
+    crate::parts::require_moto();
     let aws = LocalAws::start()
         .await
         .unwrap_or_else(|error| panic!("{error}"));
@@ -473,27 +480,4 @@ async fn a_private_moto_resets_to_empty_and_is_gone_once_dropped() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-}
-
-/// A forward action splitting traffic between blue's and green's target groups by weight.
-pub(super) fn forward(blue: &str, blue_weight: i32, green: &str, green_weight: i32) -> Action {
-    Action::builder()
-        .r#type(ActionTypeEnum::Forward)
-        .forward_config(
-            ForwardActionConfig::builder()
-                .target_groups(
-                    TargetGroupTuple::builder()
-                        .target_group_arn(blue)
-                        .weight(blue_weight)
-                        .build(),
-                )
-                .target_groups(
-                    TargetGroupTuple::builder()
-                        .target_group_arn(green)
-                        .weight(green_weight)
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
 }

@@ -64,6 +64,7 @@ fn describe(report: &SimReport) -> String {
 }
 
 async fn rehearse(name: &str) -> SimReport {
+    crate::parts::require();
     let scenario = Scenario::load(&scenario_path(name)).expect("the scenario parses");
     let report = run(&scenario, &RunOptions::default())
         .await

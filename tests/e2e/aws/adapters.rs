@@ -16,7 +16,7 @@ use aws_sdk_ecs::types::{
     NetworkMode,
 };
 use aws_sdk_elasticloadbalancingv2::types::{
-    ProtocolEnum, RuleCondition as ElbRuleCondition, TargetDescription, TargetTypeEnum,
+    ProtocolEnum, RuleCondition as ElbRuleCondition, TargetDescription,
 };
 use greenlight_aws::checks::alarms::AlarmsCheck;
 use greenlight_aws::checks::image::ImageCheck;
@@ -44,7 +44,9 @@ use greenlight_sim::LocalAws;
 use greenlight_sim::local_aws::{ACCOUNT_ID, REGION};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::moto::{MANIFEST, forward, local_aws};
+use super::common::{BlueGreenBalancer, blue_green_balancer, forward};
+use super::moto::MANIFEST;
+use crate::parts::local_aws;
 
 fn service(cluster: &str) -> ServiceIdentity {
     ServiceIdentity {
@@ -480,37 +482,11 @@ struct Balancer {
 impl Balancer {
     async fn new(aws: &LocalAws, name: &str, vpc_id: &str, subnets: &[String]) -> Balancer {
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&aws.sdk_config());
-        let balancer = elb
-            .create_load_balancer()
-            .name(name)
-            .set_subnets(Some(subnets.to_vec()))
-            .send()
-            .await
-            .expect("CreateLoadBalancer");
-        let balancer_arn = balancer.load_balancers()[0]
-            .load_balancer_arn()
-            .expect("balancer ARN")
-            .to_owned();
-        let mut groups = Vec::new();
-        for role in ["blue", "green"] {
-            let group = elb
-                .create_target_group()
-                .name(format!("{name}-{role}"))
-                .protocol(ProtocolEnum::Http)
-                .port(8080)
-                .vpc_id(vpc_id)
-                .target_type(TargetTypeEnum::Ip)
-                .send()
-                .await
-                .expect("CreateTargetGroup");
-            groups.push(
-                group.target_groups()[0]
-                    .target_group_arn()
-                    .expect("target group ARN")
-                    .to_owned(),
-            );
-        }
-        let (blue, green) = (groups[0].clone(), groups[1].clone());
+        let BlueGreenBalancer {
+            arn: balancer_arn,
+            blue,
+            green,
+        } = blue_green_balancer(&elb, name, subnets, vpc_id).await;
         let listener = elb
             .create_listener()
             .load_balancer_arn(&balancer_arn)

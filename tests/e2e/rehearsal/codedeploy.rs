@@ -20,12 +20,7 @@ async fn start(sim: &CodeDeploySim, hook: &str, timeout: Duration) -> (AwsEndpoi
         .start()
         .await
         .expect("endpoint");
-    let binary = greenlight_sim::lambda_host::workspace_binary("codedeploy-hook");
-    assert!(
-        binary.is_file(),
-        "{} is not built: run `cargo build -p codedeploy-hook` (make test does)",
-        binary.display()
-    );
+    let binary = crate::parts::function_binary("codedeploy-hook");
     let mut spec = FunctionSpec::new(binary, format!("CodeDeployHook_greenlight_{hook}"));
     spec.timeout = timeout;
     spec.env = vec![
@@ -223,9 +218,7 @@ stages:
         let world = World::new();
         let iam = Iam::rehearsal().expect("the bundled IAM data");
         assert!(world.enforce_iam(iam.clone()).is_ok());
-        let aws = LocalAws::on_shared_moto()
-            .await
-            .unwrap_or_else(|error| panic!("{error}"));
+        let aws = crate::parts::local_aws().await;
         let plane = LoadBalancerPlane::new(aws.moto().endpoint_url(), &world);
         let sim = CodeDeploySim::new();
         let hook_names: BTreeMap<String, String> = HOOKS
@@ -290,12 +283,7 @@ stages:
         std::fs::write(&config_path, config(bake)).expect("config written");
         let hooks = LambdaHooks::new();
         hooks.invoke_as(EngineRole::codedeploy(&iam));
-        let binary = greenlight_sim::lambda_host::workspace_binary("codedeploy-hook");
-        assert!(
-            binary.is_file(),
-            "{} is not built: run `cargo build -p codedeploy-hook` (make test does)",
-            binary.display()
-        );
+        let binary = crate::parts::function_binary("codedeploy-hook");
         for (event, function) in &hook_names {
             let mut spec = FunctionSpec::new(binary.clone(), function.clone());
             spec.timeout = timeout;

@@ -4,7 +4,7 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use greenlight_core::engine::clock::{Clock, ManualClock};
 use greenlight_core::engine::verdict::{Disposition, VerdictStatus};
@@ -116,6 +116,15 @@ fn plan(bake: Option<Duration>, checks: Vec<PlannedCheck>) -> Plan {
 
 fn key() -> StageKey {
     StageKey::new(DEPLOYMENT, "POST_PRODUCTION_TRAFFIC_SHIFT", None)
+}
+
+/// The stage's first invocation: nothing carried from an earlier one.
+fn first_invocation(deadline: Option<SystemTime>) -> Invocation<'static> {
+    Invocation {
+        key: key(),
+        carried: None,
+        deadline,
+    }
 }
 
 /// Plays ECS's side of hookDetails: the static details of the hook, shallowly merged with what the
@@ -294,16 +303,7 @@ async fn a_deadline_two_seconds_away_answers_in_progress_before_it() {
     let plan = plan(None, vec![planned("http", &slow, policy)]);
     let deadline = clock.now() + Duration::from_secs(2);
     let started = tokio::time::Instant::now();
-    let verdict = engine
-        .judge(
-            &plan,
-            Invocation {
-                key: key(),
-                carried: None,
-                deadline: Some(deadline),
-            },
-        )
-        .await;
+    let verdict = engine.judge(&plan, first_invocation(Some(deadline))).await;
     let took = started.elapsed();
     assert_eq!(verdict.status, VerdictStatus::InProgress);
     assert_eq!(verdict.code.code, "VERDICT_DEADLINE");
@@ -324,11 +324,7 @@ async fn no_time_left_answers_without_starting_checks() {
     let verdict = engine
         .judge(
             &plan,
-            Invocation {
-                key: key(),
-                carried: None,
-                deadline: Some(clock.now() + Duration::from_millis(1100)),
-            },
+            first_invocation(Some(clock.now() + Duration::from_millis(1100))),
         )
         .await;
     assert_eq!(verdict.status, VerdictStatus::InProgress);
@@ -353,16 +349,7 @@ async fn an_advisory_failure_does_not_gate() {
             planned("alarms", &alarms, CheckPolicy::default()),
         ],
     );
-    let verdict = engine
-        .judge(
-            &plan,
-            Invocation {
-                key: key(),
-                carried: None,
-                deadline: None,
-            },
-        )
-        .await;
+    let verdict = engine.judge(&plan, first_invocation(None)).await;
     assert_eq!(verdict.status, VerdictStatus::Succeeded);
     assert_eq!(verdict.checks[0].disposition, Disposition::Advisory);
     assert_eq!(verdict.checks[0].outcome.code.code, "EVENT_MALFORMED");
@@ -388,16 +375,7 @@ async fn checks_run_concurrently_and_an_enforcing_failure_stops_the_rest() {
         ],
     );
     let started = tokio::time::Instant::now();
-    let verdict = engine
-        .judge(
-            &concurrent,
-            Invocation {
-                key: key(),
-                carried: None,
-                deadline: None,
-            },
-        )
-        .await;
+    let verdict = engine.judge(&concurrent, first_invocation(None)).await;
     assert_eq!(verdict.status, VerdictStatus::Succeeded);
     assert_eq!(
         started.elapsed(),
@@ -415,16 +393,7 @@ async fn checks_run_concurrently_and_an_enforcing_failure_stops_the_rest() {
         ],
     );
     let started = tokio::time::Instant::now();
-    let verdict = engine
-        .judge(
-            &fail_fast,
-            Invocation {
-                key: key(),
-                carried: None,
-                deadline: None,
-            },
-        )
-        .await;
+    let verdict = engine.judge(&fail_fast, first_invocation(None)).await;
     assert_eq!(verdict.status, VerdictStatus::Failed);
     assert_eq!(started.elapsed(), Duration::from_secs(1));
     assert_eq!(verdict.checks[0].disposition, Disposition::Cancelled);
@@ -442,16 +411,7 @@ async fn a_slow_check_times_out_and_waits_a_crashing_check_fails() {
     let engine = Engine::new(&clock, Duration::from_secs(1));
     let slow = Scripted::slow(pass(), Duration::from_secs(30));
     let plan_slow = plan(None, vec![planned("http", &slow, CheckPolicy::default())]);
-    let verdict = engine
-        .judge(
-            &plan_slow,
-            Invocation {
-                key: key(),
-                carried: None,
-                deadline: None,
-            },
-        )
-        .await;
+    let verdict = engine.judge(&plan_slow, first_invocation(None)).await;
     assert_eq!(verdict.status, VerdictStatus::InProgress);
     assert_eq!(verdict.checks[0].outcome.code.code, "CHECK_TIMEOUT");
 
@@ -460,16 +420,7 @@ async fn a_slow_check_times_out_and_waits_a_crashing_check_fails() {
         None,
         vec![planned("tasks", &crashing, CheckPolicy::default())],
     );
-    let verdict = engine
-        .judge(
-            &plan_crash,
-            Invocation {
-                key: key(),
-                carried: None,
-                deadline: None,
-            },
-        )
-        .await;
+    let verdict = engine.judge(&plan_crash, first_invocation(None)).await;
     assert_eq!(verdict.status, VerdictStatus::Failed);
     assert_eq!(verdict.code.code, "CHECK_CRASHED");
     assert!(
@@ -491,16 +442,7 @@ async fn a_permanent_error_fails_naming_what_is_missing() {
         None,
         vec![planned("tasks", &denied, CheckPolicy::default())],
     );
-    let verdict = engine
-        .judge(
-            &plan,
-            Invocation {
-                key: key(),
-                carried: None,
-                deadline: None,
-            },
-        )
-        .await;
+    let verdict = engine.judge(&plan, first_invocation(None)).await;
     assert_eq!(verdict.status, VerdictStatus::Failed);
     assert!(verdict.message.contains("ecs:DescribeServiceRevisions"));
 }

@@ -1,15 +1,12 @@
-//! The recorded hook events in `fixtures/events`: each parses, survives a serialize/parse round trip,
+//! The recorded hook events (`tests/support/fixtures/events`): each parses, survives a serialize/parse round trip,
 //! and answers the helpers' questions as the contract says it should.
 
+use greenlight_test_support::fixtures;
 use std::collections::BTreeSet;
-use std::path::Path;
 
 use greenlight_core::LifecycleStage;
 use greenlight_core::protocol::codedeploy::{PendingReport, parse_codedeploy_event};
 use greenlight_core::protocol::ecs::{HookEvent, Rollback, TrafficMap};
-use serde_json::Value;
-
-const EVENTS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/events");
 
 const GREEN: &str =
     "arn:aws:ecs:us-east-1:111122223333:service-revision/prod-apps/checkout/4827194658203311742";
@@ -147,14 +144,8 @@ fn ecs_expectations() -> Vec<Expect> {
     ]
 }
 
-fn read_json(file: &str) -> Value {
-    let path = Path::new(EVENTS).join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 fn parse_ecs(file: &str) -> HookEvent {
-    HookEvent::parse(&read_json(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
+    HookEvent::parse(&fixtures::event(file)).unwrap_or_else(|e| panic!("{file}: {e}"))
 }
 
 #[test]
@@ -166,7 +157,7 @@ fn every_ecs_fixture_round_trips() {
             HookEvent::parse(&serialized).unwrap_or_else(|e| panic!("{}: {e}", expect.file));
         assert_eq!(reparsed, event, "{}", expect.file);
         // The bytes path agrees with the value path.
-        let bytes = std::fs::read(Path::new(EVENTS).join(expect.file)).unwrap();
+        let bytes = fixtures::event_text(expect.file).into_bytes();
         assert_eq!(
             HookEvent::parse_slice(&bytes).unwrap(),
             event,
@@ -242,7 +233,7 @@ fn the_reconcile_fixture_has_no_execution_id() {
 
 #[test]
 fn unknown_fields_are_dropped_and_the_unknown_stage_kept() {
-    let raw = read_json("ecs-unknown-stage-extra-fields.json");
+    let raw = fixtures::event("ecs-unknown-stage-extra-fields.json");
     assert!(raw.get("deploymentStrategy").is_some());
     let event = parse_ecs("ecs-unknown-stage-extra-fields.json");
     assert!(!event.lifecycle_stage.is_known());
@@ -269,7 +260,7 @@ fn every_known_stage_has_a_fixture() {
 
 #[test]
 fn the_codedeploy_fixture_round_trips() {
-    let raw = read_json("codedeploy-hook.json");
+    let raw = fixtures::event("codedeploy-hook.json");
     let event = parse_codedeploy_event(&raw).unwrap();
     assert_eq!(event.deployment_id, "d-7QZ1XK4B2");
     assert_eq!(
@@ -294,7 +285,7 @@ fn every_fixture_file_is_covered() {
         .map(|expect| expect.file.to_owned())
         .collect();
     listed.insert("codedeploy-hook.json".to_owned());
-    let on_disk: BTreeSet<String> = std::fs::read_dir(EVENTS)
+    let on_disk: BTreeSet<String> = std::fs::read_dir(fixtures::path("events"))
         .unwrap()
         .map(|entry| entry.unwrap().file_name())
         .map(|name| name.to_string_lossy().into_owned())

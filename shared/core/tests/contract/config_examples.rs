@@ -1,19 +1,22 @@
-//! The example configs in `infra/examples/config` and the fixtures in `fixtures/config`: every
+//! The example configs in `infra/examples/config` and the config fixtures: every
 //! example validates and passes the generated JSON Schema; every broken fixture fails both, with
 //! its line and field named.
 
 use std::path::{Path, PathBuf};
 
+use greenlight_test_support::{fixtures, repository};
+
 use greenlight_core::config::{
     BUILTIN_YAML, Config, ConfigFormat, ConfigReference, ConfigSource, json_schema, parse_document,
 };
 
-const EXAMPLES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/examples/config");
-const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/config");
+fn examples() -> PathBuf {
+    repository("infra/examples/config")
+}
 
-fn files(dir: &str) -> Vec<PathBuf> {
+fn files(dir: &Path) -> Vec<PathBuf> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-        .unwrap_or_else(|error| panic!("{dir}: {error}"))
+        .unwrap_or_else(|error| panic!("{}: {error}", dir.display()))
         .map(|entry| entry.expect("a readable directory entry").path())
         .filter(|path| {
             matches!(
@@ -45,7 +48,7 @@ fn schema() -> jsonschema::Validator {
 
 #[test]
 fn the_expected_examples_exist() {
-    let names: Vec<String> = files(EXAMPLES)
+    let names: Vec<String> = files(&examples())
         .iter()
         .map(|path| path.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
@@ -64,7 +67,7 @@ fn the_expected_examples_exist() {
 
 #[test]
 fn every_example_parses_and_validates() {
-    for path in files(EXAMPLES) {
+    for path in files(&examples()) {
         let config = Config::parse(&read(&path), ConfigFormat::for_path(&path), source(&path));
         assert!(
             config.is_ok(),
@@ -77,7 +80,7 @@ fn every_example_parses_and_validates() {
 
 #[test]
 fn the_full_example_uses_every_check_kind() {
-    let path = Path::new(EXAMPLES).join("full.yaml");
+    let path = examples().join("full.yaml");
     let config = Config::parse(&read(&path), ConfigFormat::Yaml, source(&path)).unwrap();
     let mut used: Vec<&str> = config
         .stages
@@ -95,7 +98,7 @@ fn the_full_example_uses_every_check_kind() {
 #[test]
 fn the_schema_accepts_every_example_and_the_builtin_plans() {
     let validator = schema();
-    for path in files(EXAMPLES) {
+    for path in files(&examples()) {
         let instance = document(&path);
         let errors: Vec<String> = validator
             .iter_errors(&instance)
@@ -110,7 +113,7 @@ fn the_schema_accepts_every_example_and_the_builtin_plans() {
 #[test]
 fn the_schema_rejects_the_broken_fixture() {
     let validator = schema();
-    let instance = document(&Path::new(FIXTURES).join("broken.yaml"));
+    let instance = document(&fixtures::config("broken.yaml"));
     let errors: Vec<String> = validator
         .iter_errors(&instance)
         .map(|error| error.to_string())
@@ -120,7 +123,7 @@ fn the_schema_rejects_the_broken_fixture() {
 
 #[test]
 fn the_broken_fixture_reports_every_mistake_with_its_line() {
-    let path = Path::new(FIXTURES).join("broken.yaml");
+    let path = fixtures::config("broken.yaml");
     let errors = Config::parse(&read(&path), ConfigFormat::Yaml, source(&path)).unwrap_err();
     let found: Vec<(Option<usize>, String)> = errors
         .iter()
@@ -191,7 +194,7 @@ fn each_single_mistake_fixture_fails_once_where_expected() {
     ];
     let validator = schema();
     for (file, line, field, says) in cases {
-        let path = Path::new(FIXTURES).join(file);
+        let path = fixtures::config(file);
         let errors = Config::parse(&read(&path), ConfigFormat::for_path(&path), source(&path))
             .expect_err(file);
         assert_eq!(errors.len(), 1, "{file}: {errors}");

@@ -12,9 +12,8 @@ use aws_sdk_cloudwatch::types::{
     Dimension, Metric, MetricDataQuery, MetricDatum, MetricStat, ScanBy,
 };
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, ForwardActionConfig, HttpHeaderConditionConfig,
-    PathPatternConditionConfig, ProtocolEnum, RuleCondition, TargetDescription, TargetGroupTuple,
-    TargetHealthReasonEnum, TargetHealthStateEnum, TargetTypeEnum,
+    Action, HttpHeaderConditionConfig, PathPatternConditionConfig, ProtocolEnum, RuleCondition,
+    TargetDescription, TargetHealthReasonEnum, TargetHealthStateEnum,
 };
 use greenlight_aws::checks::compare::CompareCheck;
 use greenlight_aws::checks::metric_data::MetricData;
@@ -31,11 +30,8 @@ use greenlight_sim::world::{Fault, FaultRule, TargetHealthOverride, World};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-async fn local_aws_with(world: &World) -> LocalAws {
-    LocalAws::on_shared_moto_with_world(world)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"))
-}
+use super::common::{BlueGreenBalancer, blue_green_balancer, forward};
+use crate::parts::local_aws_with;
 
 /// An ALB in moto with blue's and green's target groups and one listener the plane serves.
 struct Balancer {
@@ -60,37 +56,8 @@ impl Balancer {
             .await
             .expect("VPC and subnets");
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&aws.sdk_config());
-        let created = elb
-            .create_load_balancer()
-            .name(name)
-            .set_subnets(Some(network.subnet_ids.clone()))
-            .send()
-            .await
-            .expect("CreateLoadBalancer");
-        let arn = created.load_balancers()[0]
-            .load_balancer_arn()
-            .expect("balancer ARN")
-            .to_owned();
-        let mut groups = Vec::new();
-        for role in ["blue", "green"] {
-            let group = elb
-                .create_target_group()
-                .name(format!("{name}-{role}"))
-                .protocol(ProtocolEnum::Http)
-                .port(8080)
-                .vpc_id(&network.vpc_id)
-                .target_type(TargetTypeEnum::Ip)
-                .send()
-                .await
-                .expect("CreateTargetGroup");
-            groups.push(
-                group.target_groups()[0]
-                    .target_group_arn()
-                    .expect("target group ARN")
-                    .to_owned(),
-            );
-        }
-        let (blue, green) = (groups[0].clone(), groups[1].clone());
+        let BlueGreenBalancer { arn, blue, green } =
+            blue_green_balancer(&elb, name, &network.subnet_ids, &network.vpc_id).await;
         let port = plane.bind_listener_port().expect("a loopback port");
         let listener = elb
             .create_listener()
@@ -127,24 +94,6 @@ impl Balancer {
             .await
             .expect("CreateRule");
     }
-}
-
-fn forward(blue: &str, blue_weight: i32, green: &str, green_weight: i32) -> Action {
-    let tuple = |arn: &str, weight: i32| {
-        TargetGroupTuple::builder()
-            .target_group_arn(arn)
-            .weight(weight)
-            .build()
-    };
-    Action::builder()
-        .r#type(ActionTypeEnum::Forward)
-        .forward_config(
-            ForwardActionConfig::builder()
-                .target_groups(tuple(blue, blue_weight))
-                .target_groups(tuple(green, green_weight))
-                .build(),
-        )
-        .build()
 }
 
 /// One plain HTTP/1.1 GET: the status and the `x-app-version` header.

@@ -1,6 +1,7 @@
 //! The READMEs' generated tables match the code they are generated from.
 
 use greenlight_core::catalogue::{checks_markdown_table, codes_markdown_table, iam_markdown_table};
+use greenlight_test_support::repository_text;
 
 fn between<'a>(text: &'a str, begin: &str, end: &str) -> &'a str {
     let start = text.find(begin).expect("begin marker") + begin.len();
@@ -10,8 +11,7 @@ fn between<'a>(text: &'a str, begin: &str, end: &str) -> &'a str {
 
 #[test]
 fn readme_lists_every_reason_code_as_the_registry_does() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .expect("README.md");
+    let readme = repository_text("README.md");
     let table = between(&readme, "<!-- codes:begin -->", "<!-- codes:end -->");
     assert_eq!(
         table,
@@ -22,8 +22,7 @@ fn readme_lists_every_reason_code_as_the_registry_does() {
 
 #[test]
 fn readme_lists_every_check_as_the_registry_does() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
-        .expect("README.md");
+    let readme = repository_text("README.md");
     let table = between(&readme, "<!-- checks:begin -->", "<!-- checks:end -->");
     assert_eq!(
         table,
@@ -34,9 +33,7 @@ fn readme_lists_every_check_as_the_registry_does() {
 
 #[test]
 fn infra_readme_lists_every_checks_iam_needs_as_their_docs_do() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/README.md"))
-            .expect("infra/README.md");
+    let readme = repository_text("infra/README.md");
     let table = between(&readme, "<!-- iam:begin -->", "<!-- iam:end -->");
     assert_eq!(
         table,

@@ -25,6 +25,7 @@ fn load(name: &str) -> Scenario {
 }
 
 async fn rehearse(mut scenario: Scenario, topology: Topology, order: WeightsMove) -> SimReport {
+    crate::parts::require();
     scenario.service.topology = topology;
     scenario.deployment.weights_move = order;
     scenario.name = format!("{} on {} ({order:?})", scenario.name, topology.as_str());
@@ -132,6 +133,7 @@ async fn a_service_without_a_load_balancer_judges_good_and_bad_under_both_orders
 
 /// Loads `name`, lets `adjust` change it, runs it and checks its own expectations.
 async fn rehearse_adjusted(name: &str, adjust: impl FnOnce(&mut Scenario)) -> SimReport {
+    crate::parts::require();
     let mut scenario = load(name);
     adjust(&mut scenario);
     let report = run(&scenario, &RunOptions::default())

@@ -3,25 +3,19 @@
 
 use std::path::PathBuf;
 
-use greenlight_cli::{Exit, run};
+use greenlight_cli::Exit;
 use greenlight_sim::report::json;
 use greenlight_sim::timeline::TimelineEvent;
+
+use crate::cli::greenlight;
 
 const GOOD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/demo/good.yaml");
 const BAD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/demo/bad.yaml");
 
-fn greenlight(args: &[&str]) -> (Exit, String, String) {
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let exit = run(
-        std::iter::once("greenlight").chain(args.iter().copied()),
-        &mut out,
-        &mut err,
-    );
-    (
-        exit,
-        String::from_utf8(out).expect("stdout is UTF-8"),
-        String::from_utf8(err).expect("stderr is UTF-8"),
-    )
+/// `greenlight simulate ARGS…` for a whole rehearsal: moto and the function binaries first.
+fn simulate(args: &[&str]) -> (Exit, String, String) {
+    crate::parts::require();
+    greenlight(&[&["simulate"], args].concat())
 }
 
 /// A fresh directory for one test's reports.
@@ -71,8 +65,7 @@ fn the_bad_demo_release_is_stopped_at_the_test_listener_and_reported_three_ways(
     let dir = scratch("bad");
     let json_path = dir.join("bad.json");
     let html_path = dir.join("reports/bad.html");
-    let (exit, out, err) = greenlight(&[
-        "simulate",
+    let (exit, out, err) = simulate(&[
         "--scenario",
         BAD,
         "--json",
@@ -163,12 +156,7 @@ fn an_unmet_expectation_exits_1() {
         format!("{}\nexpect:\n  status: SUCCESSFUL\n", &text[..start]),
     )
     .expect("write");
-    let (exit, out, err) = greenlight(&[
-        "simulate",
-        "--scenario",
-        file.to_str().expect("UTF-8 path"),
-        "--quiet",
-    ]);
+    let (exit, out, err) = simulate(&["--scenario", file.to_str().expect("UTF-8 path"), "--quiet"]);
     assert_eq!(exit, Exit::Failure, "{out}\n{err}");
     assert_eq!(exit.code(), 1);
     assert!(

@@ -1,7 +1,6 @@
 //! A team's own function in a rehearsal: real Python code behind the Lambda host, invoked through
 //! the local AWS endpoint as the `lambda` check invokes it, answering as the Lambda API answers.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,13 +11,14 @@ use greenlight_sim::app::{AppBehaviour, SampleApp};
 use greenlight_sim::lambda_host::LambdaHost;
 use greenlight_sim::team_functions::{Runtime, TeamFunction};
 use greenlight_sim::world::World;
+use greenlight_test_support::fixtures;
 use serde_json::{Value, json};
 
 fn probe(env: Vec<(String, String)>, timeout: Duration) -> TeamFunction {
     TeamFunction {
         name: "probe".into(),
         runtime: Runtime::Python,
-        code: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fixtures/functions/probe"),
+        code: fixtures::team_function("probe"),
         handler: "probe.handler".into(),
         env,
         timeout,
@@ -28,9 +28,7 @@ fn probe(env: Vec<(String, String)>, timeout: Duration) -> TeamFunction {
 /// moto behind the world's endpoint, with `function` registered, and a Lambda client for it.
 async fn with_function(function: TeamFunction) -> (LocalAws, aws_sdk_lambda::Client) {
     let world = World::new();
-    let aws = LocalAws::on_shared_moto_with_world(&world)
-        .await
-        .unwrap_or_else(|error| panic!("{error}"));
+    let aws = crate::parts::local_aws_with(&world).await;
     let spec = function.function_spec().expect("the probe's spec");
     let host = LambdaHost::start(spec).await.expect("the Lambda host");
     world.lambda_functions().add(&function.name, Arc::new(host));

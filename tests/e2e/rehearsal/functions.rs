@@ -6,34 +6,15 @@
 //! rollbacks never blocked, and an answer before the deadline whatever AWS does. Judgements against a
 //! live (local) AWS are the scenario tests' job.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use greenlight_sim::lambda_host::{FunctionSpec, InvocationResult, LambdaHost};
+use greenlight_test_support::fixtures;
 use serde_json::{Value, json};
 
-/// A function binary: the release build `make functions` makes (GREENLIGHT_FUNCTION_PROFILE=release
-/// under `make test`), else the test binary's own profile.
-fn function_binary(name: &str) -> PathBuf {
-    let path = greenlight_sim::lambda_host::workspace_binary(name);
-    let build = match std::env::var(greenlight_sim::lambda_host::FUNCTION_PROFILE_ENV).as_deref() {
-        Ok("release") => format!("`make functions` (cargo build --release -p {name})"),
-        Ok(profile) if !profile.is_empty() => format!("cargo build --profile {profile} -p {name}"),
-        _ => format!("cargo build -p {name}, or `make test`"),
-    };
-    assert!(
-        path.is_file(),
-        "{} is not built: run {build}",
-        path.display()
-    );
-    path
-}
-
+/// A recorded event, without its SSM config reference: these runs use the built-in plans.
 fn fixture(name: &str) -> Value {
-    let path = format!("{}/fixtures/events/{name}", env!("CARGO_MANIFEST_DIR"));
-    let mut event: Value =
-        serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("JSON");
-    // Fixtures name SSM config references; these runs use the built-in plans.
+    let mut event = fixtures::event(name);
     if let Some(details) = event.get_mut("hookDetails").and_then(Value::as_object_mut) {
         details.remove("greenlightConfig");
     }
@@ -41,7 +22,10 @@ fn fixture(name: &str) -> Value {
 }
 
 async fn host(function: &str, endpoint: &str, timeout: Duration) -> LambdaHost {
-    let mut spec = FunctionSpec::new(function_binary(function), format!("greenlight-{function}"));
+    let mut spec = FunctionSpec::new(
+        crate::parts::function_binary(function),
+        format!("greenlight-{function}"),
+    );
     spec.timeout = timeout;
     spec.env = vec![
         ("AWS_ENDPOINT_URL".into(), endpoint.into()),
@@ -293,7 +277,7 @@ async fn an_event_that_would_send_secrets_to_an_outside_listener_is_refused() {
     }))
     .await;
     let mut spec = FunctionSpec::new(
-        function_binary("test-traffic"),
+        crate::parts::function_binary("test-traffic"),
         "greenlight-test-traffic".to_owned(),
     );
     spec.timeout = Duration::from_secs(20);

@@ -20,12 +20,8 @@ use greenlight_core::facts::{
 use greenlight_core::hook::{HookAnswer, HookBackend, Phase, handle_ecs_hook};
 use greenlight_core::protocol::ecs::{EventError, HookEvent, HookStatus};
 use greenlight_core::{Outcome, catalogue};
+use greenlight_test_support::fixtures;
 use serde_json::{Value, json};
-
-fn fixture(name: &str) -> Value {
-    let path = format!("{}/fixtures/events/{name}", env!("CARGO_MANIFEST_DIR"));
-    serde_json::from_str(&std::fs::read_to_string(&path).expect("fixture")).expect("fixture JSON")
-}
 
 /// Answers every check of a plan with the outcome scripted for its kind (pass by default), and
 /// counts the runs.
@@ -201,7 +197,7 @@ fn clock() -> ManualClock {
 #[tokio::test]
 async fn a_malformed_event_fails_naming_the_field() {
     let backend = FakeBackend::new();
-    let mut payload = fixture("ecs-post-scale-up.json");
+    let mut payload = fixtures::event("ecs-post-scale-up.json");
     payload["executionDetails"]["serviceArn"] = json!(42);
     let answer = invoke(Phase::PostScaleUp, &payload, &backend, &clock()).await;
     assert_eq!(answer.response.hook_status, HookStatus::Failed);
@@ -227,7 +223,7 @@ async fn an_unknown_stage_and_a_wiring_mistake_fail_with_their_own_codes() {
     let backend = FakeBackend::new();
     let answer = invoke(
         Phase::ProductionTraffic,
-        &fixture("ecs-unknown-stage-extra-fields.json"),
+        &fixtures::event("ecs-unknown-stage-extra-fields.json"),
         &backend,
         &clock(),
     )
@@ -237,7 +233,7 @@ async fn an_unknown_stage_and_a_wiring_mistake_fail_with_their_own_codes() {
 
     let answer = invoke(
         Phase::PreScaleUp,
-        &fixture("ecs-post-scale-up.json"),
+        &fixtures::event("ecs-post-scale-up.json"),
         &backend,
         &clock(),
     )
@@ -260,7 +256,7 @@ async fn a_rollback_passes_at_once_even_with_an_unreadable_config() {
     backend.deployment = Ok(Arc::new(deployment("ROLLBACK_IN_PROGRESS")));
     let answer = invoke(
         Phase::ProductionTraffic,
-        &fixture("ecs-production-traffic-shift-rollback.json"),
+        &fixtures::event("ecs-production-traffic-shift-rollback.json"),
         &backend,
         &clock(),
     )
@@ -280,7 +276,7 @@ async fn rollback_weights_with_an_unreadable_status_wait_then_fail_never_pass() 
         message: "Rate exceeded".into(),
     });
     let clock = clock();
-    let mut payload = fixture("ecs-production-traffic-shift-rollback.json");
+    let mut payload = fixtures::event("ecs-production-traffic-shift-rollback.json");
     let first = invoke(Phase::ProductionTraffic, &payload, &backend, &clock).await;
     assert_eq!(first.response.hook_status, HookStatus::InProgress);
     assert_eq!(first.code.code, "ROLLBACK_UNCONFIRMED");
@@ -309,7 +305,7 @@ async fn a_rollback_through_a_mis_wired_hook_is_not_blocked() {
     backend.deployment = Ok(Arc::new(deployment("ROLLBACK_IN_PROGRESS")));
     let answer = invoke(
         Phase::ProductionTraffic,
-        &fixture("ecs-test-traffic-shift-rollback.json"),
+        &fixtures::event("ecs-test-traffic-shift-rollback.json"),
         &backend,
         &clock(),
     )
@@ -322,7 +318,7 @@ async fn a_rollback_through_a_mis_wired_hook_is_not_blocked() {
     backend.deployment = Ok(Arc::new(deployment("IN_PROGRESS")));
     let answer = invoke(
         Phase::ProductionTraffic,
-        &fixture("ecs-test-traffic-shift-rollback.json"),
+        &fixtures::event("ecs-test-traffic-shift-rollback.json"),
         &backend,
         &clock(),
     )
@@ -345,7 +341,7 @@ async fn rollback_weights_on_a_deployment_going_forward_are_judged() {
     );
     let answer = invoke(
         Phase::ProductionTraffic,
-        &fixture("ecs-production-traffic-shift-rollback.json"),
+        &fixtures::event("ecs-production-traffic-shift-rollback.json"),
         &backend,
         &clock(),
     )
@@ -358,7 +354,7 @@ async fn rollback_weights_on_a_deployment_going_forward_are_judged() {
 #[tokio::test]
 async fn a_broken_inline_config_fails_with_its_field() {
     let backend = FakeBackend::new();
-    let mut payload = fixture("ecs-post-scale-up.json");
+    let mut payload = fixtures::event("ecs-post-scale-up.json");
     payload["hookDetails"] = json!({ "greenlight": { "version": 1, "stages": { "POST_SCALE_UP": [ { "tasks": { "min_running_percnt": 100 } } ] } } });
     let answer = invoke(Phase::PostScaleUp, &payload, &backend, &clock()).await;
     assert_eq!(answer.response.hook_status, HookStatus::Failed);
@@ -379,7 +375,7 @@ async fn an_unreadable_config_reference_waits_then_fails() {
         "ssm:GetParameter was throttled",
     ));
     let clock = clock();
-    let mut payload = fixture("ecs-post-scale-up.json");
+    let mut payload = fixtures::event("ecs-post-scale-up.json");
     payload["hookDetails"] = json!({ "greenlightConfig": "ssm:/greenlight/checkout" });
     let first = invoke(Phase::PostScaleUp, &payload, &backend, &clock).await;
     assert_eq!(first.response.hook_status, HookStatus::InProgress);
@@ -404,7 +400,7 @@ async fn an_unreadable_config_reference_waits_then_fails() {
     ));
     let denied = invoke(
         Phase::PostScaleUp,
-        &fixture("ecs-post-scale-up.json"),
+        &fixtures::event("ecs-post-scale-up.json"),
         &backend,
         &clock,
     )
@@ -422,7 +418,7 @@ async fn a_judged_stage_returns_its_state_and_inline_config_in_hook_details() {
             "target initial",
         ),
     );
-    let mut payload = fixture("ecs-post-scale-up.json");
+    let mut payload = fixtures::event("ecs-post-scale-up.json");
     payload["hookDetails"] = json!({
         "team": "payments",
         "greenlight": { "version": 1, "stages": { "POST_SCALE_UP": [ "tasks", { "target_health": { "consecutive": 2 } } ] } }
@@ -448,7 +444,7 @@ async fn a_judged_stage_returns_its_state_and_inline_config_in_hook_details() {
 #[tokio::test]
 async fn with_no_config_the_built_in_plan_runs() {
     let backend = FakeBackend::new();
-    let mut payload = fixture("ecs-pre-scale-up.json");
+    let mut payload = fixtures::event("ecs-pre-scale-up.json");
     payload
         .as_object_mut()
         .expect("object")
@@ -471,7 +467,7 @@ async fn with_no_config_the_built_in_plan_runs() {
 #[tokio::test]
 async fn a_panic_is_answered_failed_naming_what_crashed() {
     let backend = FakeBackend::new();
-    let mut payload = fixture("ecs-post-scale-up.json");
+    let mut payload = fixtures::event("ecs-post-scale-up.json");
     payload["hookDetails"] = json!({ "greenlight": { "version": 1, "stages": { "POST_SCALE_UP": [ { "alarms": { "name": "explodes", "allow_no_alarms": true } } ] } } });
     let answer = invoke(Phase::PostScaleUp, &payload, &backend, &clock()).await;
     assert_eq!(answer.response.hook_status, HookStatus::Failed);
@@ -496,7 +492,7 @@ async fn a_stage_that_would_outlive_its_hook_is_decided_before_ecs_times_it_out(
     let mut expiring = deployment("IN_PROGRESS");
     expiring.hook_expires_at = Some(clock.now() + Duration::from_secs(20 * 60));
     backend.deployment = Ok(Arc::new(expiring));
-    let mut payload = fixture("ecs-post-scale-up.json");
+    let mut payload = fixtures::event("ecs-post-scale-up.json");
     payload["hookDetails"] = json!({ "greenlightConfig": "ssm:/greenlight/checkout" });
 
     let first = invoke(Phase::PostScaleUp, &payload, &backend, &clock).await;
@@ -530,7 +526,7 @@ async fn an_event_naming_a_finished_deployment_is_refused_before_any_config_is_r
         backend.hook_running = hook_running;
         *backend.config_text.lock().expect("lock") =
             Ok("version: 1\nstages:\n  POST_SCALE_UP:\n    - tasks\n".into());
-        let mut payload = fixture("ecs-post-scale-up.json");
+        let mut payload = fixtures::event("ecs-post-scale-up.json");
         payload["hookDetails"] = json!({ "greenlightConfig": "ssm:/greenlight/config/web" });
         let answer = invoke(Phase::PostScaleUp, &payload, &backend, &clock()).await;
         assert_eq!(answer.response.hook_status, HookStatus::Failed, "{status}");
@@ -544,7 +540,7 @@ async fn an_event_naming_a_finished_deployment_is_refused_before_any_config_is_r
         backend.hook_running = hook_running;
         *backend.config_text.lock().expect("lock") =
             Ok("version: 1\nstages:\n  POST_SCALE_UP:\n    - tasks\n".into());
-        let mut payload = fixture("ecs-post-scale-up.json");
+        let mut payload = fixtures::event("ecs-post-scale-up.json");
         payload["hookDetails"] = json!({ "greenlightConfig": "ssm:/greenlight/config/web" });
         let answer = invoke(Phase::PostScaleUp, &payload, &backend, &clock()).await;
         assert_eq!(
@@ -566,7 +562,7 @@ async fn one_unreadable_status_late_in_a_long_bake_waits_instead_of_failing() {
         "version: 1\nstages:\n  POST_SCALE_UP:\n    bake: 30m\n    checks:\n      - alarms: { allow_no_alarms: true }\n"
             .into(),
     );
-    let mut payload = fixture("ecs-post-scale-up.json");
+    let mut payload = fixtures::event("ecs-post-scale-up.json");
     payload["hookDetails"] = json!({ "greenlightConfig": "ssm:/greenlight/config/web" });
     let carry = |payload: &mut Value, answer: &HookAnswer| {
         for (key, value) in answer.response.hook_details.clone().expect("state") {
