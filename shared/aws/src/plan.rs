@@ -113,6 +113,34 @@ stages:
       - http: { target: url, url: "https://green.example.com/health" }
 "#;
 
+    /// Every kind of the core's registry has a builder here, and it builds that kind: each
+    /// documented example, in a config of its own, becomes a check whose `kind()` is the example's.
+    #[test]
+    fn every_registered_kind_builds_a_check_of_its_own_kind() {
+        let deps = deps();
+        let mut built = Vec::new();
+        for doc in greenlight_core::checks::DOCS {
+            let mut lines = doc.example.trim().lines();
+            let mut entry = format!("      - {}\n", lines.next().unwrap_or_default());
+            for line in lines {
+                entry.push_str(&format!("        {line}\n"));
+            }
+            let text =
+                format!("version: 1\nstages:\n  PRODUCTION_TRAFFIC_SHIFT:\n    checks:\n{entry}");
+            let config = Config::parse(&text, ConfigFormat::Yaml, ConfigSource::Inline)
+                .unwrap_or_else(|errors| panic!("{}'s example:\n{text}\n{errors}", doc.kind));
+            let spec = config
+                .stage_plan(&LifecycleStage::ProductionTrafficShift)
+                .expect("a plan");
+            let plan = build_plan(&spec, &deps);
+            assert_eq!(plan.checks.len(), 1, "{}", doc.kind);
+            assert_eq!(plan.checks[0].check.kind(), doc.kind);
+            built.push(doc.kind);
+        }
+        let registered: Vec<&str> = greenlight_core::checks::CheckKind::names().collect();
+        assert_eq!(built, registered);
+    }
+
     #[test]
     fn a_plan_has_one_check_per_spec_with_its_id_policy_and_kind() {
         let config = Config::parse(CONFIG, ConfigFormat::Yaml, ConfigSource::Inline)

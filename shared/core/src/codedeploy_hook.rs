@@ -34,9 +34,7 @@ use crate::config::StagePlanSpec;
 use crate::config::resolve::{ConfigLookup, ConfigReferenceReader, Placeholders, resolve_config};
 use crate::document::codes::CONFIG_INVALID;
 use crate::engine::clock::{Clock, unix_seconds};
-use crate::engine::codes::{
-    CHECK_CRASHED, VERDICT_DEADLINE, VERDICT_NO_CHECKS, VERDICT_WAIT_EXHAUSTED,
-};
+use crate::engine::codes::{CHECK_CRASHED, VERDICT_DEADLINE, VERDICT_WAIT_EXHAUSTED};
 use crate::engine::verdict::VerdictStatus;
 use crate::engine::{Engine, Invocation, Plan};
 use crate::facts::{FactError, Facts};
@@ -527,12 +525,10 @@ async fn judge_execution(
         }
     };
     let Some(spec) = resolved.config.stage_plan(&stage) else {
+        let decision = crate::engine::verdict::no_checks(&stage, &resolved.source);
         return succeeded(
-            &VERDICT_NO_CHECKS,
-            format!(
-                "the config ({}) has no plan for {stage}, which {hook} maps to",
-                resolved.source
-            ),
+            decision.code,
+            format!("{}, which {hook} maps to", decision.message),
         );
     };
     if let Some(problem) = codedeploy_limit_problem(&spec) {

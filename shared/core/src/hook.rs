@@ -24,7 +24,7 @@ use serde_json::Value;
 use crate::config::resolve::{ConfigLookup, ConfigReferenceReader, Placeholders, resolve_config};
 use crate::config::{ConfigErrors, StagePlanSpec};
 use crate::engine::clock::unix_seconds;
-use crate::engine::codes::{CHECK_CRASHED, VERDICT_DEADLINE, VERDICT_HOOK_EXPIRING};
+use crate::engine::codes::{CHECK_CRASHED, VERDICT_DEADLINE};
 use crate::engine::state::StageState;
 use crate::engine::verdict::{self, Decision, VerdictStatus};
 use crate::engine::{Engine, Invocation, Plan};
@@ -331,14 +331,6 @@ async fn read_status(
         })
 }
 
-/// Deployment statuses after which no hook runs.
-const FINISHED_STATUSES: &[&str] = &[
-    "SUCCESSFUL",
-    "STOPPED",
-    "ROLLBACK_SUCCESSFUL",
-    "ROLLBACK_FAILED",
-];
-
 /// Refuses an invocation that is not ECS running this hook: the deployment the event names has
 /// finished (no hook of it runs). Whether ECS lists a hook as IN_PROGRESS while invoking it is
 /// undocumented, so the hook list is logged, not enforced. A status that cannot be read is asked
@@ -373,14 +365,8 @@ async fn unbound_invocation(
             ));
         }
     };
-    if FINISHED_STATUSES.contains(&status.status.as_str()) {
-        return Some(failed(
-            &EVENT_NOT_A_RUNNING_HOOK,
-            format!(
-                "the deployment this event names is {}: no hook of it runs now; refusing to judge",
-                status.status
-            ),
-        ));
+    if let Some(refusal) = verdict::finished_deployment(&status.status) {
+        return Some(answer(refusal));
     }
     if status.hook_running == Some(false) {
         // Not a refusal: whether ECS lists a hook as IN_PROGRESS while invoking it is
@@ -415,16 +401,7 @@ async fn expiring_before_next_judgement(
         .ok()?
         .hook_expires_at?;
     let next = engine.now() + delay + REINVOKE_ALLOWANCE;
-    if next < expires_at {
-        return None;
-    }
-    Some(failed(
-        &VERDICT_HOOK_EXPIRING,
-        format!(
-            "this hook expires at {} (its timeoutConfiguration), before greenlight could judge the stage again; deciding now rather than leaving it to ECS's timeout action. Last verdict: {verdict}",
-            humantime::format_rfc3339_seconds(expires_at)
-        ),
-    ))
+    verdict::hook_expiring(expires_at, next, verdict).map(answer)
 }
 
 /// The answer for a decision taken before any check ran ([`verdict`]'s rules): SUCCEEDED, or

@@ -70,15 +70,22 @@ mod layer_tests {
     /// The top-level module each `crate::` path names in `text`, outside comments (an intra-doc
     /// link is not a dependency). The crate root's re-exports count as their modules.
     fn uses(text: &str) -> BTreeSet<String> {
+        let code: String = text
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
         let mut used = BTreeSet::new();
-        for line in text.lines() {
-            let code = line.trim_start();
-            if code.starts_with("//") {
-                continue;
-            }
-            for (at, _) in code.match_indices("crate::") {
-                let rest = &code[at + "crate::".len()..];
-                let name: String = rest
+        for (at, _) in code.match_indices("crate::") {
+            let rest = &code[at + "crate::".len()..];
+            // `crate::{a::X, b}` names every module of its group.
+            let heads: Vec<&str> = match rest.strip_prefix('{') {
+                Some(group) => top_level_items(group),
+                None => vec![rest],
+            };
+            for head in heads {
+                let name: String = head
+                    .trim_start()
                     .chars()
                     .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
                     .collect();
@@ -94,6 +101,39 @@ mod layer_tests {
             }
         }
         used
+    }
+
+    /// The items of a `{…}` group whose opening brace has been read, split at its own commas.
+    fn top_level_items(group: &str) -> Vec<&str> {
+        let mut items = Vec::new();
+        let (mut depth, mut start) = (0usize, 0usize);
+        for (index, c) in group.char_indices() {
+            match c {
+                '{' => depth += 1,
+                '}' if depth == 0 => {
+                    items.push(&group[start..index]);
+                    return items;
+                }
+                '}' => depth -= 1,
+                ',' if depth == 0 => {
+                    items.push(&group[start..index]);
+                    start = index + 1;
+                }
+                _ => {}
+            }
+        }
+        items.push(&group[start..]);
+        items
+    }
+
+    #[test]
+    fn grouped_and_multi_line_uses_name_each_module() {
+        let text = "use crate::{\n    engine::{Engine, Plan},\n    facts::Facts,\n    Outcome,\n};\nuse crate::stage::StageKey;\n// use crate::hook;";
+        let expected: BTreeSet<String> = ["engine", "facts", "outcome", "stage"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(uses(text), expected);
     }
 
     fn layer_of(module: &str) -> Option<usize> {

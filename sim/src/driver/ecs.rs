@@ -34,6 +34,7 @@ use tokio::time::Instant;
 
 use super::{HookCall, HookCallOutcome, HookInvoker, Moment, Stage};
 use crate::scenario::format::{Strategy, TimeoutAction, WeightsMove};
+use crate::stack::util::epoch;
 use crate::timeline::{Timeline, TimelineEvent};
 
 /// ECS's default `callBackDelay` when a hook answers IN_PROGRESS without one.
@@ -941,12 +942,6 @@ fn weight_json(weight: f64) -> Value {
 
 fn scaled_minutes(minutes: f64, seconds_per_minute: f64) -> Duration {
     Duration::try_from_secs_f64(minutes * seconds_per_minute).unwrap_or(Duration::MAX)
-}
-
-fn epoch(time: SystemTime) -> f64 {
-    time.duration_since(SystemTime::UNIX_EPOCH)
-        .map(|since| since.as_secs_f64())
-        .unwrap_or_default()
 }
 
 fn splitmix(mut x: u64) -> u64 {

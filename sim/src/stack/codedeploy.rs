@@ -20,7 +20,7 @@ use crate::lb::LoadBalancerPlane;
 use crate::local_aws::LocalAws;
 use crate::moto_client::Moto;
 
-use super::util::{moto_elb_client, now_epoch, sdk_error, text};
+use super::util::{fnv1a, moto_elb_client, now_epoch, sdk_error, text};
 use crate::driver::codedeploy::LifecycleEvent;
 
 /// What to build: names (unique within one moto), sizes and images.
@@ -96,10 +96,7 @@ pub struct CodeDeployStack {
 
 /// A deployment id as CodeDeploy makes them: `d-` and nine upper-case letters and digits.
 fn deployment_id(name: &str) -> String {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in name.bytes() {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-    }
+    let hash = fnv1a(name);
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
     let id: String = (0..9)
         .map(|index| {

@@ -51,13 +51,16 @@ pub(crate) fn arn_suffix(arn: &str, marker: &str) -> String {
         .unwrap_or_else(|| arn.to_owned())
 }
 
+/// FNV-1a of `seed`: a stable stand-in for ids and digests derived from names.
+pub(crate) fn fnv1a(seed: &str) -> u64 {
+    seed.bytes().fold(0xcbf2_9ce4_8422_2325, |state, byte| {
+        (state ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
 /// 64 hex characters derived from `seed` (not a real hash: a stand-in config digest).
 pub(crate) fn hex64(seed: &str) -> String {
-    let mut state: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in seed.bytes() {
-        state ^= u64::from(byte);
-        state = state.wrapping_mul(0x0100_0000_01b3);
-    }
+    let mut state = fnv1a(seed);
     (0..4)
         .map(|round| {
             state = state.wrapping_add(0x9e37_79b9_7f4a_7c15 ^ round);
@@ -68,8 +71,12 @@ pub(crate) fn hex64(seed: &str) -> String {
 
 /// Seconds since the Unix epoch, as moto's JSON answers carry times.
 pub(crate) fn now_epoch() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+    epoch(std::time::SystemTime::now())
+}
+
+/// `time` in seconds since the Unix epoch, as moto's and ECS's JSON answers carry times.
+pub(crate) fn epoch(time: std::time::SystemTime) -> f64 {
+    time.duration_since(std::time::UNIX_EPOCH)
         .map(|since| since.as_secs_f64())
         .unwrap_or_default()
 }

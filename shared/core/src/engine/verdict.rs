@@ -2,10 +2,12 @@
 //!
 //! Before any check runs, in the order the hooks apply them:
 //! [`malformed`] (an event that breaks the contract), [`rollback`] (never blocked),
-//! [`wiring_mistake`] (a stage the invoked function must not judge), [`unreadable`] (what cannot be
-//! read yet is waited for, bounded: the deployment's status, the config), [`no_checks`].
+//! [`wiring_mistake`] (a stage the invoked function must not judge), [`finished_deployment`] (an
+//! event for a deployment no hook of which runs), [`unreadable`] (what cannot be read yet is waited
+//! for, bounded: the deployment's status, the config), [`no_checks`].
 //! Then the checks: how one outcome weighs ([`judge_outcome`], its [`Disposition`]), and how a
-//! stage's dispositions [`fold`] into SUCCEEDED, IN_PROGRESS or FAILED.
+//! stage's dispositions [`fold`] into SUCCEEDED, IN_PROGRESS or FAILED; and an IN_PROGRESS that the
+//! hook's expiry would cut short is decided now ([`hook_expiring`]).
 //!
 //! The result types, from a check to the engine's answer: a check's [`Outcome`] → its
 //! [`Judgement`] (disposition and memory) → the stage's [`Decision`] → the engine's
@@ -13,7 +15,7 @@
 //! (`crate::protocol::ecs::HookResponse`) or the CodeDeploy report
 //! (`crate::protocol::codedeploy`).
 
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 
@@ -21,7 +23,9 @@ use super::codes;
 use super::state::CheckMemory;
 use crate::outcome::{Outcome, Status};
 use crate::policy::{CheckPolicy, Mode, OnError, OnExhausted, OnInconclusive, OnNotApplicable};
-use crate::protocol::codes::{EVENT_MALFORMED, EVENT_STAGE_NOT_SERVED, EVENT_STAGE_UNKNOWN};
+use crate::protocol::codes::{
+    EVENT_MALFORMED, EVENT_NOT_A_RUNNING_HOOK, EVENT_STAGE_NOT_SERVED, EVENT_STAGE_UNKNOWN,
+};
 use crate::reason::ReasonCode;
 use crate::stage::LifecycleStage;
 
@@ -100,6 +104,46 @@ pub fn unreadable(
             humantime::format_duration(max_wait)
         ),
     )
+}
+
+/// ECS deployment statuses after which no hook of the deployment runs.
+pub const FINISHED_STATUSES: &[&str] = &[
+    "SUCCESSFUL",
+    "STOPPED",
+    "ROLLBACK_SUCCESSFUL",
+    "ROLLBACK_FAILED",
+];
+
+/// An invocation for a deployment that has finished (`status`, from DescribeServiceDeployments):
+/// no hook of it runs, so this is not ECS asking; FAILED, refusing to judge.
+pub fn finished_deployment(status: &str) -> Option<Decision> {
+    FINISHED_STATUSES.contains(&status).then(|| {
+        Decision::failed(
+            &EVENT_NOT_A_RUNNING_HOOK,
+            format!(
+                "the deployment this event names is {status}: no hook of it runs now; refusing to judge"
+            ),
+        )
+    })
+}
+
+/// A stage still IN_PROGRESS whose hook expires (`expires_at`, ECS's `expiresAt`) before the next
+/// judgement could come (`next_judgement`): FAILED now, because at expiry ECS applies the hook's
+/// timeout action, and `CONTINUE` would go on with a stage nobody judged.
+pub fn hook_expiring(
+    expires_at: SystemTime,
+    next_judgement: SystemTime,
+    last_verdict: &str,
+) -> Option<Decision> {
+    (next_judgement >= expires_at).then(|| {
+        Decision::failed(
+            &codes::VERDICT_HOOK_EXPIRING,
+            format!(
+                "this hook expires at {} (its timeoutConfiguration), before greenlight could judge the stage again; deciding now rather than leaving it to ECS's timeout action. Last verdict: {last_verdict}",
+                humantime::format_rfc3339_seconds(expires_at)
+            ),
+        )
+    })
 }
 
 /// A stage the config gives no plan: SUCCEEDED, saying so (nothing was asked of it).
@@ -403,6 +447,46 @@ fn describe(checks: &[&Weighed<'_>], verb: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_finished_deployment_is_refused_and_a_running_one_judged() {
+        for status in FINISHED_STATUSES {
+            let decision = finished_deployment(status).expect("refused");
+            assert_eq!(decision.status, VerdictStatus::Failed);
+            assert_eq!(decision.code.code, "EVENT_NOT_A_RUNNING_HOOK");
+            assert!(decision.message.contains(status), "{}", decision.message);
+        }
+        for status in [
+            "PENDING",
+            "IN_PROGRESS",
+            "ROLLBACK_IN_PROGRESS",
+            "ROLLBACK_REQUESTED",
+        ] {
+            assert!(finished_deployment(status).is_none(), "{status}");
+        }
+    }
+
+    #[test]
+    fn a_hook_expiring_before_the_next_judgement_is_decided_now() {
+        let expires = SystemTime::UNIX_EPOCH + Duration::from_secs(1_800_000_000);
+        let before = expires - Duration::from_secs(1);
+        assert!(hook_expiring(expires, before, "waiting").is_none());
+        for next in [expires, expires + Duration::from_secs(60)] {
+            let decision = hook_expiring(expires, next, "waiting for 3 passes").expect("expiring");
+            assert_eq!(decision.status, VerdictStatus::Failed);
+            assert_eq!(decision.code.code, "VERDICT_HOOK_EXPIRING");
+            assert!(
+                decision.message.contains("2027-01-15T08:00:00Z"),
+                "{}",
+                decision.message
+            );
+            assert!(
+                decision.message.contains("waiting for 3 passes"),
+                "{}",
+                decision.message
+            );
+        }
+    }
 
     const NOW: u64 = 10_000;
 
