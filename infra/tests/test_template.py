@@ -21,7 +21,11 @@ CloudFormation will receive it (after the SAM transform, Globals merged):
   invoke role;
 * the five CodeDeploy hook functions: CodeDeployHook_greenlight_<Event><suffix>, all from the
   `codedeploy-hook` binary, GREENLIGHT_HOOK=<Event>, the CodeDeployHookTimeout, their own log
-  groups, and a role that may report to CodeDeploy and invoke only the hook functions.
+  groups, and a role that may report to CodeDeploy and invoke only the hook functions;
+* the optional operations resources, off by default: the stopped-deployment alarm watches the
+  metric the functions' summary lines carry (namespace and name read from
+  shared/core/src/telemetry.rs) for Verdict=FAILED, and the dashboard's body is JSON whose log
+  query reads every function's log group.
 
 Usage: test_template.py   (needs the SAM translator, which comes with the SAM CLI)
 """
@@ -82,6 +86,66 @@ def workspace_binaries() -> set[str]:
 
 def ref(name):
     return {"Ref": name}
+
+
+TELEMETRY = ROOT / "shared" / "core" / "src" / "telemetry.rs"
+
+
+def emitted_metric() -> tuple[str, str]:
+    """The namespace and metric name the summary line's EMF directive carries, from the code."""
+    import re
+    source = TELEMETRY.read_text()
+    namespace = re.search(r'pub const METRICS_NAMESPACE: &str = "([^"]+)"', source)
+    metric = re.search(r'"Metrics": \[\{ "Name": "([^"]+)"', source)
+    if not namespace or not metric:
+        raise SystemExit(f"{TELEMETRY.relative_to(ROOT)}: METRICS_NAMESPACE or the EMF metric name not found")
+    return namespace.group(1), metric.group(1)
+
+
+def check_operations(raw: dict, errors: list[str]) -> None:
+    resources = raw.get("Resources", {})
+    parameters = raw.get("Parameters", {})
+    for name in ("StoppedDeploymentAlarm", "Dashboard"):
+        if parameters.get(name, {}).get("Default") != "false":
+            errors.append(f"parameter {name}: must default to \"false\" (operations resources are opt-in)")
+    namespace, metric = emitted_metric()
+    alarm = resources.get("StoppedDeploymentsAlarm", {})
+    props = alarm.get("Properties", {})
+    if alarm.get("Condition") != "CreateStoppedDeploymentAlarm":
+        errors.append("StoppedDeploymentsAlarm: missing, or not under the CreateStoppedDeploymentAlarm condition")
+    if (props.get("Namespace"), props.get("MetricName")) != (namespace, metric):
+        errors.append(f"StoppedDeploymentsAlarm: watches {props.get('Namespace')}/{props.get('MetricName')}, "
+                      f"the functions emit {namespace}/{metric}")
+    if props.get("Dimensions") != [{"Name": "Verdict", "Value": "FAILED"}] or props.get("Statistic") != "Sum":
+        errors.append("StoppedDeploymentsAlarm: must be the Sum of Verdict=FAILED")
+    if props.get("TreatMissingData") != "notBreaching":
+        errors.append("StoppedDeploymentsAlarm: no deployment is not a stopped one (TreatMissingData notBreaching)")
+
+    dashboard = resources.get("OperationsDashboard", {})
+    if dashboard.get("Condition") != "CreateDashboard":
+        errors.append("OperationsDashboard: missing, or not under the CreateDashboard condition")
+        return
+    body, variables = dashboard["Properties"]["DashboardBody"]["Fn::Sub"]
+    separator, refs = variables["Groups"]["Fn::Join"]
+    wanted = sorted(logical for logical, resource in resources.items()
+                    if resource.get("Type") == "AWS::Logs::LogGroup")
+    named = sorted(item.get("Ref") for item in refs)
+    if named != wanted:
+        errors.append(f"OperationsDashboard: its log query reads {named}, the functions log to {wanted}")
+    groups = separator.join(f"/aws/lambda/{logical}" for logical in named)
+    text = body.replace("${AWS::Region}", "us-east-1").replace("${Groups}", groups)
+    try:
+        document = json.loads(text)
+    except json.JSONDecodeError as error:
+        errors.append(f"OperationsDashboard: DashboardBody is not JSON once substituted: {error}")
+        return
+    widgets = document.get("widgets", [])
+    metrics = [line for widget in widgets for line in widget.get("properties", {}).get("metrics", [])]
+    if not metrics or any(line[:2] != [namespace, metric] for line in metrics):
+        errors.append(f"OperationsDashboard: its metric widget does not graph {namespace}/{metric}")
+    queries = [widget["properties"]["query"] for widget in widgets if widget.get("type") == "log"]
+    if not queries or not all(q.startswith("SOURCE '") and "greenlight summary" in q for q in queries):
+        errors.append("OperationsDashboard: its log widget does not query the summary lines of the log groups")
 
 
 def check_function(name, logical, function, raw, template, binaries, errors):
@@ -253,6 +317,8 @@ def main() -> int:
         if name in functions and value != {"Fn::GetAtt": [functions[name][0], "Arn"]}:
             errors.append(f"output {output}: {value!r} is not the ARN of the {name} function")
 
+    check_operations(raw, errors)
+
     rel = SAM_TEMPLATE.relative_to(ROOT)
     if errors:
         print(f"FAIL {rel}")
@@ -260,7 +326,7 @@ def main() -> int:
             print(f"     {error}")
         return 1
     print(f"ok   {rel}: {len(functions)} functions and {len(hooks)} CodeDeploy hooks (provided.al2023, arm64, JSON logs with retention, "
-          "active tracing), binaries in the workspace, outputs exported")
+          "active tracing), binaries in the workspace, outputs exported; opt-in alarm and dashboard on the emitted metric")
     return 0
 
 

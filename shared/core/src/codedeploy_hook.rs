@@ -465,7 +465,7 @@ async fn judge_execution(
             None,
             &evidence,
         );
-        crate::telemetry::log_verdict(&verdict);
+        crate::telemetry::log_verdict(&verdict, None);
         return succeeded(verdict.code, verdict.message);
     }
 
@@ -553,7 +553,7 @@ async fn judge_execution(
                 },
             )
             .await;
-        crate::telemetry::log_verdict(&verdict);
+        crate::telemetry::log_verdict(&verdict, Some(facts.service()));
         match verdict.status {
             VerdictStatus::Succeeded => return succeeded(verdict.code, verdict.message),
             VerdictStatus::Failed => return failed(verdict.code, verdict.message),

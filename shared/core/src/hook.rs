@@ -226,7 +226,7 @@ async fn judge_ecs_hook(
 
     if let Some(evidence) = rollback {
         let verdict = engine.rollback(key, carried, &evidence);
-        crate::telemetry::log_verdict(&verdict);
+        crate::telemetry::log_verdict(&verdict, Some(facts.service()));
         return HookAnswer {
             response: HookResponse::succeeded(),
             code: verdict.code,
@@ -284,7 +284,7 @@ async fn judge_ecs_hook(
             },
         )
         .await;
-    crate::telemetry::log_verdict(&verdict);
+    crate::telemetry::log_verdict(&verdict, Some(facts.service()));
     // ECS documents returned hookDetails only with IN_PROGRESS (passed to the next invocation);
     // a terminal answer carries none, so nothing depends on how ECS would treat it.
     let response = match verdict.status {

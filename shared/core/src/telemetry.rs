@@ -6,14 +6,36 @@
 //!   evidence as a JSON string, so a log query (or the local rehearsal's timeline) sees why each
 //!   check concluded what it did without parsing prose;
 //! - `greenlight verdict`, the summary: stage, step, verdict, reason, message and each check's
-//!   outcome on one line.
+//!   outcome on one line;
+//! - the **summary line** ([`summary_line`]): one JSON object per judged invocation, written to
+//!   stdout as it is (not through the log formatter), in a versioned format ([`SUMMARY_VERSION`],
+//!   documented in `docs/operations.md`) that log queries and tools can rely on. It is also a
+//!   CloudWatch Embedded Metric Format record: CloudWatch Logs turns it into the `greenlight`
+//!   namespace's `Verdicts` metric with no API call and no cost at the hook's latency.
 //!
 //! Never the payload, never secrets: check messages and evidence name resources and values, not
 //! credentials or header values. Evidence is bounded ([`MAX_EVIDENCE_BYTES`]) so a check with a
 //! long list of findings cannot flood the log or blow CloudWatch's event size.
 
+use std::io::Write;
+use std::time::SystemTime;
+
+use serde_json::{Value, json};
+
+use crate::engine::verdict::VerdictStatus;
 use crate::engine::{CheckReport, Verdict};
+use crate::facts::ServiceIdentity;
 use crate::outcome::Evidence;
+
+/// The summary line's format version: bumped whenever a field a reader relies on changes meaning
+/// or goes away (new fields may appear without a bump).
+pub const SUMMARY_VERSION: u32 = 1;
+
+/// The CloudWatch namespace of the metrics the summary line carries.
+pub const METRICS_NAMESPACE: &str = "greenlight";
+
+/// The `message` of the summary line, what a log query filters on.
+pub const SUMMARY_MESSAGE: &str = "greenlight summary";
 
 /// The most bytes of JSON evidence one check event carries; evidence items that do not fit are
 /// dropped (most telling first, so the first items stay) and counted in a final `{"truncated": n}`.
@@ -25,8 +47,88 @@ pub const MAX_MESSAGE_CHARS: usize = 1024;
 /// The most characters of a verdict's message (or a config's list of errors) in a log event.
 pub const MAX_VERDICT_MESSAGE_CHARS: usize = 4096;
 
+/// Emits one event per check and the summary event of an invocation, then its summary line.
+/// `service` is the service judged, when the invocation knows it.
+pub fn log_verdict(verdict: &Verdict, service: Option<&ServiceIdentity>) {
+    log_events(verdict);
+    // Straight to stdout, one line, not through the log formatter: CloudWatch Logs extracts
+    // metrics only from an event that is the EMF object itself. A failed write loses a log line,
+    // never a verdict.
+    let line = summary_line(verdict, service, SystemTime::now());
+    let _ = writeln!(std::io::stdout().lock(), "{line}");
+}
+
+/// The summary line of an invocation judged at `now`: who was judged, the verdict and each
+/// check's outcome, with an Embedded Metric Format directive (CloudWatch's *Specification:
+/// Embedded metric format*): `Verdicts` (a count of 1) in namespace [`METRICS_NAMESPACE`], by
+/// service, stage and verdict, and by verdict alone. A FAILED verdict is a `WARN` line, so that
+/// it (and its metric) survives a function's log level set to WARN; the others are `INFO`.
+pub fn summary_line(
+    verdict: &Verdict,
+    service: Option<&ServiceIdentity>,
+    now: SystemTime,
+) -> Value {
+    let key = &verdict.state.key;
+    let status = match verdict.status {
+        VerdictStatus::Succeeded => "SUCCEEDED",
+        VerdictStatus::InProgress => "IN_PROGRESS",
+        VerdictStatus::Failed => "FAILED",
+    };
+    let checks: Vec<Value> = verdict
+        .checks
+        .iter()
+        .map(|check| {
+            json!({
+                "id": check.id,
+                "kind": check.kind,
+                "status": status_name(check),
+                "disposition": disposition_name(check),
+                "code": check.outcome.code.code,
+                "elapsed_ms": check.elapsed_ms,
+            })
+        })
+        .collect();
+    let millis = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|since| since.as_millis())
+        .unwrap_or_default();
+    let service_name = service.map_or("unknown", |service| service.service.as_str());
+    json!({
+        "timestamp": humantime::format_rfc3339_millis(now).to_string(),
+        "level": if verdict.status == VerdictStatus::Failed { "WARN" } else { "INFO" },
+        "message": SUMMARY_MESSAGE,
+        "greenlight": {
+            "version": SUMMARY_VERSION,
+            "deployment": key.deployment,
+            "cluster": service.map(|service| service.cluster.as_str()),
+            "service": service.map(|service| service.service.as_str()),
+            "stage": key.stage,
+            "step": key.step,
+            "attempt": verdict.state.attempts,
+            "verdict": status,
+            "final": verdict.status != VerdictStatus::InProgress,
+            "reason": verdict.code.code,
+            "message": bounded(&verdict.message, MAX_VERDICT_MESSAGE_CHARS),
+            "callback_delay_s": verdict.callback_delay.map(|delay| delay.as_secs()),
+            "checks": checks,
+        },
+        "_aws": {
+            "Timestamp": millis,
+            "CloudWatchMetrics": [{
+                "Namespace": METRICS_NAMESPACE,
+                "Dimensions": [["Service", "Stage", "Verdict"], ["Verdict"]],
+                "Metrics": [{ "Name": "Verdicts", "Unit": "Count" }],
+            }],
+        },
+        "Service": service_name,
+        "Stage": key.stage,
+        "Verdict": status,
+        "Verdicts": 1,
+    })
+}
+
 /// Emits one event per check, then the one summary event of an invocation.
-pub fn log_verdict(verdict: &Verdict) {
+fn log_events(verdict: &Verdict) {
     let stage = verdict.state.key.stage.to_string();
     let step = verdict.state.key.step.as_deref().unwrap_or("");
     for check in &verdict.checks {
@@ -125,6 +227,113 @@ pub fn bounded(text: &str, max: usize) -> std::borrow::Cow<'_, str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::state::StageState;
+    use crate::engine::verdict::Disposition;
+    use crate::outcome::Outcome;
+    use crate::stage::StageKey;
+
+    fn verdict(status: VerdictStatus) -> Verdict {
+        let key = StageKey::new(
+            "arn:aws:ecs:us-east-1:123456789012:service-deployment/prod/web/abc",
+            "PRODUCTION_TRAFFIC_SHIFT",
+            Some("25"),
+        );
+        let code = &crate::checks::http::HTTP_ERROR_RATE;
+        Verdict {
+            status,
+            code,
+            message: "http failed: 7 of 20 requests failed".to_owned(),
+            callback_delay: None,
+            checks: vec![CheckReport {
+                id: "http".to_owned(),
+                kind: "http",
+                outcome: Outcome::fail(code, "7 of 20 requests failed"),
+                disposition: Disposition::Fail,
+                exhausted: false,
+                elapsed_ms: 62,
+            }],
+            state: StageState::fresh(key, 0),
+        }
+    }
+
+    fn service() -> ServiceIdentity {
+        ServiceIdentity {
+            partition: "aws".into(),
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+            cluster: "prod".into(),
+            service: "web".into(),
+            service_arn: "arn:aws:ecs:us-east-1:123456789012:service/prod/web".into(),
+        }
+    }
+
+    #[test]
+    fn the_summary_line_says_who_what_and_why_in_its_versioned_shape() {
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_millis(1_800_000_000_123);
+        let line = summary_line(&verdict(VerdictStatus::Failed), Some(&service()), now);
+        assert_eq!(line["timestamp"], "2027-01-15T08:00:00.123Z");
+        assert_eq!(line["level"], "WARN");
+        assert_eq!(line["message"], SUMMARY_MESSAGE);
+        let summary = &line["greenlight"];
+        assert_eq!(summary["version"], 1);
+        assert_eq!(summary["service"], "web");
+        assert_eq!(summary["cluster"], "prod");
+        assert_eq!(summary["stage"], "PRODUCTION_TRAFFIC_SHIFT");
+        assert_eq!(summary["step"], "25");
+        assert_eq!(summary["verdict"], "FAILED");
+        assert_eq!(summary["final"], true);
+        assert_eq!(summary["reason"], "HTTP_ERROR_RATE");
+        assert_eq!(summary["checks"][0]["kind"], "http");
+        assert_eq!(summary["checks"][0]["status"], "fail");
+        assert_eq!(summary["checks"][0]["code"], "HTTP_ERROR_RATE");
+        assert_eq!(summary["checks"][0]["elapsed_ms"], 62);
+        let waiting = summary_line(&verdict(VerdictStatus::InProgress), None, now);
+        assert_eq!(waiting["level"], "INFO");
+        assert_eq!(waiting["greenlight"]["final"], false);
+        assert_eq!(waiting["greenlight"]["service"], Value::Null);
+        assert_eq!(waiting["Service"], "unknown");
+    }
+
+    /// The EMF specification: a root `_aws` with a millisecond `Timestamp` and `CloudWatchMetrics`
+    /// directives; every dimension a directive names is a string member of the root, every metric
+    /// a number member; at most 30 dimensions per set and 100 metrics per directive.
+    #[test]
+    fn the_summary_line_is_a_valid_embedded_metric_format_record() {
+        let now = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_800_000_000);
+        let line = summary_line(&verdict(VerdictStatus::Succeeded), Some(&service()), now);
+        let metadata = &line["_aws"];
+        assert_eq!(metadata["Timestamp"], 1_800_000_000_000_u64);
+        let directives = metadata["CloudWatchMetrics"]
+            .as_array()
+            .expect("directives");
+        assert!(!directives.is_empty());
+        for directive in directives {
+            assert_eq!(directive["Namespace"], METRICS_NAMESPACE);
+            for set in directive["Dimensions"].as_array().expect("dimension sets") {
+                let names = set.as_array().expect("a dimension set");
+                assert!(!names.is_empty() && names.len() <= 30);
+                for name in names {
+                    let name = name.as_str().expect("a dimension name");
+                    assert!(
+                        line[name].is_string(),
+                        "dimension {name} is not a string member"
+                    );
+                }
+            }
+            let metrics = directive["Metrics"].as_array().expect("metrics");
+            assert!(!metrics.is_empty() && metrics.len() <= 100);
+            for metric in metrics {
+                let name = metric["Name"].as_str().expect("a metric name");
+                assert!(
+                    line[name].is_number(),
+                    "metric {name} is not a number member"
+                );
+            }
+        }
+        assert_eq!(line["Service"], "web");
+        assert_eq!(line["Verdict"], "SUCCEEDED");
+        assert_eq!(line["Verdicts"], 1);
+    }
 
     #[test]
     fn evidence_is_a_json_array_of_the_items() {

@@ -236,6 +236,15 @@ async fn serve_fixed(
     body: &'static [u8],
     content_type: &'static str,
 ) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    serve_status("200 OK", body, content_type).await
+}
+
+/// A listener answering every request with `status` (`503 Service Unavailable`) and `body`.
+async fn serve_status(
+    status: &'static str,
+    body: &'static [u8],
+    content_type: &'static str,
+) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -252,7 +261,7 @@ async fn serve_fixed(
                 let mut buffer = [0u8; 16384];
                 let _ = stream.read(&mut buffer).await;
                 let head = format!(
-                    "HTTP/1.1 200 OK\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    "HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
                     body.len()
                 );
                 let _ = stream.write_all(head.as_bytes()).await;
@@ -324,4 +333,86 @@ async fn an_event_that_would_send_secrets_to_an_outside_listener_is_refused() {
     let plain = host.invoke(&event).await.expect("invoke");
     assert_eq!(response(&plain.result)["hookStatus"], "SUCCEEDED");
     assert!(hits.load(std::sync::atomic::Ordering::SeqCst) >= 2);
+}
+
+/// The summary lines among a function's log lines.
+fn summary_lines(host: &LambdaHost) -> Vec<Value> {
+    host.logs()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|log| log["message"] == "greenlight summary")
+        .collect()
+}
+
+/// Each judged invocation prints one summary line: the versioned record log queries read, and an
+/// Embedded Metric Format record CloudWatch Logs turns into the `greenlight` namespace's metrics.
+#[tokio::test]
+async fn a_judged_invocation_prints_one_summary_line_with_its_metrics() {
+    let (healthy, _) = outside_listener().await;
+    let mut event = fixture("ecs-post-test-traffic-shift.json");
+    let ecs = ecs_describing(json!({
+        "serviceDeploymentArn": event["resourceArn"],
+        "status": "IN_PROGRESS",
+    }))
+    .await;
+    let mut spec = FunctionSpec::new(
+        crate::parts::function_binary("test-traffic"),
+        "greenlight-test-traffic".to_owned(),
+    );
+    spec.timeout = Duration::from_secs(20);
+    spec.env = vec![
+        ("AWS_ENDPOINT_URL".into(), ecs),
+        ("AWS_ACCESS_KEY_ID".into(), "test".into()),
+        ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
+        ("AWS_MAX_ATTEMPTS".into(), "1".into()),
+        ("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()),
+        ("GREENLIGHT_ALLOW_LOOPBACK".into(), "true".into()),
+    ];
+    let host = LambdaHost::start(spec).await.expect("lambda host");
+    let service = event["executionDetails"]["serviceArn"]
+        .as_str()
+        .and_then(|arn| arn.rsplit('/').next())
+        .expect("service ARN")
+        .to_owned();
+    let plan = |url: String| {
+        json!({ "greenlight": { "version": 1, "stages": { "POST_TEST_TRAFFIC_SHIFT": [
+            { "http": { "target": "url", "url": url, "requests": 2 } }
+        ] } } })
+    };
+
+    event["hookDetails"] = plan(format!("{healthy}/health"));
+    let passed = host.invoke(&event).await.expect("invoke");
+    assert_eq!(response(&passed.result)["hookStatus"], "SUCCEEDED");
+    let lines = summary_lines(&host);
+    assert_eq!(lines.len(), 1, "{:#?}", host.logs());
+    let line = &lines[0];
+    assert_eq!(line["level"], "INFO");
+    let summary = &line["greenlight"];
+    assert_eq!(summary["version"], 1);
+    assert_eq!(summary["deployment"], event["resourceArn"]);
+    assert_eq!(summary["service"], service.as_str());
+    assert_eq!(summary["stage"], "POST_TEST_TRAFFIC_SHIFT");
+    assert_eq!(summary["verdict"], "SUCCEEDED");
+    assert_eq!(summary["final"], true);
+    assert_eq!(summary["checks"][0]["kind"], "http");
+    assert_eq!(summary["checks"][0]["status"], "pass");
+    let directive = &line["_aws"]["CloudWatchMetrics"][0];
+    assert_eq!(directive["Namespace"], "greenlight");
+    assert_eq!(directive["Metrics"][0]["Name"], "Verdicts");
+    assert_eq!(line["Service"], service.as_str());
+    assert_eq!(line["Verdict"], "SUCCEEDED");
+    assert_eq!(line["Verdicts"], 1);
+
+    // Every request answered 503: the stage is FAILED, and its line is a WARN, which a function
+    // logging at WARN still keeps.
+    let (down, _) = serve_status("503 Service Unavailable", b"down", "text/plain").await;
+    event["hookDetails"] = plan(format!("{down}/health"));
+    let failed = host.invoke(&event).await.expect("invoke");
+    assert_eq!(response(&failed.result)["hookStatus"], "FAILED");
+    let lines = summary_lines(&host);
+    assert_eq!(lines.len(), 2, "{:#?}", host.logs());
+    assert_eq!(lines[1]["level"], "WARN");
+    assert_eq!(lines[1]["greenlight"]["verdict"], "FAILED");
+    assert_eq!(lines[1]["greenlight"]["checks"][0]["status"], "fail");
+    assert_eq!(lines[1]["Verdict"], "FAILED");
 }
