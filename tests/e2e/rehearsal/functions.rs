@@ -272,14 +272,9 @@ async fn serve_status(
     (url, hits)
 }
 
-#[tokio::test]
-async fn an_event_that_would_send_secrets_to_an_outside_listener_is_refused() {
-    // Whoever may invoke the function (or write hookDetails) sends a config naming two of the
-    // service's secrets as headers of requests to a listener of their choosing. The platform's
-    // rules (environment, not config) refuse it before any secret is read; the same requests
-    // without secrets do reach the listener, so its silence means something.
-    let (outside, hits) = outside_listener().await;
-    let mut event = fixture("ecs-post-test-traffic-shift.json");
+/// The test-traffic function for `event`'s deployment, with an ECS endpoint that says it is in
+/// progress (so the stage is judged), JSON logs, and `env` on top.
+async fn judging_test_traffic(event: &Value, env: &[(&str, &str)]) -> LambdaHost {
     let ecs = ecs_describing(json!({
         "serviceDeploymentArn": event["resourceArn"],
         "status": "IN_PROGRESS",
@@ -296,14 +291,34 @@ async fn an_event_that_would_send_secrets_to_an_outside_listener_is_refused() {
         ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
         ("AWS_MAX_ATTEMPTS".into(), "1".into()),
         ("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()),
-        (
-            "GREENLIGHT_SECRET_PATH".into(),
-            "/greenlight/secrets/{cluster}/{service}/".into(),
-        ),
-        // Loopback allowed, as in any local rehearsal: the secret rule alone must refuse.
-        ("GREENLIGHT_ALLOW_LOOPBACK".into(), "true".into()),
     ];
-    let host = LambdaHost::start(spec).await.expect("lambda host");
+    spec.env.extend(
+        env.iter()
+            .map(|(key, value)| ((*key).to_owned(), (*value).to_owned())),
+    );
+    LambdaHost::start(spec).await.expect("lambda host")
+}
+
+#[tokio::test]
+async fn an_event_that_would_send_secrets_to_an_outside_listener_is_refused() {
+    // Whoever may invoke the function (or write hookDetails) sends a config naming two of the
+    // service's secrets as headers of requests to a listener of their choosing. The platform's
+    // rules (environment, not config) refuse it before any secret is read; the same requests
+    // without secrets do reach the listener, so its silence means something.
+    let (outside, hits) = outside_listener().await;
+    let mut event = fixture("ecs-post-test-traffic-shift.json");
+    let host = judging_test_traffic(
+        &event,
+        &[
+            (
+                "GREENLIGHT_SECRET_PATH",
+                "/greenlight/secrets/{cluster}/{service}/",
+            ),
+            // Loopback allowed, as in any local rehearsal: the secret rule alone must refuse.
+            ("GREENLIGHT_ALLOW_LOOPBACK", "true"),
+        ],
+    )
+    .await;
     let service = event["executionDetails"]["serviceArn"]
         .as_str()
         .expect("service ARN")
@@ -350,25 +365,7 @@ fn summary_lines(host: &LambdaHost) -> Vec<Value> {
 async fn a_judged_invocation_prints_one_summary_line_with_its_metrics() {
     let (healthy, _) = outside_listener().await;
     let mut event = fixture("ecs-post-test-traffic-shift.json");
-    let ecs = ecs_describing(json!({
-        "serviceDeploymentArn": event["resourceArn"],
-        "status": "IN_PROGRESS",
-    }))
-    .await;
-    let mut spec = FunctionSpec::new(
-        crate::parts::function_binary("test-traffic"),
-        "greenlight-test-traffic".to_owned(),
-    );
-    spec.timeout = Duration::from_secs(20);
-    spec.env = vec![
-        ("AWS_ENDPOINT_URL".into(), ecs),
-        ("AWS_ACCESS_KEY_ID".into(), "test".into()),
-        ("AWS_SECRET_ACCESS_KEY".into(), "test".into()),
-        ("AWS_MAX_ATTEMPTS".into(), "1".into()),
-        ("AWS_LAMBDA_LOG_FORMAT".into(), "JSON".into()),
-        ("GREENLIGHT_ALLOW_LOOPBACK".into(), "true".into()),
-    ];
-    let host = LambdaHost::start(spec).await.expect("lambda host");
+    let host = judging_test_traffic(&event, &[("GREENLIGHT_ALLOW_LOOPBACK", "true")]).await;
     let service = event["executionDetails"]["serviceArn"]
         .as_str()
         .and_then(|arn| arn.rsplit('/').next())
