@@ -81,13 +81,8 @@ impl MotoServer {
                 detail: "no such interpreter".to_owned(),
             });
         }
-        let mut child = Command::new(python)
-            .arg("-c")
-            .arg(LAUNCHER)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
+        let mut child = spawn_launcher(python)
+            .await
             .map_err(|source| SimError::MotoSpawn {
                 python: python.to_path_buf(),
                 source,
@@ -263,6 +258,31 @@ fn repo_root() -> PathBuf {
     manifest_dir
         .parent()
         .map_or_else(|| manifest_dir.to_path_buf(), Path::to_path_buf)
+}
+
+/// Starts the launcher. An interpreter file just written (a venv being made, a test's stand-in)
+/// can be briefly "busy" when another thread forks while it is still open for writing: asked
+/// again a few times before giving up.
+async fn spawn_launcher(python: &Path) -> std::io::Result<Child> {
+    let mut attempt = 0;
+    loop {
+        let spawned = Command::new(python)
+            .arg("-c")
+            .arg(LAUNCHER)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn();
+        match spawned {
+            Err(error)
+                if error.kind() == std::io::ErrorKind::ExecutableFileBusy && attempt < 10 =>
+            {
+                attempt += 1;
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            spawned => return spawned,
+        }
+    }
 }
 
 /// Reads the port moto prints first, then the rest of stdout to its end on a thread (a full pipe
