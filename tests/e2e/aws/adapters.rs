@@ -44,7 +44,7 @@ use greenlight_sim::LocalAws;
 use greenlight_sim::local_aws::{ACCOUNT_ID, REGION};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::common::{BlueGreenBalancer, blue_green_balancer, forward};
+use super::common::{BlueGreenBalancer, blue_green_balancer, forward, two_zone_network};
 use super::moto::MANIFEST;
 use crate::parts::local_aws;
 
@@ -266,16 +266,7 @@ struct TaskWorld {
 
 impl TaskWorld {
     async fn new(aws: &LocalAws, cluster: &str, octet: u8) -> TaskWorld {
-        let network = aws
-            .create_network(
-                &format!("10.{octet}.0.0/16"),
-                &[
-                    ("us-east-1a", &format!("10.{octet}.1.0/24")),
-                    ("us-east-1b", &format!("10.{octet}.2.0/24")),
-                ],
-            )
-            .await
-            .expect("VPC and subnets");
+        let network = two_zone_network(aws, octet).await;
         enable_dns_hostnames(aws, &network.vpc_id).await;
         let ecs = aws_sdk_ecs::Client::new(&aws.sdk_config());
         ecs.create_cluster()
@@ -629,16 +620,7 @@ async fn the_target_health_check_finds_greens_tasks_among_the_groups_targets() {
 #[tokio::test]
 async fn the_routing_check_reads_weighted_rules_from_elbv2() {
     let aws = local_aws().await;
-    let network = aws
-        .create_network(
-            "10.34.0.0/16",
-            &[
-                ("us-east-1a", "10.34.1.0/24"),
-                ("us-east-1b", "10.34.2.0/24"),
-            ],
-        )
-        .await
-        .expect("VPC and subnets");
+    let network = two_zone_network(&aws, 34).await;
     let balancer = Balancer::new(
         &aws,
         "adapters-routing",

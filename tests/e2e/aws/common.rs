@@ -1,10 +1,26 @@
-//! What the moto-backed tests build the same way: an ALB with blue's and green's target groups, and
-//! the weighted forward ECS writes into listener rules.
+//! What the moto-backed tests build the same way: a two-zone network, an ALB with blue's and
+//! green's target groups, and the weighted forward ECS writes into listener rules.
 
 use aws_sdk_elasticloadbalancingv2::Client as ElbClient;
 use aws_sdk_elasticloadbalancingv2::types::{
     Action, ActionTypeEnum, ForwardActionConfig, ProtocolEnum, TargetGroupTuple, TargetTypeEnum,
 };
+use greenlight_sim::LocalAws;
+use greenlight_sim::local_aws::Network;
+
+/// A VPC `10.{octet}.0.0/16` with one subnet in each of two zones (an ALB needs two). Each test
+/// uses its own octet: moto is shared by the whole binary.
+pub(super) async fn two_zone_network(aws: &LocalAws, octet: u8) -> Network {
+    aws.create_network(
+        &format!("10.{octet}.0.0/16"),
+        &[
+            ("us-east-1a", &format!("10.{octet}.1.0/24")),
+            ("us-east-1b", &format!("10.{octet}.2.0/24")),
+        ],
+    )
+    .await
+    .expect("VPC and subnets")
+}
 
 /// An ALB and its two IP target groups (HTTP, port 8080), named `{name}-blue` and `{name}-green`.
 pub(super) struct BlueGreenBalancer {

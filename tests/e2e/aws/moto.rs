@@ -19,7 +19,7 @@ use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, RuleCondition};
 use greenlight_sim::LocalAws;
 use greenlight_sim::local_aws::ACCOUNT_ID;
 
-use super::common::{BlueGreenBalancer, blue_green_balancer, forward};
+use super::common::{BlueGreenBalancer, blue_green_balancer, forward, two_zone_network};
 use crate::parts::local_aws;
 
 fn epoch_seconds_now() -> f64 {
@@ -248,16 +248,7 @@ async fn ecr_put_image_then_describe_by_tag_returns_its_digest() {
 #[tokio::test]
 async fn elbv2_listener_rule_round_trips_blue_green_weights() {
     let aws = local_aws().await;
-    let network = aws
-        .create_network(
-            "10.20.0.0/16",
-            &[
-                ("us-east-1a", "10.20.1.0/24"),
-                ("us-east-1b", "10.20.2.0/24"),
-            ],
-        )
-        .await
-        .expect("VPC and subnets");
+    let network = two_zone_network(&aws, 20).await;
     let elb = aws_sdk_elasticloadbalancingv2::Client::new(&aws.sdk_config());
 
     let BlueGreenBalancer {

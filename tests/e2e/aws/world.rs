@@ -30,7 +30,7 @@ use greenlight_sim::world::{Fault, FaultRule, TargetHealthOverride, World};
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use super::common::{BlueGreenBalancer, blue_green_balancer, forward};
+use super::common::{BlueGreenBalancer, blue_green_balancer, forward, two_zone_network};
 use crate::parts::local_aws_with;
 
 /// An ALB in moto with blue's and green's target groups and one listener the plane serves.
@@ -45,16 +45,7 @@ struct Balancer {
 
 impl Balancer {
     async fn new(aws: &LocalAws, plane: &LoadBalancerPlane, name: &str, octet: u8) -> Balancer {
-        let network = aws
-            .create_network(
-                &format!("10.{octet}.0.0/16"),
-                &[
-                    ("us-east-1a", &format!("10.{octet}.1.0/24")),
-                    ("us-east-1b", &format!("10.{octet}.2.0/24")),
-                ],
-            )
-            .await
-            .expect("VPC and subnets");
+        let network = two_zone_network(aws, octet).await;
         let elb = aws_sdk_elasticloadbalancingv2::Client::new(&aws.sdk_config());
         let BlueGreenBalancer { arn, blue, green } =
             blue_green_balancer(&elb, name, &network.subnet_ids, &network.vpc_id).await;
