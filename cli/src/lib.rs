@@ -14,6 +14,8 @@
 //!   to fix it.
 //! - `greenlight simulate --scenario FILE` rehearses a deployment locally (the real functions
 //!   against a local AWS, with real traffic) and prints its timeline; see [`simulate`].
+//! - `greenlight status --cluster C --service S` prints a real deployment's timeline the same
+//!   way, from ECS and the functions' summary lines in CloudWatch Logs; see [`status`].
 //!
 //! The command is a library function, [`run`], writing to the streams it is given, so tests call
 //! it in-process and `main` stays three lines.
@@ -34,6 +36,7 @@ use greenlight_core::config::{
 use greenlight_core::reason::ReasonCode;
 
 pub mod simulate;
+pub mod status;
 
 /// How the command ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,6 +99,10 @@ enum Command {
     /// Rehearse a deployment locally and print its timeline (exit 0 when the scenario's
     /// expectations are met, 1 when not, 2 when the scenario file is invalid).
     Simulate(simulate::SimulateArgs),
+    /// Print a real deployment's timeline: ECS's record of it and the functions' summary lines
+    /// from CloudWatch Logs, rendered as the rehearsal renders (read-only; exit 1 when something
+    /// cannot be read, naming the permission).
+    Status(status::StatusArgs),
     /// List the reason codes greenlight can emit.
     Codes {
         /// How to print them.
@@ -212,6 +219,7 @@ where
             .map(|()| Exit::Success),
         Command::Codes { format } => codes(format, out),
         Command::Simulate(args) => simulate::simulate(&args, out, err),
+        Command::Status(args) => status::status(&args, out, err),
     };
     // A closed pipe (`greenlight codes | head`) ends the command; there is no one left to tell.
     result.unwrap_or(Exit::Failure)

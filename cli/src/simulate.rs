@@ -53,6 +53,19 @@ pub enum Color {
     Never,
 }
 
+impl Color {
+    /// How to render the timeline on stdout.
+    pub fn text_options(self) -> text::TextOptions {
+        text::TextOptions {
+            color: match self {
+                Color::Always => true,
+                Color::Never => false,
+                Color::Auto => text::TextOptions::for_output(std::io::stdout().is_terminal()).color,
+            },
+        }
+    }
+}
+
 /// Runs `greenlight simulate`.
 pub fn simulate(
     args: &SimulateArgs,
@@ -114,13 +127,7 @@ pub fn present(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Exit> {
-    let options = text::TextOptions {
-        color: match args.color {
-            Color::Always => true,
-            Color::Never => false,
-            Color::Auto => text::TextOptions::for_output(std::io::stdout().is_terminal()).color,
-        },
-    };
+    let options = args.color.text_options();
     if args.quiet {
         writeln!(out, "{}", greenlight_sim::report::outcome_sentence(report))?;
         let met = report
@@ -148,22 +155,35 @@ pub fn present(
         out.write_all(text::render(report, options).as_bytes())?;
     }
 
-    let mut written_ok = true;
-    if let Some(path) = &args.json {
-        let written = json::render(report)
-            .map_err(std::io::Error::other)
-            .and_then(|text| write_file(path, &text));
-        written_ok &= announce(path, "JSON report", written, out, err)?;
-    }
-    if let Some(path) = &args.html {
-        let written = write_file(path, &html::render(report));
-        written_ok &= announce(path, "HTML timeline", written, out, err)?;
-    }
+    let written_ok = write_reports(report, args.json.as_deref(), args.html.as_deref(), out, err)?;
     Ok(if report.expectations_met() && written_ok {
         Exit::Success
     } else {
         Exit::Failure
     })
+}
+
+/// Writes the JSON report and the HTML timeline where asked, saying where; whether both were
+/// written.
+pub fn write_reports(
+    report: &SimReport,
+    json_path: Option<&Path>,
+    html_path: Option<&Path>,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<bool> {
+    let mut written_ok = true;
+    if let Some(path) = json_path {
+        let written = json::render(report)
+            .map_err(std::io::Error::other)
+            .and_then(|text| write_file(path, &text));
+        written_ok &= announce(path, "JSON report", written, out, err)?;
+    }
+    if let Some(path) = html_path {
+        let written = write_file(path, &html::render(report));
+        written_ok &= announce(path, "HTML timeline", written, out, err)?;
+    }
+    Ok(written_ok)
 }
 
 fn announce(

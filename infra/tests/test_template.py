@@ -96,9 +96,9 @@ def emitted_metric() -> tuple[str, str]:
     import re
     source = TELEMETRY.read_text()
     namespace = re.search(r'pub const METRICS_NAMESPACE: &str = "([^"]+)"', source)
-    metric = re.search(r'"Metrics": \[\{ "Name": "([^"]+)"', source)
+    metric = re.search(r'pub const VERDICTS_METRIC: &str = "([^"]+)"', source)
     if not namespace or not metric:
-        raise SystemExit(f"{TELEMETRY.relative_to(ROOT)}: METRICS_NAMESPACE or the EMF metric name not found")
+        raise SystemExit(f"{TELEMETRY.relative_to(ROOT)}: METRICS_NAMESPACE or VERDICTS_METRIC not found")
     return namespace.group(1), metric.group(1)
 
 

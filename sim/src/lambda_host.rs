@@ -51,6 +51,10 @@ pub struct FunctionSpec {
     pub memory_mb: u32,
     /// Extra environment (`AWS_ENDPOINT_URL`, credentials, `GREENLIGHT_CONFIG`, …).
     pub env: Vec<(String, String)>,
+    /// The CloudWatch Logs endpoint (the local AWS) that receives each invocation's lines, as
+    /// Lambda sends a function's output: log group `/aws/lambda/<name>`, one stream per execution
+    /// environment. `None` keeps the lines here only.
+    pub logs_endpoint: Option<String>,
 }
 
 impl FunctionSpec {
@@ -62,6 +66,7 @@ impl FunctionSpec {
             timeout: Duration::from_secs(60),
             memory_mb: 256,
             env: Vec::new(),
+            logs_endpoint: None,
         }
     }
 }
@@ -128,6 +133,8 @@ pub struct LambdaHost {
     peak_rss_kb: AtomicU64,
     next_id: AtomicU64,
     server: tokio::task::JoinHandle<()>,
+    /// The log stream of the running process, once it has logged.
+    log_stream: StdMutex<Option<String>>,
 }
 
 impl LambdaHost {
@@ -167,6 +174,7 @@ impl LambdaHost {
             peak_rss_kb: AtomicU64::new(0),
             next_id: AtomicU64::new(1),
             server,
+            log_stream: StdMutex::new(None),
         })
     }
 
@@ -199,6 +207,7 @@ impl LambdaHost {
         let cold = process.is_none();
         if cold {
             *lock(&self.shared.first_next) = None;
+            *lock(&self.log_stream) = None;
             *process = Some(self.spawn()?);
         }
         let id = format!(
@@ -253,6 +262,11 @@ impl LambdaHost {
             self.drain_queue().await;
         }
         let logs = self.lines_since(first_line).await;
+        if let Some(endpoint) = &self.spec.logs_endpoint
+            && let Err(error) = self.send_logs(endpoint, &logs).await
+        {
+            tracing::warn!(function = %self.spec.name, %error, "the function's log lines were not stored in CloudWatch Logs");
+        }
         Ok(Invocation {
             result,
             latency,
@@ -271,12 +285,60 @@ impl LambdaHost {
         let waited_from = Instant::now();
         loop {
             let lines: Vec<String> = lock(&self.logs).get(first..).unwrap_or_default().to_vec();
-            let has_verdict = lines.iter().any(|line| line.contains("greenlight verdict"));
+            let has_verdict = lines.iter().any(|line| line.contains("greenlight summary"));
             if has_verdict || waited_from.elapsed() >= LOG_GRACE {
                 return lines;
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+
+    /// Puts `lines` in the function's log group, in the running process's stream (both created
+    /// when first needed), as Lambda does with what a function writes.
+    async fn send_logs(&self, endpoint: &str, lines: &[String]) -> Result<(), String> {
+        let events: Vec<Value> = lines
+            .iter()
+            .filter(|line| !line.trim().is_empty())
+            .map(|line| serde_json::json!({ "timestamp": epoch_millis(SystemTime::now()), "message": line }))
+            .collect();
+        if events.is_empty() {
+            return Ok(());
+        }
+        let moto = crate::moto_client::Moto::new(endpoint);
+        let group = log_group(&self.spec.name);
+        let existing = lock(&self.log_stream).clone();
+        let stream = match existing {
+            Some(stream) => stream,
+            None => {
+                let created = moto
+                    .logs(
+                        "CreateLogGroup",
+                        serde_json::json!({ "logGroupName": group }),
+                    )
+                    .await;
+                if let Err(error) = created
+                    && !error.to_string().contains("ResourceAlreadyExistsException")
+                {
+                    return Err(error.to_string());
+                }
+                let stream = log_stream_name(&self.spec.name, SystemTime::now());
+                moto.logs(
+                    "CreateLogStream",
+                    serde_json::json!({ "logGroupName": group, "logStreamName": stream }),
+                )
+                .await
+                .map_err(|error| error.to_string())?;
+                *lock(&self.log_stream) = Some(stream.clone());
+                stream
+            }
+        };
+        moto.logs(
+            "PutLogEvents",
+            serde_json::json!({ "logGroupName": group, "logStreamName": stream, "logEvents": events }),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|error| error.to_string())
     }
 
     /// Stops the function process (the next invocation is a cold start).
@@ -525,4 +587,31 @@ fn lock<T>(mutex: &StdMutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// The log group Lambda writes a function's output to by default.
+pub fn log_group(function: &str) -> String {
+    format!("/aws/lambda/{function}")
+}
+
+/// A log stream name the way Lambda names one per execution environment:
+/// `2026/12/06/[$LATEST]` and 32 hex digits.
+fn log_stream_name(function: &str, now: SystemTime) -> String {
+    let date = humantime::format_rfc3339(now).to_string();
+    let day = date.get(..10).unwrap_or("1970-01-01").replace('-', "/");
+    let nanos = now
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|since| since.as_nanos())
+        .unwrap_or_default();
+    let seed = crate::stack::util::fnv1a(function) ^ (nanos as u64);
+    format!(
+        "{day}/[$LATEST]{seed:016x}{:016x}",
+        seed.rotate_left(29) ^ 0x9e37_79b9_7f4a_7c15
+    )
+}
+
+fn epoch_millis(at: SystemTime) -> u64 {
+    at.duration_since(SystemTime::UNIX_EPOCH)
+        .map(|since| u64::try_from(since.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or_default()
 }

@@ -29,6 +29,7 @@ pub mod lb;
 pub mod local_aws;
 pub mod moto;
 mod moto_client;
+pub mod observed;
 pub mod report;
 pub mod scenario;
 pub mod service_connect;

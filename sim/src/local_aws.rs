@@ -115,28 +115,9 @@ impl LocalAws {
         self.endpoint.endpoint_url()
     }
 
-    /// SDK configuration that reaches the endpoint: test credentials, `us-east-1`, retries off (so
-    /// a test sees the first error, and moto's 500s are not retried), and nothing read from the
-    /// environment or profile files.
+    /// SDK configuration that reaches the endpoint ([`sdk_config_for`]).
     pub fn sdk_config(&self) -> SdkConfig {
-        SdkConfig::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::from_static(REGION))
-            .endpoint_url(self.endpoint_url())
-            .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
-                "AKIDLOCALTEST",
-                "local-test-secret",
-                None,
-                None,
-                "greenlight-sim",
-            )))
-            .retry_config(RetryConfig::disabled())
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .operation_timeout(OPERATION_TIMEOUT)
-                    .build(),
-            )
-            .build()
+        sdk_config_for(self.endpoint_url())
     }
 
     /// The environment a function binary needs to reach this endpoint instead of AWS.
@@ -174,4 +155,28 @@ impl LocalAws {
                 body: error.message,
             })
     }
+}
+
+/// SDK configuration that reaches a local endpoint at `url`: test credentials, `us-east-1`,
+/// retries off (so a test sees the first error, and moto's 500s are not retried), and nothing
+/// read from the environment or profile files.
+pub fn sdk_config_for(url: &str) -> SdkConfig {
+    SdkConfig::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .region(Region::from_static(REGION))
+        .endpoint_url(url)
+        .credentials_provider(SharedCredentialsProvider::new(Credentials::new(
+            "AKIDLOCALTEST",
+            "local-test-secret",
+            None,
+            None,
+            "greenlight-sim",
+        )))
+        .retry_config(RetryConfig::disabled())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .build()
 }

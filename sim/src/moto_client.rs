@@ -14,6 +14,7 @@ use crate::local_aws::REGION;
 const ECS_TARGET: &str = "AmazonEC2ContainerServiceV20141113";
 const ECR_TARGET: &str = "AmazonEC2ContainerRegistry_V20150921";
 const CLOUDWATCH_TARGET: &str = "GraniteServiceVersion20100801";
+const LOGS_TARGET: &str = "Logs_20140328";
 
 /// moto, called directly: the rehearsal's setup, standing for the administrator who built the
 /// stack (unsigned for IAM, so never enforced).
@@ -137,6 +138,11 @@ impl Moto {
     ) -> Result<Value, DriverError> {
         self.json("monitoring", CLOUDWATCH_TARGET, "1.0", operation, body)
             .await
+    }
+
+    /// One CloudWatch Logs call.
+    pub(crate) async fn logs(&self, operation: &str, body: Value) -> Result<Value, DriverError> {
+        self.json("logs", LOGS_TARGET, "1.1", operation, body).await
     }
 
     /// One EC2 Query call; its XML answer.

@@ -7,9 +7,8 @@
 //! durations are whole milliseconds in fields ending `_ms`, and traffic weights are objects
 //! `{"green": .., "blue": ..}` in percent.
 //!
-//! What a function concluded comes from its own JSON log lines, read by [`parse_invocation_logs`]:
-//! the `greenlight check` event of each check and the `greenlight verdict` summary (see
-//! `greenlight_core::telemetry`).
+//! What a function concluded comes from its own summary line, read by [`parse_invocation_logs`]
+//! (see `greenlight_core::telemetry`): the line `greenlight status` reads from CloudWatch Logs.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -255,10 +254,24 @@ pub struct ExpectationResult {
     pub met: bool,
 }
 
-/// The result of rehearsing one scenario.
+/// Where a report's timeline comes from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Origin {
+    /// A local rehearsal (`greenlight simulate`).
+    #[default]
+    Rehearsal,
+    /// A real deployment, from the engine's record and the functions' logs (`greenlight status`).
+    Observed,
+}
+
+/// The result of rehearsing one scenario, or of reading a real deployment (`origin`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct SimReport {
-    /// The scenario's name.
+    /// Where the timeline comes from.
+    #[serde(default)]
+    pub origin: Origin,
+    /// The scenario's name (for a real deployment, its id).
     pub scenario: String,
     /// The scenario's description.
     pub description: String,
@@ -289,138 +302,47 @@ impl SimReport {
     }
 }
 
-/// What a function's log lines for one invocation say: the verdict's reason and message, and each
-/// check's line. Lines that are not JSON, or not greenlight's events, are skipped; when the lines
-/// hold several verdicts, the last one and the checks logged just before it are taken.
-///
-/// The lines are what `lambda_runtime`'s subscriber prints with `AWS_LAMBDA_LOG_FORMAT=JSON`: the
-/// event's fields nested under `fields`, where the event's name and its `message` field share the
-/// key `message` (the name first). Both are kept here, so the name tells the events apart and the
-/// field gives the sentence. A flattened formatter's lines (fields at the top) are read too.
+/// What a function's log lines for one invocation say, from its summary line (see
+/// `greenlight_core::telemetry`): the verdict's reason and message, and each check's outcome.
+/// Lines that are not JSON, or not a summary line, are skipped; when the lines hold several
+/// summaries, the last one is taken. No summary line at all (a function that crashed, or an older
+/// one) gives nothing.
 pub fn parse_invocation_logs(lines: &[String]) -> (Option<String>, Option<String>, Vec<CheckLine>) {
-    let mut reason = None;
-    let mut message = None;
-    let mut checks = Vec::new();
-    let mut pending = Vec::new();
-    let mut verdicts = 0;
-    for line in lines {
-        let Ok(log) = serde_json::from_str::<LogFields>(line.trim()) else {
-            continue;
-        };
-        let fields = log.nested("fields").unwrap_or(&log);
-        let Some(event) = fields.first_text("message") else {
-            continue;
-        };
-        if event == "greenlight check" {
-            pending.push(check_line(fields));
-        } else if event.starts_with("greenlight verdict") {
-            verdicts += 1;
-            reason = fields.last_text("reason");
-            message = fields.field_message();
-            // The CodeDeploy hook's summary of what it reported follows the engine's verdict and
-            // names no checks: the verdict's checks stay.
-            if fields.last("checks").is_some() || !pending.is_empty() {
-                checks = std::mem::take(&mut pending);
-            }
-        }
-    }
-    if verdicts == 0 {
-        checks = pending;
-    }
+    let Some(summary) = lines.iter().rev().find_map(|line| summary_of(line)) else {
+        return (None, None, Vec::new());
+    };
+    let (reason, message, checks) = (
+        text(&summary["reason"]),
+        text(&summary["message"]),
+        summary["checks"]
+            .as_array()
+            .map(|checks| checks.iter().map(check_line).collect())
+            .unwrap_or_default(),
+    );
     (reason, message, checks)
 }
 
-fn check_line(fields: &LogFields) -> CheckLine {
-    let evidence = match fields.last("evidence") {
-        Some(Value::String(raw)) => {
-            serde_json::from_str(raw).unwrap_or_else(|_| Value::String(raw.clone()))
-        }
-        Some(other) => other.clone(),
-        None => Value::Array(Vec::new()),
-    };
+/// The `greenlight` object of a summary line, if `line` is one.
+pub fn summary_of(line: &str) -> Option<Value> {
+    let mut log: Value = serde_json::from_str(line.trim()).ok()?;
+    if log["message"] != greenlight_core::telemetry::SUMMARY_MESSAGE {
+        return None;
+    }
+    Some(log["greenlight"].take()).filter(Value::is_object)
+}
+
+/// One check of a summary line.
+pub fn check_line(check: &Value) -> CheckLine {
     CheckLine {
-        id: fields.last_text("id").unwrap_or_default(),
-        status: fields.last_text("status").unwrap_or_default(),
-        disposition: fields.last_text("disposition").unwrap_or_default(),
-        code: fields.last_text("code").unwrap_or_default(),
-        message: fields.field_message().unwrap_or_default(),
-        evidence,
-    }
-}
-
-/// A JSON object read with its duplicate keys kept, in order; `fields` objects nested one level.
-#[derive(Debug, Default)]
-struct LogFields(Vec<(String, LogValue)>);
-
-#[derive(Debug)]
-enum LogValue {
-    Nested(LogFields),
-    Plain(Value),
-}
-
-impl LogFields {
-    fn nested(&self, key: &str) -> Option<&LogFields> {
-        self.0.iter().find_map(|(name, value)| match value {
-            LogValue::Nested(fields) if name == key => Some(fields),
-            _ => None,
-        })
-    }
-
-    fn all(&self, key: &str) -> Vec<&Value> {
-        self.0
-            .iter()
-            .filter_map(|(name, value)| match value {
-                LogValue::Plain(value) if name == key => Some(value),
-                _ => None,
-            })
-            .collect()
-    }
-
-    fn last(&self, key: &str) -> Option<&Value> {
-        self.all(key).pop()
-    }
-
-    fn first_text(&self, key: &str) -> Option<String> {
-        self.all(key).first().and_then(|value| text(value))
-    }
-
-    fn last_text(&self, key: &str) -> Option<String> {
-        self.last(key).and_then(text)
-    }
-
-    /// The event's `message` field, as opposed to its name: the second `message`, if any.
-    fn field_message(&self) -> Option<String> {
-        self.all("message").get(1).and_then(|value| text(value))
-    }
-}
-
-impl<'de> Deserialize<'de> for LogFields {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = LogFields;
-
-            fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                formatter.write_str("a JSON log object")
-            }
-
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<LogFields, A::Error> {
-                let mut entries = Vec::new();
-                while let Some(key) = map.next_key::<String>()? {
-                    let value = if key == "fields" {
-                        LogValue::Nested(map.next_value::<LogFields>()?)
-                    } else {
-                        LogValue::Plain(map.next_value::<Value>()?)
-                    };
-                    entries.push((key, value));
-                }
-                Ok(LogFields(entries))
-            }
-        }
-        deserializer.deserialize_map(Visitor)
+        id: text(&check["id"]).unwrap_or_default(),
+        status: text(&check["status"]).unwrap_or_default(),
+        disposition: text(&check["disposition"]).unwrap_or_default(),
+        code: text(&check["code"]).unwrap_or_default(),
+        message: text(&check["message"]).unwrap_or_default(),
+        evidence: match &check["evidence"] {
+            Value::Null => Value::Array(Vec::new()),
+            evidence => evidence.clone(),
+        },
     }
 }
 
@@ -666,7 +588,7 @@ mod tests {
         assert_eq!(reason.as_deref(), Some("HTTP_ERROR_RATE"));
         let message = message.expect("the verdict's sentence");
         assert!(
-            message.starts_with("http failed: 10 of 20 requests"),
+            message.starts_with("http failed: 20 of 20 requests"),
             "{message}"
         );
         assert_eq!(checks.len(), 2);
@@ -682,14 +604,14 @@ mod tests {
         );
         assert!(
             http.message
-                .starts_with("10 of 20 requests to http://127.0.0.1:"),
+                .starts_with("20 of 20 requests to http://127.0.0.1:"),
             "{}",
             http.message
         );
         assert_eq!(http.evidence[0]["measured"], "error rate of requests (%)");
         assert_eq!(http.evidence[0]["samples"], 20);
-        assert_eq!(http.evidence[0]["threshold"], "<= 5%");
-        assert_eq!(http.evidence[1]["value"]["503"], 10);
+        assert_eq!(http.evidence[0]["threshold"], "<= 0%");
+        assert_eq!(http.evidence[1]["value"]["503"], 20);
         assert!(http.is_notable());
         let image = &checks[1];
         assert_eq!(
@@ -734,26 +656,6 @@ mod tests {
         assert_eq!(reason.as_deref(), Some("HTTP_ERROR_RATE"));
         assert_eq!(checks.len(), 2);
         assert_eq!(parse_invocation_logs(&[]), (None, None, Vec::new()));
-    }
-
-    #[test]
-    fn a_codedeploy_report_summary_keeps_the_checks_of_the_verdict_before_it() {
-        let lines: Vec<String> = [
-            r#"{"level":"INFO","fields":{"message":"greenlight check","id":"http","status":"fail","disposition":"fail","code":"HTTP_ERROR_RATE","message":"7 of 20 requests failed","evidence":"[]"}}"#,
-            r#"{"level":"INFO","fields":{"message":"greenlight verdict","reason":"HTTP_ERROR_RATE","checks":"http=Fail/Fail(HTTP_ERROR_RATE) 3ms","message":"http failed: 7 of 20 requests failed"}}"#,
-            r#"{"level":"ERROR","fields":{"message":"greenlight verdict","reason":"HTTP_ERROR_RATE","status":"Failed","message":"http failed: 7 of 20 requests failed"}}"#,
-        ]
-        .into_iter()
-        .map(str::to_owned)
-        .collect();
-        let (reason, message, checks) = parse_invocation_logs(&lines);
-        assert_eq!(reason.as_deref(), Some("HTTP_ERROR_RATE"));
-        assert_eq!(
-            message.as_deref(),
-            Some("http failed: 7 of 20 requests failed")
-        );
-        assert_eq!(checks.len(), 1);
-        assert_eq!(checks[0].code, "HTTP_ERROR_RATE");
     }
 
     #[test]

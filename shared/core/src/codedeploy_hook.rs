@@ -46,7 +46,7 @@ use crate::protocol::codes::EVENT_HOOK_UNKNOWN;
 use crate::protocol::{GREENLIGHT_DETAILS_KEY, STATE_KEY};
 use crate::reason::ReasonCode;
 use crate::stage::StageKey;
-use crate::telemetry::{MAX_VERDICT_MESSAGE_CHARS, bounded};
+use crate::telemetry::{DeploymentEngine, InvocationSummary, Subject};
 
 /// The environment variable naming the hook a deployed function serves (`AfterAllowTraffic`).
 pub const HOOK_ENV_VAR: &str = "GREENLIGHT_HOOK";
@@ -250,12 +250,49 @@ pub async fn handle_codedeploy_hook(
     clock: &dyn Clock,
     settings: &HookSettings<'_>,
     deadline: SystemTime,
+) -> CodeDeployAnswer {
+    let mut subject = Subject::unknown(DeploymentEngine::CodeDeploy);
+    subject.deployment = payload["DeploymentId"]
+        .as_str()
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned);
+    // Filled in as the execution learns the deployment, the hook and each judgement, and
+    // completed with what was decided.
+    let mut summary =
+        InvocationSummary::decided(subject, VerdictStatus::Failed, &VERDICT_DEADLINE, "");
+    let result = answer_execution(payload, backend, clock, settings, deadline, &mut summary).await;
+    CodeDeployAnswer { result, summary }
+}
+
+/// What one invocation of the CodeDeploy hook function comes to.
+#[derive(Debug)]
+pub struct CodeDeployAnswer {
+    /// What Lambda gets: the outcome, or the function error.
+    pub result: Result<HookOutcome, HookError>,
+    /// What the invocation's one summary line says: what was decided (reported, or handed off),
+    /// about whom, with the last judgement's checks. Written by the function, whatever `result`.
+    pub summary: InvocationSummary,
+}
+
+async fn answer_execution(
+    payload: &Value,
+    backend: &dyn CodeDeployBackend,
+    clock: &dyn Clock,
+    settings: &HookSettings<'_>,
+    deadline: SystemTime,
+    summary: &mut InvocationSummary,
 ) -> Result<HookOutcome, HookError> {
     let engine = &Engine::new(clock, REPORT_RESERVE);
-    let event = parse_codedeploy_event(payload).map_err(|error| {
-        tracing::error!(reason = error.reason().code, %error, "malformed CodeDeploy hook event");
-        HookError::Malformed(error)
-    })?;
+    let event = match parse_codedeploy_event(payload) {
+        Ok(event) => event,
+        Err(error) => {
+            summary.reason = error.reason();
+            summary.message = format!(
+                "malformed CodeDeploy hook event, nothing can be reported without its ids: {error}"
+            );
+            return Err(HookError::Malformed(error));
+        }
+    };
     let pending = PendingReport::new(&event);
     let carried = payload
         .get(GREENLIGHT_DETAILS_KEY)
@@ -278,6 +315,7 @@ pub async fn handle_codedeploy_hook(
             engine,
             settings,
             deadline,
+            summary,
         ))
         .catch_unwind(),
     )
@@ -318,11 +356,10 @@ pub async fn handle_codedeploy_hook(
             match handed {
                 Ok(Ok(())) => {
                     let _ids = pending.hand_over();
-                    tracing::info!(
-                        reason = VERDICT_DEADLINE.code,
-                        handoffs,
-                        message = %message,
-                        "the bake outlasts this invocation; handed off to a new invocation"
+                    summary.status = VerdictStatus::InProgress;
+                    summary.reason = &VERDICT_DEADLINE;
+                    summary.message = format!(
+                        "the bake outlasts this invocation; handed off to a new invocation ({handoffs} so far): {message}"
                     );
                     return Ok(HookOutcome::HandedOff { handoffs, message });
                 }
@@ -345,14 +382,13 @@ pub async fn handle_codedeploy_hook(
             }
         }
     };
-    match status {
-        ReportStatus::Succeeded => {
-            tracing::info!(reason = code.code, status = status.as_str(), message = %bounded(&message, MAX_VERDICT_MESSAGE_CHARS), "greenlight verdict");
-        }
-        ReportStatus::Failed => {
-            tracing::error!(reason = code.code, status = status.as_str(), message = %bounded(&message, MAX_VERDICT_MESSAGE_CHARS), "greenlight verdict");
-        }
-    }
+    summary.status = match status {
+        ReportStatus::Succeeded => VerdictStatus::Succeeded,
+        ReportStatus::Failed => VerdictStatus::Failed,
+    };
+    summary.reason = code;
+    summary.message.clone_from(&message);
+    summary.callback_delay = None;
     match pending
         .send(backend.reporter(), status, &message, report_deadline)
         .await
@@ -364,13 +400,18 @@ pub async fn handle_codedeploy_hook(
             message,
         }),
         Err(error) => {
-            tracing::error!(reason = error.reason().code, %error, "the report did not reach CodeDeploy");
-            Err(HookError::Report {
+            let error = HookError::Report {
                 deployment_id: event.deployment_id.clone(),
                 status,
                 reason: format!("{}: {message}", code.code),
                 error,
-            })
+            };
+            // CodeDeploy never heard: it fails the hook when its hour is up, whatever greenlight
+            // decided, so the summary says why it will.
+            summary.status = VerdictStatus::Failed;
+            summary.reason = error.reason();
+            summary.message = error.to_string();
+            Err(error)
         }
     }
 }
@@ -401,6 +442,7 @@ async fn judge_execution(
     engine: &Engine<'_>,
     settings: &HookSettings<'_>,
     deadline: SystemTime,
+    summary: &mut InvocationSummary,
 ) -> Decision {
     let handoffs = carried
         .and_then(|greenlight| greenlight.get("handoffs"))
@@ -440,7 +482,7 @@ async fn judge_execution(
                     "cannot learn deployment {deployment_id} from CodeDeploy and ECS: {error}"
                 );
                 if is_transient(&error) && time_left(engine, deadline) > RETRY_DELAY * 3 {
-                    tracing::warn!(reason = outcome.code.code, message = %message, "asking again");
+                    tracing::warn!(reason = outcome.code.code, detail = %message, "asking again");
                     tokio::time::sleep(RETRY_DELAY).await;
                     continue;
                 }
@@ -449,6 +491,8 @@ async fn judge_execution(
         }
     };
     let context = &discovered.context;
+    summary.subject.cluster = Some(context.cluster.clone());
+    summary.subject.service = Some(context.service.clone());
 
     if context.is_rollback() {
         let evidence = format!(
@@ -465,7 +509,8 @@ async fn judge_execution(
             None,
             &evidence,
         );
-        crate::telemetry::log_verdict(&verdict, None);
+        summary.subject.hook = named_hook.map(|hook| hook.as_str().to_owned());
+        summary.subject.stage = named_hook.map(|hook| hook.stage().as_str().to_owned());
         return succeeded(verdict.code, verdict.message);
     }
 
@@ -500,6 +545,8 @@ async fn judge_execution(
         }
     };
     let stage = hook.stage();
+    summary.subject.hook = Some(hook.as_str().to_owned());
+    summary.subject.stage = Some(stage.as_str().to_owned());
 
     let placeholders = Placeholders {
         application: Some(context.application.clone()),
@@ -518,7 +565,7 @@ async fn judge_execution(
             Err(errors)
                 if errors.is_transient() && time_left(engine, deadline) > RETRY_DELAY * 3 =>
             {
-                tracing::warn!(reason = errors.code().code, message = %errors, "config not readable yet; asking again");
+                tracing::warn!(reason = errors.code().code, detail = %errors, "config not readable yet; asking again");
                 tokio::time::sleep(RETRY_DELAY).await;
             }
             Err(errors) => return failed(errors.code(), errors.to_string()),
@@ -553,7 +600,9 @@ async fn judge_execution(
                 },
             )
             .await;
-        crate::telemetry::log_verdict(&verdict, Some(facts.service()));
+        crate::telemetry::log_checks(&verdict);
+        summary.attempt = verdict.state.attempts;
+        summary.checks.clone_from(&verdict.checks);
         match verdict.status {
             VerdictStatus::Succeeded => return succeeded(verdict.code, verdict.message),
             VerdictStatus::Failed => return failed(verdict.code, verdict.message),
@@ -615,7 +664,7 @@ async fn judge_execution(
         tracing::info!(
             reason = verdict.code.code,
             wait_secs = delay.as_secs(),
-            message = %verdict.message,
+            detail = %verdict.message,
             "judging {hook} again within this invocation"
         );
         tokio::time::sleep(delay).await;
@@ -942,12 +991,27 @@ mod tests {
     ) -> Result<HookOutcome, HookError> {
         let clock = TokioClock::new();
         let deadline = deadline_in(&clock, timeout_secs);
-        let result = handle_codedeploy_hook(payload, backend, &clock, settings, deadline).await;
+        let CodeDeployAnswer { result, summary } =
+            handle_codedeploy_hook(payload, backend, &clock, settings, deadline).await;
         assert!(
             clock.now() <= deadline,
             "ran past the deadline by {:?}",
             clock.now().duration_since(deadline)
         );
+        // The summary line says what was decided, whatever the invocation returns.
+        match &result {
+            Ok(HookOutcome::Reported { reason, status, .. }) => {
+                assert_eq!(summary.reason.code, *reason);
+                assert_eq!(
+                    summary.status == VerdictStatus::Succeeded,
+                    *status == ReportStatus::Succeeded
+                );
+            }
+            Ok(HookOutcome::HandedOff { .. }) => {
+                assert_eq!(summary.status, VerdictStatus::InProgress);
+            }
+            Err(error) => assert_eq!(summary.status, VerdictStatus::Failed, "{error}"),
+        }
         result
     }
 
@@ -1325,7 +1389,8 @@ mod tests {
             },
             deadline,
         )
-        .await;
+        .await
+        .result;
         let (status, reason, _) = reported(&outcome);
         assert_eq!(
             (status, reason),

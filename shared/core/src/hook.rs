@@ -35,7 +35,7 @@ use crate::protocol::ecs::{EventError, HookEvent, HookResponse};
 use crate::reason::ReasonCode;
 use crate::stage::LifecycleStage;
 use crate::stage::StageKey;
-use crate::telemetry::{MAX_VERDICT_MESSAGE_CHARS, bounded};
+use crate::telemetry::{DeploymentEngine, InvocationSummary, Subject};
 
 /// The four ECS phase functions and the stages each serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,6 +114,8 @@ pub struct HookAnswer {
     pub code: &'static ReasonCode,
     /// Why, for humans.
     pub message: String,
+    /// What the invocation's one summary line says (written by [`handle_ecs_hook`]).
+    pub summary: InvocationSummary,
 }
 
 /// Deployment statuses that mean ECS is rolling back or stopping.
@@ -126,8 +128,9 @@ const ROLLBACK_STATUSES: &[&str] = &[
     "STOPPED",
 ];
 
-/// Judges one ECS lifecycle hook invocation. A panic anywhere in it is answered FAILED with
-/// `CHECK_CRASHED` and what crashed, never an invocation error without a reason.
+/// Judges one ECS lifecycle hook invocation; the answer carries its summary line's content,
+/// which the function writes. A panic anywhere in it is answered FAILED with `CHECK_CRASHED` and
+/// what crashed, never an invocation error without a reason.
 pub async fn handle_ecs_hook(
     phase: Phase,
     payload: &Value,
@@ -136,7 +139,7 @@ pub async fn handle_ecs_hook(
     env_config: Option<&str>,
     deadline: Option<SystemTime>,
 ) -> HookAnswer {
-    AssertUnwindSafe(judge_ecs_hook(
+    let mut answer = AssertUnwindSafe(judge_ecs_hook(
         phase, payload, backend, engine, env_config, deadline,
     ))
     .catch_unwind()
@@ -149,7 +152,10 @@ pub async fn handle_ecs_hook(
                 crate::engine::panic_message(&*panic)
             ),
         )
-    })
+    });
+    // Whatever the invocation learned, and what the event said where it learned nothing.
+    answer.summary.subject.fill_from_ecs_event(payload);
+    answer
 }
 
 async fn judge_ecs_hook(
@@ -221,16 +227,17 @@ async fn judge_ecs_hook(
         if rollback.is_none() {
             return answer(mistake);
         }
-        tracing::warn!(reason = mistake.code.code, message = %mistake.message, "wiring mistake seen during a rollback; not blocking it");
+        tracing::warn!(reason = mistake.code.code, detail = %mistake.message, "wiring mistake seen during a rollback; not blocking it");
     }
 
+    let subject = Subject::unknown(DeploymentEngine::Ecs).with_service(facts.service());
     if let Some(evidence) = rollback {
         let verdict = engine.rollback(key, carried, &evidence);
-        crate::telemetry::log_verdict(&verdict, Some(facts.service()));
         return HookAnswer {
             response: HookResponse::succeeded(),
             code: verdict.code,
-            message: verdict.message,
+            message: verdict.message.clone(),
+            summary: InvocationSummary::judged(subject, &verdict),
         };
     }
 
@@ -238,7 +245,7 @@ async fn judge_ecs_hook(
     if let Some(answer) =
         unbound_invocation(facts.as_ref(), engine, deadline, key.clone(), carried).await
     {
-        return answer;
+        return answer.about(subject);
     }
 
     let hook_details = event.hook_details.clone().map(Value::Object);
@@ -258,7 +265,9 @@ async fn judge_ecs_hook(
         .await
     {
         Some(Ok(resolved)) => resolved,
-        Some(Err(errors)) => return config_failure(&errors, engine, key, carried),
+        Some(Err(errors)) => {
+            return config_failure(&errors, engine, key, carried).about(subject);
+        }
         None => {
             return wait_then_fail(
                 &VERDICT_DEADLINE,
@@ -267,11 +276,12 @@ async fn judge_ecs_hook(
                 engine,
                 key,
                 carried,
-            );
+            )
+            .about(subject);
         }
     };
     let Some(spec) = resolved.config.stage_plan(stage) else {
-        return answer(verdict::no_checks(stage, &resolved.source));
+        return answer(verdict::no_checks(stage, &resolved.source)).about(subject);
     };
     let plan = backend.build_plan(&spec, &facts);
     let verdict = engine
@@ -284,7 +294,8 @@ async fn judge_ecs_hook(
             },
         )
         .await;
-    crate::telemetry::log_verdict(&verdict, Some(facts.service()));
+    crate::telemetry::log_checks(&verdict);
+    let summary = InvocationSummary::judged(subject, &verdict);
     // ECS documents returned hookDetails only with IN_PROGRESS (passed to the next invocation);
     // a terminal answer carries none, so nothing depends on how ECS would treat it.
     let response = match verdict.status {
@@ -301,7 +312,8 @@ async fn judge_ecs_hook(
             )
             .await
             {
-                return answer;
+                // The checks that were judged stay in the summary; the answer is the expiry's.
+                return answer.judged_as(summary);
             }
             HookResponse::in_progress(u32::try_from(delay.as_secs()).unwrap_or(u32::MAX))
                 .with_hook_details(verdict.state.clone().into_hook_details(carried))
@@ -311,6 +323,49 @@ async fn judge_ecs_hook(
         response,
         code: verdict.code,
         message: verdict.message,
+        summary,
+    }
+}
+
+impl HookAnswer {
+    /// This answer about `subject` (who the invocation learned it judges).
+    fn about(mut self, mut subject: Subject) -> Self {
+        let decided = &mut self.summary.subject;
+        subject.stage = subject.stage.or(decided.stage.take());
+        subject.step = subject.step.or(decided.step.take());
+        self.summary.subject = subject;
+        self
+    }
+
+    /// This answer, overriding `judged`: the summary keeps the stage, step, attempt and checks
+    /// that were judged, and says this answer's status and reason.
+    fn judged_as(mut self, judged: InvocationSummary) -> Self {
+        let decided = std::mem::replace(&mut self.summary, judged);
+        self.summary.status = decided.status;
+        self.summary.reason = decided.reason;
+        self.summary.message = decided.message;
+        self.summary.callback_delay = decided.callback_delay;
+        self
+    }
+
+    /// An answer decided before any check ran; who it is about is filled in as known.
+    fn decided(
+        response: HookResponse,
+        status: VerdictStatus,
+        code: &'static ReasonCode,
+        message: String,
+    ) -> Self {
+        HookAnswer {
+            response,
+            code,
+            summary: InvocationSummary::decided(
+                Subject::unknown(DeploymentEngine::Ecs),
+                status,
+                code,
+                message.clone(),
+            ),
+            message,
+        }
     }
 }
 
@@ -410,25 +465,16 @@ fn answer(decision: Decision) -> HookAnswer {
     if decision.status != VerdictStatus::Succeeded {
         return failed(decision.code, decision.message);
     }
-    tracing::info!(reason = decision.code.code, message = %bounded(&decision.message, MAX_VERDICT_MESSAGE_CHARS), "greenlight verdict");
-    HookAnswer {
-        response: HookResponse::succeeded(),
-        code: decision.code,
-        message: decision.message,
-    }
+    HookAnswer::decided(
+        HookResponse::succeeded(),
+        VerdictStatus::Succeeded,
+        decision.code,
+        decision.message,
+    )
 }
 
 fn failed(code: &'static ReasonCode, message: String) -> HookAnswer {
-    tracing::error!(
-        reason = code.code,
-        message = %bounded(&message, MAX_VERDICT_MESSAGE_CHARS),
-        "greenlight verdict: FAILED"
-    );
-    HookAnswer {
-        response: HookResponse::failed(),
-        code,
-        message,
-    }
+    HookAnswer::decided(HookResponse::failed(), VerdictStatus::Failed, code, message)
 }
 
 /// How long a config that cannot be read for transient reasons (throttling, an unreachable parameter
@@ -486,19 +532,20 @@ fn wait_then_fail(
     );
     match decision.callback_delay {
         Some(delay) if decision.status == VerdictStatus::InProgress => {
-            tracing::warn!(
-                reason = code.code,
-                message = %bounded(&decision.message, MAX_VERDICT_MESSAGE_CHARS),
-                "cannot judge yet; asking again"
-            );
-            HookAnswer {
-                response: HookResponse::in_progress(
-                    u32::try_from(delay.as_secs()).unwrap_or(u32::MAX),
-                )
-                .with_hook_details(state.into_hook_details(carried)),
+            let attempts = state.attempts;
+            let (stage, step) = (state.key.stage.clone(), state.key.step.clone());
+            let mut answer = HookAnswer::decided(
+                HookResponse::in_progress(u32::try_from(delay.as_secs()).unwrap_or(u32::MAX))
+                    .with_hook_details(state.into_hook_details(carried)),
+                VerdictStatus::InProgress,
                 code,
-                message: decision.message,
-            }
+                decision.message,
+            );
+            answer.summary.attempt = attempts;
+            answer.summary.callback_delay = Some(delay);
+            answer.summary.subject.stage = Some(stage);
+            answer.summary.subject.step = step;
+            answer
         }
         _ => failed(decision.code, decision.message),
     }

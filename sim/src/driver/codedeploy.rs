@@ -261,6 +261,9 @@ impl<'a, I: HookInvoker> CodeDeployDriver<'a, I> {
         self.sim
             .update_deployment(&self.stack.deployment_id, |deployment| {
                 deployment.info["status"] = json!(status);
+                if matches!(status, "Succeeded" | "Failed" | "Stopped") {
+                    deployment.info["completeTime"] = json!(crate::stack::util::now_epoch());
+                }
                 if let Some(message) = rollback {
                     deployment.info["rollbackInfo"] = json!({ "rollbackMessage": message });
                     deployment.info["errorInformation"] =

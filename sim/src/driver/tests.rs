@@ -100,7 +100,7 @@ impl HookInvoker for ScriptedHooks {
             latency: Duration::from_millis(3),
             cold: false,
             logs: vec![
-                json!({"fields": {"message": "greenlight verdict", "reason": "SCRIPTED", "verdict_message": "scripted"}})
+                json!({"message": "greenlight summary", "greenlight": {"reason": "SCRIPTED", "message": "scripted", "checks": []}})
                     .to_string(),
             ],
         }

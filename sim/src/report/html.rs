@@ -42,7 +42,10 @@ const ERROR: &str = "#6a1b9a";
 /// The page, as a string.
 pub fn render(report: &SimReport) -> String {
     let mut page = String::new();
-    let title = format!("greenlight rehearsal: {}", report.scenario);
+    let title = match report.origin {
+        crate::timeline::Origin::Rehearsal => format!("greenlight rehearsal: {}", report.scenario),
+        crate::timeline::Origin::Observed => format!("greenlight deployment: {}", report.scenario),
+    };
     let _ = write!(
         page,
         "<!DOCTYPE html>\n<html lang=\"en\" xmlns=\"http://www.w3.org/1999/xhtml\">\n<head>\n\

@@ -168,10 +168,22 @@ pub fn outcome_sentence(report: &SimReport) -> String {
         };
     };
     let history = WeightHistory::of(timeline);
+    // A real deployment's record keeps no weights over time: say nothing rather than guess.
+    let weights_known = timeline.events().iter().any(|timed| {
+        matches!(
+            &timed.event,
+            TimelineEvent::TrafficShifted { .. }
+                | TimelineEvent::StageStarted {
+                    production_weights: Some(_),
+                    ..
+                }
+        )
+    });
     let exposure = match history.peak_production_green(at) {
-        green if green <= 0.0 => "before any production traffic reached green".to_owned(),
+        _ if !weights_known => String::new(),
+        green if green <= 0.0 => ", before any production traffic reached green".to_owned(),
         green => format!(
-            "after green had taken up to {}% of production traffic",
+            ", after green had taken up to {}% of production traffic",
             percent(green)
         ),
     };
@@ -199,7 +211,7 @@ pub fn outcome_sentence(report: &SimReport) -> String {
         _ => trim_period(reason).to_owned(),
     };
     format!(
-        "{status}: rolled back at {stage} ({}), {exposure}, because {why}.",
+        "{status}: rolled back at {stage} ({}){exposure}, because {why}.",
         offset(at)
     )
 }

@@ -73,6 +73,7 @@ fn check(id: &str, status: &str, disposition: &str, code: &str, message: &str) -
 
 fn report(name: &str, timeline: Timeline, status: &str, rollback: Option<&str>) -> SimReport {
     SimReport {
+        origin: Default::default(),
         scenario: name.into(),
         description: "The sample service deploys a new version.".into(),
         strategy: "BLUE_GREEN".into(),

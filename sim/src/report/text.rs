@@ -137,12 +137,15 @@ pub fn render(report: &SimReport, options: TextOptions) -> String {
                 if let Some(delay) = call_back_delay.filter(|_| status == "IN_PROGRESS") {
                     let _ = write!(line, ", again in {delay}s");
                 }
-                let timing = format!(
-                    " ({} ms{})",
-                    latency.as_millis(),
-                    if *cold { ", cold start" } else { "" }
-                );
-                line.push_str(&paint.dim(&timing));
+                // A real deployment's logs do not say how long an invocation took.
+                if !latency.is_zero() || *cold {
+                    let timing = format!(
+                        " ({} ms{})",
+                        latency.as_millis(),
+                        if *cold { ", cold start" } else { "" }
+                    );
+                    line.push_str(&paint.dim(&timing));
+                }
                 let _ = writeln!(out, "{line}");
                 let said_by_checks = !notable.is_empty();
                 if let Some(text) = message.as_deref().filter(|text| !text.is_empty())
@@ -203,7 +206,10 @@ fn header(report: &SimReport, paint: &Paint, out: &mut String) {
     let _ = writeln!(
         out,
         "{} {}",
-        paint.bold("Rehearsal:"),
+        paint.bold(match report.origin {
+            crate::timeline::Origin::Rehearsal => "Rehearsal:",
+            crate::timeline::Origin::Observed => "Deployment:",
+        }),
         paint.bold(&report.scenario)
     );
     if !report.description.trim().is_empty() {

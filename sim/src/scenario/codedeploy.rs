@@ -95,6 +95,7 @@ async fn start_hooks(
     env: &[(String, String)],
     config: Option<&ConfigFile>,
     world: &World,
+    logs_endpoint: &str,
 ) -> Result<LambdaHooks, String> {
     let binary = function_binary(HOOK_BINARY, options.functions_dir.as_ref())?;
     let lambda = LambdaHooks::new();
@@ -112,6 +113,7 @@ async fn start_hooks(
         let mut spec = FunctionSpec::new(binary.clone(), function);
         spec.timeout = options.function_timeout;
         spec.env = role_env(env, world, function)?;
+        spec.logs_endpoint = Some(logs_endpoint.to_owned());
         if let [event] = events.as_slice() {
             spec.env
                 .push(("GREENLIGHT_HOOK".into(), (*event).to_owned()));
@@ -218,6 +220,7 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         &function_env(&aws, &endpoint),
         config.as_ref(),
         &world,
+        aws.moto().endpoint_url(),
     )
     .await
     .map_err(fail)?;
@@ -283,6 +286,15 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
     let result = tokio::time::timeout(options.max_duration, driver.run()).await;
     let load_summary = stop_load(load).await;
     let result = deployment_result(result, options.max_duration).map_err(fail)?;
+    if let Some(afterwards) = &options.afterwards {
+        (afterwards.0)(super::runner::RehearsedWorld {
+            endpoint_url: endpoint.endpoint_url().to_owned(),
+            cluster: scenario.service.cluster.clone(),
+            service: scenario.service.name.clone(),
+            deployment: stack.deployment_id.clone(),
+        })
+        .await;
+    }
     let calls_by_stage = calls.by_stage();
 
     let mut timeline = result.timeline;
@@ -295,6 +307,7 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
     );
     drop(config);
     Ok(SimReport {
+        origin: Default::default(),
         scenario: scenario.name.clone(),
         description: scenario.description.clone(),
         strategy: scenario.deployment.controller.as_str().to_owned(),

@@ -32,6 +32,34 @@ pub struct RunError {
     pub message: String,
 }
 
+/// The rehearsed world once its deployment has ended, before it is torn down: the account a
+/// user would read with `greenlight status` or `greenlight doctor`.
+#[derive(Debug, Clone)]
+pub struct RehearsedWorld {
+    /// The endpoint the functions used (moto with the world's supplements): give it to an SDK
+    /// as `AWS_ENDPOINT_URL` (unsigned for IAM, any credentials read everything).
+    pub endpoint_url: String,
+    /// The cluster's name.
+    pub cluster: String,
+    /// The service's name.
+    pub service: String,
+    /// The deployment: the ECS service deployment ARN, or the CodeDeploy deployment id.
+    pub deployment: String,
+}
+
+/// What [`Afterwards`] runs: a future that reads the world.
+pub type AfterwardsFuture = std::pin::Pin<Box<dyn Future<Output = ()> + Send>>;
+
+/// What to do with a [`RehearsedWorld`] before it is torn down.
+#[derive(Clone)]
+pub struct Afterwards(pub Arc<dyn Fn(RehearsedWorld) -> AfterwardsFuture + Send + Sync>);
+
+impl std::fmt::Debug for Afterwards {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Afterwards(..)")
+    }
+}
+
 /// How to run a scenario.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -42,6 +70,8 @@ pub struct RunOptions {
     pub function_timeout: Duration,
     /// The most the whole deployment may take, real time: a hang guard.
     pub max_duration: Duration,
+    /// Run on the world after the deployment ends and before it is torn down.
+    pub afterwards: Option<Afterwards>,
 }
 
 impl Default for RunOptions {
@@ -50,6 +80,7 @@ impl Default for RunOptions {
             functions_dir: None,
             function_timeout: Duration::from_secs(30),
             max_duration: Duration::from_secs(600),
+            afterwards: None,
         }
     }
 }
@@ -64,12 +95,14 @@ pub struct FunctionHosts {
 impl FunctionHosts {
     /// Starts a host for each function, with `env` (endpoint, JSON logs). When `world` enforces
     /// IAM, each function gets its role's credentials and ECS invokes it with its hook role.
+    /// Each function's log lines go to `logs_endpoint`'s CloudWatch Logs, as on Lambda.
     pub async fn start(
         functions: &[String],
         dir: Option<&PathBuf>,
         env: &[(String, String)],
         timeout: Duration,
         world: &World,
+        logs_endpoint: &str,
     ) -> Result<Self, String> {
         let mut hosts = BTreeMap::new();
         for function in functions {
@@ -81,6 +114,7 @@ impl FunctionHosts {
             let mut spec = FunctionSpec::new(binary, name.clone());
             spec.timeout = timeout;
             spec.env = role_env(env, world, &name)?;
+            spec.logs_endpoint = Some(logs_endpoint.to_owned());
             let host = LambdaHost::start(spec)
                 .await
                 .map_err(|error| error.to_string())?;
@@ -411,6 +445,7 @@ async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         &env,
         options.function_timeout,
         &world,
+        aws.moto().endpoint_url(),
     )
     .await
     .map_err(fail)?;
@@ -434,6 +469,15 @@ async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
     let result = tokio::time::timeout(options.max_duration, driver.run()).await;
     let load_summary = stop_load(load).await;
     let result = deployment_result(result, options.max_duration).map_err(fail)?;
+    if let Some(afterwards) = &options.afterwards {
+        (afterwards.0)(RehearsedWorld {
+            endpoint_url: endpoint.endpoint_url().to_owned(),
+            cluster: scenario.service.cluster.clone(),
+            service: scenario.service.name.clone(),
+            deployment: deployment.ids.deployment_arn.clone(),
+        })
+        .await;
+    }
     let calls_by_stage = rehearsal.calls_by_stage();
     drop(rehearsal);
 
@@ -447,6 +491,7 @@ async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         &timeline,
     );
     Ok(SimReport {
+        origin: Default::default(),
         scenario: scenario.name.clone(),
         description: scenario.description.clone(),
         strategy: scenario.deployment.strategy.as_str().to_owned(),

@@ -354,6 +354,7 @@ impl CodeDeployStack {
                 "status": "InProgress",
                 "creator": "user",
                 "createTime": now_epoch(),
+                "startTime": now_epoch(),
                 "computePlatform": "ECS",
                 "deploymentStyle": { "deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL" },
                 "revision": {

@@ -62,15 +62,13 @@ fn assert_well_formed(answer: &Value) {
     }
 }
 
-/// The reason code of the function's last verdict, from its JSON logs.
+/// The reason code of the function's last verdict, from its summary line.
 fn last_reason(host: &LambdaHost) -> Option<String> {
-    host.logs().iter().rev().find_map(|line| {
-        let log: Value = serde_json::from_str(line).ok()?;
-        log["fields"]["reason"]
-            .as_str()
-            .or_else(|| log["reason"].as_str())
-            .map(str::to_owned)
-    })
+    host.logs()
+        .iter()
+        .rev()
+        .find_map(|line| greenlight_sim::timeline::summary_of(line))
+        .and_then(|summary| summary["reason"].as_str().map(str::to_owned))
 }
 
 #[tokio::test]
@@ -149,6 +147,74 @@ async fn bad_events_and_wiring_mistakes_fail_clearly() {
         .await
         .expect("invoke");
     assert_eq!(response(&unknown.result)["hookStatus"], "FAILED");
+}
+
+/// Whatever an invocation decides, and however early, it prints exactly one summary line: a
+/// valid Embedded Metric Format record (read by the specification's rules) whose verdict is what
+/// the function answered.
+#[tokio::test]
+async fn every_invocation_prints_exactly_one_summary_line_that_is_a_valid_emf_record() {
+    let check = |name: &str, invocation: &greenlight_sim::lambda_host::Invocation| {
+        let lines: Vec<Value> = invocation
+            .logs
+            .iter()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter(|log| log["message"] == "greenlight summary")
+            .collect();
+        assert_eq!(lines.len(), 1, "{name}: {:#?}", invocation.logs);
+        let line = &lines[0];
+        let data = greenlight_test_support::emf::extract(line)
+            .unwrap_or_else(|error| panic!("{name}: not a valid EMF record: {error}\n{line}"));
+        assert!(
+            data.iter().any(|datum| datum.name == "Verdicts"),
+            "{name}: {data:#?}"
+        );
+        let answered = &response(&invocation.result)["hookStatus"];
+        assert_eq!(&line["greenlight"]["verdict"], answered, "{name}");
+        assert_eq!(&line["Verdict"], answered, "{name}");
+        line["greenlight"]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    let unreachable = host("post-scale-up", UNREACHABLE, Duration::from_secs(20)).await;
+    let cases = [
+        (
+            "wrong stage",
+            fixture("ecs-pre-scale-up.json"),
+            "EVENT_STAGE_NOT_SERVED",
+        ),
+        (
+            "malformed",
+            json!({ "lifecycleStage": 7 }),
+            "EVENT_MALFORMED",
+        ),
+        ("not an object", json!("hello"), "EVENT_MALFORMED"),
+        (
+            "status unreadable",
+            fixture("ecs-post-scale-up.json"),
+            "EVENT_NOT_A_RUNNING_HOOK",
+        ),
+    ];
+    for (name, event, reason) in cases {
+        let invocation = unreachable.invoke(&event).await.expect("invoke");
+        assert_eq!(check(name, &invocation), reason, "{name}");
+    }
+
+    let mut event = fixture("ecs-post-test-traffic-shift.json");
+    let host = judging_test_traffic(&event, &[("GREENLIGHT_ALLOW_LOOPBACK", "true")]).await;
+    let (healthy, _) = outside_listener().await;
+    event["hookDetails"] = json!({ "greenlight": { "version": 1, "stages": { "POST_TEST_TRAFFIC_SHIFT": [
+        { "http": { "target": "url", "url": format!("{healthy}/health"), "requests": 2 } }
+    ] } } });
+    let judged = host.invoke(&event).await.expect("invoke");
+    assert_eq!(check("judged", &judged), "VERDICT_PASSED");
+    event["hookDetails"] = json!({ "greenlight": { "version": 1, "stages": { "POST_TEST_TRAFFIC_SHIFT": [
+        { "http": { "max_error_rate": 5 } }
+    ] } } });
+    let broken = host.invoke(&event).await.expect("invoke");
+    assert_eq!(check("broken config", &broken), "CONFIG_INVALID");
 }
 
 #[tokio::test]

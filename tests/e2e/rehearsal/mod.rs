@@ -3,4 +3,5 @@ mod codedeploy;
 mod functions;
 mod report;
 mod scenarios;
+mod status;
 mod topologies;

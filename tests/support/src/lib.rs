@@ -4,9 +4,12 @@
 //! - [`fixtures`]: recorded ECS and CodeDeploy events, broken configs, captured function logs and
 //!   a team function, with loaders that name the file when it is missing or malformed;
 //! - [`repository`]: the project's own files (README, examples, docs) that tests hold to the code;
+//! - [`emf`]: a reader of CloudWatch Embedded Metric Format records held to the published
+//!   specification;
 //! - [`prerequisites`]: the gate that stops a suite with one line saying `make test` when what it
 //!   runs (moto, the function binaries) is not there, instead of failing test by test.
 
+pub mod emf;
 pub mod fixtures;
 pub mod prerequisites;
 

@@ -96,14 +96,14 @@ pub async fn run_codedeploy_hook() -> Result<(), lambda_runtime::Error> {
     let settings = &settings;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
-        let outcome =
-            handle_codedeploy_hook(&event.payload, backend, &SystemClock, settings, deadline)
-                .await
-                .map_err(|error| Diagnostic {
-                    // The reason code, so Lambda's error metrics and logs name what went wrong.
-                    error_type: error.reason().code.to_owned(),
-                    error_message: error.to_string(),
-                })?;
+        let answer =
+            handle_codedeploy_hook(&event.payload, backend, &SystemClock, settings, deadline).await;
+        greenlight_core::telemetry::emit_summary(&answer.summary);
+        let outcome = answer.result.map_err(|error| Diagnostic {
+            // The reason code, so Lambda's error metrics and logs name what went wrong.
+            error_type: error.reason().code.to_owned(),
+            error_message: error.to_string(),
+        })?;
         serde_json::to_value(outcome).map_err(|error| Diagnostic {
             error_type: "SerializationError".to_owned(),
             error_message: error.to_string(),

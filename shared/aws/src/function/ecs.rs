@@ -110,6 +110,7 @@ pub async fn run_ecs_phase(phase: Phase) -> Result<(), lambda_runtime::Error> {
             Some(deadline),
         )
         .await;
+        greenlight_core::telemetry::emit_summary(&answer.summary);
         Ok::<_, lambda_runtime::Error>(answer.response)
     }))
     .await

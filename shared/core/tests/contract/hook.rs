@@ -187,7 +187,24 @@ async fn invoke(
     clock: &ManualClock,
 ) -> HookAnswer {
     let engine = Engine::new(clock, Duration::from_secs(1));
-    handle_ecs_hook(phase, payload, backend, &engine, None, None).await
+    let answer = handle_ecs_hook(phase, payload, backend, &engine, None, None).await;
+    // Every invocation's summary line says what ECS was answered, and names the deployment the
+    // event names (when it names one).
+    let summary = &answer.summary;
+    let said = summary_status(summary.status);
+    assert_eq!(
+        serde_json::to_value(&answer.response).expect("a response serializes")["hookStatus"],
+        said
+    );
+    assert_eq!(summary.reason.code, answer.code.code);
+    if let Some(deployment) = payload["resourceArn"].as_str() {
+        assert_eq!(summary.subject.deployment.as_deref(), Some(deployment));
+    }
+    answer
+}
+
+fn summary_status(status: greenlight_core::engine::verdict::VerdictStatus) -> &'static str {
+    greenlight_core::telemetry::verdict_name(status)
 }
 
 fn clock() -> ManualClock {

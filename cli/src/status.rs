@@ -1,0 +1,813 @@
+//! `greenlight status`: a real deployment's timeline, as the rehearsal prints it.
+//!
+//! Two sources, one renderer: the deployment engine's own record of the deployment and the
+//! functions' summary lines, turned into the rehearsal's report
+//! (`greenlight_sim::observed::report`) and rendered by the same text, JSON and HTML renderers
+//! `greenlight simulate` uses. Read-only calls only:
+//! - `ecs:ListServiceDeployments` (the newest deployment, unless `--deployment` names one) and
+//!   `ecs:DescribeServiceDeployments` (status, rollback, lifecycle hooks, revisions);
+//! - for a CodeDeploy deployment (`--deployment d-…`), `codedeploy:GetDeployment` instead: its
+//!   status, error, rollback and AppSpec, whose `Hooks` name the functions;
+//! - one CloudWatch Logs Insights query over the hook functions' log groups, by deployment id
+//!   (`logs:StartQuery`, then `logs:GetQueryResults` until it completes).
+//!
+//! Exit 0 when the deployment was read (whatever its outcome), 1 when something could not be
+//! read (the message names the call, and for a denied one the permission to grant), 2 for a
+//! usage error.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use aws_sdk_cloudwatchlogs::Client as Logs;
+use aws_sdk_cloudwatchlogs::types::QueryStatus;
+use aws_sdk_codedeploy::Client as CodeDeploy;
+use aws_sdk_ecs::Client as Ecs;
+use aws_sdk_ecs::error::ProvideErrorMetadata;
+use aws_sdk_ecs::types::ServiceDeployment;
+use clap::Args;
+use greenlight_sim::observed::{DeploymentRecord, RollbackRecord, SummaryRecord};
+use greenlight_sim::report::text;
+use greenlight_sim::timeline::SimReport;
+
+use crate::Exit;
+use crate::simulate::Color;
+
+/// The arguments of `greenlight status`.
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// The service's cluster (name or ARN).
+    #[arg(long)]
+    pub cluster: String,
+    /// The service (name or ARN).
+    #[arg(long)]
+    pub service: String,
+    /// The ECS service deployment ARN (default: the service's newest), or a CodeDeploy
+    /// deployment id (`d-…`) for a service CodeDeploy deploys.
+    #[arg(long, value_name = "ARN|ID")]
+    pub deployment: Option<String>,
+    /// A log group to read summary lines from; repeat for several (default: `/aws/lambda/<name>`
+    /// of each Lambda function the deployment's lifecycle hooks invoke).
+    #[arg(long = "log-group", value_name = "NAME")]
+    pub log_groups: Vec<String>,
+    /// Also write the report as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    /// Also write the timeline as an HTML page (with an SVG picture) to this file.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+    /// When to colour the timeline (`auto`: on a terminal, unless NO_COLOR is set).
+    #[arg(long, value_enum, default_value_t = Color::Auto)]
+    pub color: Color,
+}
+
+/// Every permission `greenlight status` needs: read-only (AWS's access levels List and Read;
+/// a test holds them to AWS's authorization data and to the README).
+pub const STATUS_PERMISSIONS: &[&str] = &[
+    "ecs:ListServiceDeployments",
+    "ecs:DescribeServiceDeployments",
+    "codedeploy:GetDeployment",
+    "logs:StartQuery",
+    "logs:GetQueryResults",
+];
+
+/// What could not be read, naming the call and (when denied) the permission.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct StatusError(pub String);
+
+/// How long a Logs Insights query is waited for.
+const QUERY_WAIT: Duration = Duration::from_secs(60);
+/// Between two `GetQueryResults`.
+const QUERY_POLL: Duration = Duration::from_millis(500);
+/// Summary lines are looked for this long before the deployment started and after it finished
+/// (clock skew, a hook answering just after the engine recorded the end).
+const LOG_SLACK: Duration = Duration::from_secs(5 * 60);
+
+/// Runs `greenlight status`.
+pub fn status(
+    args: &StatusArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            writeln!(err, "greenlight: cannot start the async runtime: {error}")?;
+            return Ok(Exit::Failure);
+        }
+    };
+    let read = runtime.block_on(async {
+        let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        let clients = Clients {
+            ecs: Ecs::new(&config),
+            codedeploy: CodeDeploy::new(&config),
+            logs: Logs::new(&config),
+        };
+        read_report(&clients, args).await
+    });
+    match read {
+        Ok(report) => present(&report, args, out, err),
+        Err(error) => {
+            writeln!(err, "greenlight status: {error}")?;
+            Ok(Exit::Failure)
+        }
+    }
+}
+
+/// Prints the report's timeline and writes the files `args` asks for.
+pub fn present(
+    report: &SimReport,
+    args: &StatusArgs,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+) -> std::io::Result<Exit> {
+    write!(out, "{}", text::render(report, args.color.text_options()))?;
+    let written = crate::simulate::write_reports(
+        report,
+        args.json.as_deref(),
+        args.html.as_deref(),
+        out,
+        err,
+    )?;
+    Ok(if written {
+        Exit::Success
+    } else {
+        Exit::Failure
+    })
+}
+
+/// The clients `status` reads with.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    /// ECS: the service deployment.
+    pub ecs: Ecs,
+    /// CodeDeploy: a CodeDeploy deployment.
+    pub codedeploy: CodeDeploy,
+    /// CloudWatch Logs: the summary lines.
+    pub logs: Logs,
+}
+
+/// Reads the deployment and its summary lines, and builds the report.
+pub async fn read_report(clients: &Clients, args: &StatusArgs) -> Result<SimReport, StatusError> {
+    if let Some(id) = args.deployment.as_deref().filter(|id| is_codedeploy_id(id)) {
+        let (record, groups) = codedeploy_deployment(&clients.codedeploy, id, args).await?;
+        let groups = if args.log_groups.is_empty() {
+            groups
+        } else {
+            args.log_groups.clone()
+        };
+        let summaries = if groups.is_empty() {
+            Vec::new()
+        } else {
+            summary_lines(&clients.logs, &groups, &record).await?
+        };
+        return Ok(greenlight_sim::observed::report(&record, &summaries));
+    }
+    let (ecs, logs) = (&clients.ecs, &clients.logs);
+    let arn = match &args.deployment {
+        Some(arn) => arn.clone(),
+        None => newest_deployment(ecs, &args.cluster, &args.service).await?,
+    };
+    let described = ecs
+        .describe_service_deployments()
+        .service_deployment_arns(&arn)
+        .send()
+        .await
+        .map_err(|error| aws_error("ecs:DescribeServiceDeployments", &arn, &error))?;
+    let Some(deployment) = described.service_deployments().first() else {
+        let why = described
+            .failures()
+            .first()
+            .and_then(|failure| failure.reason())
+            .unwrap_or("not found");
+        return Err(StatusError(format!(
+            "ECS does not know service deployment {arn} ({why}); list the service's deployments with `aws ecs list-service-deployments --cluster {} --service {}`",
+            args.cluster, args.service
+        )));
+    };
+    let record = deployment_record(deployment, &args.cluster, &args.service);
+    let groups = if args.log_groups.is_empty() {
+        hook_log_groups(deployment)
+    } else {
+        args.log_groups.clone()
+    };
+    let summaries = if groups.is_empty() {
+        Vec::new()
+    } else {
+        summary_lines(logs, &groups, &record).await?
+    };
+    Ok(greenlight_sim::observed::report(&record, &summaries))
+}
+
+/// Whether `id` is a CodeDeploy deployment id (`d-` and nine characters), not an ECS ARN.
+fn is_codedeploy_id(id: &str) -> bool {
+    id.strip_prefix("d-")
+        .is_some_and(|rest| !rest.is_empty() && rest.chars().all(|c| c.is_ascii_alphanumeric()))
+}
+
+/// What CodeDeploy recorded of deployment `id`, and the log groups of the functions its
+/// AppSpec's hooks name.
+async fn codedeploy_deployment(
+    codedeploy: &CodeDeploy,
+    id: &str,
+    args: &StatusArgs,
+) -> Result<(DeploymentRecord, Vec<String>), StatusError> {
+    let got = codedeploy
+        .get_deployment()
+        .deployment_id(id)
+        .send()
+        .await
+        .map_err(|error| aws_error("codedeploy:GetDeployment", id, &error))?;
+    let info = got
+        .deployment_info()
+        .ok_or_else(|| StatusError(format!("CodeDeploy returned no deployment {id}")))?;
+    let time = |at: Option<&aws_sdk_codedeploy::primitives::DateTime>| {
+        at.and_then(|at| SystemTime::try_from(*at).ok())
+    };
+    let short = |name: &str| name.rsplit('/').next().unwrap_or(name).to_owned();
+    let status = info
+        .status()
+        .map(|status| status.as_str().to_owned())
+        .unwrap_or_default();
+    let finished = matches!(status.as_str(), "Succeeded" | "Failed" | "Stopped");
+    let error_message = info
+        .error_information()
+        .and_then(|error| error.message())
+        .map(str::to_owned);
+    let record = DeploymentRecord {
+        id: id.to_owned(),
+        service: format!("{}/{}", short(&args.cluster), short(&args.service)),
+        strategy: "CODE_DEPLOY".to_owned(),
+        rollback: info
+            .rollback_info()
+            .map(|rollback| RollbackRecord {
+                reason: rollback
+                    .rollback_message()
+                    .unwrap_or("rolled back")
+                    .to_owned(),
+                started_at: None,
+            })
+            .or_else(|| {
+                // A failed ECS blue/green deployment reroutes traffic to blue whether or not
+                // automatic rollback is on; the error says why.
+                (status == "Failed").then(|| RollbackRecord {
+                    reason: error_message
+                        .clone()
+                        .unwrap_or_else(|| "the deployment failed".to_owned()),
+                    started_at: None,
+                })
+            }),
+        status_reason: error_message,
+        started_at: time(info.start_time().or(info.create_time())),
+        finished_at: if finished {
+            time(info.complete_time())
+        } else {
+            None
+        },
+        status,
+        blue: String::new(),
+        green: String::new(),
+    };
+    let appspec = info
+        .revision()
+        .and_then(|revision| revision.app_spec_content())
+        .and_then(|content| content.content())
+        .unwrap_or_default();
+    Ok((record, appspec_log_groups(appspec)))
+}
+
+/// `/aws/lambda/<name>` of each function an AppSpec's `Hooks` name (YAML or JSON; a name or an
+/// ARN). An AppSpec that cannot be read names none: `--log-group` does.
+fn appspec_log_groups(appspec: &str) -> Vec<String> {
+    let Ok(parsed) = serde_saphyr::from_str::<serde_json::Value>(appspec) else {
+        return Vec::new();
+    };
+    let mut groups: Vec<String> = parsed["Hooks"]
+        .as_array()
+        .map(|hooks| {
+            hooks
+                .iter()
+                .filter_map(serde_json::Value::as_object)
+                .flat_map(|hook| hook.values())
+                .filter_map(serde_json::Value::as_str)
+                .filter_map(|function| {
+                    if function.starts_with("arn:") {
+                        function_name(function)
+                    } else {
+                        Some(function)
+                    }
+                })
+                .map(|name| format!("/aws/lambda/{name}"))
+                .collect()
+        })
+        .unwrap_or_default();
+    groups.sort();
+    groups.dedup();
+    groups
+}
+
+/// The service's newest deployment.
+async fn newest_deployment(ecs: &Ecs, cluster: &str, service: &str) -> Result<String, StatusError> {
+    let listed = ecs
+        .list_service_deployments()
+        .cluster(cluster)
+        .service(service)
+        .send()
+        .await
+        .map_err(|error| aws_error("ecs:ListServiceDeployments", service, &error))?;
+    listed
+        .service_deployments()
+        .iter()
+        .max_by_key(|brief| brief.created_at().map(|at| (at.secs(), at.subsec_nanos())))
+        .and_then(|brief| brief.service_deployment_arn())
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            StatusError(format!(
+                "service {service} in cluster {cluster} has no service deployment that ECS still lists; name one with --deployment"
+            ))
+        })
+}
+
+/// What ECS recorded, in the report's terms.
+fn deployment_record(
+    deployment: &ServiceDeployment,
+    cluster: &str,
+    service: &str,
+) -> DeploymentRecord {
+    let time = |at: Option<&aws_sdk_ecs::primitives::DateTime>| {
+        at.and_then(|at| SystemTime::try_from(*at).ok())
+    };
+    let short = |name: &str| name.rsplit('/').next().unwrap_or(name).to_owned();
+    DeploymentRecord {
+        id: deployment
+            .service_deployment_arn()
+            .unwrap_or_default()
+            .to_owned(),
+        service: format!("{}/{}", short(cluster), short(service)),
+        strategy: deployment
+            .deployment_configuration()
+            .and_then(|configuration| configuration.strategy())
+            .map_or("ROLLING", |strategy| strategy.as_str())
+            .to_owned(),
+        status: deployment
+            .status()
+            .map(|status| status.as_str().to_owned())
+            .unwrap_or_default(),
+        status_reason: deployment.status_reason().map(str::to_owned),
+        started_at: time(deployment.started_at().or(deployment.created_at())),
+        finished_at: time(deployment.finished_at()),
+        rollback: deployment.rollback().map(|rollback| RollbackRecord {
+            reason: rollback.reason().unwrap_or("rolled back").to_owned(),
+            started_at: time(rollback.started_at()),
+        }),
+        blue: deployment
+            .source_service_revisions()
+            .first()
+            .and_then(|revision| revision.arn())
+            .unwrap_or_default()
+            .to_owned(),
+        green: deployment
+            .target_service_revision()
+            .and_then(|revision| revision.arn())
+            .unwrap_or_default()
+            .to_owned(),
+    }
+}
+
+/// `/aws/lambda/<name>` of each Lambda function the deployment's lifecycle hooks invoke (a
+/// function's default log group; `--log-group` names others).
+fn hook_log_groups(deployment: &ServiceDeployment) -> Vec<String> {
+    let configured = deployment
+        .deployment_configuration()
+        .map(|configuration| configuration.lifecycle_hooks())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|hook| hook.hook_target_arn());
+    let running = deployment
+        .lifecycle_hook_details()
+        .iter()
+        .filter_map(|hook| hook.target_arn());
+    let mut groups: Vec<String> = configured
+        .chain(running)
+        .filter_map(function_name)
+        .map(|name| format!("/aws/lambda/{name}"))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    groups
+}
+
+/// The function's name in a Lambda function ARN (without a version or alias).
+fn function_name(arn: &str) -> Option<&str> {
+    let (_, rest) = arn.split_once(":function:")?;
+    Some(rest.split(':').next().unwrap_or(rest)).filter(|name| !name.is_empty())
+}
+
+/// The Logs Insights query for one deployment's summary lines. The id is a Logs Insights string
+/// literal, so one with a quote or a backslash is refused rather than escaped.
+pub fn summary_query(deployment: &str) -> Result<String, StatusError> {
+    if deployment.contains(['"', '\\', '\n']) {
+        return Err(StatusError(format!("not a deployment id: {deployment:?}")));
+    }
+    Ok(format!(
+        "fields @timestamp, @message, @log\n| filter message = \"{}\" and greenlight.deployment = \"{deployment}\"\n| sort @timestamp asc\n| limit 10000",
+        greenlight_core::telemetry::SUMMARY_MESSAGE
+    ))
+}
+
+/// The deployment's summary lines from `groups`, by one Logs Insights query. A query naming a
+/// log group that does not exist fails as a whole (`ResourceNotFoundException`), and a function
+/// that was never invoked has none (a rollback before the production hooks): then each group is
+/// queried alone and the missing ones are skipped.
+async fn summary_lines(
+    logs: &Logs,
+    groups: &[String],
+    deployment: &DeploymentRecord,
+) -> Result<Vec<SummaryRecord>, StatusError> {
+    match query_summaries(logs, groups, deployment).await {
+        Err(Query::NoSuchGroup) if groups.len() > 1 => {
+            let mut lines = Vec::new();
+            for group in groups {
+                match query_summaries(logs, std::slice::from_ref(group), deployment).await {
+                    Ok(found) => lines.extend(found),
+                    Err(Query::NoSuchGroup) => {}
+                    Err(Query::Failed(error)) => return Err(error),
+                }
+            }
+            Ok(lines)
+        }
+        Err(Query::NoSuchGroup) => Ok(Vec::new()),
+        Err(Query::Failed(error)) => Err(error),
+        Ok(lines) => Ok(lines),
+    }
+}
+
+/// Why a query found nothing.
+enum Query {
+    /// A log group it names does not exist.
+    NoSuchGroup,
+    /// Anything else.
+    Failed(StatusError),
+}
+
+/// One Logs Insights query over `groups`. Lines are checked again here (message and
+/// deployment), so an endpoint that filters loosely cannot mix in another deployment's answers.
+async fn query_summaries(
+    logs: &Logs,
+    groups: &[String],
+    deployment: &DeploymentRecord,
+) -> Result<Vec<SummaryRecord>, Query> {
+    let seconds = |at: SystemTime| {
+        at.duration_since(SystemTime::UNIX_EPOCH)
+            .map(|since| i64::try_from(since.as_secs()).unwrap_or(i64::MAX))
+            .unwrap_or_default()
+    };
+    let start = deployment
+        .started_at
+        .map_or(SystemTime::UNIX_EPOCH, |at| at - LOG_SLACK);
+    let end = deployment
+        .finished_at
+        .map_or_else(SystemTime::now, |at| at + LOG_SLACK);
+    let query = summary_query(&deployment.id).map_err(Query::Failed)?;
+    let started = logs
+        .start_query()
+        .set_log_group_names(Some(groups.to_vec()))
+        .start_time(seconds(start))
+        .end_time(seconds(end))
+        .query_string(query)
+        .send()
+        .await
+        .map_err(|error| {
+            let missing = error
+                .as_service_error()
+                .is_some_and(|service| service.is_resource_not_found_exception());
+            if missing {
+                Query::NoSuchGroup
+            } else {
+                Query::Failed(aws_error("logs:StartQuery", &groups.join(", "), &error))
+            }
+        })?;
+    let query_id = started.query_id().unwrap_or_default().to_owned();
+    let waited_from = tokio::time::Instant::now();
+    loop {
+        let results = logs
+            .get_query_results()
+            .query_id(&query_id)
+            .send()
+            .await
+            .map_err(|error| Query::Failed(aws_error("logs:GetQueryResults", &query_id, &error)))?;
+        match results.status() {
+            Some(QueryStatus::Complete) => {
+                return Ok(results
+                    .results()
+                    .iter()
+                    .filter_map(|row| {
+                        let field = |name: &str| {
+                            row.iter()
+                                .find(|field| field.field() == Some(name))
+                                .and_then(|field| field.value())
+                        };
+                        let group = field("@log").unwrap_or_default();
+                        // `@log` is `account:group`; a group name has no colon.
+                        let group = group.rsplit(':').next().unwrap_or(group);
+                        let function = group.strip_prefix("/aws/lambda/").unwrap_or(group);
+                        SummaryRecord::parse(field("@message")?, function)
+                    })
+                    .filter(|line| line.deployment() == Some(deployment.id.as_str()))
+                    .collect());
+            }
+            Some(QueryStatus::Failed | QueryStatus::Cancelled | QueryStatus::Timeout) => {
+                return Err(Query::Failed(StatusError(format!(
+                    "the Logs Insights query over {} ended {}; run it in the console to see why:\n{}",
+                    groups.join(", "),
+                    results.status().map_or("", |status| status.as_str()),
+                    summary_query(&deployment.id).unwrap_or_default()
+                ))));
+            }
+            _ if waited_from.elapsed() >= QUERY_WAIT => {
+                return Err(Query::Failed(StatusError(format!(
+                    "the Logs Insights query over {} did not complete within {}s",
+                    groups.join(", "),
+                    QUERY_WAIT.as_secs()
+                ))));
+            }
+            _ => tokio::time::sleep(QUERY_POLL).await,
+        }
+    }
+}
+
+/// An SDK error as one sentence naming the call, and for a denial the permission to grant.
+fn aws_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    action: &str,
+    resource: &str,
+    error: &aws_sdk_ecs::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> StatusError {
+    let detail = error
+        .as_service_error()
+        .and_then(|service| service.message().map(str::to_owned))
+        .unwrap_or_else(|| aws_sdk_ecs::error::DisplayErrorContext(error).to_string());
+    let code = error.as_service_error().and_then(|service| service.code());
+    match code {
+        Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation") => {
+            StatusError(format!(
+                "{action} was denied on {resource}: greenlight status needs the read-only permission {action} ({detail})"
+            ))
+        }
+        Some(code) => StatusError(format!("{action} on {resource} failed: {code}: {detail}")),
+        None => StatusError(format!(
+            "{action} on {resource} could not be sent: {detail}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_cloudwatchlogs::operation::get_query_results::GetQueryResultsOutput;
+    use aws_sdk_cloudwatchlogs::operation::start_query::{StartQueryError, StartQueryOutput};
+    use aws_sdk_cloudwatchlogs::types::ResultField;
+    use aws_sdk_cloudwatchlogs::types::error::ResourceNotFoundException;
+    use aws_sdk_ecs::operation::describe_service_deployments::DescribeServiceDeploymentsOutput;
+    use aws_sdk_ecs::operation::list_service_deployments::{
+        ListServiceDeploymentsError, ListServiceDeploymentsOutput,
+    };
+    use aws_sdk_ecs::types as ecs;
+    use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+    use aws_smithy_types::error::ErrorMetadata;
+
+    use super::*;
+
+    const ARN: &str = "arn:aws:ecs:us-east-1:111122223333:service-deployment/prod/web/abc";
+
+    fn args() -> StatusArgs {
+        StatusArgs {
+            cluster: "prod".into(),
+            service: "web".into(),
+            deployment: None,
+            log_groups: Vec::new(),
+            json: None,
+            html: None,
+            color: Color::Never,
+        }
+    }
+
+    fn clients(ecs: Ecs, logs: Logs) -> Clients {
+        let config = aws_sdk_codedeploy::Config::builder()
+            .behavior_version(aws_sdk_codedeploy::config::BehaviorVersion::latest())
+            .build();
+        Clients {
+            ecs,
+            codedeploy: CodeDeploy::from_conf(config),
+            logs,
+        }
+    }
+
+    #[test]
+    fn codedeploy_ids_and_appspec_hooks_are_told_apart_from_ecs() {
+        assert!(is_codedeploy_id("d-ABCDEF123"));
+        assert!(!is_codedeploy_id(
+            "arn:aws:ecs:us-east-1:1:service-deployment/c/s/x"
+        ));
+        let appspec = "version: 0.0\nResources: []\nHooks:\n  - BeforeInstall: \"CodeDeployHook_greenlight_BeforeInstall\"\n  - AfterAllowTraffic: arn:aws:lambda:us-east-1:1:function:CodeDeployHook_greenlight_AfterAllowTraffic:live\n";
+        assert_eq!(
+            appspec_log_groups(appspec),
+            [
+                "/aws/lambda/CodeDeployHook_greenlight_AfterAllowTraffic",
+                "/aws/lambda/CodeDeployHook_greenlight_BeforeInstall"
+            ]
+        );
+        assert!(appspec_log_groups("not: [valid").is_empty());
+    }
+
+    fn hook(function: &str) -> ecs::DeploymentLifecycleHook {
+        ecs::DeploymentLifecycleHook::builder()
+            .hook_target_arn(format!(
+                "arn:aws:lambda:us-east-1:111122223333:function:{function}:live"
+            ))
+            .build()
+    }
+
+    fn ecs_rules() -> Vec<Rule> {
+        let listed = mock!(Ecs::list_service_deployments).then_output(|| {
+            ListServiceDeploymentsOutput::builder()
+                .service_deployments(
+                    ecs::ServiceDeploymentBrief::builder()
+                        .service_deployment_arn(ARN)
+                        .created_at(aws_smithy_types::DateTime::from_secs(1_000))
+                        .build(),
+                )
+                .build()
+        });
+        let described = mock!(Ecs::describe_service_deployments).then_output(|| {
+            DescribeServiceDeploymentsOutput::builder()
+                .service_deployments(
+                    ecs::ServiceDeployment::builder()
+                        .service_deployment_arn(ARN)
+                        .status(ecs::ServiceDeploymentStatus::Successful)
+                        .started_at(aws_smithy_types::DateTime::from_secs(1_000))
+                        .finished_at(aws_smithy_types::DateTime::from_secs(1_100))
+                        .deployment_configuration(
+                            ecs::DeploymentConfiguration::builder()
+                                .strategy(ecs::DeploymentStrategy::BlueGreen)
+                                .lifecycle_hooks(hook("greenlight-post-scale-up"))
+                                .lifecycle_hooks(hook("greenlight-production-traffic"))
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+        vec![listed, described]
+    }
+
+    fn summary(stage: &str) -> String {
+        format!(
+            r#"{{"timestamp":"1970-01-01T00:16:50.000Z","level":"INFO","message":"greenlight summary","greenlight":{{"version":1,"deployment":"{ARN}","stage":"{stage}","verdict":"SUCCEEDED","reason":"VERDICT_PASSED","attempt":1,"checks":[]}}}}"#
+        )
+    }
+
+    #[tokio::test]
+    async fn a_denied_log_query_names_the_permission_status_needs() {
+        let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &ecs_rules());
+        let denied = mock!(Logs::start_query).then_error(|| {
+            StartQueryError::generic(
+                ErrorMetadata::builder()
+                    .code("AccessDeniedException")
+                    .message("User is not authorized to perform: logs:StartQuery")
+                    .build(),
+            )
+        });
+        let logs = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, &[&denied]);
+        let error = read_report(&clients(ecs, logs), &args())
+            .await
+            .unwrap_err()
+            .0;
+        assert!(
+            error.contains("greenlight status needs the read-only permission logs:StartQuery"),
+            "{error}"
+        );
+        assert!(
+            error.contains("/aws/lambda/greenlight-post-scale-up"),
+            "{error}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_denied_listing_names_ecs_permission() {
+        let denied = mock!(Ecs::list_service_deployments).then_error(|| {
+            ListServiceDeploymentsError::generic(
+                ErrorMetadata::builder()
+                    .code("AccessDeniedException")
+                    .message("no")
+                    .build(),
+            )
+        });
+        let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&denied]);
+        let logs = mock_client!(aws_sdk_cloudwatchlogs, RuleMode::MatchAny, &[]);
+        let error = read_report(&clients(ecs, logs), &args())
+            .await
+            .unwrap_err()
+            .0;
+        assert!(
+            error.contains("ecs:ListServiceDeployments was denied"),
+            "{error}"
+        );
+    }
+
+    /// A hook function never invoked has no log group: the query over all groups fails as AWS
+    /// fails it, and each group is then read alone.
+    #[tokio::test]
+    async fn a_missing_log_group_is_skipped_and_the_others_are_read() {
+        let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &ecs_rules());
+        let all = mock!(Logs::start_query)
+            .match_requests(|request| request.log_group_names().len() == 2)
+            .then_error(|| {
+                StartQueryError::ResourceNotFoundException(
+                    ResourceNotFoundException::builder()
+                        .message("The specified log group does not exist.")
+                        .build(),
+                )
+            });
+        let missing = mock!(Logs::start_query)
+            .match_requests(|request| {
+                request.log_group_names() == ["/aws/lambda/greenlight-production-traffic"]
+            })
+            .then_error(|| {
+                StartQueryError::ResourceNotFoundException(
+                    ResourceNotFoundException::builder().build(),
+                )
+            });
+        let found = mock!(Logs::start_query)
+            .then_output(|| StartQueryOutput::builder().query_id("q-1").build());
+        let results = mock!(Logs::get_query_results).then_output(|| {
+            let field =
+                |name: &str, value: &str| ResultField::builder().field(name).value(value).build();
+            GetQueryResultsOutput::builder()
+                .status(QueryStatus::Complete)
+                .results(vec![
+                    field("@message", &summary("POST_SCALE_UP")),
+                    field("@log", "111122223333:/aws/lambda/greenlight-post-scale-up"),
+                ])
+                .build()
+        });
+        let logs = mock_client!(
+            aws_sdk_cloudwatchlogs,
+            RuleMode::MatchAny,
+            &[&all, &missing, &found, &results]
+        );
+        let report = read_report(&clients(ecs, logs), &args())
+            .await
+            .expect("read");
+        assert_eq!(all.num_calls(), 1);
+        assert_eq!(missing.num_calls(), 1);
+        assert_eq!(found.num_calls(), 1);
+        let answered: Vec<&str> = report
+            .timeline
+            .events()
+            .iter()
+            .filter_map(|timed| match &timed.event {
+                greenlight_sim::timeline::TimelineEvent::HookAnswered { function, .. } => {
+                    Some(function.as_str())
+                }
+                _ => None,
+            })
+            .collect();
+        assert_eq!(answered, ["greenlight-post-scale-up"]);
+        assert_eq!(report.final_status, "SUCCESSFUL");
+    }
+
+    #[test]
+    fn function_names_come_from_function_arns_without_their_alias() {
+        assert_eq!(
+            function_name(
+                "arn:aws:lambda:us-east-1:111122223333:function:greenlight-test-traffic:live"
+            ),
+            Some("greenlight-test-traffic")
+        );
+        assert_eq!(
+            function_name("arn:aws:lambda:us-east-1:111122223333:function:hook"),
+            Some("hook")
+        );
+        assert_eq!(
+            function_name("arn:aws:sns:us-east-1:111122223333:topic"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_query_filters_on_the_summary_and_the_deployment_and_refuses_a_quote() {
+        let query = summary_query("arn:aws:ecs:us-east-1:1:service-deployment/c/s/x").unwrap();
+        assert!(
+            query.contains("filter message = \"greenlight summary\""),
+            "{query}"
+        );
+        assert!(query.contains(
+            "greenlight.deployment = \"arn:aws:ecs:us-east-1:1:service-deployment/c/s/x\""
+        ));
+        assert!(summary_query("x\" or 1=1").is_err());
+    }
+}
