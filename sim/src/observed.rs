@@ -4,15 +4,26 @@
 //! print and draw with one renderer ([`crate::report`]).
 //!
 //! Everything here comes from the summary line's versioned format (`greenlight_core::telemetry`)
-//! and the engines' documented records; nothing is inferred that neither says. What a real
-//! deployment does not record, the report leaves out: the traffic weights between stages (ECS
-//! keeps only the current ones) and each invocation's latency.
+//! and the engines' documented records; nothing is inferred that neither says. Traffic weights
+//! are those each ECS hook event stated (CodeDeploy's events state none), and green's production
+//! share is 0 at the stages ECS runs before it shifts production traffic; what a real deployment
+//! does not record, the report leaves out: weights between invocations, and each invocation's
+//! latency.
 
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
 
 use crate::timeline::{CheckLine, Origin, SimReport, Subject, Timeline, TimelineEvent, check_line};
+
+/// The ECS lifecycle stages that come before any production traffic reaches green.
+const BEFORE_PRODUCTION: &[&str] = &[
+    "RECONCILE_SERVICE",
+    "PRE_SCALE_UP",
+    "POST_SCALE_UP",
+    "TEST_TRAFFIC_SHIFT",
+    "POST_TEST_TRAFFIC_SHIFT",
+];
 
 /// What the deployment engine says about a deployment.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -117,13 +128,25 @@ pub fn report(deployment: &DeploymentRecord, summaries: &[SummaryRecord]) -> Sim
             if step.is_some() {
                 steps += 1;
             }
+            // The weights the event stated, as the rehearsal records them at a stage's start.
+            let weights = |map: &str| {
+                line.summary["traffic"][map]
+                    .as_f64()
+                    .map(|green| (green, 100.0 - green))
+            };
+            // ECS moves production traffic only from PRODUCTION_TRAFFIC_SHIFT on (its documented
+            // stage order): before PRE_PRODUCTION_TRAFFIC_SHIFT green has none, stated or not.
+            let production = weights("production_green").or_else(|| {
+                (line.summary["engine"] == "ecs" && BEFORE_PRODUCTION.contains(&stage.as_str()))
+                    .then_some((0.0, 100.0))
+            });
             events.push((
                 since(line.at),
                 TimelineEvent::StageStarted {
                     stage: stage.clone(),
                     step: step.as_ref().map(|_| steps),
-                    production_weights: None,
-                    test_weights: None,
+                    production_weights: production,
+                    test_weights: weights("test_green"),
                 },
             ));
             current = Some((stage.clone(), step));
@@ -328,7 +351,7 @@ mod tests {
         let sentence = crate::report::outcome_sentence(&report);
         assert!(
             sentence.starts_with(
-                "ROLLBACK_SUCCESSFUL: rolled back at POST_TEST_TRAFFIC_SHIFT (+1m01.0s), because"
+                "ROLLBACK_SUCCESSFUL: rolled back at POST_TEST_TRAFFIC_SHIFT (+1m01.0s), before any production traffic reached green, because"
             ),
             "{sentence}"
         );
@@ -336,6 +359,20 @@ mod tests {
             sentence.contains("HTTP_ERROR_RATE: 20 of 20 requests failed"),
             "{sentence}"
         );
+        // Without the engine's stage order to go by (another engine), nothing is said of exposure.
+        let elsewhere: Vec<SummaryRecord> = summaries
+            .iter()
+            .cloned()
+            .map(|mut line| {
+                line.summary["engine"] = json!("codedeploy");
+                line
+            })
+            .collect();
+        let unknown = crate::report::outcome_sentence(&super::report(
+            &deployment("ROLLBACK_SUCCESSFUL", true),
+            &elsewhere,
+        ));
+        assert!(unknown.contains("(+1m01.0s), because"), "{unknown}");
         let text = crate::report::text::render(&report, Default::default());
         assert!(text.starts_with("Deployment: "), "{text}");
         assert!(

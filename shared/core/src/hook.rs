@@ -28,7 +28,7 @@ use crate::engine::codes::{CHECK_CRASHED, VERDICT_DEADLINE};
 use crate::engine::state::StageState;
 use crate::engine::verdict::{self, Decision, VerdictStatus};
 use crate::engine::{Engine, Invocation, Plan};
-use crate::facts::{DeploymentStatus, FactError, Facts};
+use crate::facts::{DeploymentStatus, FactError, Facts, TrafficWeights};
 use crate::policy::CheckPolicy;
 use crate::protocol::codes::{EVENT_NOT_A_RUNNING_HOOK, ROLLBACK_UNCONFIRMED};
 use crate::protocol::ecs::{EventError, HookEvent, HookResponse};
@@ -230,7 +230,12 @@ async fn judge_ecs_hook(
         tracing::warn!(reason = mistake.code.code, detail = %mistake.message, "wiring mistake seen during a rollback; not blocking it");
     }
 
-    let subject = Subject::unknown(DeploymentEngine::Ecs).with_service(facts.service());
+    let subject = Subject::unknown(DeploymentEngine::Ecs)
+        .with_service(facts.service())
+        .with_traffic(TrafficWeights {
+            green_production: event.green_production_weight(),
+            green_test: event.green_test_weight(),
+        });
     if let Some(evidence) = rollback {
         let verdict = engine.rollback(key, carried, &evidence);
         return HookAnswer {

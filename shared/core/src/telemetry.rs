@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 
 use crate::engine::verdict::VerdictStatus;
 use crate::engine::{CheckReport, Verdict};
-use crate::facts::ServiceIdentity;
+use crate::facts::{ServiceIdentity, TrafficWeights};
 use crate::outcome::Evidence;
 use crate::reason::ReasonCode;
 
@@ -90,6 +90,9 @@ pub struct Subject {
     pub stage: Option<String>,
     /// The LINEAR/CANARY step (green's production weight), when the stage has steps.
     pub step: Option<String>,
+    /// Green's share of production and of test traffic (percent) as the event stated them, when
+    /// it did.
+    pub traffic: TrafficWeights,
 }
 
 impl Subject {
@@ -103,7 +106,14 @@ impl Subject {
             hook: None,
             stage: None,
             step: None,
+            traffic: TrafficWeights::default(),
         }
+    }
+
+    /// With green's traffic weights as the event stated them.
+    pub fn with_traffic(mut self, traffic: TrafficWeights) -> Self {
+        self.traffic = traffic;
+        self
     }
 
     /// Names `service`'s cluster and service.
@@ -306,6 +316,10 @@ pub fn summary_line(summary: &InvocationSummary, now: SystemTime) -> Value {
             "hook": subject.hook,
             "stage": subject.stage,
             "step": subject.step,
+            "traffic": {
+                "production_green": subject.traffic.green_production,
+                "test_green": subject.traffic.green_test,
+            },
             "attempt": summary.attempt,
             "verdict": verdict,
             "final": summary.is_final(),
@@ -495,7 +509,12 @@ mod tests {
 
     fn judged(status: VerdictStatus) -> InvocationSummary {
         InvocationSummary::judged(
-            Subject::unknown(DeploymentEngine::Ecs).with_service(&service()),
+            Subject::unknown(DeploymentEngine::Ecs)
+                .with_service(&service())
+                .with_traffic(TrafficWeights {
+                    green_production: Some(25.0),
+                    green_test: None,
+                }),
             &verdict(status),
         )
     }
@@ -518,6 +537,8 @@ mod tests {
         assert_eq!(summary["cluster"], "prod");
         assert_eq!(summary["stage"], "PRODUCTION_TRAFFIC_SHIFT");
         assert_eq!(summary["step"], "25");
+        assert_eq!(summary["traffic"]["production_green"], 25.0);
+        assert_eq!(summary["traffic"]["test_green"], Value::Null);
         assert_eq!(summary["verdict"], "FAILED");
         assert_eq!(summary["final"], true);
         assert_eq!(summary["reason"], "HTTP_ERROR_RATE");

@@ -100,6 +100,15 @@ fn because(report: &SimReport) -> String {
         .unwrap_or(sentence)
 }
 
+/// The sentence's "before any production traffic reached green" or "after green had taken up to
+/// N% of production traffic".
+fn exposure(report: &SimReport) -> Option<String> {
+    let sentence = outcome_sentence(report);
+    let (_, after) = sentence.split_once("), ")?;
+    let (exposure, _) = after.split_once(", because")?;
+    Some(exposure.to_owned())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_after_a_rolled_back_rehearsal_tells_the_same_reason_code_and_evidence() {
     let (rehearsal, status) = rehearse_then_status("green-5xx-on-test-traffic").await;
@@ -122,6 +131,13 @@ async fn status_after_a_rolled_back_rehearsal_tells_the_same_reason_code_and_evi
     assert_eq!(status_check.message, rehearsal_check.message);
     assert_eq!(status_check.evidence, rehearsal_check.evidence);
     assert_eq!(because(&status), because(&rehearsal));
+    // Green's exposure when it stopped, from the weights each hook event stated.
+    assert_eq!(exposure(&status), exposure(&rehearsal));
+    assert!(
+        exposure(&rehearsal).is_some(),
+        "{}",
+        outcome_sentence(&rehearsal)
+    );
 
     // One renderer: the command prints the same deciding check and evidence, and its HTML page
     // draws the same stages and codes as the rehearsal's.
