@@ -328,7 +328,7 @@ async fn newest_deployment(ecs: &Ecs, cluster: &str, service: &str) -> Result<St
         .map(str::to_owned)
         .ok_or_else(|| {
             StatusError(format!(
-                "service {service} in cluster {cluster} has no service deployment that ECS still lists; name one with --deployment"
+                "service {service} in cluster {cluster} has no service deployment that ECS lists; name one with --deployment ARN, or, for a service CodeDeploy deploys, its CodeDeploy deployment with --deployment d-…"
             ))
         })
 }

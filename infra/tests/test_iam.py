@@ -78,7 +78,7 @@ FUNCTION_ACTIONS = {function["name"]: set(function["actions"]) for function in I
 CODEDEPLOY_PREFIX = "CodeDeployHook_greenlight_"
 # Granted only under a template Condition (a parameter turns them on).
 OPTIONAL = {
-    "*": {"s3:GetObject"},  # ConfigBucket set
+    "*": {"s3:GetObject", "events:PutEvents"},  # ConfigBucket set; VerdictEventBusName set
     "test-traffic": {  # TestTrafficSubnetIds set: Lambda attaches the function to the VPC
         "ec2:CreateNetworkInterface", "ec2:DescribeNetworkInterfaces", "ec2:DescribeSubnets",
         "ec2:DeleteNetworkInterface", "ec2:AssignPrivateIpAddresses", "ec2:UnassignPrivateIpAddresses",
@@ -104,6 +104,7 @@ OPTIONAL_PARAMETERS = {
     "EcrRepositoryArns": "arn:aws:ecr:us-east-1:123456789012:repository/web",
     "TestTrafficSubnetIds": "subnet-0123456789abcdef0",
     "TestTrafficSecurityGroupIds": "sg-0123456789abcdef0",
+    "VerdictEventBusName": "deployments",
 }
 
 

@@ -401,6 +401,84 @@ pub fn summary_line(summary: &InvocationSummary, now: SystemTime) -> Value {
     Value::Object(line)
 }
 
+/// The `Source` of greenlight's EventBridge events.
+pub const EVENT_SOURCE: &str = "greenlight";
+
+/// The `DetailType` of the event a final stage verdict puts on the bus.
+pub const EVENT_DETAIL_TYPE: &str = "greenlight stage verdict";
+
+/// The most characters of a sentence in an event's detail: enough for a chat message, small
+/// enough for any target.
+const MAX_EVENT_TEXT_CHARS: usize = 512;
+
+/// An EventBridge event to put: `Source` [`EVENT_SOURCE`], `DetailType` [`EVENT_DETAIL_TYPE`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct VerdictEvent {
+    /// The event's `Detail`, a JSON object.
+    pub detail: Value,
+    /// The event's `Resources`: the ECS service deployment ARN (a CodeDeploy id is not an ARN).
+    pub resources: Vec<String>,
+}
+
+/// The event for a final verdict (SUCCEEDED or FAILED); `None` for IN_PROGRESS, which is not an
+/// outcome anyone routes. The detail says who, what and why in a few fields a rule can match
+/// (`verdict`, `reason`, `service`), the check that decided with its sentence, and the command
+/// that shows the whole timeline.
+pub fn verdict_event(summary: &InvocationSummary) -> Option<VerdictEvent> {
+    if !summary.is_final() {
+        return None;
+    }
+    let subject = &summary.subject;
+    let deciding = summary
+        .checks
+        .iter()
+        .find(|check| check.disposition == crate::engine::verdict::Disposition::Fail)
+        .or_else(|| {
+            summary
+                .checks
+                .iter()
+                .find(|check| check.outcome.code.code == summary.reason.code)
+        })
+        .map(|check| {
+            json!({
+                "id": check.id,
+                "kind": check.kind,
+                "code": check.outcome.code.code,
+                "message": bounded(&check.outcome.message, MAX_EVENT_TEXT_CHARS),
+            })
+        });
+    let status_command = match (&subject.cluster, &subject.service, &subject.deployment) {
+        (Some(cluster), Some(service), Some(deployment)) => Some(format!(
+            "greenlight status --cluster {cluster} --service {service} --deployment {deployment}"
+        )),
+        _ => None,
+    };
+    let resources = subject
+        .deployment
+        .iter()
+        .filter(|deployment| deployment.starts_with("arn:"))
+        .cloned()
+        .collect();
+    Some(VerdictEvent {
+        detail: json!({
+            "version": SUMMARY_VERSION,
+            "engine": subject.engine.name(),
+            "deployment": subject.deployment,
+            "cluster": subject.cluster,
+            "service": subject.service,
+            "hook": subject.hook,
+            "stage": subject.stage,
+            "step": subject.step,
+            "verdict": verdict_name(summary.status),
+            "reason": summary.reason.code,
+            "message": bounded(&summary.message, MAX_EVENT_TEXT_CHARS),
+            "deciding_check": deciding,
+            "status_command": status_command,
+        }),
+        resources,
+    })
+}
+
 /// The name of a per-check-kind metric: `Check.<kind>.<measure>`.
 pub fn check_metric(kind: &str, measure: &str) -> String {
     format!("Check.{kind}.{measure}")
@@ -682,6 +760,42 @@ mod tests {
             vec![0.0]
         );
         assert_eq!(line["Reason"], "HTTP_ERROR_RATE");
+    }
+
+    /// A final verdict is one event naming who, why, the deciding check and the command to see
+    /// more; IN_PROGRESS is none.
+    #[test]
+    fn a_final_verdict_is_one_event_and_a_waiting_one_none() {
+        let event = verdict_event(&judged(VerdictStatus::Failed)).expect("an event");
+        let detail = &event.detail;
+        assert_eq!(detail["verdict"], "FAILED");
+        assert_eq!(detail["reason"], "HTTP_ERROR_RATE");
+        assert_eq!(detail["service"], "web");
+        assert_eq!(detail["stage"], "PRODUCTION_TRAFFIC_SHIFT");
+        assert_eq!(detail["deciding_check"]["id"], "http");
+        assert_eq!(
+            detail["deciding_check"]["message"],
+            "7 of 20 requests failed"
+        );
+        assert_eq!(
+            detail["status_command"],
+            "greenlight status --cluster prod --service web --deployment arn:aws:ecs:us-east-1:123456789012:service-deployment/prod/web/abc"
+        );
+        assert_eq!(
+            event.resources,
+            ["arn:aws:ecs:us-east-1:123456789012:service-deployment/prod/web/abc"]
+        );
+        let passed = verdict_event(&judged(VerdictStatus::Succeeded)).expect("an event");
+        assert_eq!(passed.detail["verdict"], "SUCCEEDED");
+        assert!(verdict_event(&judged(VerdictStatus::InProgress)).is_none());
+
+        // A CodeDeploy id is not an ARN, so it is not a resource; a long message is cut.
+        let mut codedeploy = judged(VerdictStatus::Failed);
+        codedeploy.subject.deployment = Some("d-ABCDEF123".into());
+        codedeploy.message = "x".repeat(5_000);
+        let event = verdict_event(&codedeploy).expect("an event");
+        assert!(event.resources.is_empty());
+        assert!(event.detail["message"].as_str().unwrap().chars().count() <= 513);
     }
 
     #[test]

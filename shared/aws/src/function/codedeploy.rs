@@ -23,6 +23,7 @@ use lambda_runtime::{Diagnostic, LambdaEvent, service_fn};
 use serde_json::Value;
 
 use super::Adapters;
+use super::events::VerdictEvents;
 use crate::codedeploy::handoff::SelfInvoker;
 use crate::codedeploy::reporter::SdkReporter;
 use crate::facts::codedeploy::discover_for_hook;
@@ -94,11 +95,14 @@ pub async fn run_codedeploy_hook() -> Result<(), lambda_runtime::Error> {
         env_config: env_config.as_deref(),
     };
     let settings = &settings;
+    let events = VerdictEvents::from_env(&sdk_config);
+    let events = &events;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
         let answer =
             handle_codedeploy_hook(&event.payload, backend, &SystemClock, settings, deadline).await;
         greenlight_core::telemetry::emit_summary(&answer.summary);
+        events.publish(&answer.summary, deadline).await;
         let outcome = answer.result.map_err(|error| Diagnostic {
             // The reason code, so Lambda's error metrics and logs name what went wrong.
             error_type: error.reason().code.to_owned(),

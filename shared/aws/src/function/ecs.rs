@@ -16,6 +16,7 @@ use lambda_runtime::{LambdaEvent, service_fn};
 use serde_json::Value;
 
 use super::Adapters;
+use super::events::VerdictEvents;
 use crate::facts::ecs::EcsFacts;
 
 /// Work stops this long before the Lambda deadline, leaving time to answer.
@@ -94,7 +95,9 @@ pub async fn run_ecs_phase(phase: Phase) -> Result<(), lambda_runtime::Error> {
     let env_config = std::env::var(ENV_VAR)
         .ok()
         .filter(|value| !value.is_empty());
+    let events = VerdictEvents::from_env(&sdk_config);
     let backend = &backend;
+    let events = &events;
     let env_config = env_config.as_deref();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         let deadline = SystemTime::UNIX_EPOCH + Duration::from_millis(event.context.deadline);
@@ -111,6 +114,7 @@ pub async fn run_ecs_phase(phase: Phase) -> Result<(), lambda_runtime::Error> {
         )
         .await;
         greenlight_core::telemetry::emit_summary(&answer.summary);
+        events.publish(&answer.summary, deadline).await;
         Ok::<_, lambda_runtime::Error>(answer.response)
     }))
     .await

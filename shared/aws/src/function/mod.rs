@@ -1,6 +1,7 @@
 //! What the Lambda functions run: the wiring between the Lambda runtime, the AWS adapters and the
 //! core's hook runners, one module per deployment engine ([`ecs`] for the four phase functions,
-//! [`codedeploy`] for the CodeDeploy hooks), and what both share ([`Adapters`]).
+//! [`codedeploy`] for the CodeDeploy hooks), and what both share ([`Adapters`], and the verdict
+//! events of [`events`]).
 //!
 //! Cold start does as little as possible: it installs the log subscriber and loads the SDK config
 //! (credentials and region resolve lazily, TLS roots are read on the first AWS call; no network
@@ -9,6 +10,7 @@
 
 pub mod codedeploy;
 pub mod ecs;
+pub mod events;
 
 use std::sync::{Arc, OnceLock};
 
