@@ -251,3 +251,11 @@ fn status_needs_only_read_permissions_that_aws_defines_and_the_readme_lists() {
         );
     }
 }
+
+/// `greenlight status` without the service it is about is a usage error, named.
+#[test]
+fn status_without_its_service_is_a_usage_error() {
+    let (exit, _, err) = greenlight(&["status", "--cluster", "prod"]);
+    assert_eq!(exit, Exit::Usage);
+    assert!(err.contains("--service"), "{err}");
+}
