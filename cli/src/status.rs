@@ -67,6 +67,7 @@ pub const STATUS_PERMISSIONS: &[&str] = &[
     "ecs:ListServiceDeployments",
     "ecs:DescribeServiceDeployments",
     "codedeploy:GetDeployment",
+    "codedeploy:GetApplicationRevision",
     "logs:StartQuery",
     "logs:GetQueryResults",
 ];
@@ -273,12 +274,45 @@ async fn codedeploy_deployment(
         blue: String::new(),
         green: String::new(),
     };
-    let appspec = info
+    let appspec = appspec_text(codedeploy, info).await?;
+    let groups = appspec_log_groups(&appspec);
+    if groups.is_empty() && args.log_groups.is_empty() {
+        return Err(StatusError(format!(
+            "deployment {id}'s AppSpec names no hook function, so there are no logs to read; name the functions' log groups with --log-group"
+        )));
+    }
+    Ok((record, groups))
+}
+
+/// The deployment's AppSpec. The API reference says `GetDeployment`'s `appSpecContent.content`
+/// is always null and to use `GetApplicationRevision`; both are read, inline text first.
+async fn appspec_text(
+    codedeploy: &CodeDeploy,
+    info: &aws_sdk_codedeploy::types::DeploymentInfo,
+) -> Result<String, StatusError> {
+    let Some(revision) = info.revision() else {
+        return Ok(String::new());
+    };
+    if let Some(content) = revision
+        .app_spec_content()
+        .and_then(|content| content.content())
+    {
+        return Ok(content.to_owned());
+    }
+    let application = info.application_name().unwrap_or_default();
+    let fetched = codedeploy
+        .get_application_revision()
+        .application_name(application)
+        .revision(revision.clone())
+        .send()
+        .await
+        .map_err(|error| aws_error("codedeploy:GetApplicationRevision", application, &error))?;
+    Ok(fetched
         .revision()
         .and_then(|revision| revision.app_spec_content())
         .and_then(|content| content.content())
-        .unwrap_or_default();
-    Ok((record, appspec_log_groups(appspec)))
+        .unwrap_or_default()
+        .to_owned())
 }
 
 /// `/aws/lambda/<name>` of each function an AppSpec's `Hooks` name (YAML or JSON; a name or an
@@ -313,19 +347,34 @@ fn appspec_log_groups(appspec: &str) -> Vec<String> {
 
 /// The service's newest deployment.
 async fn newest_deployment(ecs: &Ecs, cluster: &str, service: &str) -> Result<String, StatusError> {
-    let listed = ecs
-        .list_service_deployments()
-        .cluster(cluster)
-        .service(service)
-        .send()
-        .await
-        .map_err(|error| aws_error("ecs:ListServiceDeployments", service, &error))?;
-    listed
-        .service_deployments()
-        .iter()
-        .max_by_key(|brief| brief.created_at().map(|at| (at.secs(), at.subsec_nanos())))
-        .and_then(|brief| brief.service_deployment_arn())
-        .map(str::to_owned)
+    // Every page (the SDK model has no paginator for it; at most 100): the API reference does not
+    // say in which order briefs are listed.
+    let mut newest: Option<(Option<(i64, u32)>, String)> = None;
+    let mut token: Option<String> = None;
+    for _ in 0..100 {
+        let page = ecs
+            .list_service_deployments()
+            .cluster(cluster)
+            .service(service)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .map_err(|error| aws_error("ecs:ListServiceDeployments", service, &error))?;
+        for brief in page.service_deployments() {
+            let created = brief.created_at().map(|at| (at.secs(), at.subsec_nanos()));
+            if let Some(arn) = brief.service_deployment_arn()
+                && newest.as_ref().is_none_or(|(known, _)| created > *known)
+            {
+                newest = Some((created, arn.to_owned()));
+            }
+        }
+        token = page.next_token().map(str::to_owned);
+        if token.is_none() {
+            break;
+        }
+    }
+    newest
+        .map(|(_, arn)| arn)
         .ok_or_else(|| {
             StatusError(format!(
                 "service {service} in cluster {cluster} has no service deployment that ECS lists; name one with --deployment ARN, or, for a service CodeDeploy deploys, its CodeDeploy deployment with --deployment d-…"
@@ -408,14 +457,17 @@ fn function_name(arn: &str) -> Option<&str> {
     Some(rest.split(':').next().unwrap_or(rest)).filter(|name| !name.is_empty())
 }
 
-/// The Logs Insights query for one deployment's summary lines. The id is a Logs Insights string
+/// The Logs Insights query for one deployment's summary lines, matching the raw text: Logs
+/// Insights discovers at most 200 fields of a JSON event, and a line with many checks and their
+/// evidence can have more, so a filter on `greenlight.deployment` could miss exactly the line with
+/// the most to say. Lines are parsed and checked again after the query. The id is a string
 /// literal, so one with a quote or a backslash is refused rather than escaped.
 pub fn summary_query(deployment: &str) -> Result<String, StatusError> {
     if deployment.contains(['"', '\\', '\n']) {
         return Err(StatusError(format!("not a deployment id: {deployment:?}")));
     }
     Ok(format!(
-        "fields @timestamp, @message, @log\n| filter message = \"{}\" and greenlight.deployment = \"{deployment}\"\n| sort @timestamp asc\n| limit 10000",
+        "fields @timestamp, @message, @log\n| filter @message like \"{}\" and @message like \"{deployment}\"\n| sort @timestamp asc\n| limit 10000",
         greenlight_core::telemetry::SUMMARY_MESSAGE
     ))
 }
@@ -696,6 +748,103 @@ mod tests {
         );
     }
 
+    /// `GetDeployment` leaves the AppSpec out (its API reference says the content is always
+    /// null): it is read with `GetApplicationRevision`, whose hooks name the log groups.
+    #[tokio::test]
+    async fn a_codedeploy_deployment_s_appspec_is_fetched_when_get_deployment_leaves_it_out() {
+        use aws_sdk_codedeploy::operation::get_application_revision::GetApplicationRevisionOutput;
+        use aws_sdk_codedeploy::operation::get_deployment::GetDeploymentOutput;
+        use aws_sdk_codedeploy::types as cd;
+        let revision = || {
+            cd::RevisionLocation::builder()
+                .revision_type(cd::RevisionLocationType::AppSpecContent)
+                .app_spec_content(cd::AppSpecContent::builder().sha256("abc").build())
+                .build()
+        };
+        let deployment = mock!(CodeDeploy::get_deployment).then_output(move || {
+            GetDeploymentOutput::builder()
+                .deployment_info(
+                    cd::DeploymentInfo::builder()
+                        .deployment_id("d-ABCDEF123")
+                        .application_name("web-app")
+                        .status(cd::DeploymentStatus::Failed)
+                        .revision(revision())
+                        .build(),
+                )
+                .build()
+        });
+        let fetched = mock!(CodeDeploy::get_application_revision)
+            .match_requests(|request| request.application_name() == Some("web-app"))
+            .then_output(|| {
+                GetApplicationRevisionOutput::builder()
+                    .revision(
+                        cd::RevisionLocation::builder()
+                            .app_spec_content(
+                                cd::AppSpecContent::builder()
+                                    .content("Hooks:\n  - AfterAllowTraffic: CodeDeployHook_greenlight_AfterAllowTraffic\n")
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .build()
+            });
+        let codedeploy = mock_client!(
+            aws_sdk_codedeploy,
+            RuleMode::MatchAny,
+            &[&deployment, &fetched]
+        );
+        let mut args = args();
+        args.deployment = Some("d-ABCDEF123".into());
+        let (record, groups) = codedeploy_deployment(&codedeploy, "d-ABCDEF123", &args)
+            .await
+            .expect("read");
+        assert_eq!(
+            groups,
+            ["/aws/lambda/CodeDeployHook_greenlight_AfterAllowTraffic"]
+        );
+        assert_eq!(record.status, "Failed");
+        assert!(
+            record.rollback.is_some(),
+            "a failed ECS blue/green deployment went back to blue"
+        );
+        assert_eq!(fetched.num_calls(), 1);
+    }
+
+    /// The newest deployment is found on any page, whatever order ECS lists them in.
+    #[tokio::test]
+    async fn the_newest_deployment_is_found_on_any_page() {
+        let first = mock!(Ecs::list_service_deployments)
+            .match_requests(|request| request.next_token().is_none())
+            .then_output(|| {
+                ListServiceDeploymentsOutput::builder()
+                    .service_deployments(
+                        ecs::ServiceDeploymentBrief::builder()
+                            .service_deployment_arn("old")
+                            .created_at(aws_smithy_types::DateTime::from_secs(1_000))
+                            .build(),
+                    )
+                    .next_token("2")
+                    .build()
+            });
+        let second = mock!(Ecs::list_service_deployments)
+            .match_requests(|request| request.next_token() == Some("2"))
+            .then_output(|| {
+                ListServiceDeploymentsOutput::builder()
+                    .service_deployments(
+                        ecs::ServiceDeploymentBrief::builder()
+                            .service_deployment_arn("new")
+                            .created_at(aws_smithy_types::DateTime::from_secs(2_000))
+                            .build(),
+                    )
+                    .build()
+            });
+        let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&first, &second]);
+        assert_eq!(
+            newest_deployment(&ecs, "prod", "web").await.expect("found"),
+            "new"
+        );
+    }
+
     #[tokio::test]
     async fn a_denied_listing_names_ecs_permission() {
         let denied = mock!(Ecs::list_service_deployments).then_error(|| {
@@ -802,12 +951,12 @@ mod tests {
     fn the_query_filters_on_the_summary_and_the_deployment_and_refuses_a_quote() {
         let query = summary_query("arn:aws:ecs:us-east-1:1:service-deployment/c/s/x").unwrap();
         assert!(
-            query.contains("filter message = \"greenlight summary\""),
+            query.contains("filter @message like \"greenlight summary\""),
             "{query}"
         );
-        assert!(query.contains(
-            "greenlight.deployment = \"arn:aws:ecs:us-east-1:1:service-deployment/c/s/x\""
-        ));
+        assert!(
+            query.contains("@message like \"arn:aws:ecs:us-east-1:1:service-deployment/c/s/x\"")
+        );
         assert!(summary_query("x\" or 1=1").is_err());
     }
 }

@@ -135,7 +135,8 @@ pub fn report(deployment: &DeploymentRecord, summaries: &[SummaryRecord]) -> Sim
                     .map(|green| (green, 100.0 - green))
             };
             // ECS moves production traffic only from PRODUCTION_TRAFFIC_SHIFT on (its documented
-            // stage order): before PRE_PRODUCTION_TRAFFIC_SHIFT green has none, stated or not.
+            // stage order): before PRE_PRODUCTION_TRAFFIC_SHIFT, whose LINEAR and CANARY steps
+            // may follow earlier shifts, green has none, stated or not.
             let production = weights("production_green").or_else(|| {
                 (line.summary["engine"] == "ecs" && BEFORE_PRODUCTION.contains(&stage.as_str()))
                     .then_some((0.0, 100.0))
@@ -152,7 +153,12 @@ pub fn report(deployment: &DeploymentRecord, summaries: &[SummaryRecord]) -> Sim
             current = Some((stage.clone(), step));
         }
         let verdict = line.summary["verdict"].as_str().unwrap_or("").to_owned();
-        if verdict == "FAILED" {
+        let before_rollback = deployment
+            .rollback
+            .as_ref()
+            .and_then(|rollback| rollback.started_at)
+            .is_none_or(|started| line.at <= started);
+        if verdict == "FAILED" && before_rollback {
             rollback_stage = Some(stage.clone());
         }
         let checks: Vec<CheckLine> = line.summary["checks"]

@@ -153,8 +153,21 @@ pub async fn handle_ecs_hook(
             ),
         )
     });
-    // Whatever the invocation learned, and what the event said where it learned nothing.
-    answer.summary.subject.fill_from_ecs_event(payload);
+    // Whatever the invocation learned, and what the event said where it learned nothing (an
+    // answer given before the service was read still says the weights and the step).
+    let subject = &mut answer.summary.subject;
+    subject.fill_from_ecs_event(payload);
+    if let Ok(event) = HookEvent::parse(payload) {
+        if subject.traffic == TrafficWeights::default() {
+            subject.traffic = TrafficWeights {
+                green_production: event.green_production_weight(),
+                green_test: event.green_test_weight(),
+            };
+        }
+        if subject.step.is_none() {
+            subject.step = event.traffic_step().map(|step| step.key().to_owned());
+        }
+    }
     answer
 }
 

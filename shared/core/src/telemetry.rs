@@ -143,7 +143,10 @@ impl Subject {
             .as_str()
             .and_then(|arn| arn.split_once(":service/"))
             .and_then(|(_, path)| path.split_once('/'));
-        if let Some((cluster, service)) = service_path {
+        if let Some((cluster, service)) = service_path
+            && !cluster.is_empty()
+            && !service.is_empty()
+        {
             self.cluster.get_or_insert_with(|| cluster.to_owned());
             self.service.get_or_insert_with(|| service.to_owned());
         }
@@ -335,14 +338,23 @@ pub fn summary_line(summary: &InvocationSummary, now: SystemTime) -> Value {
         "Dimensions": [["Service", "Stage", "Verdict"], ["Verdict"]],
         "Metrics": [{ "Name": VERDICTS_METRIC, "Unit": "Count" }],
     })];
+    // Dimension values: what any invoker's event says must not mint metrics, so only a stage
+    // spelled as ECS spells stages, and a service name within ECS's 255 characters.
+    let stage_dimension = subject.stage.as_deref().filter(|stage| {
+        (1..=64).contains(&stage.len())
+            && stage
+                .bytes()
+                .all(|byte| byte.is_ascii_uppercase() || byte == b'_')
+    });
+    let service_dimension = subject
+        .service
+        .as_deref()
+        .filter(|service| (1..=255).contains(&service.len()));
     line.insert(
         "Service".into(),
-        subject.service.as_deref().unwrap_or("unknown").into(),
+        service_dimension.unwrap_or("unknown").into(),
     );
-    line.insert(
-        "Stage".into(),
-        subject.stage.as_deref().unwrap_or("unknown").into(),
-    );
+    line.insert("Stage".into(), stage_dimension.unwrap_or("unknown").into());
     line.insert("Verdict".into(), verdict.into());
     line.insert("Reason".into(), summary.reason.code.into());
     line.insert(VERDICTS_METRIC.into(), 1.into());
@@ -666,7 +678,22 @@ mod tests {
         assert_eq!(line["greenlight"]["reason"], "EVENT_MALFORMED");
         assert_eq!(line["greenlight"]["checks"], json!([]));
         let data = greenlight_test_support::emf::extract(&line).expect("a valid EMF record");
+        assert!(!data.is_empty());
         assert!(data.iter().all(|datum| datum.name == VERDICTS_METRIC));
+
+        // A stage no engine spells, from any invoker: not a dimension value.
+        let mut odd = Subject::unknown(DeploymentEngine::Ecs);
+        odd.fill_from_ecs_event(&json!({ "lifecycleStage": "x".repeat(2_000) }));
+        let line = summary_line(
+            &InvocationSummary::decided(
+                odd,
+                VerdictStatus::Failed,
+                &crate::protocol::codes::EVENT_STAGE_UNKNOWN,
+                "unknown stage",
+            ),
+            SystemTime::UNIX_EPOCH,
+        );
+        assert_eq!(line["Stage"], "unknown");
 
         // Nothing readable at all: still one line, with the dimensions CloudWatch requires.
         let mut nothing = Subject::unknown(DeploymentEngine::Ecs);

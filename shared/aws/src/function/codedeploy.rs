@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 
 use aws_config::SdkConfig;
 use greenlight_core::codedeploy_hook::{
-    BackendFuture, CodeDeployBackend, Discovered, HOOK_ENV_VAR, HookSettings,
+    BackendFuture, CodeDeployBackend, Discovered, HOOK_ENV_VAR, HookOutcome, HookSettings,
     handle_codedeploy_hook,
 };
 use greenlight_core::config::StagePlanSpec;
@@ -102,7 +102,15 @@ pub async fn run_codedeploy_hook() -> Result<(), lambda_runtime::Error> {
         let answer =
             handle_codedeploy_hook(&event.payload, backend, &SystemClock, settings, deadline).await;
         greenlight_core::telemetry::emit_summary(&answer.summary);
-        events.publish(&answer.summary, deadline).await;
+        // An event says what CodeDeploy was told: not a report that did not get through (the
+        // retry may report otherwise), nor one CodeDeploy had already taken.
+        if let Ok(HookOutcome::Reported {
+            already_completed: false,
+            ..
+        }) = &answer.result
+        {
+            events.publish(&answer.summary, deadline).await;
+        }
         let outcome = answer.result.map_err(|error| Diagnostic {
             // The reason code, so Lambda's error metrics and logs name what went wrong.
             error_type: error.reason().code.to_owned(),
