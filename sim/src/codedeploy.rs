@@ -149,6 +149,7 @@ impl CodeDeploySim {
         let is_read = matches!(
             operation,
             "GetDeployment"
+                | "GetApplicationRevision"
                 | "GetDeploymentGroup"
                 | "ListDeploymentTargets"
                 | "GetDeploymentTarget"
@@ -161,13 +162,39 @@ impl CodeDeploySim {
             ));
         }
         let reply = match operation {
+            // The API reference: `appSpecContent.content` "is always null. Use
+            // GetApplicationRevision", which the answer below follows (the sha256 stays).
             "GetDeployment" => match state.deployments.get(&deployment_id) {
-                Some(deployment) => Reply::json(
-                    StatusCode::OK,
-                    &json!({ "deploymentInfo": deployment.info }),
-                ),
+                Some(deployment) => {
+                    let mut info = deployment.info.clone();
+                    if let Some(content) = info
+                        .pointer_mut("/revision/appSpecContent")
+                        .and_then(Value::as_object_mut)
+                    {
+                        content.remove("content");
+                    }
+                    Reply::json(StatusCode::OK, &json!({ "deploymentInfo": info }))
+                }
                 None => not_found("DeploymentDoesNotExistException", &deployment_id),
             },
+            "GetApplicationRevision" => {
+                let application = body["applicationName"].as_str().unwrap_or_default();
+                let sha256 = &body["revision"]["appSpecContent"]["sha256"];
+                match state.deployments.values().find(|deployment| {
+                    deployment.info["applicationName"] == application
+                        && deployment.info["revision"]["appSpecContent"]["sha256"] == *sha256
+                }) {
+                    Some(deployment) => Reply::json(
+                        StatusCode::OK,
+                        &json!({
+                            "applicationName": application,
+                            "revision": deployment.info["revision"],
+                            "revisionInfo": { "registerTime": deployment.info["createTime"] },
+                        }),
+                    ),
+                    None => not_found("RevisionDoesNotExistException", application),
+                }
+            }
             "GetDeploymentGroup" => {
                 let group = body["deploymentGroupName"].as_str().unwrap_or_default();
                 match state

@@ -359,7 +359,7 @@ impl CodeDeployStack {
                 "deploymentStyle": { "deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL" },
                 "revision": {
                     "revisionType": "AppSpecContent",
-                    "appSpecContent": { "content": self.appspec },
+                    "appSpecContent": { "content": self.appspec, "sha256": sha256_hex(&self.appspec) },
                 },
             }),
             group: json!({
@@ -681,6 +681,15 @@ fn appspec_yaml(
 /// target's `taskSetsInfo[].identifer` names.
 pub(crate) fn task_set_id(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// The SHA-256 of `text` in lowercase hex, as CodeDeploy names an AppSpec-content revision.
+fn sha256_hex(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes())
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 #[cfg(test)]
