@@ -157,19 +157,9 @@ pub struct Clients {
 pub async fn read_report(clients: &Clients, args: &StatusArgs) -> Result<SimReport, StatusError> {
     if let Some(id) = args.deployment.as_deref().filter(|id| is_codedeploy_id(id)) {
         let (record, groups) = codedeploy_deployment(&clients.codedeploy, id, args).await?;
-        let groups = if args.log_groups.is_empty() {
-            groups
-        } else {
-            args.log_groups.clone()
-        };
-        let summaries = if groups.is_empty() {
-            Vec::new()
-        } else {
-            summary_lines(&clients.logs, &groups, &record).await?
-        };
-        return Ok(greenlight_sim::observed::report(&record, &summaries));
+        return observe(&clients.logs, &record, groups, args).await;
     }
-    let (ecs, logs) = (&clients.ecs, &clients.logs);
+    let ecs = &clients.ecs;
     let arn = match &args.deployment {
         Some(arn) => arn.clone(),
         None => newest_deployment(ecs, &args.cluster, &args.service).await?,
@@ -192,17 +182,53 @@ pub async fn read_report(clients: &Clients, args: &StatusArgs) -> Result<SimRepo
         )));
     };
     let record = deployment_record(deployment, &args.cluster, &args.service);
+    observe(&clients.logs, &record, hook_log_groups(deployment), args).await
+}
+
+/// The report of `record` from the summary lines in `groups` (or the `--log-group`s named).
+async fn observe(
+    logs: &Logs,
+    record: &DeploymentRecord,
+    groups: Vec<String>,
+    args: &StatusArgs,
+) -> Result<SimReport, StatusError> {
     let groups = if args.log_groups.is_empty() {
-        hook_log_groups(deployment)
+        groups
     } else {
         args.log_groups.clone()
     };
     let summaries = if groups.is_empty() {
         Vec::new()
     } else {
-        summary_lines(logs, &groups, &record).await?
+        summary_lines(logs, &groups, record).await?
     };
-    Ok(greenlight_sim::observed::report(&record, &summaries))
+    Ok(greenlight_sim::observed::report(record, &summaries))
+}
+
+/// An engine's timestamp as a `SystemTime` (ECS and CodeDeploy share the SDK's `DateTime`).
+fn system_time(at: Option<&aws_sdk_ecs::primitives::DateTime>) -> Option<SystemTime> {
+    at.and_then(|at| SystemTime::try_from(*at).ok())
+}
+
+/// `cluster/service` by their names, whether given as names or ARNs.
+fn service_label(cluster: &str, service: &str) -> String {
+    let name = |name: &str| name.rsplit('/').next().unwrap_or(name).to_owned();
+    format!("{}/{}", name(cluster), name(service))
+}
+
+/// The default log groups (`/aws/lambda/<name>`) of the Lambda functions `targets` name: function
+/// names or ARNs, with or without a version or alias; a target that is another service's ARN
+/// names none.
+fn lambda_log_groups<'a>(targets: impl Iterator<Item = &'a str>) -> Vec<String> {
+    let mut groups: Vec<String> = targets
+        .filter(|target| !target.starts_with("arn:") || target.contains(":function:"))
+        .map(greenlight_sim::world::function_name)
+        .filter(|name| !name.is_empty())
+        .map(|name| format!("/aws/lambda/{name}"))
+        .collect();
+    groups.sort();
+    groups.dedup();
+    groups
 }
 
 /// Whether `id` is a CodeDeploy deployment id (`d-` and nine characters), not an ECS ARN.
@@ -227,10 +253,6 @@ async fn codedeploy_deployment(
     let info = got
         .deployment_info()
         .ok_or_else(|| StatusError(format!("CodeDeploy returned no deployment {id}")))?;
-    let time = |at: Option<&aws_sdk_codedeploy::primitives::DateTime>| {
-        at.and_then(|at| SystemTime::try_from(*at).ok())
-    };
-    let short = |name: &str| name.rsplit('/').next().unwrap_or(name).to_owned();
     let status = info
         .status()
         .map(|status| status.as_str().to_owned())
@@ -242,7 +264,7 @@ async fn codedeploy_deployment(
         .map(str::to_owned);
     let record = DeploymentRecord {
         id: id.to_owned(),
-        service: format!("{}/{}", short(&args.cluster), short(&args.service)),
+        service: service_label(&args.cluster, &args.service),
         strategy: "CODE_DEPLOY".to_owned(),
         rollback: info
             .rollback_info()
@@ -264,9 +286,9 @@ async fn codedeploy_deployment(
                 })
             }),
         status_reason: error_message,
-        started_at: time(info.start_time().or(info.create_time())),
+        started_at: system_time(info.start_time().or(info.create_time())),
         finished_at: if finished {
-            time(info.complete_time())
+            system_time(info.complete_time())
         } else {
             None
         },
@@ -321,28 +343,17 @@ fn appspec_log_groups(appspec: &str) -> Vec<String> {
     let Ok(parsed) = serde_saphyr::from_str::<serde_json::Value>(appspec) else {
         return Vec::new();
     };
-    let mut groups: Vec<String> = parsed["Hooks"]
+    let hooks = parsed["Hooks"]
         .as_array()
-        .map(|hooks| {
-            hooks
-                .iter()
-                .filter_map(serde_json::Value::as_object)
-                .flat_map(|hook| hook.values())
-                .filter_map(serde_json::Value::as_str)
-                .filter_map(|function| {
-                    if function.starts_with("arn:") {
-                        function_name(function)
-                    } else {
-                        Some(function)
-                    }
-                })
-                .map(|name| format!("/aws/lambda/{name}"))
-                .collect()
-        })
+        .map(Vec::as_slice)
         .unwrap_or_default();
-    groups.sort();
-    groups.dedup();
-    groups
+    lambda_log_groups(
+        hooks
+            .iter()
+            .filter_map(serde_json::Value::as_object)
+            .flat_map(|hook| hook.values())
+            .filter_map(serde_json::Value::as_str),
+    )
 }
 
 /// The service's newest deployment.
@@ -388,16 +399,12 @@ fn deployment_record(
     cluster: &str,
     service: &str,
 ) -> DeploymentRecord {
-    let time = |at: Option<&aws_sdk_ecs::primitives::DateTime>| {
-        at.and_then(|at| SystemTime::try_from(*at).ok())
-    };
-    let short = |name: &str| name.rsplit('/').next().unwrap_or(name).to_owned();
     DeploymentRecord {
         id: deployment
             .service_deployment_arn()
             .unwrap_or_default()
             .to_owned(),
-        service: format!("{}/{}", short(cluster), short(service)),
+        service: service_label(cluster, service),
         strategy: deployment
             .deployment_configuration()
             .and_then(|configuration| configuration.strategy())
@@ -408,11 +415,11 @@ fn deployment_record(
             .map(|status| status.as_str().to_owned())
             .unwrap_or_default(),
         status_reason: deployment.status_reason().map(str::to_owned),
-        started_at: time(deployment.started_at().or(deployment.created_at())),
-        finished_at: time(deployment.finished_at()),
+        started_at: system_time(deployment.started_at().or(deployment.created_at())),
+        finished_at: system_time(deployment.finished_at()),
         rollback: deployment.rollback().map(|rollback| RollbackRecord {
             reason: rollback.reason().unwrap_or("rolled back").to_owned(),
-            started_at: time(rollback.started_at()),
+            started_at: system_time(rollback.started_at()),
         }),
         blue: deployment
             .source_service_revisions()
@@ -441,20 +448,7 @@ fn hook_log_groups(deployment: &ServiceDeployment) -> Vec<String> {
         .lifecycle_hook_details()
         .iter()
         .filter_map(|hook| hook.target_arn());
-    let mut groups: Vec<String> = configured
-        .chain(running)
-        .filter_map(function_name)
-        .map(|name| format!("/aws/lambda/{name}"))
-        .collect();
-    groups.sort();
-    groups.dedup();
-    groups
-}
-
-/// The function's name in a Lambda function ARN (without a version or alias).
-fn function_name(arn: &str) -> Option<&str> {
-    let (_, rest) = arn.split_once(":function:")?;
-    Some(rest.split(':').next().unwrap_or(rest)).filter(|name| !name.is_empty())
+    lambda_log_groups(configured.chain(running))
 }
 
 /// The Logs Insights query for one deployment's summary lines, matching the raw text: Logs
@@ -932,18 +926,20 @@ mod tests {
     #[test]
     fn function_names_come_from_function_arns_without_their_alias() {
         assert_eq!(
-            function_name(
-                "arn:aws:lambda:us-east-1:111122223333:function:greenlight-test-traffic:live"
+            lambda_log_groups(
+                [
+                    "arn:aws:lambda:us-east-1:111122223333:function:greenlight-test-traffic:live",
+                    "arn:aws:lambda:us-east-1:111122223333:function:hook",
+                    "arn:aws:sns:us-east-1:111122223333:topic",
+                    "named-hook:live",
+                ]
+                .into_iter()
             ),
-            Some("greenlight-test-traffic")
-        );
-        assert_eq!(
-            function_name("arn:aws:lambda:us-east-1:111122223333:function:hook"),
-            Some("hook")
-        );
-        assert_eq!(
-            function_name("arn:aws:sns:us-east-1:111122223333:topic"),
-            None
+            [
+                "/aws/lambda/greenlight-test-traffic",
+                "/aws/lambda/hook",
+                "/aws/lambda/named-hook"
+            ]
         );
     }
 

@@ -139,8 +139,17 @@ pub async fn handle_ecs_hook(
     env_config: Option<&str>,
     deadline: Option<SystemTime>,
 ) -> HookAnswer {
+    // Parsed once, here: the judgement and the summary line both read it. Parsing never panics.
+    let event = match HookEvent::parse(payload) {
+        Ok(event) => event,
+        Err(error) => {
+            let mut refused = answer(verdict::malformed(error));
+            refused.summary.subject.fill_from_ecs_event(payload);
+            return refused;
+        }
+    };
     let mut answer = AssertUnwindSafe(judge_ecs_hook(
-        phase, payload, backend, engine, env_config, deadline,
+        phase, &event, backend, engine, env_config, deadline,
     ))
     .catch_unwind()
     .await
@@ -157,33 +166,25 @@ pub async fn handle_ecs_hook(
     // answer given before the service was read still says the weights and the step).
     let subject = &mut answer.summary.subject;
     subject.fill_from_ecs_event(payload);
-    if let Ok(event) = HookEvent::parse(payload) {
-        if subject.traffic == TrafficWeights::default() {
-            subject.traffic = TrafficWeights {
-                green_production: event.green_production_weight(),
-                green_test: event.green_test_weight(),
-            };
-        }
-        if subject.step.is_none() {
-            subject.step = event.traffic_step().map(|step| step.key().to_owned());
-        }
+    subject.traffic = TrafficWeights {
+        green_production: event.green_production_weight(),
+        green_test: event.green_test_weight(),
+    };
+    if subject.step.is_none() {
+        subject.step = event.traffic_step().map(|step| step.key().to_owned());
     }
     answer
 }
 
 async fn judge_ecs_hook(
     phase: Phase,
-    payload: &Value,
+    event: &HookEvent,
     backend: &dyn HookBackend,
     engine: &Engine<'_>,
     env_config: Option<&str>,
     deadline: Option<SystemTime>,
 ) -> HookAnswer {
-    let event = match HookEvent::parse(payload) {
-        Ok(event) => event,
-        Err(error) => return answer(verdict::malformed(error)),
-    };
-    let facts = match backend.facts(&event) {
+    let facts = match backend.facts(event) {
         Ok(facts) => facts,
         Err(error) => return answer(verdict::malformed(error)),
     };
@@ -243,12 +244,7 @@ async fn judge_ecs_hook(
         tracing::warn!(reason = mistake.code.code, detail = %mistake.message, "wiring mistake seen during a rollback; not blocking it");
     }
 
-    let subject = Subject::unknown(DeploymentEngine::Ecs)
-        .with_service(facts.service())
-        .with_traffic(TrafficWeights {
-            green_production: event.green_production_weight(),
-            green_test: event.green_test_weight(),
-        });
+    let subject = Subject::unknown(DeploymentEngine::Ecs).with_service(facts.service());
     if let Some(evidence) = rollback {
         let verdict = engine.rollback(key, carried, &evidence);
         return HookAnswer {

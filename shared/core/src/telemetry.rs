@@ -110,12 +110,6 @@ impl Subject {
         }
     }
 
-    /// With green's traffic weights as the event stated them.
-    pub fn with_traffic(mut self, traffic: TrafficWeights) -> Self {
-        self.traffic = traffic;
-        self
-    }
-
     /// Names `service`'s cluster and service.
     pub fn with_service(mut self, service: &ServiceIdentity) -> Self {
         self.cluster = Some(service.cluster.clone());
@@ -598,15 +592,12 @@ mod tests {
     }
 
     fn judged(status: VerdictStatus) -> InvocationSummary {
-        InvocationSummary::judged(
-            Subject::unknown(DeploymentEngine::Ecs)
-                .with_service(&service())
-                .with_traffic(TrafficWeights {
-                    green_production: Some(25.0),
-                    green_test: None,
-                }),
-            &verdict(status),
-        )
+        let mut subject = Subject::unknown(DeploymentEngine::Ecs).with_service(&service());
+        subject.traffic = TrafficWeights {
+            green_production: Some(25.0),
+            green_test: None,
+        };
+        InvocationSummary::judged(subject, &verdict(status))
     }
 
     #[test]
