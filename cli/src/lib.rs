@@ -35,6 +35,7 @@ use greenlight_core::config::{
 };
 use greenlight_core::reason::ReasonCode;
 
+pub mod doctor;
 pub mod simulate;
 pub mod status;
 
@@ -103,6 +104,9 @@ enum Command {
     /// from CloudWatch Logs, rendered as the rehearsal renders (read-only; exit 1 when something
     /// cannot be read, naming the permission).
     Status(status::StatusArgs),
+    /// Check a service's wiring against the live account before its first greenlight deployment:
+    /// a checklist with a fix for each problem (read-only; exit 0 when ready, 1 when not).
+    Doctor(doctor::DoctorArgs),
     /// List the reason codes greenlight can emit.
     Codes {
         /// How to print them.
@@ -160,6 +164,24 @@ enum CodesFormat {
     Markdown,
     /// A JSON array of objects.
     Json,
+}
+
+/// The runtime the AWS-reading commands (`status`, `doctor`) run on; `None` (said on `err`) when
+/// it cannot start.
+pub(crate) fn async_runtime(
+    err: &mut dyn Write,
+) -> std::io::Result<Option<tokio::runtime::Runtime>> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => Ok(Some(runtime)),
+        Err(error) => {
+            writeln!(err, "greenlight: cannot start the async runtime: {error}")?;
+            Ok(None)
+        }
+    }
 }
 
 /// Runs the command line `args` (the program name first), writing output to `out` and
@@ -220,6 +242,7 @@ where
         Command::Codes { format } => codes(format, out),
         Command::Simulate(args) => simulate::simulate(&args, out, err),
         Command::Status(args) => status::status(&args, out, err),
+        Command::Doctor(args) => doctor::doctor(&args, out, err),
     };
     // A closed pipe (`greenlight codes | head`) ends the command; there is no one left to tell.
     result.unwrap_or(Exit::Failure)

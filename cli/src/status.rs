@@ -91,16 +91,8 @@ pub fn status(
     out: &mut dyn Write,
     err: &mut dyn Write,
 ) -> std::io::Result<Exit> {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(runtime) => runtime,
-        Err(error) => {
-            writeln!(err, "greenlight: cannot start the async runtime: {error}")?;
-            return Ok(Exit::Failure);
-        }
+    let Some(runtime) = crate::async_runtime(err)? else {
+        return Ok(Exit::Failure);
     };
     let read = runtime.block_on(async {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;

@@ -89,6 +89,7 @@ def ref(name):
 
 
 TELEMETRY = ROOT / "shared" / "core" / "src" / "telemetry.rs"
+NEEDS = ROOT / "infra" / "iam" / "needs.json"
 
 
 def emitted_metric() -> tuple[str, str]:
@@ -141,8 +142,18 @@ def check_operations(raw: dict, errors: list[str]) -> None:
         return
     widgets = document.get("widgets", [])
     metrics = [line for widget in widgets for line in widget.get("properties", {}).get("metrics", [])]
-    if not metrics or any(line[:2] != [namespace, metric] for line in metrics):
+    plain = [line for line in metrics if line and isinstance(line[0], str)]
+    if not plain or any(line[:2] != [namespace, metric] for line in plain):
         errors.append(f"OperationsDashboard: its metric widget does not graph {namespace}/{metric}")
+    # The per-check-kind widgets search the summary line's Check.<kind>.<measure> metrics
+    # (shared/core/src/telemetry.rs) of every kind a config can name.
+    expressions = [line[0]["expression"] for line in metrics if line and isinstance(line[0], dict)]
+    kinds = sorted({need["check"] for need in json.loads(NEEDS.read_text())["checks"]})
+    for measure in ("Failed", "DurationMs"):
+        found = [e for e in expressions if f".{measure}" in e]
+        wanted = " OR ".join(f'MetricName="Check.{kind}.{measure}"' for kind in kinds)
+        if len(found) != 1 or not found[0].startswith(f"SEARCH('{{{namespace},Service}} {wanted}'"):
+            errors.append(f"OperationsDashboard: no widget searches Check.<kind>.{measure} for every check kind {kinds}")
     queries = [widget["properties"]["query"] for widget in widgets if widget.get("type") == "log"]
     if not queries or not all(q.startswith("SOURCE '") and "greenlight summary" in q for q in queries):
         errors.append("OperationsDashboard: its log widget does not query the summary lines of the log groups")
@@ -176,6 +187,8 @@ def check_function(name, logical, function, raw, template, binaries, errors):
     )
     for name_, wanted in PLATFORM_VARIABLES.items():
         expect(f"Environment {name_}", wanted, variables.get(name_))
+    # greenlight doctor recognises the function behind a hook by this variable.
+    expect("Environment GREENLIGHT_FUNCTION", name, variables.get("GREENLIGHT_FUNCTION"))
     logging = props.get("LoggingConfig", {})
     expect("LoggingConfig.LogFormat", "JSON", logging.get("LogFormat"))
     expect("LoggingConfig.ApplicationLogLevel", ref("LogLevel"), logging.get("ApplicationLogLevel"))
@@ -216,6 +229,7 @@ def check_codedeploy(logical, function, raw, template, binaries, errors):
     expect("Timeout", ref("CodeDeployHookTimeout"), props.get("Timeout"))
     variables = props.get("Environment", {}).get("Variables", {})
     expect("Environment GREENLIGHT_HOOK", event, variables.get("GREENLIGHT_HOOK"))
+    expect("Environment GREENLIGHT_FUNCTION", "codedeploy-hook", variables.get("GREENLIGHT_FUNCTION"))
     expect(
         "Environment GREENLIGHT_CONFIG",
         {"Fn::If": ["HasConfigReference", ref("ConfigReference"), ref("AWS::NoValue")]},

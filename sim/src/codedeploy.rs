@@ -2,6 +2,7 @@
 //!
 //! [`CodeDeploySim`] is a [`Supplement`] holding the deployments a test sets up
 //! ([`CodeDeploySim::add_deployment`]) and answering, in the AWS JSON dialect:
+//! - `ListApplications` and `ListDeploymentGroups` (one page);
 //! - `GetDeployment`, `GetDeploymentGroup`, `ListDeploymentTargets` and `GetDeploymentTarget` (an
 //!   `ecsTarget` with the lifecycle events and task sets the test set);
 //! - `PutLifecycleEventHookExecutionStatus`, recording every report and answering
@@ -194,6 +195,38 @@ impl CodeDeploySim {
                     ),
                     None => not_found("RevisionDoesNotExistException", application),
                 }
+            }
+            // Both lists answer in one page here (`nextToken` never set): a rehearsal has one
+            // application with one deployment group.
+            "ListApplications" => {
+                let mut names: Vec<&Value> = state
+                    .deployments
+                    .values()
+                    .map(|d| &d.info["applicationName"])
+                    .collect();
+                names.sort_by_key(|name| name.as_str().unwrap_or_default().to_owned());
+                names.dedup();
+                Reply::json(StatusCode::OK, &json!({ "applications": names }))
+            }
+            "ListDeploymentGroups" => {
+                let application = &body["applicationName"];
+                let mut names: Vec<&Value> = state
+                    .deployments
+                    .values()
+                    .filter(|d| d.info["applicationName"] == *application)
+                    .map(|d| &d.info["deploymentGroupName"])
+                    .collect();
+                if names.is_empty() {
+                    return Some(not_found(
+                        "ApplicationDoesNotExistException",
+                        application.as_str().unwrap_or_default(),
+                    ));
+                }
+                names.dedup();
+                Reply::json(
+                    StatusCode::OK,
+                    &json!({ "applicationName": application, "deploymentGroups": names }),
+                )
             }
             "GetDeploymentGroup" => {
                 let group = body["deploymentGroupName"].as_str().unwrap_or_default();

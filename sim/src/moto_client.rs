@@ -151,19 +151,59 @@ impl Moto {
         action: &str,
         params: &[(&str, &str)],
     ) -> Result<String, DriverError> {
-        let mut form = format!("Action={action}&Version=2016-11-15");
+        self.query("ec2", "2016-11-15", action, params).await
+    }
+
+    /// One IAM Query call; its XML answer.
+    pub(crate) async fn iam(
+        &self,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Result<String, DriverError> {
+        self.query("iam", "2010-05-08", action, params).await
+    }
+
+    /// One Query-protocol call of `service` at API `version`; its XML answer.
+    async fn query(
+        &self,
+        service: &str,
+        version: &str,
+        action: &str,
+        params: &[(&str, &str)],
+    ) -> Result<String, DriverError> {
+        let mut form = format!("Action={action}&Version={version}");
         for (name, value) in params {
             form.push_str(&format!("&{name}={}", form_escape(value)));
         }
         self.send(
-            &format!("ec2:{action}"),
-            "ec2",
+            &format!("{service}:{action}"),
+            service,
             "application/x-www-form-urlencoded",
             None,
             form,
         )
         .await
         .map(|body| String::from_utf8_lossy(&body).into_owned())
+    }
+
+    /// Lambda `CreateFunction` (REST: `POST /2015-03-31/functions`).
+    pub(crate) async fn create_function(&self, body: Value) -> Result<Value, DriverError> {
+        let action = "lambda:CreateFunction";
+        let request = Request::builder()
+            .method(Method::POST)
+            .uri(format!("{}/2015-03-31/functions", self.url))
+            .header("content-type", "application/json")
+            .header(
+                "authorization",
+                format!(
+                    "AWS4-HMAC-SHA256 Credential=AKIDLOCALTEST/20260101/{REGION}/lambda/aws4_request, \
+                     SignedHeaders=host, Signature=0"
+                ),
+            )
+            .body(Full::new(Bytes::from(body.to_string())))
+            .map_err(|error| DriverError::new(action, error.to_string()))?;
+        let answer = self.answer(action, request).await?;
+        serde_json::from_slice(&answer).map_err(|error| DriverError::new(action, error.to_string()))
     }
 
     /// Creates a VPC with one subnet per `(availability zone, CIDR)`.

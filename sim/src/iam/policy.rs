@@ -12,10 +12,10 @@
 
 use std::collections::BTreeMap;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 /// A policy document.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct PolicyDocument {
     /// The statements, in order (order does not matter to IAM).
     #[serde(rename = "Statement")]
@@ -23,7 +23,7 @@ pub struct PolicyDocument {
 }
 
 /// `Allow` or `Deny`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 pub enum Effect {
     /// The statement grants.
     Allow,
@@ -33,31 +33,39 @@ pub enum Effect {
 
 /// One statement. `Action`/`NotAction`/`Resource`/`NotResource` are lists (the generated roles file
 /// normalises a single string to a list of one).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct Statement {
     /// The statement id, when it has one.
-    #[serde(rename = "Sid", default)]
+    #[serde(rename = "Sid", default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
     /// Allow or Deny.
     #[serde(rename = "Effect")]
     pub effect: Effect,
     /// Actions the statement covers.
-    #[serde(rename = "Action", default)]
+    #[serde(rename = "Action", default, skip_serializing_if = "Option::is_none")]
     pub action: Option<Vec<String>>,
     /// Actions the statement covers by exclusion.
-    #[serde(rename = "NotAction", default)]
+    #[serde(rename = "NotAction", default, skip_serializing_if = "Option::is_none")]
     pub not_action: Option<Vec<String>>,
     /// Resources the statement covers.
-    #[serde(rename = "Resource", default)]
+    #[serde(rename = "Resource", default, skip_serializing_if = "Option::is_none")]
     pub resource: Option<Vec<String>>,
     /// Resources the statement covers by exclusion.
-    #[serde(rename = "NotResource", default)]
+    #[serde(
+        rename = "NotResource",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub not_resource: Option<Vec<String>>,
     /// `{operator: {key: [values]}}`.
-    #[serde(rename = "Condition", default)]
+    #[serde(
+        rename = "Condition",
+        default,
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
     pub condition: BTreeMap<String, BTreeMap<String, Vec<String>>>,
     /// Who the statement is about, in a trust policy (`{"Service": "ecs.amazonaws.com"}`).
-    #[serde(rename = "Principal", default)]
+    #[serde(rename = "Principal", default, skip_serializing_if = "Option::is_none")]
     pub principal: Option<serde_json::Value>,
 }
 
@@ -108,9 +116,33 @@ pub fn evaluate<'d>(
     }
 }
 
+impl PolicyDocument {
+    /// Whether this trust policy lets `service_principal` (`ecs.amazonaws.com`) `sts:AssumeRole`
+    /// with the request's condition keys `keys` (lower-cased names).
+    pub fn trusts(&self, service_principal: &str, keys: &BTreeMap<String, Vec<String>>) -> bool {
+        self.statements.iter().any(|statement| {
+            statement.effect == Effect::Allow
+                && statement.conditions_hold(keys)
+                && statement.action.as_ref().is_some_and(|actions| {
+                    actions
+                        .iter()
+                        .any(|action| wildcard_match(action, "sts:AssumeRole", true))
+                })
+                && statement
+                    .principal_services()
+                    .any(|service| service == service_principal)
+        })
+    }
+}
+
 impl Statement {
     /// Whether the statement's action, resource and condition blocks all match `request`.
     pub fn applies(&self, request: &RequestContext<'_>) -> bool {
+        self.covers(request) && self.conditions_hold(request.keys)
+    }
+
+    /// Whether the statement's action and resource blocks match `request` (its conditions aside).
+    pub fn covers(&self, request: &RequestContext<'_>) -> bool {
         let action_matches = match (&self.action, &self.not_action) {
             (Some(actions), _) => actions
                 .iter()
@@ -129,7 +161,7 @@ impl Statement {
                 .any(|pattern| resource_match(pattern, request.resource)),
             (None, None) => false,
         };
-        action_matches && resource_matches && self.conditions_hold(request.keys)
+        action_matches && resource_matches
     }
 
     /// The service principals a trust statement names (`ecs.amazonaws.com`).
@@ -146,6 +178,17 @@ impl Statement {
             _ => Vec::new(),
         };
         list.into_iter()
+    }
+
+    /// The condition keys the statement reads that `keys` does not hold (lower-cased), as IAM's
+    /// policy simulator lists them in `MissingContextValues`.
+    pub fn missing_keys(&self, keys: &BTreeMap<String, Vec<String>>) -> Vec<String> {
+        self.condition
+            .values()
+            .flat_map(|entries| entries.keys())
+            .filter(|key| !keys.contains_key(&key.to_ascii_lowercase()))
+            .cloned()
+            .collect()
     }
 
     /// Every condition operator this module cannot evaluate, for a clear message.

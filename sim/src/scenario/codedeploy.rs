@@ -214,6 +214,36 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
     .await
     .map_err(fail)?;
     let config = ConfigFile::write(scenario).map_err(fail)?;
+    let mut functions: Vec<String> = hooks.values().cloned().collect();
+    functions.sort();
+    functions.dedup();
+    let records: Vec<crate::stack::functions::FunctionRecord> = functions
+        .into_iter()
+        .map(|name| crate::stack::functions::FunctionRecord {
+            name,
+            identity: greenlight_core::catalogue::CODEDEPLOY_FUNCTION.to_owned(),
+            // The config is bundled in the package: its name there, as the template's
+            // ConfigReference would give it.
+            config_reference: config.as_ref().and_then(|config| {
+                config
+                    .0
+                    .file_name()
+                    .map(|name| name.to_string_lossy().into_owned())
+            }),
+        })
+        .collect();
+    crate::stack::functions::register(&aws, &world, &records)
+        .await
+        .map_err(setup_failed)?;
+    if options.stop_before_deploying {
+        let rehearsed = super::runner::RehearsedWorld {
+            endpoint_url: endpoint.endpoint_url().to_owned(),
+            cluster: scenario.service.cluster.clone(),
+            service: scenario.service.name.clone(),
+            deployment: stack.deployment_id.clone(),
+        };
+        return Ok(super::runner::before_deploying(scenario, options, rehearsed, began).await);
+    }
     let lambda = start_hooks(
         &hooks,
         options,

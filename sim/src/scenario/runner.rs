@@ -72,7 +72,14 @@ pub struct RunOptions {
     pub max_duration: Duration,
     /// Run on the world after the deployment ends and before it is torn down.
     pub afterwards: Option<Afterwards>,
+    /// Build the world, run [`RunOptions::afterwards`] on it and stop, without deploying: the
+    /// account as it is before a service's first greenlight deployment (`greenlight doctor`).
+    /// The report's final status is [`NOT_DEPLOYED`].
+    pub stop_before_deploying: bool,
 }
+
+/// The final status of a rehearsal stopped before deploying.
+pub const NOT_DEPLOYED: &str = "NOT_DEPLOYED";
 
 impl Default for RunOptions {
     fn default() -> Self {
@@ -81,6 +88,7 @@ impl Default for RunOptions {
             function_timeout: Duration::from_secs(30),
             max_duration: Duration::from_secs(600),
             afterwards: None,
+            stop_before_deploying: false,
         }
     }
 }
@@ -432,6 +440,15 @@ async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
     )
     .await
     .map_err(fail)?;
+    if options.stop_before_deploying {
+        let world = RehearsedWorld {
+            endpoint_url: endpoint.endpoint_url().to_owned(),
+            cluster: scenario.service.cluster.clone(),
+            service: scenario.service.name.clone(),
+            deployment: stack.ids.deployment_arn.clone(),
+        };
+        return Ok(before_deploying(scenario, options, world, began).await);
+    }
     let env = function_env(&aws, &endpoint);
     let functions: Vec<String> = scenario
         .deployment
@@ -507,6 +524,26 @@ async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         rollback_stage,
         duration: began.elapsed(),
     })
+}
+
+/// Runs [`RunOptions::afterwards`] on a world built but not deployed to, and reports so.
+pub(crate) async fn before_deploying(
+    scenario: &Scenario,
+    options: &RunOptions,
+    world: RehearsedWorld,
+    began: Instant,
+) -> SimReport {
+    if let Some(afterwards) = &options.afterwards {
+        (afterwards.0)(world).await;
+    }
+    SimReport {
+        scenario: scenario.name.clone(),
+        description: scenario.description.clone(),
+        strategy: scenario.deployment.strategy.as_str().to_owned(),
+        final_status: NOT_DEPLOYED.to_owned(),
+        duration: began.elapsed(),
+        ..SimReport::default()
+    }
 }
 
 /// The placeholder a hook's `hookDetails` may use for the Service Connect client's URL.

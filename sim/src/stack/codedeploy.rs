@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::codedeploy::{CodeDeploySim, SimDeployment};
 use crate::driver::ecs::DriverError;
 use crate::lb::LoadBalancerPlane;
-use crate::local_aws::LocalAws;
+use crate::local_aws::{ACCOUNT_ID, LocalAws};
 use crate::moto_client::Moto;
 
 use super::util::{fnv1a, moto_elb_client, now_epoch, sdk_error, text};
@@ -366,6 +366,15 @@ impl CodeDeployStack {
                 "applicationName": self.application,
                 "deploymentGroupName": self.deployment_group,
                 "computePlatform": "ECS",
+                "serviceRoleArn": codedeploy_service_role_arn(),
+                // CodeDeploy records a deployment here as soon as it is created.
+                "lastAttemptedDeployment": {
+                    "deploymentId": self.deployment_id,
+                    "status": "InProgress",
+                    "createTime": now_epoch(),
+                },
+                "deploymentConfigName": "CodeDeployDefault.ECSAllAtOnce",
+                "deploymentStyle": { "deploymentType": "BLUE_GREEN", "deploymentOption": "WITH_TRAFFIC_CONTROL" },
                 "ecsServices": [{ "clusterName": self.cluster, "serviceName": self.service }],
                 "loadBalancerInfo": { "targetGroupPairInfoList": [{
                     "targetGroups": [
@@ -681,6 +690,19 @@ fn appspec_yaml(
 /// target's `taskSetsInfo[].identifer` names.
 pub(crate) fn task_set_id(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
+}
+
+/// The service role CodeDeploy runs the deployment group with: the rehearsal's
+/// `CodeDeployServiceRole` (AWS's `AWSCodeDeployRoleForECSLimited`).
+pub fn codedeploy_service_role_arn() -> String {
+    crate::iam::RoleSet::bundled()
+        .ok()
+        .and_then(|roles| {
+            roles
+                .role(crate::iam::CODEDEPLOY_SERVICE_ROLE)
+                .map(|role| role.arn.clone())
+        })
+        .unwrap_or_else(|| format!("arn:aws:iam::{ACCOUNT_ID}:role/ecsCodeDeployRole"))
 }
 
 /// The SHA-256 of `text` in lowercase hex, as CodeDeploy names an AppSpec-content revision.

@@ -442,6 +442,16 @@ pub async fn build(
         ),
     };
 
+    let functions: Vec<super::functions::FunctionRecord> = service_hook_functions(scenario)
+        .into_iter()
+        .map(|function| super::functions::FunctionRecord {
+            name: function_name(&function),
+            identity: function,
+            config_reference: None,
+        })
+        .collect();
+    super::functions::register(aws, world, &functions).await?;
+
     Ok(Stack {
         ids,
         load_balancer_arn,
@@ -463,6 +473,19 @@ pub async fn build(
     })
 }
 
+/// The functions the service's lifecycle hooks name, once each.
+fn service_hook_functions(scenario: &Scenario) -> Vec<String> {
+    let mut functions: Vec<String> = scenario
+        .deployment
+        .lifecycle_hooks
+        .iter()
+        .map(|hook| hook.function.clone())
+        .collect();
+    functions.sort();
+    functions.dedup();
+    functions
+}
+
 /// The service's `deploymentConfiguration`, as ECS reports it.
 pub fn deployment_configuration(scenario: &Scenario) -> Value {
     let deployment = &scenario.deployment;
@@ -474,7 +497,7 @@ pub fn deployment_configuration(scenario: &Scenario) -> Value {
         "lifecycleHooks": deployment.lifecycle_hooks.iter().map(|hook| {
             let mut entry = json!({
                 "hookTargetArn": function_arn(&hook.function),
-                "roleArn": format!("arn:aws:iam::{ACCOUNT_ID}:role/ecs-invoke-hooks"),
+                "roleArn": hook_role_arn(),
                 "lifecycleStages": hook.lifecycle_stages.iter().map(|stage| stage.as_str()).collect::<Vec<_>>(),
             });
             if let Some(details) = &hook.hook_details {
@@ -561,9 +584,30 @@ pub(crate) async fn create_alarms(
     Ok(())
 }
 
+/// The role ECS invokes the hooks with: the template's `HookInvokeRole`, as the rehearsal's IAM
+/// holds it.
+pub fn hook_role_arn() -> String {
+    crate::iam::RoleSet::bundled()
+        .ok()
+        .and_then(|roles| {
+            roles
+                .role(crate::iam::HOOK_INVOKE_ROLE)
+                .map(|role| role.arn.clone())
+        })
+        .unwrap_or_else(|| format!("arn:aws:iam::{ACCOUNT_ID}:role/greenlight-HookInvokeRole"))
+}
+
 /// The ARN a hook's function has in the rehearsal.
 pub fn function_arn(function: &str) -> String {
-    format!("arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:greenlight-{function}")
+    format!(
+        "arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{}",
+        function_name(function)
+    )
+}
+
+/// The Lambda name of greenlight's function `function` (`test-traffic`) in the rehearsal.
+pub fn function_name(function: &str) -> String {
+    format!("greenlight-{function}")
 }
 
 async fn push_image(

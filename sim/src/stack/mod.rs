@@ -8,4 +8,5 @@
 
 pub mod codedeploy;
 pub mod ecs;
+pub mod functions;
 pub mod util;

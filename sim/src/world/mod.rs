@@ -115,6 +115,7 @@ impl World {
         vec![
             Arc::new(IamSupplement::new(self.clone())),
             Arc::new(faults::FaultSupplement::new(self.clone())),
+            Arc::new(crate::iam::IamApiSupplement::new(self.clone())),
             Arc::new(ecs::EcsSupplement::new(self.clone())),
             Arc::new(target_health::TargetHealthSupplement::new(self.clone())),
             Arc::new(alb_metrics::AlbMetricsSupplement::new(self.clone())),

@@ -1,5 +1,6 @@
 //! The function binaries as Lambdas, and whole deployments (ECS and CodeDeploy) rehearsed end to end.
 mod codedeploy;
+mod doctor;
 mod functions;
 mod report;
 mod scenarios;

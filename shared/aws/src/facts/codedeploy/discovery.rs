@@ -278,17 +278,7 @@ pub async fn discover(
         .and_then(|pair| pair.test_traffic_route())
         .and_then(|route| route.listener_arns().first())
         .cloned();
-    let alarm_names = group_info
-        .and_then(|info| info.alarm_configuration())
-        .filter(|alarms| alarms.enabled())
-        .map(|alarms| {
-            alarms
-                .alarms()
-                .iter()
-                .filter_map(|alarm| alarm.name().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let alarm_names = group_info.map(group_alarm_names).unwrap_or_default();
 
     let status = info
         .status()
@@ -492,4 +482,19 @@ pub(super) fn unexpected(action: &str, message: String) -> FactError {
         action: action.to_owned(),
         message,
     }
+}
+
+/// The alarms a deployment group watches, when its alarm configuration is enabled.
+pub fn group_alarm_names(group: &aws_sdk_codedeploy::types::DeploymentGroupInfo) -> Vec<String> {
+    group
+        .alarm_configuration()
+        .filter(|alarms| alarms.enabled())
+        .map(|alarms| {
+            alarms
+                .alarms()
+                .iter()
+                .filter_map(|alarm| alarm.name().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }

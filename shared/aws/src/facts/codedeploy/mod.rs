@@ -36,6 +36,7 @@ mod discovery;
 use discovery::{DESCRIBE_TASKS_BATCH, ECS_NOT_FOUND, MAX_LIST_PAGES};
 pub use discovery::{
     DeploymentDiscovery, TaskSetFacts, appspec_task_definition, discover, discover_for_hook,
+    group_alarm_names,
 };
 
 /// Facts about a CodeDeploy ECS deployment for one judgement, gathered lazily and once.

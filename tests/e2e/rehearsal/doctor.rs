@@ -1,0 +1,312 @@
+//! `greenlight doctor` against rehearsed worlds before their first deployment: the world a
+//! scenario builds (moto plus the simulator's IAM, ECS and CodeDeploy supplements), correct or
+//! with one mis-wiring planted, read through the SDK as doctor reads a real account.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use greenlight_cli::doctor::{Checklist, Clients, DoctorArgs, Item, Status, examine};
+use greenlight_sim::scenario::{
+    Afterwards, NOT_DEPLOYED, RehearsedWorld, RunOptions, Scenario, run,
+};
+
+fn scenario(name: &str) -> Scenario {
+    let path: PathBuf =
+        greenlight_test_support::repository(&format!("tests/scenarios/{name}.yaml"));
+    Scenario::load(&path).expect("the scenario parses")
+}
+
+/// A change made to the built world before doctor looks.
+#[derive(Clone, Copy)]
+enum Plant {
+    Nothing,
+    DeleteTestListenerRule,
+}
+
+/// Builds `scenario`'s world without deploying, plants `plant`, and runs doctor on it.
+async fn doctor_on(scenario: &Scenario, plant: Plant) -> Checklist {
+    doctor_with(scenario, plant, None).await
+}
+
+/// [`doctor_on`], with `--config FILE`.
+async fn doctor_with(scenario: &Scenario, plant: Plant, config: Option<PathBuf>) -> Checklist {
+    crate::parts::require();
+    let found: Arc<Mutex<Option<Checklist>>> = Arc::default();
+    let slot = Arc::clone(&found);
+    let afterwards = Afterwards(Arc::new(move |world: RehearsedWorld| {
+        let slot = Arc::clone(&slot);
+        let config = config.clone();
+        Box::pin(async move {
+            let file = config;
+            let config = greenlight_sim::local_aws::sdk_config_for(&world.endpoint_url);
+            let clients = Clients::new(&config);
+            if let Plant::DeleteTestListenerRule = plant {
+                let service = clients
+                    .ecs
+                    .describe_services()
+                    .cluster(&world.cluster)
+                    .services(&world.service)
+                    .send()
+                    .await
+                    .expect("the service");
+                let rule = service.services()[0].load_balancers()[0]
+                    .advanced_configuration()
+                    .and_then(|advanced| advanced.test_listener_rule())
+                    .expect("a test listener rule")
+                    .to_owned();
+                clients
+                    .elb
+                    .delete_rule()
+                    .rule_arn(&rule)
+                    .send()
+                    .await
+                    .expect("the rule is deleted");
+            }
+            let args = DoctorArgs {
+                cluster: world.cluster.clone(),
+                service: world.service.clone(),
+                config: file,
+                appspec: None,
+                application: None,
+                deployment_group: None,
+                json: false,
+            };
+            *slot.lock().expect("the slot") = Some(examine(&clients, &args).await);
+        })
+    }));
+    let options = RunOptions {
+        afterwards: Some(afterwards),
+        stop_before_deploying: true,
+        ..RunOptions::default()
+    };
+    let report = run(scenario, &options)
+        .await
+        .unwrap_or_else(|error| panic!("{error}"));
+    assert_eq!(report.final_status, NOT_DEPLOYED, "nothing was deployed");
+    found
+        .lock()
+        .expect("the slot")
+        .take()
+        .expect("doctor ran on the built world")
+}
+
+fn text(list: &Checklist) -> String {
+    let mut out = Vec::new();
+    list.write_text("doctor", &mut out).expect("written");
+    String::from_utf8(out).expect("utf-8")
+}
+
+fn not_ok(list: &Checklist) -> Vec<&Item> {
+    list.items
+        .iter()
+        .filter(|item| matches!(item.status, Status::Problem | Status::Unchecked))
+        .collect()
+}
+
+/// The one problem doctor found, which must be about `subject` and say `saying`.
+fn the_problem<'a>(list: &'a Checklist, subject: &str, saying: &str) -> &'a Item {
+    let problems = not_ok(list);
+    assert_eq!(problems.len(), 1, "one problem expected:\n{}", text(list));
+    let problem = problems[0];
+    assert_eq!(problem.status, Status::Problem, "{}", text(list));
+    assert!(
+        problem.subject.contains(subject) && problem.detail.contains(saying),
+        "expected a problem about {subject} saying {saying}:\n{}",
+        text(list)
+    );
+    assert!(problem.fix.is_some(), "a problem comes with its fix");
+    problem
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correctly_wired_ecs_service_is_ready() {
+    let list = doctor_on(&scenario("good-blue-green"), Plant::Nothing).await;
+    let report = text(&list);
+    assert!(list.is_ready(), "{report}");
+    for expected in [
+        "deployment strategy: BLUE_GREEN",
+        "hook at TEST_TRAFFIC_SHIFT, POST_TEST_TRAFFIC_SHIFT: calls greenlight-test-traffic",
+        "hook role greenlight-HookInvokeRole: ECS may assume it",
+        "hook role greenlight-HookInvokeRole: may invoke the functions",
+        "role of greenlight-production-traffic: greenlight-ProductionTrafficRole allows the",
+        "alarm web-5xx: exists",
+        "test listener rule arn:aws:elasticloadbalancing:",
+        "image of container web: ",
+    ] {
+        assert!(report.contains(expected), "missing {expected:?}:\n{report}");
+    }
+    assert!(report.ends_with(" checks passed.\n"), "{report}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_on_the_wrong_function_is_named_with_the_function_to_use() {
+    let list = doctor_on(&scenario("miswired-test-hook"), Plant::Nothing).await;
+    let problem = the_problem(
+        &list,
+        "hook at TEST_TRAFFIC_SHIFT",
+        "greenlight-production-traffic",
+    );
+    assert!(
+        problem.detail.contains("EVENT_STAGE_NOT_SERVED"),
+        "{problem:?}"
+    );
+    assert!(
+        problem
+            .fix
+            .as_deref()
+            .is_some_and(|fix| fix.contains("test-traffic")),
+        "{problem:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hook_role_that_may_not_invoke_the_functions_is_found() {
+    let mut world = scenario("good-blue-green");
+    world
+        .iam
+        .overrides
+        .push(greenlight_sim::scenario::format::GrantSpec {
+            role: "HookInvokeRole".into(),
+            action: "lambda:InvokeFunction".into(),
+            resources: Vec::new(),
+        });
+    let list = doctor_on(&world, Plant::Nothing).await;
+    let problem = the_problem(
+        &list,
+        "hook role greenlight-HookInvokeRole",
+        "may not lambda:InvokeFunction on arn:aws:lambda:",
+    );
+    assert!(
+        problem.detail.contains("greenlight-test-traffic"),
+        "{problem:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_test_listener_rule_is_found() {
+    let list = doctor_on(&scenario("good-blue-green"), Plant::DeleteTestListenerRule).await;
+    the_problem(
+        &list,
+        "test listener rule arn:aws:elasticloadbalancing:",
+        "does not exist",
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_config_naming_an_alarm_that_does_not_exist_is_found() {
+    let mut world = scenario("good-blue-green");
+    for hook in &mut world.deployment.lifecycle_hooks {
+        let checks = hook
+            .hook_details
+            .as_mut()
+            .and_then(|details| {
+                details.pointer_mut("/greenlight/stages/PRODUCTION_TRAFFIC_SHIFT/checks")
+            })
+            .and_then(serde_json::Value::as_array_mut)
+            .expect("the scenario's checks");
+        checks.push(serde_json::json!({ "alarms": { "names": ["web-latency-p99"] } }));
+    }
+    let list = doctor_on(&world, Plant::Nothing).await;
+    let problem = the_problem(&list, "alarm web-latency-p99", "does not exist");
+    assert!(
+        problem.detail.contains("PRODUCTION_TRAFFIC_SHIFT"),
+        "{problem:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_role_missing_an_action_its_checks_need_is_found() {
+    let mut world = scenario("good-blue-green");
+    world
+        .iam
+        .overrides
+        .push(greenlight_sim::scenario::format::GrantSpec {
+            role: "ProductionTrafficRole".into(),
+            action: "cloudwatch:DescribeAlarms".into(),
+            resources: Vec::new(),
+        });
+    let list = doctor_on(&world, Plant::Nothing).await;
+    let problem = the_problem(
+        &list,
+        "role of greenlight-production-traffic",
+        "cloudwatch:DescribeAlarms on arn:aws:cloudwatch:us-east-1:123456789012:alarm:web-5xx",
+    );
+    assert!(
+        problem
+            .detail
+            .contains("(alarms) at PRODUCTION_TRAFFIC_SHIFT"),
+        "{problem:?}"
+    );
+}
+
+/// The CodeDeploy functions read a config bundled in their package, which doctor cannot read
+/// from outside: unchecked (never "ready") until the same file is given with `--config`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_correctly_wired_codedeploy_service_is_ready_once_its_bundled_config_is_given() {
+    let world = scenario("codedeploy-good");
+    let without = doctor_on(&world, Plant::Nothing).await;
+    let unchecked: Vec<&Item> = not_ok(&without);
+    assert!(!unchecked.is_empty(), "{}", text(&without));
+    for item in unchecked {
+        assert_eq!(item.status, Status::Unchecked, "{}", text(&without));
+        assert!(
+            item.fix
+                .as_deref()
+                .is_some_and(|fix| fix.contains("--config")),
+            "{}",
+            text(&without)
+        );
+    }
+
+    let config = std::env::temp_dir().join(format!(
+        "greenlight-doctor-test-{}.yaml",
+        std::process::id()
+    ));
+    let text_of_config = world
+        .deployment
+        .greenlight_config
+        .as_ref()
+        .expect("the scenario's config")
+        .to_string();
+    std::fs::write(&config, text_of_config).expect("written");
+    let list = doctor_with(&world, Plant::Nothing, Some(config.clone())).await;
+    let _ = std::fs::remove_file(&config);
+    let report = text(&list);
+    assert!(list.is_ready(), "{report}");
+    for expected in [
+        "deployment group ",
+        "service role ecsCodeDeployRole: CodeDeploy may assume it",
+        "AppSpec hook AfterAllowTestTraffic: calls CodeDeployHook_greenlight_AfterAllowTestTraffic",
+        "ecsCodeDeployRole may invoke CodeDeployHook_greenlight_AfterAllowTestTraffic",
+        "config from --config is valid",
+        "role of CodeDeployHook_greenlight_AfterAllowTestTraffic: greenlight-CodeDeployHookRole allows",
+    ] {
+        assert!(report.contains(expected), "missing {expected:?}:\n{report}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_codedeploy_service_role_that_may_not_invoke_the_hooks_is_found() {
+    let mut world = scenario("codedeploy-good");
+    world
+        .iam
+        .overrides
+        .push(greenlight_sim::scenario::format::GrantSpec {
+            role: "CodeDeployServiceRole".into(),
+            action: "lambda:InvokeFunction".into(),
+            resources: Vec::new(),
+        });
+    let list = doctor_on(&world, Plant::Nothing).await;
+    let problems: Vec<&Item> = list.with(Status::Problem).collect();
+    assert_eq!(problems.len(), 5, "one per AppSpec hook:\n{}", text(&list));
+    for problem in problems {
+        assert_eq!(problem.status, Status::Problem, "{}", text(&list));
+        assert!(
+            problem
+                .detail
+                .contains("ecsCodeDeployRole may not lambda:InvokeFunction"),
+            "{}",
+            text(&list)
+        );
+    }
+}
