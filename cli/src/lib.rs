@@ -35,6 +35,7 @@ use greenlight_core::config::{
 };
 use greenlight_core::reason::ReasonCode;
 
+pub mod codedeploy_group;
 pub mod doctor;
 pub mod simulate;
 pub mod status;

@@ -66,6 +66,9 @@ pub struct StatusArgs {
 pub const STATUS_PERMISSIONS: &[&str] = &[
     "ecs:ListServiceDeployments",
     "ecs:DescribeServiceDeployments",
+    "codedeploy:ListApplications",
+    "codedeploy:ListDeploymentGroups",
+    "codedeploy:GetDeploymentGroup",
     "codedeploy:GetDeployment",
     "codedeploy:GetApplicationRevision",
     "logs:StartQuery",
@@ -154,7 +157,17 @@ pub async fn read_report(clients: &Clients, args: &StatusArgs) -> Result<SimRepo
     let ecs = &clients.ecs;
     let arn = match &args.deployment {
         Some(arn) => arn.clone(),
-        None => newest_deployment(ecs, &args.cluster, &args.service).await?,
+        None => match newest_deployment(ecs, &args.cluster, &args.service).await? {
+            Some(arn) => arn,
+            // ECS lists no deployment of a service CodeDeploy deploys: its deployment group
+            // knows the newest.
+            None => {
+                let id = newest_codedeploy_deployment(&clients.codedeploy, args).await?;
+                let (record, groups) =
+                    codedeploy_deployment(&clients.codedeploy, &id, args).await?;
+                return observe(&clients.logs, &record, groups, args).await;
+            }
+        },
     };
     let described = ecs
         .describe_service_deployments()
@@ -348,21 +361,39 @@ fn appspec_log_groups(appspec: &str) -> Vec<String> {
     )
 }
 
-/// The service's newest deployment.
-async fn newest_deployment(ecs: &Ecs, cluster: &str, service: &str) -> Result<String, StatusError> {
+/// The service's newest deployment that ECS lists; `None` when it lists none (a service
+/// CodeDeploy deploys, or one never deployed).
+async fn newest_deployment(
+    ecs: &Ecs,
+    cluster: &str,
+    service: &str,
+) -> Result<Option<String>, StatusError> {
     // Every page (the SDK model has no paginator for it; at most 100): the API reference does not
     // say in which order briefs are listed.
     let mut newest: Option<(Option<(i64, u32)>, String)> = None;
     let mut token: Option<String> = None;
     for _ in 0..100 {
-        let page = ecs
+        let page = match ecs
             .list_service_deployments()
             .cluster(cluster)
             .service(service)
             .set_next_token(token.take())
             .send()
             .await
-            .map_err(|error| aws_error("ecs:ListServiceDeployments", service, &error))?;
+        {
+            Ok(page) => page,
+            // What ECS answers for a CODE_DEPLOY service is not documented: an empty list, or
+            // this refusal. Either way it lists nothing.
+            Err(error)
+                if error
+                    .as_service_error()
+                    .and_then(ProvideErrorMetadata::code)
+                    == Some("InvalidParameterException") =>
+            {
+                return Ok(None);
+            }
+            Err(error) => return Err(aws_error("ecs:ListServiceDeployments", service, &error)),
+        };
         for brief in page.service_deployments() {
             let created = brief.created_at().map(|at| (at.secs(), at.subsec_nanos()));
             if let Some(arn) = brief.service_deployment_arn()
@@ -376,13 +407,29 @@ async fn newest_deployment(ecs: &Ecs, cluster: &str, service: &str) -> Result<St
             break;
         }
     }
-    newest
-        .map(|(_, arn)| arn)
-        .ok_or_else(|| {
-            StatusError(format!(
-                "service {service} in cluster {cluster} has no service deployment that ECS lists; name one with --deployment ARN, or, for a service CodeDeploy deploys, its CodeDeploy deployment with --deployment d-…"
-            ))
-        })
+    Ok(newest.map(|(_, arn)| arn))
+}
+
+/// The newest CodeDeploy deployment of the service: its deployment group's last attempted one.
+async fn newest_codedeploy_deployment(
+    codedeploy: &CodeDeploy,
+    args: &StatusArgs,
+) -> Result<String, StatusError> {
+    let group = crate::codedeploy_group::find(codedeploy, &args.cluster, &args.service, None)
+        .await
+        .map_err(|why| StatusError(format!("{}; {}", why.detail, why.fix)))?;
+    let none = || {
+        StatusError(format!(
+            "service {} in cluster {} has no deployment that ECS lists, and no CodeDeploy \
+             deployment group that deploys it has a deployment; name one with --deployment ARN \
+             or --deployment d-…",
+            args.service, args.cluster
+        ))
+    };
+    group
+        .as_ref()
+        .and_then(crate::codedeploy_group::last_deployment)
+        .ok_or_else(none)
 }
 
 /// What ECS recorded, in the report's terms.
@@ -827,7 +874,85 @@ mod tests {
         let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&first, &second]);
         assert_eq!(
             newest_deployment(&ecs, "prod", "web").await.expect("found"),
-            "new"
+            Some("new".to_owned())
+        );
+    }
+
+    /// ECS lists no deployment of a service CodeDeploy deploys (an empty list, or a refusal: it
+    /// is undocumented which): the deployment group whose `ecsServices` name the service gives
+    /// the newest.
+    #[tokio::test]
+    async fn a_codedeploy_service_s_newest_deployment_comes_from_its_deployment_group() {
+        use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupOutput;
+        use aws_sdk_codedeploy::operation::list_applications::ListApplicationsOutput;
+        use aws_sdk_codedeploy::operation::list_deployment_groups::ListDeploymentGroupsOutput;
+        use aws_sdk_codedeploy::types::{DeploymentGroupInfo, EcsService, LastDeploymentInfo};
+        let refused = mock!(Ecs::list_service_deployments).then_error(|| {
+            ListServiceDeploymentsError::generic(
+                ErrorMetadata::builder()
+                    .code("InvalidParameterException")
+                    .message("not an ECS-controlled service")
+                    .build(),
+            )
+        });
+        let ecs = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&refused]);
+        assert_eq!(
+            newest_deployment(&ecs, "prod", "web").await.expect("read"),
+            None
+        );
+
+        let applications = mock!(CodeDeploy::list_applications).then_output(|| {
+            ListApplicationsOutput::builder()
+                .applications("shop")
+                .build()
+        });
+        let groups = mock!(CodeDeploy::list_deployment_groups).then_output(|| {
+            ListDeploymentGroupsOutput::builder()
+                .deployment_groups("other")
+                .deployment_groups("web-group")
+                .build()
+        });
+        let group = |name: &str, service: &str| {
+            DeploymentGroupInfo::builder()
+                .application_name("shop")
+                .deployment_group_name(name)
+                .ecs_services(
+                    EcsService::builder()
+                        .cluster_name("prod")
+                        .service_name(service)
+                        .build(),
+                )
+                .last_attempted_deployment(
+                    LastDeploymentInfo::builder()
+                        .deployment_id(format!("d-{}", name.len()))
+                        .build(),
+                )
+                .build()
+        };
+        let other = mock!(CodeDeploy::get_deployment_group)
+            .match_requests(|request| request.deployment_group_name() == Some("other"))
+            .then_output(move || {
+                GetDeploymentGroupOutput::builder()
+                    .deployment_group_info(group("other", "cart"))
+                    .build()
+            });
+        let ours = mock!(CodeDeploy::get_deployment_group)
+            .match_requests(|request| request.deployment_group_name() == Some("web-group"))
+            .then_output(move || {
+                GetDeploymentGroupOutput::builder()
+                    .deployment_group_info(group("web-group", "web"))
+                    .build()
+            });
+        let codedeploy = mock_client!(
+            aws_sdk_codedeploy,
+            RuleMode::MatchAny,
+            &[&applications, &groups, &other, &ours]
+        );
+        assert_eq!(
+            newest_codedeploy_deployment(&codedeploy, &args())
+                .await
+                .expect("found"),
+            "d-9"
         );
     }
 

@@ -85,6 +85,9 @@ pub struct FunctionFacts {
     pub name: String,
     /// Its ARN (unqualified).
     pub arn: String,
+    /// The ARN the engine invokes: the hook's target as written (a version or alias kept), as a
+    /// full ARN. IAM authorizes `lambda:InvokeFunction` on exactly that ARN.
+    pub invoked_arn: String,
     /// greenlight's name for it (`test-traffic`), from `GREENLIGHT_FUNCTION`; empty for others.
     pub identity: String,
     /// Its execution role.
@@ -127,10 +130,11 @@ pub async fn function(clients: &Clients, target: &str) -> FunctionLookup {
     }
     let variables = environment.and_then(|environment| environment.variables());
     let variable = |name: &str| variables.and_then(|variables| variables.get(name)).cloned();
-    let arn = configuration.function_arn().unwrap_or(target);
+    let arn = unqualified(configuration.function_arn().unwrap_or(target)).to_owned();
     let facts = FunctionFacts {
         name: configuration.function_name().unwrap_or(target).to_owned(),
-        arn: unqualified(arn).to_owned(),
+        invoked_arn: invoked_arn(target, &arn),
+        arn,
         identity: variable(FUNCTION_IDENTITY_VAR).unwrap_or_default(),
         role: configuration.role().unwrap_or_default().to_owned(),
         config_reference: variable(CONFIG_ENV_VAR),
@@ -139,6 +143,23 @@ pub async fn function(clients: &Clients, target: &str) -> FunctionLookup {
         FunctionLookup::Other(facts)
     } else {
         FunctionLookup::Greenlight(facts)
+    }
+}
+
+/// The full ARN a hook target names: the target itself when it is a full ARN, else the function's
+/// ARN with the target's qualifier (`name:live`), if any.
+fn invoked_arn(target: &str, unqualified_arn: &str) -> String {
+    if target.starts_with("arn:") {
+        return target.to_owned();
+    }
+    let qualifier = target
+        .rsplit_once(":function:")
+        .map_or(target, |(_, rest)| rest)
+        .split_once(':')
+        .map(|(_, qualifier)| qualifier);
+    match qualifier {
+        Some(qualifier) if !qualifier.is_empty() => format!("{unqualified_arn}:{qualifier}"),
+        _ => unqualified_arn.to_owned(),
     }
 }
 
@@ -157,6 +178,8 @@ pub enum Trust {
     Trusted,
     /// It does not, and why.
     NotTrusted(String),
+    /// It does under one of two undocumented behaviours and not the other: doctor cannot say.
+    Undetermined(String),
     /// No such role.
     Missing(String),
     /// Could not be read or evaluated.
@@ -212,13 +235,14 @@ pub async fn trust(clients: &Clients, role_arn: &str, service: &str, source_arn:
         (false, false) => Trust::NotTrusted(format!(
             "{name}'s trust policy does not let {service} assume it"
         )),
-        (true, false) => Trust::NotTrusted(format!(
+        (true, false) => Trust::Undetermined(format!(
             "{name}'s trust policy lets {service} assume it only when the request carries \
-             aws:SourceAccount/aws:SourceArn, which AWS does not document {service} passing"
+             aws:SourceAccount/aws:SourceArn, and AWS does not document {service} passing them"
         )),
-        (false, true) => Trust::NotTrusted(format!(
-            "{name}'s trust policy refuses {service} when it passes this account's \
-             aws:SourceAccount/aws:SourceArn ({source_arn})"
+        (false, true) => Trust::Undetermined(format!(
+            "{name}'s trust policy refuses {service} when it passes aws:SourceAccount/\
+             aws:SourceArn as doctor guessed them ({source_arn}); what {service} sends is not \
+             documented"
         )),
     }
 }
@@ -247,6 +271,9 @@ pub fn normalise_policy(mut policy: serde_json::Value) -> serde_json::Value {
         if !value.is_array() && !value.is_null() {
             *value = Value::Array(vec![value.take()]);
         }
+    }
+    if !policy.is_object() {
+        return policy;
     }
     list(&mut policy["Statement"]);
     if let Some(statements) = policy["Statement"].as_array_mut() {
@@ -292,10 +319,6 @@ fn percent_decode(text: &str) -> Result<String, String> {
                     .ok_or_else(|| format!("a broken escape at byte {at}"))?;
                 out.push(hex);
                 at += 3;
-            }
-            b'+' => {
-                out.push(b' ');
-                at += 1;
             }
             byte => {
                 out.push(byte);
@@ -386,8 +409,8 @@ pub async fn simulate(
                     .entry(result.eval_action_name().to_owned())
                     .or_default();
                 let specific = result.resource_specific_results();
+                let decision = result.eval_decision().as_str();
                 if specific.is_empty() {
-                    let decision = result.eval_decision().as_str();
                     if decision != "allowed" {
                         allowance
                             .denied_on
@@ -395,18 +418,23 @@ pub async fn simulate(
                         allowance.explicit |= decision == "explicitDeny";
                     }
                 } else {
+                    let mut refused_here = false;
                     for each in specific {
-                        let decision = each.eval_resource_decision().as_str();
-                        if decision != "allowed" {
+                        let resource_decision = each.eval_resource_decision().as_str();
+                        if resource_decision != "allowed" {
+                            refused_here = true;
                             allowance
                                 .denied_on
                                 .push(each.eval_resource_name().to_owned());
-                            allowance.explicit |= decision == "explicitDeny";
+                            allowance.explicit |= resource_decision == "explicitDeny";
                         }
+                        // With ResourceArns, IAM lists the missing keys per resource.
+                        allowance
+                            .missing_context
+                            .extend(each.missing_context_values().iter().cloned());
                     }
                     // A top-level refusal with no resource refused still refuses.
-                    let decision = result.eval_decision().as_str();
-                    if decision != "allowed" && allowance.denied_on.is_empty() {
+                    if decision != "allowed" && !refused_here {
                         allowance.denied_on.push("*".to_owned());
                         allowance.explicit |= decision == "explicitDeny";
                     }
@@ -559,6 +587,34 @@ pub async fn missing_alarms(
     Ok(missing)
 }
 
+/// The alarms (metric or composite) whose names start with `prefix`, at most 100.
+pub async fn alarms_with_prefix(
+    clients: &Clients,
+    prefix: &str,
+) -> Result<Vec<String>, Unreadable> {
+    let output = clients
+        .cloudwatch
+        .describe_alarms()
+        .alarm_name_prefix(prefix)
+        .alarm_types(aws_sdk_cloudwatch::types::AlarmType::MetricAlarm)
+        .alarm_types(aws_sdk_cloudwatch::types::AlarmType::CompositeAlarm)
+        .max_records(100)
+        .send()
+        .await
+        .map_err(|error| unreadable("cloudwatch:DescribeAlarms", prefix, &error))?;
+    Ok(output
+        .metric_alarms()
+        .iter()
+        .filter_map(|alarm| alarm.alarm_name().map(str::to_owned))
+        .chain(
+            output
+                .composite_alarms()
+                .iter()
+                .filter_map(|alarm| alarm.alarm_name().map(str::to_owned)),
+        )
+        .collect())
+}
+
 /// Whether a container image resolves.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ImageLookup {
@@ -589,12 +645,16 @@ pub async fn image(clients: &Clients, reference: &str) -> ImageLookup {
     } else {
         id = id.image_tag(image.effective_tag().unwrap_or("latest"));
     }
+    // The registry's own region, which may not be doctor's.
+    let region = aws_sdk_ecr::config::Region::new(registry.region.clone());
     match clients
         .ecr
         .describe_images()
         .registry_id(&registry.account)
         .repository_name(&image.repository)
         .image_ids(id.build())
+        .customize()
+        .config_override(aws_sdk_ecr::config::Builder::default().region(region))
         .send()
         .await
     {
@@ -661,6 +721,25 @@ mod tests {
             assert!(document.trusts("ecs.amazonaws.com", &BTreeMap::new()));
             assert!(!document.trusts("lambda.amazonaws.com", &BTreeMap::new()));
         }
+    }
+
+    #[test]
+    fn the_invoked_arn_keeps_the_hook_targets_qualifier() {
+        let arn = "arn:aws:lambda:us-east-1:111122223333:function:f";
+        assert_eq!(invoked_arn("f", arn), arn);
+        assert_eq!(invoked_arn("f:live", arn), format!("{arn}:live"));
+        assert_eq!(invoked_arn(&format!("{arn}:7"), arn), format!("{arn}:7"));
+        assert_eq!(
+            invoked_arn("111122223333:function:f:live", arn),
+            format!("{arn}:live")
+        );
+    }
+
+    #[test]
+    fn a_trust_policy_that_is_not_an_object_is_refused_not_a_panic() {
+        assert!(trust_document("[1, 2]").is_err());
+        assert!(trust_document("%5B1%5D").is_err());
+        assert!(trust_document("%ZZ").is_err());
     }
 
     #[test]
@@ -825,9 +904,9 @@ mod sdk_tests {
     }
 
     /// A trust policy that needs the source keys trusts ECS only if ECS sends them, which AWS
-    /// does not document: a problem, said as such.
+    /// does not document: doctor cannot say, and says why.
     #[tokio::test]
-    async fn a_trust_that_holds_only_with_source_keys_is_not_enough() {
+    async fn a_trust_that_holds_only_with_source_keys_is_undetermined() {
         let policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ecs.amazonaws.com"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"aws:SourceAccount":"111122223333"}}}]}"#;
         let encoded: String = policy
             .bytes()
@@ -856,13 +935,14 @@ mod sdk_tests {
         });
         let service = "arn:aws:ecs:eu-west-1:111122223333:service/prod/web";
         match trust(&clients(&[&role], &[]), ROLE, "ecs.amazonaws.com", service).await {
-            Trust::NotTrusted(message) => {
+            Trust::Undetermined(message) => {
                 assert!(
                     message.contains("only when the request carries"),
                     "{message}"
                 );
+                assert!(message.contains("does not document"), "{message}");
             }
-            other => panic!("expected not trusted, got {other:?}"),
+            other => panic!("expected undetermined, got {other:?}"),
         }
     }
 

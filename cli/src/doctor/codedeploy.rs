@@ -5,6 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_codedeploy::types::DeploymentGroupInfo;
 use aws_sdk_ecs::types::Service;
 use greenlight_core::catalogue::CODEDEPLOY_FUNCTION;
+use greenlight_core::config::Config;
 use greenlight_core::config::resolve::ConfigLookup;
 use greenlight_core::protocol::codedeploy::CodeDeployHook;
 use greenlight_core::stage::LifecycleStage;
@@ -54,6 +55,11 @@ pub async fn examine(
                     subject,
                     message,
                     "let codedeploy.amazonaws.com sts:AssumeRole in the role's trust policy",
+                ),
+                Trust::Undetermined(message) => list.unchecked(
+                    subject,
+                    message,
+                    "let codedeploy.amazonaws.com sts:AssumeRole with or without the source keys",
                 ),
                 Trust::Unreadable(why) => list.unchecked(subject, why.detail, why.fix),
             }
@@ -132,9 +138,17 @@ pub async fn examine(
             .1
             .insert(hook.stage());
     }
+    if greenlight.is_empty() {
+        list.problem(
+            "AppSpec",
+            "no hook calls greenlight's CodeDeploy function (recognised by its GREENLIGHT_FUNCTION \
+             variable), so greenlight judges nothing",
+            "name greenlight's CodeDeployHook_ functions in the AppSpec's Hooks; a greenlight \
+             stack deployed before GREENLIGHT_FUNCTION existed needs deploying again",
+        );
+        return;
+    }
 
-    // Load balancer parts and alarms the group names; images.
-    check_load_balancer_info(clients, &group, list).await;
     let group_alarms = greenlight_aws::facts::codedeploy::group_alarm_names(&group);
     let mut alarms: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for name in &group_alarms {
@@ -169,7 +183,36 @@ pub async fn examine(
             checked.push((function.clone(), stages.clone(), config, reference));
         }
     }
+    let hooked_stages: BTreeSet<LifecycleStage> = greenlight
+        .values()
+        .flat_map(|(_, stages)| stages.iter().cloned())
+        .collect();
+    let configs: Vec<(&Config, &BTreeSet<LifecycleStage>)> = checked
+        .iter()
+        .map(|(_, stages, config, _)| (config, stages))
+        .collect();
+    super::check_stage_coverage(&configs, &hooked_stages, list, |stage| {
+        let hook = CodeDeployHook::ALL
+            .into_iter()
+            .find(|hook| hook.stage() == *stage)
+            .map(CodeDeployHook::as_str);
+        match hook {
+            Some(hook) => format!(
+                "add a {hook} hook calling greenlight's CodeDeployHook_ function to the AppSpec"
+            ),
+            None => format!(
+                "CodeDeploy has no hook at {stage}: move those checks to a stage an AppSpec hook \
+                 maps onto (PRE_SCALE_UP, POST_SCALE_UP, POST_TEST_TRAFFIC_SHIFT, \
+                 PRE_PRODUCTION_TRAFFIC_SHIFT, POST_PRODUCTION_TRAFFIC_SHIFT)"
+            ),
+        }
+    });
+    let test_listener_needed = configs
+        .iter()
+        .find_map(|(config, stages)| super::test_listener_check(config, stages));
+    check_load_balancer_info(clients, &group, test_listener_needed.as_deref(), list).await;
     super::check_alarms(clients, &alarms, list).await;
+    let prefix_alarms = super::check_alarm_prefixes(clients, &configs, list).await;
     let repositories = super::check_images(clients, service.task_definition(), list).await;
     let scope = Scope {
         partition,
@@ -181,15 +224,16 @@ pub async fn examine(
         application: Some(application),
         deployment_group: Some(group_name),
     };
-    for (function, stages, config, reference) in checked {
-        let function_needs = needs::function_needs(
-            &config,
-            &stages,
-            Some(&function.name),
-            &group_alarms,
-            reference.as_ref(),
-        );
-        super::check_function_role(clients, &function, &function_needs, &scope, list).await;
+    for (function, stages, config, reference) in &checked {
+        let function_needs = needs::function_needs(&needs::NeedsInput {
+            config,
+            stages,
+            codedeploy: Some(&function.name),
+            deployment_alarms: &group_alarms,
+            prefix_alarms: &prefix_alarms,
+            config_reference: reference.as_ref(),
+        });
+        super::check_function_role(clients, function, &function_needs, &scope, list).await;
     }
 }
 
@@ -200,125 +244,58 @@ async fn deployment_group(
     args: &DoctorArgs,
     list: &mut Checklist,
 ) -> Option<DeploymentGroupInfo> {
-    let cluster = super::short_name(&args.cluster);
-    let service = super::short_name(&args.service);
-    if let (Some(application), Some(group)) = (&args.application, &args.deployment_group) {
-        let subject = format!("deployment group {application}/{group}");
-        return match clients
-            .codedeploy
-            .get_deployment_group()
-            .application_name(application)
-            .deployment_group_name(group)
-            .send()
+    let found = match (&args.application, &args.deployment_group) {
+        (Some(application), Some(group)) => {
+            crate::codedeploy_group::get(&clients.codedeploy, application, group).await
+        }
+        (application, _) => {
+            crate::codedeploy_group::find(
+                &clients.codedeploy,
+                &args.cluster,
+                &args.service,
+                application.as_deref(),
+            )
             .await
+        }
+    };
+    match found {
+        Ok(Some(group)) => Some(group),
+        Ok(None) => {
+            list.problem(
+                "deployment group",
+                format!(
+                    "no CodeDeploy deployment group deploys {}/{}",
+                    super::short_name(&args.cluster),
+                    super::short_name(&args.service)
+                ),
+                "create one for the service (infra/README.md), or name it with --application \
+                 and --deployment-group",
+            );
+            None
+        }
+        Err(why)
+            if why.detail.contains("DeploymentGroupDoesNotExistException")
+                || why.detail.contains("ApplicationDoesNotExistException") =>
         {
-            Ok(output) => output.deployment_group_info,
-            Err(error) => {
-                let why = unreadable("codedeploy:GetDeploymentGroup", &subject, &error);
-                list.problem(
-                    subject,
-                    why.detail,
-                    "check --application and --deployment-group",
-                );
-                None
-            }
-        };
-    }
-    let mut applications = Vec::new();
-    let mut token: Option<String> = None;
-    loop {
-        match clients
-            .codedeploy
-            .list_applications()
-            .set_next_token(token.clone())
-            .send()
-            .await
-        {
-            Ok(page) => {
-                applications.extend(page.applications().iter().cloned());
-                match page.next_token() {
-                    Some(next) => token = Some(next.to_owned()),
-                    None => break,
-                }
-            }
-            Err(error) => {
-                let why = unreadable("codedeploy:ListApplications", "the account", &error);
-                list.unchecked(
-                    "deployment group",
-                    why.detail,
-                    format!(
-                        "{}, or name it with --application and --deployment-group",
-                        why.fix
-                    ),
-                );
-                return None;
-            }
+            list.problem(
+                "deployment group",
+                why.detail,
+                "check --application and --deployment-group",
+            );
+            None
+        }
+        Err(why) => {
+            list.unchecked(
+                "deployment group",
+                why.detail,
+                format!(
+                    "{}, or name it with --application and --deployment-group",
+                    why.fix
+                ),
+            );
+            None
         }
     }
-    for application in args.application.iter().cloned().chain(applications) {
-        let mut groups = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = match clients
-                .codedeploy
-                .list_deployment_groups()
-                .application_name(&application)
-                .set_next_token(token.clone())
-                .send()
-                .await
-            {
-                Ok(page) => page,
-                Err(error) => {
-                    let why = unreadable("codedeploy:ListDeploymentGroups", &application, &error);
-                    list.unchecked("deployment group", why.detail, why.fix);
-                    return None;
-                }
-            };
-            groups.extend(page.deployment_groups().iter().cloned());
-            match page.next_token() {
-                Some(next) => token = Some(next.to_owned()),
-                None => break,
-            }
-        }
-        for group in groups {
-            let info = match clients
-                .codedeploy
-                .get_deployment_group()
-                .application_name(&application)
-                .deployment_group_name(&group)
-                .send()
-                .await
-            {
-                Ok(output) => output.deployment_group_info,
-                Err(error) => {
-                    let why = unreadable("codedeploy:GetDeploymentGroup", &group, &error);
-                    list.unchecked(
-                        format!("deployment group {application}/{group}"),
-                        why.detail,
-                        why.fix,
-                    );
-                    continue;
-                }
-            };
-            let deploys = info.as_ref().is_some_and(|info| {
-                info.ecs_services().iter().any(|ecs| {
-                    ecs.service_name().map(super::short_name).as_deref() == Some(service.as_str())
-                        && ecs.cluster_name().map(super::short_name).as_deref()
-                            == Some(cluster.as_str())
-                })
-            });
-            if deploys {
-                return info;
-            }
-        }
-    }
-    list.problem(
-        "deployment group",
-        format!("no CodeDeploy deployment group deploys {cluster}/{service}"),
-        "create one for the service (infra/README.md), or name it with --application and \
-         --deployment-group",
-    );
-    None
 }
 
 /// The AppSpec: `--appspec`, or the group's last deployment's revision.
@@ -341,12 +318,7 @@ async fn appspec(
             }
         };
     }
-    let last = group
-        .last_attempted_deployment()
-        .or(group.last_successful_deployment())
-        .and_then(|deployment| deployment.deployment_id())
-        .map(str::to_owned);
-    let Some(deployment_id) = last else {
+    let Some(deployment_id) = crate::codedeploy_group::last_deployment(group) else {
         list.unchecked(
             "AppSpec",
             "the deployment group has no deployment yet, and the AppSpec comes with each deployment",
@@ -452,7 +424,7 @@ async fn check_invoke(
 ) {
     let wanted = [Simulated {
         action: "lambda:InvokeFunction".to_owned(),
-        resources: vec![function.arn.clone()],
+        resources: vec![function.invoked_arn.clone()],
         context: Vec::new(),
     }];
     match account::simulate(clients, role, &wanted).await {
@@ -505,6 +477,7 @@ async fn check_invoke(
 async fn check_load_balancer_info(
     clients: &Clients,
     group: &DeploymentGroupInfo,
+    test_listener_needed: Option<&str>,
     list: &mut Checklist,
 ) {
     let pairs = group
@@ -559,11 +532,19 @@ async fn check_load_balancer_info(
             let listeners = route.map(|route| route.listener_arns()).unwrap_or_default();
             if listeners.is_empty() {
                 if what == "test listener" {
-                    list.note(
-                        what,
-                        "none: checks that send test traffic (http with target test_listener) \
-                         cannot run",
-                    );
+                    match test_listener_needed {
+                        Some(check) => list.problem(
+                            what,
+                            format!("none, but {check} needs the test listener"),
+                            "set the deployment group's testTrafficRoute.listenerArns, or give \
+                             the check another target",
+                        ),
+                        None => list.note(
+                            what,
+                            "none: checks that send test traffic (http with target \
+                             test_listener) could not run",
+                        ),
+                    }
                 } else {
                     list.problem(
                         what,

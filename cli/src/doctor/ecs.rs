@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ecs::types::Service;
 use greenlight_core::config::Config;
-use greenlight_core::config::resolve::ConfigLookup;
+use greenlight_core::config::resolve::{ConfigLookup, ConfigReference};
 use greenlight_core::hook::Phase;
 use greenlight_core::stage::LifecycleStage;
 
@@ -15,12 +15,13 @@ use super::{Checklist, Clients, DoctorArgs, FoundConfig};
 /// The strategies that run lifecycle hooks at every stage.
 const HOOKED_STRATEGIES: &[&str] = &["BLUE_GREEN", "LINEAR", "CANARY"];
 
-/// A greenlight function behind one or more hooks, and what it is hooked at.
-struct Hooked {
+/// One hook that calls a greenlight function: the function, the stages, and the config the hook
+/// makes it read (each hook reads its own `hookDetails`).
+struct GreenlightHook {
     function: FunctionFacts,
     stages: BTreeSet<LifecycleStage>,
-    configs: Vec<Config>,
-    reference: Option<greenlight_core::config::resolve::ConfigReference>,
+    config: Option<Config>,
+    reference: Option<ConfigReference>,
 }
 
 /// Checks an ECS-controlled service.
@@ -66,8 +67,8 @@ pub async fn examine(
         return;
     }
 
-    // Each hook: its function, its stages, its role.
-    let mut hooked: BTreeMap<String, Hooked> = BTreeMap::new();
+    // Each hook: its function, its stages, its role, its config.
+    let mut greenlight: Vec<GreenlightHook> = Vec::new();
     let mut invoke_by_role: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     let deployment_alarms: Vec<String> = configuration
         .and_then(|configuration| configuration.alarms())
@@ -75,7 +76,7 @@ pub async fn examine(
         .map(|alarms| alarms.alarm_names().to_vec())
         .unwrap_or_default();
     for hook in hooks {
-        let stages: Vec<LifecycleStage> = hook
+        let stages: BTreeSet<LifecycleStage> = hook
             .lifecycle_stages()
             .iter()
             .map(|stage| {
@@ -103,39 +104,7 @@ pub async fn examine(
         else {
             continue;
         };
-        let served = Phase::ALL
-            .into_iter()
-            .find(|phase| phase.function_name() == function.identity);
-        let mut right = true;
-        for stage in &stages {
-            let serves = served.is_some_and(|phase| phase.stages().contains(stage));
-            if !serves {
-                right = false;
-                let wanted = Phase::for_stage(stage)
-                    .map(|phase| format!("greenlight's {} function", phase.function_name()))
-                    .unwrap_or_else(|| "no greenlight function (ECS has no such stage)".to_owned());
-                let serves_text = served
-                    .map(|phase| {
-                        phase
-                            .stages()
-                            .iter()
-                            .map(LifecycleStage::as_str)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    })
-                    .unwrap_or_else(|| "no ECS stage".to_owned());
-                list.problem(
-                    format!("hook at {stage}"),
-                    format!(
-                        "calls {} (greenlight's {}), which serves {serves_text}: the deployment \
-                         would roll back at {stage} with EVENT_STAGE_NOT_SERVED",
-                        function.name, function.identity
-                    ),
-                    format!("point the {stage} hook at {wanted}"),
-                );
-            }
-        }
-        if right {
+        if served_right(&function, &stages, list) {
             list.ok(
                 subject.clone(),
                 format!(
@@ -149,7 +118,7 @@ pub async fn examine(
                 invoke_by_role
                     .entry(role.to_owned())
                     .or_default()
-                    .insert(function.arn.clone());
+                    .insert(function.invoked_arn.clone());
             }
             None => list.problem(
                 subject.clone(),
@@ -157,8 +126,6 @@ pub async fn examine(
                 "set the hook's roleArn to greenlight's HookInvokeRole",
             ),
         }
-
-        // The config this hook makes the function read.
         let details = super::hook_details_json(hook.hook_details());
         let placeholders = super::placeholders(args, None, None);
         let lookup = ConfigLookup {
@@ -175,19 +142,22 @@ pub async fn examine(
             list,
         )
         .await;
-        let entry = hooked
-            .entry(function.arn.clone())
-            .or_insert_with(|| Hooked {
-                function: function.clone(),
-                stages: BTreeSet::new(),
-                configs: Vec::new(),
-                reference: None,
-            });
-        entry.stages.extend(stages.iter().cloned());
-        entry.configs.extend(config);
-        if reference.is_some() {
-            entry.reference = reference;
-        }
+        greenlight.push(GreenlightHook {
+            function,
+            stages,
+            config,
+            reference,
+        });
+    }
+    if greenlight.is_empty() {
+        list.problem(
+            "lifecycle hooks",
+            "none calls one of greenlight's functions (recognised by their GREENLIGHT_FUNCTION \
+             variable), so greenlight judges nothing",
+            "point the hooks at greenlight's functions; a greenlight stack deployed before \
+             GREENLIGHT_FUNCTION existed needs deploying again",
+        );
+        return;
     }
 
     // Each hook role: ECS may assume it, and it may invoke the functions.
@@ -195,49 +165,25 @@ pub async fn examine(
         check_hook_role(clients, role, functions, &service_arn, list).await;
     }
 
-    // Every stage the config puts checks at has a greenlight hook.
-    let hooked_stages: BTreeSet<LifecycleStage> = hooked
-        .values()
-        .flat_map(|hooked| hooked.stages.iter().cloned())
+    // Every stage a hook's config puts checks at has a greenlight hook.
+    let hooked_stages: BTreeSet<LifecycleStage> = greenlight
+        .iter()
+        .flat_map(|hook| hook.stages.iter().cloned())
         .collect();
-    let mut uncovered = BTreeSet::new();
-    let mut builtin_only = BTreeSet::new();
-    for config in hooked.values().flat_map(|hooked| &hooked.configs) {
-        let (own, builtin) = super::config_stages(config);
-        uncovered.extend(
-            own.into_iter()
-                .filter(|stage| !hooked_stages.contains(stage)),
-        );
-        builtin_only.extend(
-            builtin
-                .into_iter()
-                .filter(|stage| !hooked_stages.contains(stage)),
-        );
-    }
-    for stage in &uncovered {
+    let configs: Vec<(&Config, &BTreeSet<LifecycleStage>)> = greenlight
+        .iter()
+        .filter_map(|hook| hook.config.as_ref().map(|config| (config, &hook.stages)))
+        .collect();
+    super::check_stage_coverage(&configs, &hooked_stages, list, |stage| {
         let function = Phase::for_stage(stage).map_or("?", Phase::function_name);
-        list.problem(
-            format!("stage {stage}"),
-            "the config puts checks here, but no lifecycle hook calls greenlight at this stage, \
-             so they would never run",
-            format!(
-                "add {stage} to the lifecycleStages of the hook calling greenlight's {function}"
-            ),
-        );
-    }
-    let builtin_only: Vec<&str> = builtin_only
-        .difference(&uncovered)
-        .map(LifecycleStage::as_str)
-        .collect();
-    if !builtin_only.is_empty() {
-        list.note(
-            "built-in checks",
-            format!("not hooked, so not run: {}", builtin_only.join(", ")),
-        );
-    }
+        format!("add {stage} to the lifecycleStages of the hook calling greenlight's {function}")
+    });
 
     // What the deployment names exists.
-    check_load_balancers(clients, service, list).await;
+    let test_listener_needed = configs
+        .iter()
+        .find_map(|(config, stages)| super::test_listener_check(config, stages));
+    check_load_balancers(clients, service, test_listener_needed.as_deref(), list).await;
     let mut alarms: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for name in &deployment_alarms {
         alarms
@@ -245,14 +191,13 @@ pub async fn examine(
             .or_default()
             .insert("the deployment configuration".to_owned());
     }
-    for hooked in hooked.values() {
-        for config in &hooked.configs {
-            for (name, by) in super::config_alarms(config, &hooked.stages) {
-                alarms.entry(name).or_default().insert(by);
-            }
+    for (config, stages) in &configs {
+        for (name, by) in super::config_alarms(config, stages) {
+            alarms.entry(name).or_default().insert(by);
         }
     }
     super::check_alarms(clients, &alarms, list).await;
+    let prefix_alarms = super::check_alarm_prefixes(clients, &configs, list).await;
     let repositories = super::check_images(clients, service.task_definition(), list).await;
 
     // Each function's role allows what its hooks and checks need.
@@ -265,22 +210,72 @@ pub async fn examine(
         repositories,
         ..Scope::default()
     };
-    for hooked in hooked.values() {
-        let mut function_needs = Vec::new();
-        for config in &hooked.configs {
-            function_needs.extend(needs::function_needs(
+    let mut by_function: BTreeMap<String, (FunctionFacts, Vec<needs::Need>, bool)> =
+        BTreeMap::new();
+    for hook in &greenlight {
+        let entry = by_function
+            .entry(hook.function.arn.clone())
+            .or_insert_with(|| (hook.function.clone(), Vec::new(), true));
+        match &hook.config {
+            Some(config) => entry.1.extend(needs::function_needs(&needs::NeedsInput {
                 config,
-                &hooked.stages,
-                None,
-                &deployment_alarms,
-                hooked.reference.as_ref(),
-            ));
+                stages: &hook.stages,
+                codedeploy: None,
+                deployment_alarms: &deployment_alarms,
+                prefix_alarms: &prefix_alarms,
+                config_reference: hook.reference.as_ref(),
+            })),
+            // Its config is unknown, so what its role must allow is too: the config's own item
+            // already says so.
+            None => entry.2 = false,
         }
-        if hooked.configs.is_empty() {
+    }
+    for (function, function_needs, known) in by_function.values() {
+        if *known {
+            super::check_function_role(clients, function, function_needs, &scope, list).await;
+        }
+    }
+}
+
+/// Whether the function serves every stage it is hooked at; a problem for each it does not.
+fn served_right(
+    function: &FunctionFacts,
+    stages: &BTreeSet<LifecycleStage>,
+    list: &mut Checklist,
+) -> bool {
+    let served = Phase::ALL
+        .into_iter()
+        .find(|phase| phase.function_name() == function.identity);
+    let mut right = true;
+    for stage in stages {
+        if served.is_some_and(|phase| phase.stages().contains(stage)) {
             continue;
         }
-        super::check_function_role(clients, &hooked.function, &function_needs, &scope, list).await;
+        right = false;
+        let wanted = Phase::for_stage(stage)
+            .map(|phase| format!("greenlight's {} function", phase.function_name()))
+            .unwrap_or_else(|| "no greenlight function (ECS has no such stage)".to_owned());
+        let serves_text = served
+            .map(|phase| {
+                phase
+                    .stages()
+                    .iter()
+                    .map(LifecycleStage::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_else(|| "no ECS stage".to_owned());
+        list.problem(
+            format!("hook at {stage}"),
+            format!(
+                "calls {} (greenlight's {}), which serves {serves_text}: the deployment would \
+                 roll back at {stage} with EVENT_STAGE_NOT_SERVED",
+                function.name, function.identity
+            ),
+            format!("point the {stage} hook at {wanted}"),
+        );
     }
+    right
 }
 
 /// The hook role trusts ECS and may invoke each function.
@@ -298,6 +293,12 @@ async fn check_hook_role(
             subject.clone(),
             message,
             "let the service principal ecs.amazonaws.com sts:AssumeRole in the role's trust policy",
+        ),
+        Trust::Undetermined(message) => list.unchecked(
+            subject.clone(),
+            message,
+            "let ecs.amazonaws.com sts:AssumeRole with or without aws:SourceAccount/aws:SourceArn \
+             (…IfExists conditions, as greenlight's template does)",
         ),
         Trust::Missing(message) => {
             list.problem(
@@ -347,7 +348,12 @@ async fn check_hook_role(
 }
 
 /// The target groups and the production and test listener rules the service names exist.
-async fn check_load_balancers(clients: &Clients, service: &Service, list: &mut Checklist) {
+async fn check_load_balancers(
+    clients: &Clients,
+    service: &Service,
+    test_listener_needed: Option<&str>,
+    list: &mut Checklist,
+) {
     let balancers = service.load_balancers();
     if balancers.is_empty() {
         list.note(
@@ -409,11 +415,19 @@ async fn check_load_balancers(clients: &Clients, service: &Service, list: &mut C
                 test,
                 rule_or_listener(clients, test).await,
             ),
-            None => list.note(
-                "test listener rule",
-                "none: checks that send test traffic (http with target test_listener, routing \
-                 listener test) cannot run",
-            ),
+            None => match test_listener_needed {
+                Some(check) => list.problem(
+                    "test listener rule",
+                    format!("none, but {check} needs the test listener"),
+                    "set advancedConfiguration.testListenerRule (a rule on a test listener), or \
+                     give the check another target",
+                ),
+                None => list.note(
+                    "test listener rule",
+                    "none: checks that send test traffic (http with target test_listener, routing \
+                     listener test) could not run",
+                ),
+            },
         }
     }
 }

@@ -56,8 +56,8 @@ pub struct DoctorArgs {
     /// CodeDeploy: the application (default: found from the service).
     #[arg(long)]
     pub application: Option<String>,
-    /// CodeDeploy: the deployment group (default: found from the service).
-    #[arg(long)]
+    /// CodeDeploy: the deployment group (default: found from the service; needs --application).
+    #[arg(long, requires = "application")]
     pub deployment_group: Option<String>,
     /// Print the checklist as JSON.
     #[arg(long)]
@@ -135,15 +135,15 @@ pub fn doctor(
     let Some(runtime) = crate::async_runtime(err)? else {
         return Ok(Exit::Failure);
     };
-    if let Some(path) = args.config.as_ref().or(args.appspec.as_ref())
-        && !path.is_file()
-    {
-        writeln!(
-            err,
-            "greenlight doctor: {} is not a readable file",
-            path.display()
-        )?;
-        return Ok(Exit::Usage);
+    for path in args.config.iter().chain(args.appspec.iter()) {
+        if !path.is_file() {
+            writeln!(
+                err,
+                "greenlight doctor: {} is not a readable file",
+                path.display()
+            )?;
+            return Ok(Exit::Usage);
+        }
     }
     let list = runtime.block_on(async {
         let config = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
@@ -266,9 +266,11 @@ pub async fn check_config(
             }
         }
         None => {
-            let reader = greenlight_aws::config_reader::AwsConfigReader::with_clients(
-                clients.ssm.clone(),
-                clients.s3.clone(),
+            let reader = OutsideThePackage(
+                greenlight_aws::config_reader::AwsConfigReader::with_clients(
+                    clients.ssm.clone(),
+                    clients.s3.clone(),
+                ),
             );
             resolve_config(&lookup, &reader as &dyn ConfigReferenceReader)
                 .await
@@ -335,6 +337,27 @@ pub async fn check_config(
                 reference: None,
             }
         }
+    }
+}
+
+/// Reads `ssm:` and `s3://` references as the function would, and refuses file references: a file
+/// is read from inside the function's package, which doctor cannot see (a file of the same name
+/// where doctor runs is not it).
+struct OutsideThePackage(greenlight_aws::config_reader::AwsConfigReader);
+
+impl ConfigReferenceReader for OutsideThePackage {
+    fn read<'a>(
+        &'a self,
+        reference: &'a ConfigReference,
+    ) -> greenlight_core::config::resolve::ReadFuture<'a> {
+        if let ConfigReference::File(path) = reference {
+            let error = greenlight_core::config::resolve::ReadError::new(
+                greenlight_core::config::resolve::ReadErrorKind::Unsupported,
+                format!("{} is inside the function's package", path.display()),
+            );
+            return Box::pin(async move { Err(error) });
+        }
+        self.0.read(reference)
     }
 }
 
@@ -418,9 +441,15 @@ pub async fn check_function_role(
         }
     };
     let mut denied = 0;
-    for simulated in &placed.simulate {
+    let mut undetermined = 0;
+    let actions: BTreeSet<&str> = placed
+        .simulate
+        .iter()
+        .map(|simulated| simulated.action.as_str())
+        .collect();
+    for action in actions {
         let allowance = allowances
-            .get(&simulated.action)
+            .get(action)
             .cloned()
             .unwrap_or_else(|| Allowance {
                 denied_on: vec!["(no answer from the simulator)".to_owned()],
@@ -429,61 +458,77 @@ pub async fn check_function_role(
         if allowance.allowed() {
             continue;
         }
-        denied += 1;
         let why: BTreeSet<&str> = needs
             .iter()
-            .filter(|need| need.action == simulated.action)
+            .filter(|need| need.action == action)
             .map(|need| need.why.as_str())
             .collect();
+        let why = why.into_iter().collect::<Vec<_>>().join("; ");
+        let resources: BTreeSet<&str> = placed
+            .simulate
+            .iter()
+            .filter(|simulated| simulated.action == action)
+            .flat_map(|simulated| simulated.resources.iter().map(String::as_str))
+            .collect();
+        let resources = resources.into_iter().collect::<Vec<_>>().join(", ");
+        let role = short_name(&function.role);
+        if !allowance.explicit && !allowance.missing_context.is_empty() {
+            // The policy's conditions read keys doctor cannot supply: it cannot say.
+            undetermined += 1;
+            list.unchecked(
+                subject.clone(),
+                format!(
+                    "{action} on {} depends on {}, which only the real call carries; needed by \
+                     {why}",
+                    allowance.denied_on.join(", "),
+                    allowance.missing_context.join(", ")
+                ),
+                format!("check by hand that {role} allows {action} on {resources}"),
+            );
+            continue;
+        }
+        denied += 1;
         let how = if allowance.explicit {
             "an explicit Deny refuses"
         } else {
             "nothing allows"
         };
-        let missing = if allowance.missing_context.is_empty() {
-            String::new()
-        } else {
-            format!(
-                " (the policy reads {}, which doctor could not supply)",
-                allowance.missing_context.join(", ")
-            )
-        };
         list.problem(
             subject.clone(),
             format!(
-                "{how} {} on {} for {}{missing}; needed by {}",
-                simulated.action,
+                "{how} {action} on {} for {}; needed by {why}",
                 allowance.denied_on.join(", "),
                 function.role,
-                why.into_iter().collect::<Vec<_>>().join("; ")
             ),
-            format!(
-                "grant {} on {} to {} (greenlight's template grants it)",
-                simulated.action,
-                simulated.resources.join(", "),
-                short_name(&function.role)
-            ),
+            format!("grant {action} on {resources} to {role} (greenlight's template grants it)"),
         );
     }
-    if denied == 0 {
+    if denied == 0 && undetermined == 0 {
         list.ok(
-            subject,
+            subject.clone(),
             format!(
                 "{} allows the {} actions its hooks and checks need",
                 short_name(&function.role),
-                placed.simulate.len()
+                allowances.len()
             ),
         );
     }
-    if !placed.unplaced.is_empty() {
-        let actions: Vec<String> = placed
-            .unplaced
+    for (action, why) in &placed.unplaced {
+        let needed_by: BTreeSet<&str> = needs
             .iter()
-            .map(|(action, why)| format!("{action} ({why})"))
+            .filter(|need| need.action == action)
+            .map(|need| need.why.as_str())
             .collect();
-        list.note(
-            format!("role of {}", function.name),
-            format!("not simulated: {}", actions.join(", ")),
+        list.unchecked(
+            subject.clone(),
+            format!(
+                "{action} was not simulated: {why}; needed by {}",
+                needed_by.into_iter().collect::<Vec<_>>().join("; ")
+            ),
+            format!(
+                "check by hand that {} allows {action} on what the check names",
+                short_name(&function.role)
+            ),
         );
     }
 }
@@ -591,6 +636,104 @@ pub async fn check_images(
         }
     }
     repositories
+}
+
+/// Every stage a config puts its own checks at has a greenlight hook (a problem naming `fix` for
+/// each that has not); the built-in stages not hooked are a note.
+pub fn check_stage_coverage(
+    configs: &[(&Config, &BTreeSet<LifecycleStage>)],
+    hooked: &BTreeSet<LifecycleStage>,
+    list: &mut Checklist,
+    fix: impl Fn(&LifecycleStage) -> String,
+) {
+    let mut uncovered = BTreeSet::new();
+    let mut builtin_only = BTreeSet::new();
+    for (config, _) in configs {
+        let (own, builtin) = config_stages(config);
+        uncovered.extend(own.into_iter().filter(|stage| !hooked.contains(stage)));
+        builtin_only.extend(builtin.into_iter().filter(|stage| !hooked.contains(stage)));
+    }
+    for stage in &uncovered {
+        list.problem(
+            format!("stage {stage}"),
+            "the config puts checks here, but no hook calls greenlight at this stage, so they \
+             would never run",
+            fix(stage),
+        );
+    }
+    let builtin_only: Vec<&str> = builtin_only
+        .difference(&uncovered)
+        .map(LifecycleStage::as_str)
+        .collect();
+    if !builtin_only.is_empty() {
+        list.note(
+            "built-in checks",
+            format!("not hooked, so not run: {}", builtin_only.join(", ")),
+        );
+    }
+}
+
+/// The first check at `stages` that sends traffic through, or reads, the test listener.
+pub fn test_listener_check(config: &Config, stages: &BTreeSet<LifecycleStage>) -> Option<String> {
+    use greenlight_core::checks::{CheckKind, HttpTarget, Listener};
+    stages.iter().find_map(|stage| {
+        config
+            .stage_plan(stage)?
+            .checks
+            .into_iter()
+            .find(|check| match &check.kind {
+                CheckKind::Http(params) => params.target == HttpTarget::TestListener,
+                CheckKind::Routing(params) => params.listener == Listener::Test,
+                _ => false,
+            })
+            .map(|check| format!("check {} at {stage}", check.id))
+    })
+}
+
+/// Each `alarms` check's `prefix` matches at least one alarm; the alarms each matches.
+pub async fn check_alarm_prefixes(
+    clients: &Clients,
+    configs: &[(&Config, &BTreeSet<LifecycleStage>)],
+    list: &mut Checklist,
+) -> BTreeMap<String, Vec<String>> {
+    use greenlight_core::checks::CheckKind;
+    let mut prefixes: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (config, stages) in configs {
+        for stage in *stages {
+            for check in config
+                .stage_plan(stage)
+                .map(|plan| plan.checks)
+                .unwrap_or_default()
+            {
+                if let CheckKind::Alarms(params) = &check.kind
+                    && let Some(prefix) = &params.prefix
+                {
+                    prefixes
+                        .entry(prefix.clone())
+                        .or_default()
+                        .insert(format!("check {} at {stage}", check.id));
+                }
+            }
+        }
+    }
+    let mut matched = BTreeMap::new();
+    for (prefix, named_by) in prefixes {
+        let subject = format!("alarms named {prefix}*");
+        let by = named_by.into_iter().collect::<Vec<_>>().join(", ");
+        match account::alarms_with_prefix(clients, &prefix).await {
+            Ok(alarms) if alarms.is_empty() => list.problem(
+                subject,
+                format!("no alarm's name starts with {prefix} (named by {by})"),
+                "create the alarms, or correct the prefix",
+            ),
+            Ok(alarms) => {
+                list.ok(subject, format!("{} alarm(s) match", alarms.len()));
+                matched.insert(prefix, alarms);
+            }
+            Err(Unreadable { detail, fix }) => list.unchecked(subject, detail, fix),
+        }
+    }
+    matched
 }
 
 /// The stages a config puts its own checks at, and those only the built-in plans cover.

@@ -51,16 +51,39 @@ pub struct Need {
     pub why: String,
     /// Values for `${AlarmName}`, `${FunctionName}`: what this need names.
     pub names: BTreeMap<&'static str, BTreeSet<String>>,
+    /// The exact resources, when the config names them whole (a function's full ARN).
+    pub resources: Option<Vec<String>>,
 }
 
-/// What one function needs at the stages it is hooked at.
-pub fn function_needs(
-    config: &Config,
-    stages: &BTreeSet<LifecycleStage>,
-    codedeploy: Option<&str>,
-    deployment_alarms: &[String],
-    config_reference: Option<&greenlight_core::config::resolve::ConfigReference>,
-) -> Vec<Need> {
+/// What decides one function's needs for one hook.
+#[derive(Debug, Clone, Copy)]
+pub struct NeedsInput<'a> {
+    /// The config the hook makes the function read.
+    pub config: &'a Config,
+    /// The stages the hook runs the function at.
+    pub stages: &'a BTreeSet<LifecycleStage>,
+    /// For a CodeDeploy hook, the function's own name (it invokes itself to hand off a bake).
+    pub codedeploy: Option<&'a str>,
+    /// The alarms the deployment (ECS configuration or CodeDeploy group) names.
+    pub deployment_alarms: &'a [String],
+    /// The alarms each `alarms` check's `prefix` matches now.
+    pub prefix_alarms: &'a BTreeMap<String, Vec<String>>,
+    /// Where the config was read from.
+    pub config_reference: Option<&'a greenlight_core::config::resolve::ConfigReference>,
+}
+
+/// What the `http` check calls only for secret-valued headers.
+const SECRET_READS: [&str; 3] = [
+    "ssm:GetParameters",
+    "secretsmanager:GetSecretValue",
+    "kms:Decrypt",
+];
+
+/// A stand-in for the six characters Secrets Manager appends to a secret's name in its ARN.
+const SECRET_SUFFIX: &str = "-AbCdEf";
+
+/// What one function needs for one hook: at the stages the hook runs it, with that hook's config.
+pub fn function_needs(input: &NeedsInput<'_>) -> Vec<Need> {
     use greenlight_core::config::resolve::ConfigReference;
     let mut needs = Vec::new();
     let plain = |actions: BTreeSet<&'static str>, why: &str| -> Vec<Need> {
@@ -70,10 +93,11 @@ pub fn function_needs(
                 action,
                 why: why.to_owned(),
                 names: BTreeMap::new(),
+                resources: None,
             })
             .collect()
     };
-    match codedeploy {
+    match input.codedeploy {
         None => needs.extend(plain(
             Fact::actions_with(&[Fact::Deployment, Fact::Revisions], &[]),
             "every invocation: the deployment and its revisions",
@@ -92,7 +116,7 @@ pub fn function_needs(
             needs.extend(own);
         }
     }
-    match config_reference {
+    match input.config_reference {
         Some(ConfigReference::Ssm(name)) => needs.push(Need {
             action: "ssm:GetParameter",
             why: format!("the config reference ssm:{name}"),
@@ -100,6 +124,7 @@ pub fn function_needs(
                 "ParameterNameWithoutLeadingSlash",
                 BTreeSet::from([name.trim_start_matches('/').to_owned()]),
             )]),
+            resources: None,
         }),
         Some(ConfigReference::S3 { bucket, key }) => needs.push(Need {
             action: "s3:GetObject",
@@ -108,29 +133,52 @@ pub fn function_needs(
                 ("BucketName", BTreeSet::from([bucket.clone()])),
                 ("ObjectName", BTreeSet::from([key.clone()])),
             ]),
+            resources: None,
         }),
         _ => {}
     }
-    for stage in stages {
-        let Some(plan) = config.stage_plan(stage) else {
+    for stage in input.stages {
+        let Some(plan) = input.config.stage_plan(stage) else {
             continue;
         };
         for check in &plan.checks {
             let doc = check.kind.doc();
+            let why = format!("check {} ({}) at {stage}", check.id, doc.kind);
             let mut names: BTreeMap<&'static str, BTreeSet<String>> = BTreeMap::new();
+            let mut resources = None;
+            let mut skip: BTreeSet<&str> = BTreeSet::new();
             match &check.kind {
                 CheckKind::Alarms(params) => {
                     let mut alarms: BTreeSet<String> = params.names.iter().cloned().collect();
                     if params.include_deployment_alarms {
-                        alarms.extend(deployment_alarms.iter().cloned());
+                        alarms.extend(input.deployment_alarms.iter().cloned());
+                    }
+                    if let Some(prefix) = &params.prefix {
+                        alarms.extend(
+                            input
+                                .prefix_alarms
+                                .get(prefix)
+                                .into_iter()
+                                .flatten()
+                                .cloned(),
+                        );
                     }
                     names.insert("AlarmName", alarms);
                 }
                 CheckKind::Lambda(params) => {
-                    names.insert(
-                        "FunctionName",
-                        BTreeSet::from([function_name(&params.function)]),
-                    );
+                    if params.function.starts_with("arn:") {
+                        resources = Some(vec![params.function.clone()]);
+                    } else {
+                        names.insert(
+                            "FunctionName",
+                            BTreeSet::from([function_name(&params.function)]),
+                        );
+                    }
+                }
+                CheckKind::Http(params) => {
+                    // The secret reads happen only for secret-valued headers, each on what it names.
+                    skip.extend(SECRET_READS);
+                    needs.extend(secret_header_needs(&params.headers, &why));
                 }
                 _ => {}
             }
@@ -139,15 +187,69 @@ pub fn function_needs(
                 .iter()
                 .filter(|need| need.from <= *stage)
                 .flat_map(|need| need.actions())
+                .filter(|action| !skip.contains(action))
                 .collect();
             for action in actions {
                 needs.push(Need {
                     action,
-                    why: format!("check {} ({}) at {stage}", check.id, doc.kind),
+                    why: why.clone(),
                     names: names.clone(),
+                    resources: resources.clone(),
                 });
             }
         }
+    }
+    needs
+}
+
+/// The reads an `http` check's secret-valued headers need: `ssm:GetParameters` on each parameter,
+/// `secretsmanager:GetSecretValue` on each secret (by its ARN, or its name with the suffix Secrets
+/// Manager appends), and `kms:Decrypt`, whose key only the secret knows.
+fn secret_header_needs(
+    headers: &BTreeMap<String, greenlight_core::checks::HeaderValue>,
+    why: &str,
+) -> Vec<Need> {
+    use greenlight_core::checks::HeaderValue;
+    let mut needs = Vec::new();
+    for (header, value) in headers {
+        let why = format!("{why}, header {header}");
+        match value {
+            HeaderValue::Plain(_) => continue,
+            HeaderValue::Ssm(name) => needs.push(Need {
+                action: "ssm:GetParameters",
+                why: why.clone(),
+                names: BTreeMap::from([(
+                    "ParameterNameWithoutLeadingSlash",
+                    BTreeSet::from([name.trim_start_matches('/').to_owned()]),
+                )]),
+                resources: None,
+            }),
+            HeaderValue::Secret(secret) => {
+                let (names, resources) = if secret.starts_with("arn:") {
+                    (BTreeMap::new(), Some(vec![secret.clone()]))
+                } else {
+                    (
+                        BTreeMap::from([(
+                            "SecretId",
+                            BTreeSet::from([format!("{secret}{SECRET_SUFFIX}")]),
+                        )]),
+                        None,
+                    )
+                };
+                needs.push(Need {
+                    action: "secretsmanager:GetSecretValue",
+                    why: why.clone(),
+                    names,
+                    resources,
+                });
+            }
+        }
+        needs.push(Need {
+            action: "kms:Decrypt",
+            why,
+            names: BTreeMap::new(),
+            resources: None,
+        });
     }
     needs
 }
@@ -186,6 +288,17 @@ pub fn place(needs: &[Need], scope: &Scope, data: &AuthorizationData) -> Placed 
         let Some(types) = data.services.get(service).map(|s| &s.resource_types) else {
             continue;
         };
+        if let Some(exact) = &need.resources {
+            let simulated = Simulated {
+                action: need.action.to_owned(),
+                resources: exact.clone(),
+                context: Vec::new(),
+            };
+            if seen.insert(simulated.clone()) {
+                placed.simulate.push(simulated);
+            }
+            continue;
+        }
         let mut resources = Vec::new();
         let mut failed = None;
         let required: Vec<_> = authorization
@@ -340,6 +453,7 @@ mod tests {
             action,
             why: "test".into(),
             names: BTreeMap::new(),
+            resources: None,
         }
     }
 
@@ -420,32 +534,43 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_needs_follow_the_config_and_the_hooked_stages() {
-        let config = Config::parse(
-            "version: 1\nstages:\n  PRODUCTION_TRAFFIC_SHIFT:\n    checks:\n      - alarms: { names: [web-5xx] }\n",
+    fn config(yaml: &str) -> Config {
+        Config::parse(
+            yaml,
             greenlight_core::config::ConfigFormat::Yaml,
             greenlight_core::config::ConfigSource::Inline,
         )
-        .expect("valid");
-        let early = function_needs(
-            &config,
-            &BTreeSet::from([LifecycleStage::PreScaleUp]),
-            None,
-            &[],
-            None,
+        .expect("valid")
+    }
+
+    fn needs_at(config: &Config, stage: LifecycleStage, deployment_alarms: &[String]) -> Vec<Need> {
+        let stages = BTreeSet::from([stage]);
+        let prefixes = BTreeMap::from([("web-".to_owned(), vec!["web-p99".to_owned()])]);
+        function_needs(&NeedsInput {
+            config,
+            stages: &stages,
+            codedeploy: None,
+            deployment_alarms,
+            prefix_alarms: &prefixes,
+            config_reference: None,
+        })
+    }
+
+    #[test]
+    fn the_needs_follow_the_config_and_the_hooked_stages() {
+        let config = config(
+            "version: 1\nstages:\n  PRODUCTION_TRAFFIC_SHIFT:\n    checks:\n      - alarms: { names: [web-5xx], prefix: web- }\n",
         );
+        let early = needs_at(&config, LifecycleStage::PreScaleUp, &[]);
         assert!(
             early
                 .iter()
                 .all(|need| need.action != "cloudwatch:DescribeAlarms")
         );
-        let late = function_needs(
+        let late = needs_at(
             &config,
-            &BTreeSet::from([LifecycleStage::ProductionTrafficShift]),
-            None,
+            LifecycleStage::ProductionTrafficShift,
             &["deploy-alarm".to_owned()],
-            None,
         );
         let alarms = late
             .iter()
@@ -453,8 +578,68 @@ mod tests {
             .expect("the alarms check's read");
         assert_eq!(
             alarms.names["AlarmName"],
-            BTreeSet::from(["deploy-alarm".to_owned(), "web-5xx".to_owned()])
+            BTreeSet::from([
+                "deploy-alarm".to_owned(),
+                "web-5xx".to_owned(),
+                "web-p99".to_owned()
+            ])
         );
         assert!(alarms.why.contains("PRODUCTION_TRAFFIC_SHIFT"));
+    }
+
+    #[test]
+    fn secret_reads_are_needed_only_for_secret_headers_and_on_what_they_name() {
+        let plain = config(
+            "version: 1\nstages:\n  POST_TEST_TRAFFIC_SHIFT:\n    checks:\n      - http: { target: test_listener, headers: { X-A: plain } }\n",
+        );
+        let needs = needs_at(&plain, LifecycleStage::PostTestTrafficShift, &[]);
+        assert!(
+            needs
+                .iter()
+                .all(|need| !SECRET_READS.contains(&need.action)),
+            "{needs:?}"
+        );
+        let secret = config(
+            "version: 1\nstages:\n  POST_TEST_TRAFFIC_SHIFT:\n    checks:\n      - http: { target: test_listener, headers: { X-A: { ssm: /greenlight/secrets/demo/web/key }, X-B: { secret: greenlight/secrets/demo/web/token } } }\n",
+        );
+        let needs = needs_at(&secret, LifecycleStage::PostTestTrafficShift, &[]);
+        let placed = place(&needs, &scope(), &data());
+        let on = |action: &str| {
+            placed
+                .simulate
+                .iter()
+                .find(|simulated| simulated.action == action)
+                .map(|simulated| simulated.resources.clone())
+                .unwrap_or_default()
+        };
+        assert_eq!(
+            on("ssm:GetParameters"),
+            vec!["arn:aws:ssm:eu-west-1:111122223333:parameter/greenlight/secrets/demo/web/key"]
+        );
+        assert_eq!(
+            on("secretsmanager:GetSecretValue"),
+            vec![
+                "arn:aws:secretsmanager:eu-west-1:111122223333:secret:greenlight/secrets/demo/web/token-AbCdEf"
+            ]
+        );
+        assert!(placed.unplaced.contains_key("kms:Decrypt"), "{placed:?}");
+    }
+
+    #[test]
+    fn a_lambda_check_named_by_full_arn_is_asked_on_that_arn() {
+        let config = config(
+            "version: 1\nstages:\n  POST_TEST_TRAFFIC_SHIFT:\n    checks:\n      - lambda: { function: \"arn:aws:lambda:us-west-2:444455556666:function:team-check:live\" }\n",
+        );
+        let needs = needs_at(&config, LifecycleStage::PostTestTrafficShift, &[]);
+        let placed = place(&needs, &scope(), &data());
+        let invoke = placed
+            .simulate
+            .iter()
+            .find(|simulated| simulated.action == "lambda:InvokeFunction")
+            .expect("the invoke");
+        assert_eq!(
+            invoke.resources,
+            vec!["arn:aws:lambda:us-west-2:444455556666:function:team-check:live"]
+        );
     }
 }

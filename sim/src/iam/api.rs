@@ -106,13 +106,14 @@ fn simulate_principal_policy(iam: &Iam, fields: &[(String, String)]) -> Reply {
         return no_such_role(name);
     };
     let mut resources = members(fields, "ResourceArns");
-    if resources.is_empty() {
+    let named = !resources.is_empty();
+    if !named {
         resources.push("*".to_owned());
     }
     let keys = context_keys(fields);
     let results: String = actions
         .iter()
-        .map(|action| evaluation_result(&role, action, &resources, &keys))
+        .map(|action| evaluation_result(&role, action, &resources, named, &keys))
         .collect();
     xml_reply(
         StatusCode::OK,
@@ -125,17 +126,21 @@ fn simulate_principal_policy(iam: &Iam, fields: &[(String, String)]) -> Reply {
     )
 }
 
-/// One action's `EvaluationResult` across `resources`.
+/// One action's `EvaluationResult` across `resources`. Missing context keys are listed per
+/// resource when the request named resources (`named`), else at the top, as the API reference
+/// describes `MissingContextValues` for the two cases.
 fn evaluation_result(
     role: &RoleDefinition,
     action: &str,
     resources: &[String],
+    named: bool,
     keys: &BTreeMap<String, Vec<String>>,
 ) -> String {
     let mut aggregate = Decision::Allowed;
     let mut all_matched = BTreeSet::new();
     let mut all_missing = BTreeSet::new();
     let mut per_resource = String::new();
+    let empty = BTreeSet::new();
     for resource in resources {
         let request = RequestContext {
             action,
@@ -152,11 +157,13 @@ fn evaluation_result(
             xml_escape(resource),
             decision_name(&decision),
             statements_xml(&matched),
-            keys_xml(&missing)
+            keys_xml(if named { &missing } else { &empty })
         ));
         aggregate = most_restrictive(aggregate, decision);
         all_matched.extend(matched);
-        all_missing.extend(missing);
+        if !named {
+            all_missing.extend(missing);
+        }
     }
     let resource_name = if resources.len() == 1 {
         resources[0].clone()
@@ -449,16 +456,42 @@ mod tests {
             "StringEquals".into(),
             BTreeMap::from([("aws:PrincipalTag/team".into(), vec!["web".into()])]),
         );
+        let arn = "arn:aws:lambda:us-east-1:123456789012:function:greenlight-test-traffic";
+        // Resources named: the keys are listed with each resource's result, not at the top.
         let xml = evaluation_result(
             &role,
             "lambda:InvokeFunction",
-            &["arn:aws:lambda:us-east-1:123456789012:function:greenlight-test-traffic".to_owned()],
+            &[arn.to_owned()],
+            true,
             &BTreeMap::new(),
         );
+        assert!(xml.contains("<EvalDecision>implicitDeny</EvalDecision>"));
+        let (top, per_resource) = xml
+            .split_once("<ResourceSpecificResults>")
+            .expect("both parts");
         assert!(
-            xml.contains("<MissingContextValues><member>aws:PrincipalTag/team</member>"),
+            top.contains("<MissingContextValues></MissingContextValues>"),
             "{xml}"
         );
-        assert!(xml.contains("<EvalDecision>implicitDeny</EvalDecision>"));
+        assert!(
+            per_resource.contains("<MissingContextValues><member>aws:PrincipalTag/team</member>"),
+            "{xml}"
+        );
+        // No resources named: IAM evaluates on `*` and lists the keys at the top.
+        role.policies[0].document.statements[0].resource = Some(vec!["*".to_owned()]);
+        let xml = evaluation_result(
+            &role,
+            "lambda:InvokeFunction",
+            &["*".to_owned()],
+            false,
+            &BTreeMap::new(),
+        );
+        let (top, _) = xml
+            .split_once("<ResourceSpecificResults>")
+            .expect("both parts");
+        assert!(
+            top.contains("<MissingContextValues><member>aws:PrincipalTag/team</member>"),
+            "{xml}"
+        );
     }
 }

@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use greenlight_cli::doctor::{Checklist, Clients, DoctorArgs, Item, Status, examine};
+use greenlight_cli::Exit;
+use greenlight_cli::doctor::{Checklist, Clients, DoctorArgs, Item, Status, examine, present};
 use greenlight_sim::scenario::{
     Afterwards, NOT_DEPLOYED, RehearsedWorld, RunOptions, Scenario, run,
 };
@@ -20,7 +21,12 @@ fn scenario(name: &str) -> Scenario {
 #[derive(Clone, Copy)]
 enum Plant {
     Nothing,
+    /// The test listener rule ECS names is deleted from the load balancer.
     DeleteTestListenerRule,
+    /// The service names no test listener rule at all.
+    NoTestListenerRule,
+    /// The functions lack `GREENLIGHT_FUNCTION`, as a stack from before it would.
+    FunctionsWithoutIdentity,
 }
 
 /// Builds `scenario`'s world without deploying, plants `plant`, and runs doctor on it.
@@ -40,16 +46,59 @@ async fn doctor_with(scenario: &Scenario, plant: Plant, config: Option<PathBuf>)
             let file = config;
             let config = greenlight_sim::local_aws::sdk_config_for(&world.endpoint_url);
             let clients = Clients::new(&config);
-            if let Plant::DeleteTestListenerRule = plant {
-                let service = clients
-                    .ecs
-                    .describe_services()
-                    .cluster(&world.cluster)
-                    .services(&world.service)
+            if let Plant::FunctionsWithoutIdentity = plant {
+                let functions = clients
+                    .lambda
+                    .list_functions()
                     .send()
                     .await
-                    .expect("the service");
-                let rule = service.services()[0].load_balancers()[0]
+                    .expect("the functions");
+                for function in functions.functions() {
+                    clients
+                        .lambda
+                        .update_function_configuration()
+                        .function_name(function.function_name().expect("a name"))
+                        .environment(
+                            aws_sdk_lambda::types::Environment::builder()
+                                .set_variables(Some(Default::default()))
+                                .build(),
+                        )
+                        .send()
+                        .await
+                        .expect("updated");
+                }
+            }
+            if let Plant::NoTestListenerRule = plant {
+                let service = the_service(&clients, &world).await;
+                let mut balancer = service.load_balancers()[0].clone();
+                let advanced = balancer
+                    .advanced_configuration
+                    .take()
+                    .expect("an advanced configuration");
+                balancer.advanced_configuration = Some(
+                    aws_sdk_ecs::types::AdvancedConfiguration::builder()
+                        .set_alternate_target_group_arn(
+                            advanced.alternate_target_group_arn().map(str::to_owned),
+                        )
+                        .set_production_listener_rule(
+                            advanced.production_listener_rule().map(str::to_owned),
+                        )
+                        .set_role_arn(advanced.role_arn().map(str::to_owned))
+                        .build(),
+                );
+                clients
+                    .ecs
+                    .update_service()
+                    .cluster(&world.cluster)
+                    .service(&world.service)
+                    .load_balancers(balancer)
+                    .send()
+                    .await
+                    .expect("updated");
+            }
+            if let Plant::DeleteTestListenerRule = plant {
+                let service = the_service(&clients, &world).await;
+                let rule = service.load_balancers()[0]
                     .advanced_configuration()
                     .and_then(|advanced| advanced.test_listener_rule())
                     .expect("a test listener rule")
@@ -66,10 +115,7 @@ async fn doctor_with(scenario: &Scenario, plant: Plant, config: Option<PathBuf>)
                 cluster: world.cluster.clone(),
                 service: world.service.clone(),
                 config: file,
-                appspec: None,
-                application: None,
-                deployment_group: None,
-                json: false,
+                ..doctor_args(false)
             };
             *slot.lock().expect("the slot") = Some(examine(&clients, &args).await);
         })
@@ -88,6 +134,33 @@ async fn doctor_with(scenario: &Scenario, plant: Plant, config: Option<PathBuf>)
         .expect("the slot")
         .take()
         .expect("doctor ran on the built world")
+}
+
+/// The service as ECS describes it.
+async fn the_service(clients: &Clients, world: &RehearsedWorld) -> aws_sdk_ecs::types::Service {
+    clients
+        .ecs
+        .describe_services()
+        .cluster(&world.cluster)
+        .services(&world.service)
+        .send()
+        .await
+        .expect("the service")
+        .services()[0]
+        .clone()
+}
+
+/// Doctor's arguments for the rehearsal's service.
+fn doctor_args(json: bool) -> DoctorArgs {
+    DoctorArgs {
+        cluster: "demo".into(),
+        service: "web".into(),
+        config: None,
+        appspec: None,
+        application: None,
+        deployment_group: None,
+        json,
+    }
 }
 
 fn text(list: &Checklist) -> String {
@@ -130,12 +203,76 @@ async fn a_correctly_wired_ecs_service_is_ready() {
         "hook role greenlight-HookInvokeRole: may invoke the functions",
         "role of greenlight-production-traffic: greenlight-ProductionTrafficRole allows the",
         "alarm web-5xx: exists",
-        "test listener rule arn:aws:elasticloadbalancing:",
         "image of container web: ",
     ] {
         assert!(report.contains(expected), "missing {expected:?}:\n{report}");
     }
     assert!(report.ends_with(" checks passed.\n"), "{report}");
+    let test_rule = list
+        .items
+        .iter()
+        .find(|item| {
+            item.subject
+                .starts_with("test listener rule arn:aws:elasticloadbalancing:")
+        })
+        .expect("the test listener rule is checked");
+    assert_eq!(
+        (test_rule.status, test_rule.detail.as_str()),
+        (Status::Ok, "exists")
+    );
+
+    // What the command prints and exits with: JSON saying ready, exit 0.
+    let args = doctor_args(true);
+    let mut out = Vec::new();
+    let exit = present(&list, &args, &mut out).expect("written");
+    assert_eq!(exit, Exit::Success);
+    let json: serde_json::Value = serde_json::from_slice(&out).expect("JSON");
+    assert_eq!(json["ready"], true);
+    assert_eq!(
+        json["items"].as_array().map(Vec::len),
+        Some(list.items.len())
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hooks_on_functions_that_are_not_greenlights_are_not_ready() {
+    let list = doctor_on(
+        &scenario("good-blue-green"),
+        Plant::FunctionsWithoutIdentity,
+    )
+    .await;
+    let problem = the_problem(
+        &list,
+        "lifecycle hooks",
+        "none calls one of greenlight's functions",
+    );
+    assert!(
+        problem
+            .fix
+            .as_deref()
+            .is_some_and(|fix| fix.contains("GREENLIGHT_FUNCTION")),
+        "{problem:?}"
+    );
+    let mut out = Vec::new();
+    let args = doctor_args(false);
+    assert_eq!(
+        present(&list, &args, &mut out).expect("written"),
+        Exit::Failure
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_test_listener_the_config_needs_but_the_service_lacks_is_found() {
+    // The built-in test-traffic plans read the test rule (routing at TEST_TRAFFIC_SHIFT) and send
+    // requests through it (http at POST_TEST_TRAFFIC_SHIFT).
+    let list = doctor_on(&scenario("good-blue-green"), Plant::NoTestListenerRule).await;
+    let problem = the_problem(&list, "test listener rule", "needs the test listener");
+    assert!(
+        problem
+            .detail
+            .contains("check routing at TEST_TRAFFIC_SHIFT"),
+        "{problem:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -299,8 +436,19 @@ async fn a_codedeploy_service_role_that_may_not_invoke_the_hooks_is_found() {
     let list = doctor_on(&world, Plant::Nothing).await;
     let problems: Vec<&Item> = list.with(Status::Problem).collect();
     assert_eq!(problems.len(), 5, "one per AppSpec hook:\n{}", text(&list));
-    for problem in problems {
-        assert_eq!(problem.status, Status::Problem, "{}", text(&list));
+    for (problem, hook) in problems.iter().zip([
+        "AfterAllowTestTraffic",
+        "AfterAllowTraffic",
+        "AfterInstall",
+        "BeforeAllowTraffic",
+        "BeforeInstall",
+    ]) {
+        assert_eq!(
+            problem.subject,
+            format!("AppSpec hook {hook}"),
+            "{}",
+            text(&list)
+        );
         assert!(
             problem
                 .detail

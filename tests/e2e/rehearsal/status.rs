@@ -30,11 +30,9 @@ async fn rehearse_then_status(name: &str) -> (SimReport, SimReport) {
             let args = StatusArgs {
                 cluster: world.cluster.clone(),
                 service: world.service.clone(),
-                // CodeDeploy deployments are named; ECS's newest is found.
-                deployment: world
-                    .deployment
-                    .starts_with("d-")
-                    .then(|| world.deployment.clone()),
+                // The newest is found: ECS's, or for a CodeDeploy service its deployment
+                // group's last attempted one.
+                deployment: None,
                 log_groups: Vec::new(),
                 json: None,
                 html: None,
