@@ -27,6 +27,8 @@ enum Plant {
     NoTestListenerRule,
     /// The functions lack `GREENLIGHT_FUNCTION`, as a stack from before it would.
     FunctionsWithoutIdentity,
+    /// The CodeDeploy AfterInstall hook's function is one of the ECS functions.
+    EcsFunctionBehindAfterInstall,
 }
 
 /// Builds `scenario`'s world without deploying, plants `plant`, and runs doctor on it.
@@ -67,6 +69,20 @@ async fn doctor_with(scenario: &Scenario, plant: Plant, config: Option<PathBuf>)
                         .await
                         .expect("updated");
                 }
+            }
+            if let Plant::EcsFunctionBehindAfterInstall = plant {
+                clients
+                    .lambda
+                    .update_function_configuration()
+                    .function_name("CodeDeployHook_greenlight_AfterInstall")
+                    .environment(
+                        aws_sdk_lambda::types::Environment::builder()
+                            .variables("GREENLIGHT_FUNCTION", "post-scale-up")
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .expect("updated");
             }
             if let Plant::NoTestListenerRule = plant {
                 let service = the_service(&clients, &world).await;
@@ -457,4 +473,23 @@ async fn a_codedeploy_service_role_that_may_not_invoke_the_hooks_is_found() {
             text(&list)
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_appspec_hook_on_an_ecs_function_is_found() {
+    let list = doctor_on(
+        &scenario("codedeploy-good"),
+        Plant::EcsFunctionBehindAfterInstall,
+    )
+    .await;
+    let problems: Vec<&Item> = list.with(Status::Problem).collect();
+    assert_eq!(problems.len(), 1, "{}", text(&list));
+    assert_eq!(problems[0].subject, "AppSpec hook AfterInstall");
+    assert!(
+        problems[0]
+            .detail
+            .contains("(greenlight's post-scale-up), which answers ECS lifecycle hooks"),
+        "{}",
+        text(&list)
+    );
 }
