@@ -29,7 +29,13 @@ enum Plant {
     FunctionsWithoutIdentity,
     /// The CodeDeploy AfterInstall hook's function is one of the ECS functions.
     EcsFunctionBehindAfterInstall,
+    /// The AppSpec (given with `--appspec`) names a greenlight CodeDeploy function whose name
+    /// lacks the `CodeDeployHook_` prefix.
+    UnprefixedAppSpecHook,
 }
+
+/// The function [`Plant::UnprefixedAppSpecHook`] creates.
+const UNPREFIXED: &str = "greenlight-after-install";
 
 /// Builds `scenario`'s world without deploying, plants `plant`, and runs doctor on it.
 async fn doctor_on(scenario: &Scenario, plant: Plant) -> Checklist {
@@ -84,6 +90,53 @@ async fn doctor_with(scenario: &Scenario, plant: Plant, config: Option<PathBuf>)
                     .await
                     .expect("updated");
             }
+            let mut appspec = None;
+            if let Plant::UnprefixedAppSpecHook = plant {
+                let role = clients
+                    .lambda
+                    .get_function_configuration()
+                    .function_name("CodeDeployHook_greenlight_AfterInstall")
+                    .send()
+                    .await
+                    .expect("the AfterInstall function")
+                    .role
+                    .expect("its role");
+                // An empty zip (its end-of-central-directory record): moto keeps code, never runs it.
+                let mut zip = b"PK\x05\x06".to_vec();
+                zip.resize(22, 0);
+                clients
+                    .lambda
+                    .create_function()
+                    .function_name(UNPREFIXED)
+                    .runtime(aws_sdk_lambda::types::Runtime::Providedal2023)
+                    .handler("bootstrap")
+                    .role(role)
+                    .code(
+                        aws_sdk_lambda::types::FunctionCode::builder()
+                            .zip_file(aws_sdk_lambda::primitives::Blob::new(zip))
+                            .build(),
+                    )
+                    .environment(
+                        aws_sdk_lambda::types::Environment::builder()
+                            .variables("GREENLIGHT_FUNCTION", "codedeploy-hook")
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .expect("created");
+                let path = std::env::temp_dir().join(format!(
+                    "greenlight-doctor-appspec-{}.yaml",
+                    std::process::id()
+                ));
+                std::fs::write(
+                    &path,
+                    format!(
+                        "version: 0.0\nResources: []\nHooks:\n  - AfterInstall: {UNPREFIXED}\n"
+                    ),
+                )
+                .expect("written");
+                appspec = Some(path);
+            }
             if let Plant::NoTestListenerRule = plant {
                 let service = the_service(&clients, &world).await;
                 let mut balancer = service.load_balancers()[0].clone();
@@ -131,9 +184,13 @@ async fn doctor_with(scenario: &Scenario, plant: Plant, config: Option<PathBuf>)
                 cluster: world.cluster.clone(),
                 service: world.service.clone(),
                 config: file,
+                appspec: appspec.clone(),
                 ..doctor_args(false)
             };
             *slot.lock().expect("the slot") = Some(examine(&clients, &args).await);
+            if let Some(path) = appspec {
+                let _ = std::fs::remove_file(path);
+            }
         })
     }));
     let options = RunOptions {
@@ -489,6 +546,39 @@ async fn an_appspec_hook_on_an_ecs_function_is_found() {
         problems[0]
             .detail
             .contains("(greenlight's post-scale-up), which answers ECS lifecycle hooks"),
+        "{}",
+        text(&list)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_appspec_hook_without_the_codedeploy_prefix_is_found_naming_the_prefix() {
+    let list = doctor_on(&scenario("codedeploy-good"), Plant::UnprefixedAppSpecHook).await;
+    // Two problems: CodeDeploy may not invoke it, and it may not invoke itself to hand off a
+    // long bake (the template grants its role CodeDeployHook_greenlight_* only).
+    let problems: Vec<&Item> = list.with(Status::Problem).collect();
+    assert_eq!(problems.len(), 2, "{}", text(&list));
+    assert_eq!(problems[0].subject, "AppSpec hook AfterInstall");
+    assert_eq!(problems[1].subject, format!("role of {UNPREFIXED}"));
+    assert!(
+        problems[1].detail.contains("lambda:InvokeFunction"),
+        "{}",
+        text(&list)
+    );
+    assert!(
+        problems[0].detail.contains(&format!(
+            "ecsCodeDeployRole may not lambda:InvokeFunction on {UNPREFIXED}"
+        )) && problems[0]
+            .detail
+            .contains("allows only functions named CodeDeployHook_*"),
+        "{}",
+        text(&list)
+    );
+    assert!(
+        problems[0]
+            .fix
+            .as_deref()
+            .is_some_and(|fix| fix.contains("name the function CodeDeployHook_")),
         "{}",
         text(&list)
     );
