@@ -216,20 +216,30 @@ impl InvocationSummary {
 pub fn log_checks(verdict: &Verdict) {
     let stage = verdict.state.key.stage.as_str();
     let step = verdict.state.key.step.as_deref().unwrap_or("");
+    // A check that stops the stage is a warning, so it is kept at `LogLevel: WARN`.
+    macro_rules! check_event {
+        ($level:ident, $check:expr) => {
+            tracing::$level!(
+                stage,
+                step,
+                id = %$check.id,
+                kind = $check.kind,
+                status = status_name($check),
+                disposition = disposition_name($check),
+                code = $check.outcome.code.code,
+                elapsed_ms = $check.elapsed_ms,
+                detail = %bounded(&$check.outcome.message, MAX_MESSAGE_CHARS),
+                evidence = %evidence_json(&$check.outcome.evidence),
+                "greenlight check"
+            )
+        };
+    }
     for check in &verdict.checks {
-        tracing::info!(
-            stage,
-            step,
-            id = %check.id,
-            kind = check.kind,
-            status = status_name(check),
-            disposition = disposition_name(check),
-            code = check.outcome.code.code,
-            elapsed_ms = check.elapsed_ms,
-            detail = %bounded(&check.outcome.message, MAX_MESSAGE_CHARS),
-            evidence = %evidence_json(&check.outcome.evidence),
-            "greenlight check"
-        );
+        if check.disposition == crate::engine::verdict::Disposition::Fail {
+            check_event!(warn, check);
+        } else {
+            check_event!(info, check);
+        }
     }
 }
 

@@ -149,6 +149,68 @@ async fn bad_events_and_wiring_mistakes_fail_clearly() {
     assert_eq!(response(&unknown.result)["hookStatus"], "FAILED");
 }
 
+/// At Lambda's `LogLevel: WARN`, a stopped stage still shows why: the failing check's line is a
+/// WARN, every kept line carries an RFC 3339 timestamp (Lambda uses it, and reads a line without
+/// a valid level as INFO), and passing checks' INFO lines are dropped.
+#[tokio::test]
+async fn at_warn_a_failed_stage_keeps_its_failing_check_with_a_timestamp() {
+    let mut event = fixture("ecs-post-test-traffic-shift.json");
+    let host = judging_test_traffic(
+        &event,
+        &[
+            ("GREENLIGHT_ALLOW_LOOPBACK", "true"),
+            ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+        ],
+    )
+    .await;
+    let (healthy, _) = outside_listener().await;
+    let (failing, _) = serve_status("503 Service Unavailable", b"down", "text/plain").await;
+    event["hookDetails"] = json!({ "greenlight": { "version": 1, "stages": { "POST_TEST_TRAFFIC_SHIFT": [
+        { "http": { "target": "url", "url": format!("{healthy}/health"), "requests": 2 } },
+        { "http": { "target": "url", "url": format!("{failing}/health"), "requests": 2 } }
+    ] } } });
+    let invocation = host.invoke(&event).await.expect("invoke");
+    assert_eq!(response(&invocation.result)["hookStatus"], "FAILED");
+    let lines: Vec<Value> = invocation
+        .logs
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .collect();
+    for line in &lines {
+        let timestamp = line["timestamp"].as_str().unwrap_or_default();
+        assert!(
+            humantime::parse_rfc3339_weak(timestamp).is_ok() && timestamp.ends_with('Z'),
+            "no RFC 3339 timestamp: {line}"
+        );
+        assert_ne!(line["level"], "INFO", "an INFO line at WARN: {line}");
+    }
+    let checks: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["fields"]["message"] == "greenlight check")
+        .collect();
+    assert_eq!(
+        checks.len(),
+        1,
+        "only the failing check is kept: {:#?}",
+        invocation.logs
+    );
+    assert_eq!(checks[0]["level"], "WARN");
+    assert_eq!(checks[0]["fields"]["code"], "HTTP_ERROR_RATE");
+    assert!(
+        checks[0]["fields"]["evidence"]
+            .as_str()
+            .is_some_and(|evidence| evidence.contains("error")),
+        "{:#?}",
+        checks[0]
+    );
+    let summary: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line["message"] == "greenlight summary")
+        .collect();
+    assert_eq!(summary.len(), 1, "{:#?}", invocation.logs);
+    assert_eq!(summary[0]["level"], "WARN");
+}
+
 /// Whatever an invocation decides, and however early, it prints exactly one summary line: a
 /// valid Embedded Metric Format record (read by the specification's rules) whose verdict is what
 /// the function answered.

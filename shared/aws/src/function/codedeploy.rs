@@ -84,7 +84,7 @@ fn env(name: &str) -> Option<String> {
 /// An invocation answers a small JSON summary (CodeDeploy ignores it); it fails — a function error
 /// Lambda logs and counts — only for an event without ids or a report that did not get through.
 pub async fn run_codedeploy_hook() -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    super::logging::init();
     let sdk_config = crate::clients::load_sdk_config().await;
     let backend = CodeDeployAwsBackend::new(&sdk_config, env("AWS_LAMBDA_FUNCTION_NAME"));
     let hook = env(HOOK_ENV_VAR);

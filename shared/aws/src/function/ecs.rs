@@ -89,7 +89,7 @@ impl HookBackend for InvocationBackend<'_> {
 
 /// Runs an ECS phase function until the Lambda runtime stops it.
 pub async fn run_ecs_phase(phase: Phase) -> Result<(), lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    super::logging::init();
     let sdk_config = crate::clients::load_sdk_config().await;
     let backend = EcsBackend::new(&sdk_config);
     let env_config = std::env::var(ENV_VAR)

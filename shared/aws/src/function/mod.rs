@@ -11,6 +11,7 @@
 pub mod codedeploy;
 pub mod ecs;
 pub mod events;
+pub mod logging;
 
 use std::sync::{Arc, OnceLock};
 
