@@ -5,8 +5,15 @@
   validation (ParamValidator on the CreateService input shape from botocore's loader) plus the
   enum values, which ParamValidator does not check; the same file reduced to an UpdateService
   request (what an existing service is updated with) is checked the same way.
-* ecspresso/: ecspresso.yml's service definition (as CreateService, after filling the
-  `{{ must_env ... }}` placeholders with sample values) and task definition (RegisterTaskDefinition).
+* every ecspresso.yml under infra/examples: its keys against ecspresso's own config keys
+  (ecspresso_config.json, taken from its config struct, with the version it was taken from), its
+  `required_version` (v2.6.0 or later when the service uses ECS-native blue/green: an older
+  ecspresso drops the fields it does not know and deploys ungated), and its service definition:
+  ECS-native (lifecycle hooks, checked below) or CODE_DEPLOY with `codedeploy` and AppSpec hooks
+  naming greenlight's CodeDeployHook_ functions. The service definition is checked as CreateService
+  (after filling the `{{ must_env ... }}` placeholders with sample values), the task definition as
+  RegisterTaskDefinition. Broken copies of these configs (a misspelt key, no required_version, a
+  CODE_DEPLOY config pointing at an ECS-native service) must be rejected: the script fails if not.
 * cloudformation-service.yaml: its lifecycle hooks, and that every greenlight export it imports is
   an output of infra/template.yaml. (cfn-lint checks the rest of the template.)
 
@@ -86,6 +93,13 @@ SAMPLE_ENV = {
 }
 PLACEHOLDER = re.compile(r"\{\{\s*must_env\s+`([A-Z0-9_]+)`\s*\}\}")
 REFERENCE = re.compile(r"^(ssm:\S+|s3://[a-z0-9][a-z0-9.-]+/\S+|[^:\s]+)$")
+ECSPRESSO = json.loads((Path(__file__).resolve().parent / "ecspresso_config.json").read_text())
+ACTIONS = json.loads((Path(__file__).resolve().parent / "github_actions_inputs.json").read_text())["actions"]
+CODEDEPLOY_EVENTS = ["BeforeInstall", "AfterInstall", "AfterAllowTestTraffic", "BeforeAllowTraffic", "AfterAllowTraffic"]
+
+
+# Files checked as part of another (a service or task definition an ecspresso config names).
+EXTRA_CHECKED: list[str] = []
 
 
 class Problems(list):
@@ -395,6 +409,156 @@ def check_iam_prefixes(path: Path, problems: Problems) -> int:
     return sum(1 for _ in references(config))
 
 
+def version_floor(constraint: str) -> tuple[int, ...] | None:
+    """The lowest version a `required_version` constraint admits (hashicorp/go-version syntax, as
+    ecspresso reads it): the largest `>=`, `>`, `~>` or `=` bound; None when nothing bounds it below."""
+    floors = []
+    for part in constraint.split(","):
+        match = re.fullmatch(r"\s*(>=|>|~>|=)?\s*v?(\d+)(?:\.(\d+))?(?:\.(\d+))?\s*", part)
+        if match:
+            floors.append(tuple(int(n or 0) for n in match.groups()[1:]))
+    return max(floors) if floors else None
+
+
+def appspec_hook_problems(appspec: dict, where: str) -> list[str]:
+    """An AppSpec's Hooks: ECS lifecycle events, each calling greenlight's function for it."""
+    problems = []
+    hooks = [(event, function) for entry in appspec.get("Hooks") or [] for event, function in entry.items()]
+    if not hooks:
+        problems.append(f"{where}: Hooks names no greenlight hook")
+    for event, function in hooks:
+        if event not in CODEDEPLOY_EVENTS:
+            problems.append(f"{where}: hook {event} is not an ECS lifecycle event ({', '.join(CODEDEPLOY_EVENTS)})")
+        elif str(function) != f"CodeDeployHook_greenlight_{event}":
+            problems.append(f"{where}: hook {event} calls {function}, not greenlight's CodeDeployHook_greenlight_{event} "
+                            "(AWSCodeDeployRoleForECSLimited invokes CodeDeployHook_* only)")
+    return problems
+
+
+def ecspresso_problems(settings: dict, service: dict, where: str) -> list[str]:
+    """What is wrong with an ecspresso config and the service definition it deploys."""
+    problems = []
+    if not isinstance(settings, dict):
+        return [f"{where}: not a map of ecspresso settings"]
+    for key in settings:
+        if key not in ECSPRESSO["keys"]:
+            problems.append(f"{where}: `{key}` is not an ecspresso setting (ecspresso ignores it): "
+                            f"one of {', '.join(ECSPRESSO['keys'])}")
+    codedeploy = settings.get("codedeploy")
+    for key in (codedeploy or {}):
+        if key not in ECSPRESSO["codedeploy_keys"]:
+            problems.append(f"{where}: codedeploy.{key} is not an ecspresso setting: one of "
+                            f"{', '.join(ECSPRESSO['codedeploy_keys'])}")
+    controller = (service.get("deploymentController") or {}).get("type", "ECS")
+    native = controller == "ECS" and (
+        (service.get("deploymentConfiguration") or {}).get("lifecycleHooks")
+        or (service.get("deploymentConfiguration") or {}).get("strategy") in ("BLUE_GREEN", "LINEAR", "CANARY"))
+    minimum = tuple(ECSPRESSO["native_blue_green_min_version"])
+    floor = version_floor(str(settings.get("required_version", "")))
+    if native and (floor is None or floor < minimum):
+        problems.append(f"{where}: required_version must admit only ecspresso {'.'.join(map(str, minimum))} or later "
+                        f"(ECS-native blue/green; an older ecspresso drops the hooks and deploys ungated), "
+                        f"e.g. required_version: \">= {'.'.join(map(str, minimum))}\"")
+    if controller == "CODE_DEPLOY":
+        if not codedeploy or not codedeploy.get("application_name") or not codedeploy.get("deployment_group_name"):
+            problems.append(f"{where}: a CODE_DEPLOY service needs codedeploy.application_name and "
+                            "codedeploy.deployment_group_name (else ecspresso guesses among every application)")
+        appspec = settings.get("appspec") or {}
+        for key in appspec:
+            if key not in ECSPRESSO["appspec_keys"]:
+                problems.append(f"{where}: appspec.{key} is not an AppSpec section")
+        problems.extend(appspec_hook_problems(appspec, where))
+        if (service.get("deploymentConfiguration") or {}).get("lifecycleHooks"):
+            problems.append(f"{where}: a CODE_DEPLOY service cannot take ECS lifecycle hooks")
+    elif codedeploy:
+        problems.append(f"{where}: codedeploy is set, but the service definition's deploymentController is "
+                        f"{controller}, not CODE_DEPLOY")
+    return problems
+
+
+def ecspresso_self_test() -> list[str]:
+    """Broken copies of the examples that must each be rejected."""
+    failures = []
+    native_path = EXAMPLES / "ecspresso" / "ecspresso.yml"
+    codedeploy_path = EXAMPLES / "codedeploy" / "ecspresso.yml"
+    native = yaml.safe_load(render(native_path.read_text(), "self-test", Problems()))
+    native_service = json.loads(render((native_path.parent / native["service_definition"]).read_text(), "self-test", Problems()))
+    codedeploy = yaml.safe_load(render(codedeploy_path.read_text(), "self-test", Problems()))
+    codedeploy_service = json.loads(render((codedeploy_path.parent / codedeploy["service_definition"]).read_text(), "self-test", Problems()))
+    misspelt = {("code_deploy" if key == "codedeploy" else key): value for key, value in codedeploy.items()}
+    no_version = {key: value for key, value in native.items() if key != "required_version"}
+    old_version = {**native, "required_version": ">= 2.5.0"}
+    unprefixed = {**codedeploy, "appspec": {"Hooks": [{"AfterInstall": "greenlight-after-install"}]}}
+    for name, settings, service in [
+        ("`code_deploy:` instead of `codedeploy:`", misspelt, codedeploy_service),
+        ("no required_version", no_version, native_service),
+        ("required_version >= 2.5.0", old_version, native_service),
+        ("CODE_DEPLOY config on an ECS-native service", codedeploy, native_service),
+        ("an AppSpec hook without the CodeDeployHook_ prefix", unprefixed, codedeploy_service),
+    ]:
+        if not ecspresso_problems(settings, service, name):
+            failures.append(f"ecspresso self-test: {name} was not rejected")
+    return failures
+
+
+def workflow_problems(workflow: dict, where: str, appspec_hooks: int) -> list[str]:
+    """A GitHub Actions workflow's steps against the actions' own inputs (github_actions_inputs.json),
+    its render step against a plain task definition, and its deploy step's wait against the hooks."""
+    problems = []
+    if not isinstance(workflow, dict):
+        return [f"{where}: not a workflow"]
+    for job_name, job in (workflow.get("jobs") or {}).items():
+        for index, step in enumerate(job.get("steps") or []):
+            uses = str(step.get("uses", ""))
+            action = uses.split("@")[0]
+            if action not in ACTIONS:
+                continue
+            spec, inputs = ACTIONS[action], step.get("with") or {}
+            at = f"{where}: jobs.{job_name}.steps[{index}] ({action})"
+            for name in inputs:
+                if name not in spec["inputs"]:
+                    problems.append(f"{at}: `{name}` is not one of its inputs")
+            for name in spec["required"]:
+                if name not in inputs:
+                    problems.append(f"{at}: its required input `{name}` is missing")
+            if action.endswith("render-task-definition"):
+                path = ROOT / str(inputs.get("task-definition", ""))
+                if not path.is_file():
+                    problems.append(f"{at}: task-definition {path.relative_to(ROOT)} does not exist")
+                elif "{{" in path.read_text():
+                    problems.append(f"{at}: task-definition {path.relative_to(ROOT)} is a template; the action "
+                                    "reads plain JSON and registration would fail")
+            if action.endswith("deploy-task-definition") and "codedeploy-appspec" in inputs:
+                wait = int(inputs.get("wait-for-minutes", spec["wait_for_minutes_default"]))
+                wanted = min(60 * max(appspec_hooks, 1), spec["wait_for_minutes_max"])
+                if wait < wanted:
+                    problems.append(f"{at}: wait-for-minutes is {wait}; {appspec_hooks} greenlight hook(s) may "
+                                    f"bake up to an hour each: wait at least {wanted}")
+    return problems
+
+
+def workflow_self_test() -> list[str]:
+    """Broken copies of the workflow example that must each be rejected."""
+    path = EXAMPLES / "codedeploy" / "github-actions-deploy.yml"
+    good = yaml.safe_load(path.read_text())
+    failures = []
+
+    def steps(copy):
+        return copy["jobs"]["deploy"]["steps"]
+
+    for name, change in [
+        ("the action's default wait", lambda copy: steps(copy)[-1]["with"].pop("wait-for-minutes")),
+        ("an ecspresso template as the task definition",
+         lambda copy: steps(copy)[2]["with"].update({"task-definition": "infra/examples/ecspresso/ecs-task-def.json"})),
+        ("an input the action does not have", lambda copy: steps(copy)[-1]["with"].update({"wait-minutes": 360})),
+    ]:
+        copy = json.loads(json.dumps(good))
+        change(copy)
+        if not workflow_problems(copy, name, 5):
+            failures.append(f"workflow self-test: {name} was not rejected")
+    return failures
+
+
 def main() -> int:
     if tuple(int(p) for p in botocore.__version__.split(".")[:3]) < MIN_BOTOCORE:
         print(f"FAIL botocore {botocore.__version__} predates the ECS blue/green fields; need >= 1.39.5")
@@ -413,21 +577,51 @@ def main() -> int:
             hooks = check_service(request, where, configs, problems, STRATEGY_BY_FILE.get(path.name))
             results.append((where, problems, f"CreateService + UpdateService, {hooks} hook(s)"))
 
-        ecspresso_dir = EXAMPLES / "ecspresso"
-        for config_path in sorted(ecspresso_dir.glob("ecspresso.y*ml")):
+        for config_path in sorted(EXAMPLES.rglob("ecspresso.y*ml")):
             where, problems = config_path.relative_to(ROOT).as_posix(), Problems()
+            base = config_path.parent
             settings = yaml.safe_load(render(config_path.read_text(), where, problems))
-            service_path = ecspresso_dir / settings["service_definition"]
+            service_path = base / settings["service_definition"]
             service = json.loads(render(service_path.read_text(), where, problems))
+            problems.extend(ecspresso_problems(settings, service, where))
             # ecspresso fills in the cluster, service name and task definition itself.
             request = {"cluster": settings["cluster"], "serviceName": settings["service"], **service}
             service_where = service_path.relative_to(ROOT).as_posix()
+            EXTRA_CHECKED.append(service_where)
             validate_request(model, "CreateService", request, service_where, problems)
-            hooks = check_service(request, service_where, configs, problems)
-            task_path = ecspresso_dir / settings["task_definition"]
+            controller = (service.get("deploymentController") or {}).get("type", "ECS")
+            # A CODE_DEPLOY service's hooks are the AppSpec's, checked above.
+            hooks = 0 if controller == "CODE_DEPLOY" else check_service(request, service_where, configs, problems)
+            task_path = base / settings["task_definition"]
             task = json.loads(render(task_path.read_text(), where, problems))
+            EXTRA_CHECKED.append(task_path.resolve().relative_to(ROOT).as_posix())
             validate_request(model, "RegisterTaskDefinition", task, task_path.relative_to(ROOT).as_posix(), problems)
-            results.append((where, problems, f"service (CreateService, {hooks} hook(s)) and task definition"))
+            results.append((where, problems, f"ecspresso keys of {ECSPRESSO['source'].split(',')[0]}; "
+                            f"{controller} service (CreateService, {hooks} lifecycle hook(s)) and task definition"))
+        results.append(("ecspresso self-test", Problems(ecspresso_self_test()),
+                        "5 broken copies rejected (misspelt key, missing or old required_version, "
+                        "CODE_DEPLOY on a native service, unprefixed AppSpec hook)"))
+
+        for path in sorted(EXAMPLES.rglob("appspec.y*ml")):
+            where = path.relative_to(ROOT).as_posix()
+            appspec = yaml.safe_load(path.read_text())
+            problems = Problems(appspec_hook_problems(appspec, where))
+            results.append((where, problems, f"{len(appspec.get('Hooks') or [])} hook(s), each greenlight's for its event"))
+
+        for path in sorted(EXAMPLES.rglob("task-definition.json")):
+            where, problems = path.relative_to(ROOT).as_posix(), Problems()
+            validate_request(model, "RegisterTaskDefinition", json.loads(path.read_text()), where, problems)
+            results.append((where, problems, "RegisterTaskDefinition"))
+
+        for path in sorted(EXAMPLES.rglob("github-actions-*.yml")):
+            where = path.relative_to(ROOT).as_posix()
+            appspec = yaml.safe_load((path.parent / "appspec.yaml").read_text())
+            hooks = len(appspec.get("Hooks") or [])
+            problems = Problems(workflow_problems(yaml.safe_load(path.read_text()), where, hooks))
+            results.append((where, problems, f"steps against the actions' inputs; plain task definition; "
+                            f"waits for {hooks} hook(s)"))
+        results.append(("workflow self-test", Problems(workflow_self_test()),
+                        "3 broken copies rejected (default wait, templated task definition, unknown input)"))
 
         for path in sorted(EXAMPLES.glob("cloudformation-*.yaml")):
             where, problems = path.relative_to(ROOT).as_posix(), Problems()
@@ -456,6 +650,13 @@ def main() -> int:
         where, problems = path.relative_to(ROOT).as_posix(), Problems()
         count = check_iam_prefixes(path, problems)
         results.append((where, problems, f"{count} reference(s) within the template's IAM prefixes"))
+
+    # Every file under infra/examples is checked by something above.
+    checked = {where for where, _, _ in results} | set(EXTRA_CHECKED)
+    unchecked = sorted(path.relative_to(ROOT).as_posix() for path in EXAMPLES.rglob("*")
+                       if path.is_file() and path.relative_to(ROOT).as_posix() not in checked)
+    results.append(("every example checked", Problems(f"{path}: no check reads it" for path in unchecked),
+                    f"{len(checked)} files"))
 
     failed = False
     for where, problems, summary in results:
