@@ -332,7 +332,17 @@ def cloudformation_hooks(path: Path, configs: Configs, problems: Problems) -> st
             }
             if "HookDetails" in hook:
                 details = hook["HookDetails"]
-                api_hook["hookDetails"] = json.loads(details) if isinstance(details, str) else details
+                if isinstance(details, str):
+                    try:
+                        api_hook["hookDetails"] = json.loads(details)
+                    except json.JSONDecodeError as error:
+                        problems.add(f"{where} hook[{index}]", f"HookDetails is not a JSON object: {error}")
+                else:
+                    # CloudFormation documents HookDetails as "a JSON object as a string"; a map
+                    # passes the pinned cfn-lint but an older one rejects it.
+                    problems.add(f"{where} hook[{index}]", "HookDetails must be a JSON object as a string, "
+                                 "as CloudFormation documents it (HookDetails: '{\"greenlight\": …}')")
+                    api_hook["hookDetails"] = details
             cluster, name = props.get("Cluster"), props.get("ServiceName")
             service = (cluster, name) if isinstance(cluster, str) and isinstance(name, str) else None
             check_hook(api_hook, function, hook_where, configs, problems, service)
