@@ -22,35 +22,14 @@ pub(crate) fn did_you_mean<'a>(
     best.map(|(_, candidate)| candidate)
 }
 
-/// Optimal string alignment distance: insertions, deletions, substitutions and transpositions of
-/// neighbours each cost one (so `tiemout` is one edit from `timeout`).
+/// Optimal string alignment distance (`strsim`): insertions, deletions, substitutions and
+/// transpositions of neighbours each cost one (so `tiemout` is one edit from `timeout`).
 fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
     // Names are short; anything long is not a typo of a name, and costs nothing to refuse.
-    if a.len() > 64 || b.len() > 64 {
+    if a.chars().count() > 64 || b.chars().count() > 64 {
         return usize::MAX;
     }
-    let mut rows = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in rows.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in rows[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (rows[i - 1][j] + 1)
-                .min(rows[i][j - 1] + 1)
-                .min(rows[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(rows[i - 2][j - 2] + 1);
-            }
-            rows[i][j] = best;
-        }
-    }
-    rows[a.len()][b.len()]
+    strsim::osa_distance(a, b)
 }
 
 #[cfg(test)]
