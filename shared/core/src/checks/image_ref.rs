@@ -108,12 +108,6 @@ impl ImageRef {
         if name.is_empty() {
             return Err(error("it names no repository".to_owned()));
         }
-        if name.len() > MAX_NAME_CHARS {
-            return Err(error(format!(
-                "the repository name is {} characters long, more than {MAX_NAME_CHARS}",
-                name.len()
-            )));
-        }
 
         let (registry, path) = match name.split_once('/') {
             Some((first, rest)) if looks_like_host(first) => {
@@ -127,6 +121,14 @@ impl ImageRef {
         } else {
             registry
         };
+        // The limit is on the repository path, the registry aside (as distribution/reference
+        // counts it).
+        if path.len() > MAX_NAME_CHARS {
+            return Err(error(format!(
+                "the repository name is {} characters long, more than {MAX_NAME_CHARS}",
+                path.len()
+            )));
+        }
         validate_path(path).map_err(error)?;
         let repository = if registry == DOCKER_HUB && !path.contains('/') {
             format!("library/{path}")
@@ -325,22 +327,23 @@ fn validate_digest(digest: &str) -> Result<(), String> {
     if !algorithm_ok {
         return Err(format!("the digest algorithm \"{algorithm}\" is not valid"));
     }
+    // The algorithms a registry can verify (go-digest's registered ones); any other is
+    // well-formed but unsupported, and nothing could pull it.
     let expected_len = match algorithm {
-        "sha256" => Some(64),
-        "sha384" => Some(96),
-        "sha512" => Some(128),
-        _ => None,
+        "sha256" => 64,
+        "sha384" => 96,
+        "sha512" => 128,
+        _ => {
+            return Err(format!(
+                "the digest algorithm \"{algorithm}\" is not supported (sha256, sha384 or sha512)"
+            ));
+        }
     };
     let lower_hex = |c: char| c.is_ascii_digit() || ('a'..='f').contains(&c);
-    let hex_ok = hex.chars().all(lower_hex)
-        && match expected_len {
-            Some(len) => hex.len() == len,
-            None => hex.len() >= 32,
-        };
+    let hex_ok = hex.chars().all(lower_hex) && hex.len() == expected_len;
     if !hex_ok {
-        let expected = expected_len.map_or("at least 32".to_owned(), |len| len.to_string());
         return Err(format!(
-            "the digest \"{digest}\" is not valid ({algorithm} takes {expected} lowercase hex digits, got {})",
+            "the digest \"{digest}\" is not valid ({algorithm} takes {expected_len} lowercase hex digits, got {})",
             hex.len()
         ));
     }

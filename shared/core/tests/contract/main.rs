@@ -7,3 +7,4 @@ mod docs;
 mod engine;
 mod fixtures;
 mod hook;
+mod image_reference;
