@@ -202,6 +202,35 @@ def check_function(name, logical, function, raw, template, binaries, errors):
     expect("log group retention", ref("LogRetentionInDays"), group_props.get("RetentionInDays"))
 
 
+def check_saved_queries(template: dict, errors: list[str]) -> None:
+    """The saved Logs Insights queries: "why did deployment X stop" and "verdicts by reason code",
+    each over every function's log group and reading the summary lines by their raw text (Logs
+    Insights discovers at most 200 fields of a JSON event; docs/operations.md)."""
+    resources = template["Resources"]
+    groups = sorted(logical for logical, resource in resources.items()
+                    if resource.get("Type") == "AWS::Logs::LogGroup")
+    queries = {logical: resource["Properties"] for logical, resource in resources.items()
+               if resource.get("Type") == "AWS::Logs::QueryDefinition"}
+    wanted = {
+        "WhyDeploymentStoppedQuery": ["greenlight.reason", "DEPLOYMENT_ID", "sort @timestamp asc"],
+        "VerdictsByReasonQuery": ["stats count(*)", "greenlight.reason", "greenlight.verdict"],
+    }
+    for logical, needles in wanted.items():
+        props = queries.get(logical)
+        if props is None:
+            errors.append(f"{logical}: missing")
+            continue
+        text = props.get("QueryString", "")
+        if '@message like "greenlight summary"' not in text:
+            errors.append(f"{logical}: does not select the summary lines by their raw text")
+        for needle in needles:
+            if needle not in text:
+                errors.append(f"{logical}: its query lacks {needle!r}")
+        named = sorted(item.get("Ref") for item in props.get("LogGroupNames", []) if isinstance(item, dict))
+        if named != groups:
+            errors.append(f"{logical}: reads {named}, the functions log to {groups}")
+
+
 def codedeploy_event(resource) -> str | None:
     name = resource["Properties"].get("FunctionName")
     if isinstance(name, dict):
@@ -332,6 +361,7 @@ def main() -> int:
             errors.append(f"output {output}: {value!r} is not the ARN of the {name} function")
 
     check_operations(raw, errors)
+    check_saved_queries(template, errors)
 
     rel = SAM_TEMPLATE.relative_to(ROOT)
     if errors:
