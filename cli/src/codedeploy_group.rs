@@ -7,6 +7,7 @@ use aws_sdk_codedeploy::Client as CodeDeploy;
 use aws_sdk_codedeploy::types::DeploymentGroupInfo;
 
 use crate::doctor::account::{Unreadable, unreadable};
+use crate::doctor::short_name;
 
 /// At most this many pages of applications or groups are read (100 names a page).
 const MAX_PAGES: usize = 100;
@@ -49,26 +50,34 @@ pub async fn find(
     Ok(None)
 }
 
-/// One named group.
+/// One named group; `Ok(None)` when CodeDeploy has no such application or group.
 pub async fn get(
     codedeploy: &CodeDeploy,
     application: &str,
     group: &str,
 ) -> Result<Option<DeploymentGroupInfo>, Unreadable> {
-    codedeploy
+    match codedeploy
         .get_deployment_group()
         .application_name(application)
         .deployment_group_name(group)
         .send()
         .await
-        .map(|output| output.deployment_group_info)
-        .map_err(|error| {
-            unreadable(
-                "codedeploy:GetDeploymentGroup",
-                &format!("{application}/{group}"),
-                &error,
-            )
-        })
+    {
+        Ok(output) => Ok(output.deployment_group_info),
+        Err(error)
+            if matches!(
+                crate::doctor::account::error_code(&error),
+                Some("DeploymentGroupDoesNotExistException" | "ApplicationDoesNotExistException")
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(error) => Err(unreadable(
+            "codedeploy:GetDeploymentGroup",
+            &format!("{application}/{group}"),
+            &error,
+        )),
+    }
 }
 
 /// The newest deployment the group knows of: its last attempted one, else its last successful.
@@ -120,9 +129,4 @@ async fn list_groups(
         }
     }
     Ok(names)
-}
-
-/// A name from a name or ARN.
-fn short_name(name_or_arn: &str) -> &str {
-    name_or_arn.rsplit('/').next().unwrap_or(name_or_arn)
 }

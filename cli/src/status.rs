@@ -217,8 +217,8 @@ fn system_time(at: Option<&aws_sdk_ecs::primitives::DateTime>) -> Option<SystemT
 
 /// `cluster/service` by their names, whether given as names or ARNs.
 fn service_label(cluster: &str, service: &str) -> String {
-    let name = |name: &str| name.rsplit('/').next().unwrap_or(name).to_owned();
-    format!("{}/{}", name(cluster), name(service))
+    use crate::doctor::short_name;
+    format!("{}/{}", short_name(cluster), short_name(service))
 }
 
 /// The default log groups (`/aws/lambda/<name>`) of the Lambda functions `targets` name: function
@@ -656,6 +656,10 @@ mod tests {
     use aws_sdk_cloudwatchlogs::operation::start_query::{StartQueryError, StartQueryOutput};
     use aws_sdk_cloudwatchlogs::types::ResultField;
     use aws_sdk_cloudwatchlogs::types::error::ResourceNotFoundException;
+    use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupOutput;
+    use aws_sdk_codedeploy::operation::list_applications::ListApplicationsOutput;
+    use aws_sdk_codedeploy::operation::list_deployment_groups::ListDeploymentGroupsOutput;
+    use aws_sdk_codedeploy::types::{DeploymentGroupInfo, EcsService, LastDeploymentInfo};
     use aws_sdk_ecs::operation::describe_service_deployments::DescribeServiceDeploymentsOutput;
     use aws_sdk_ecs::operation::list_service_deployments::{
         ListServiceDeploymentsError, ListServiceDeploymentsOutput,
@@ -878,15 +882,67 @@ mod tests {
         );
     }
 
+    /// A deployment group that has no deployment yet (or one whose record lacks it: whether
+    /// CodeDeploy sets `lastAttemptedDeployment` as soon as a deployment is created is read as yes,
+    /// not documented) gives no deployment to show: status says so, naming `--deployment`.
+    #[tokio::test]
+    async fn a_deployment_group_without_a_deployment_is_said_so() {
+        let (applications, groups) = codedeploy_listing(&["web-group"]);
+        let group = mock!(CodeDeploy::get_deployment_group).then_output(|| {
+            GetDeploymentGroupOutput::builder()
+                .deployment_group_info(group_info("web-group", "web", None))
+                .build()
+        });
+        let codedeploy = mock_client!(
+            aws_sdk_codedeploy,
+            RuleMode::MatchAny,
+            &[&applications, &groups, &group]
+        );
+        let error = newest_codedeploy_deployment(&codedeploy, &args())
+            .await
+            .expect_err("nothing to show");
+        assert!(error.0.contains("has a deployment"), "{error}");
+        assert!(error.0.contains("--deployment"), "{error}");
+    }
+
+    /// `ListApplications` answering the application `shop`, and `ListDeploymentGroups` `groups`.
+    fn codedeploy_listing(groups: &'static [&'static str]) -> (Rule, Rule) {
+        let applications = mock!(CodeDeploy::list_applications).then_output(|| {
+            ListApplicationsOutput::builder()
+                .applications("shop")
+                .build()
+        });
+        let listed = mock!(CodeDeploy::list_deployment_groups).then_output(move || {
+            ListDeploymentGroupsOutput::builder()
+                .set_deployment_groups(Some(groups.iter().map(|g| (*g).to_owned()).collect()))
+                .build()
+        });
+        (applications, listed)
+    }
+
+    /// Group `name` of application `shop`, deploying `prod/service`, its last attempted
+    /// deployment `last`.
+    fn group_info(name: &str, service: &str, last: Option<&str>) -> DeploymentGroupInfo {
+        DeploymentGroupInfo::builder()
+            .application_name("shop")
+            .deployment_group_name(name)
+            .ecs_services(
+                EcsService::builder()
+                    .cluster_name("prod")
+                    .service_name(service)
+                    .build(),
+            )
+            .set_last_attempted_deployment(
+                last.map(|id| LastDeploymentInfo::builder().deployment_id(id).build()),
+            )
+            .build()
+    }
+
     /// ECS lists no deployment of a service CodeDeploy deploys (an empty list, or a refusal: it
     /// is undocumented which): the deployment group whose `ecsServices` name the service gives
     /// the newest.
     #[tokio::test]
     async fn a_codedeploy_service_s_newest_deployment_comes_from_its_deployment_group() {
-        use aws_sdk_codedeploy::operation::get_deployment_group::GetDeploymentGroupOutput;
-        use aws_sdk_codedeploy::operation::list_applications::ListApplicationsOutput;
-        use aws_sdk_codedeploy::operation::list_deployment_groups::ListDeploymentGroupsOutput;
-        use aws_sdk_codedeploy::types::{DeploymentGroupInfo, EcsService, LastDeploymentInfo};
         let refused = mock!(Ecs::list_service_deployments).then_error(|| {
             ListServiceDeploymentsError::generic(
                 ErrorMetadata::builder()
@@ -901,46 +957,19 @@ mod tests {
             None
         );
 
-        let applications = mock!(CodeDeploy::list_applications).then_output(|| {
-            ListApplicationsOutput::builder()
-                .applications("shop")
-                .build()
-        });
-        let groups = mock!(CodeDeploy::list_deployment_groups).then_output(|| {
-            ListDeploymentGroupsOutput::builder()
-                .deployment_groups("other")
-                .deployment_groups("web-group")
-                .build()
-        });
-        let group = |name: &str, service: &str| {
-            DeploymentGroupInfo::builder()
-                .application_name("shop")
-                .deployment_group_name(name)
-                .ecs_services(
-                    EcsService::builder()
-                        .cluster_name("prod")
-                        .service_name(service)
-                        .build(),
-                )
-                .last_attempted_deployment(
-                    LastDeploymentInfo::builder()
-                        .deployment_id(format!("d-{}", name.len()))
-                        .build(),
-                )
-                .build()
-        };
+        let (applications, groups) = codedeploy_listing(&["other", "web-group"]);
         let other = mock!(CodeDeploy::get_deployment_group)
             .match_requests(|request| request.deployment_group_name() == Some("other"))
             .then_output(move || {
                 GetDeploymentGroupOutput::builder()
-                    .deployment_group_info(group("other", "cart"))
+                    .deployment_group_info(group_info("other", "cart", Some("d-5")))
                     .build()
             });
         let ours = mock!(CodeDeploy::get_deployment_group)
             .match_requests(|request| request.deployment_group_name() == Some("web-group"))
             .then_output(move || {
                 GetDeploymentGroupOutput::builder()
-                    .deployment_group_info(group("web-group", "web"))
+                    .deployment_group_info(group_info("web-group", "web", Some("d-9")))
                     .build()
             });
         let codedeploy = mock_client!(

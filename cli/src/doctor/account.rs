@@ -191,7 +191,7 @@ pub enum Trust {
 /// engine, so the trust must hold both when it does (with this account, and `source_arn`) and when
 /// it does not.
 pub async fn trust(clients: &Clients, role_arn: &str, service: &str, source_arn: &str) -> Trust {
-    let name = role_arn.rsplit('/').next().unwrap_or(role_arn);
+    let name = super::short_name(role_arn);
     let role = match clients.iam.get_role().role_name(name).send().await {
         Ok(output) => output.role,
         Err(error) if error_code(&error) == Some("NoSuchEntity") => {
@@ -306,27 +306,10 @@ pub fn normalise_policy(mut policy: serde_json::Value) -> serde_json::Value {
 }
 
 fn percent_decode(text: &str) -> Result<String, String> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        match bytes[at] {
-            b'%' => {
-                let hex = bytes
-                    .get(at + 1..at + 3)
-                    .and_then(|hex| std::str::from_utf8(hex).ok())
-                    .and_then(|hex| u8::from_str_radix(hex, 16).ok())
-                    .ok_or_else(|| format!("a broken escape at byte {at}"))?;
-                out.push(hex);
-                at += 3;
-            }
-            byte => {
-                out.push(byte);
-                at += 1;
-            }
-        }
-    }
-    String::from_utf8(out).map_err(|error| error.to_string())
+    percent_encoding::percent_decode_str(text)
+        .decode_utf8()
+        .map(std::borrow::Cow::into_owned)
+        .map_err(|error| error.to_string())
 }
 
 /// One action to simulate: on which resources, with which request context.

@@ -150,13 +150,6 @@ pub async fn examine(
     }
 
     let group_alarms = greenlight_aws::facts::codedeploy::group_alarm_names(&group);
-    let mut alarms: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for name in &group_alarms {
-        alarms
-            .entry(name.clone())
-            .or_default()
-            .insert("the deployment group".to_owned());
-    }
 
     // Each function: its config, and its role.
     let mut checked = Vec::new();
@@ -177,9 +170,6 @@ pub async fn examine(
         )
         .await;
         if let Some(config) = config {
-            for (name, by) in super::config_alarms(&config, stages) {
-                alarms.entry(name).or_default().insert(by);
-            }
             checked.push((function.clone(), stages.clone(), config, reference));
         }
     }
@@ -211,15 +201,20 @@ pub async fn examine(
         .iter()
         .find_map(|(config, stages)| super::test_listener_check(config, stages));
     check_load_balancer_info(clients, &group, test_listener_needed.as_deref(), list).await;
-    super::check_alarms(clients, &alarms, list).await;
-    let prefix_alarms = super::check_alarm_prefixes(clients, &configs, list).await;
-    let repositories = super::check_images(clients, service.task_definition(), list).await;
+    let (prefix_alarms, repositories) = super::check_named_resources(
+        clients,
+        (&group_alarms, "the deployment group"),
+        &configs,
+        service.task_definition(),
+        list,
+    )
+    .await;
     let scope = Scope {
         partition,
         region,
         account: account_id,
-        cluster: super::short_name(&args.cluster),
-        service: super::short_name(&args.service),
+        cluster: super::short_name(&args.cluster).to_owned(),
+        service: super::short_name(&args.service).to_owned(),
         repositories,
         application: Some(application),
         deployment_group: Some(group_name),
@@ -261,26 +256,21 @@ async fn deployment_group(
     match found {
         Ok(Some(group)) => Some(group),
         Ok(None) => {
-            list.problem(
-                "deployment group",
-                format!(
+            let detail = match (&args.application, &args.deployment_group) {
+                (Some(application), Some(group)) => {
+                    format!("CodeDeploy has no deployment group {application}/{group}")
+                }
+                _ => format!(
                     "no CodeDeploy deployment group deploys {}/{}",
                     super::short_name(&args.cluster),
                     super::short_name(&args.service)
                 ),
-                "create one for the service (infra/README.md), or name it with --application \
-                 and --deployment-group",
-            );
-            None
-        }
-        Err(why)
-            if why.detail.contains("DeploymentGroupDoesNotExistException")
-                || why.detail.contains("ApplicationDoesNotExistException") =>
-        {
+            };
             list.problem(
                 "deployment group",
-                why.detail,
-                "check --application and --deployment-group",
+                detail,
+                "create one for the service (infra/README.md), or name it with --application \
+                 and --deployment-group",
             );
             None
         }

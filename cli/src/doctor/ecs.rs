@@ -184,29 +184,22 @@ pub async fn examine(
         .iter()
         .find_map(|(config, stages)| super::test_listener_check(config, stages));
     check_load_balancers(clients, service, test_listener_needed.as_deref(), list).await;
-    let mut alarms: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for name in &deployment_alarms {
-        alarms
-            .entry(name.clone())
-            .or_default()
-            .insert("the deployment configuration".to_owned());
-    }
-    for (config, stages) in &configs {
-        for (name, by) in super::config_alarms(config, stages) {
-            alarms.entry(name).or_default().insert(by);
-        }
-    }
-    super::check_alarms(clients, &alarms, list).await;
-    let prefix_alarms = super::check_alarm_prefixes(clients, &configs, list).await;
-    let repositories = super::check_images(clients, service.task_definition(), list).await;
+    let (prefix_alarms, repositories) = super::check_named_resources(
+        clients,
+        (&deployment_alarms, "the deployment configuration"),
+        &configs,
+        service.task_definition(),
+        list,
+    )
+    .await;
 
     // Each function's role allows what its hooks and checks need.
     let scope = Scope {
         partition,
         region,
         account: account_id,
-        cluster: super::short_name(&args.cluster),
-        service: super::short_name(&args.service),
+        cluster: super::short_name(&args.cluster).to_owned(),
+        service: super::short_name(&args.service).to_owned(),
         repositories,
         ..Scope::default()
     };

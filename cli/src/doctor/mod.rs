@@ -370,18 +370,14 @@ pub fn placeholders(
     Placeholders {
         application: application.map(str::to_owned),
         deployment_group: group.map(str::to_owned),
-        cluster: Some(short_name(&args.cluster)),
-        service: Some(short_name(&args.service)),
+        cluster: Some(short_name(&args.cluster).to_owned()),
+        service: Some(short_name(&args.service).to_owned()),
     }
 }
 
-/// A cluster or service name from a name or ARN.
-pub fn short_name(name_or_arn: &str) -> String {
-    name_or_arn
-        .rsplit('/')
-        .next()
-        .unwrap_or(name_or_arn)
-        .to_owned()
+/// A cluster, service or role name from a name or ARN (the ARN's last `/` segment).
+pub fn short_name(name_or_arn: &str) -> &str {
+    name_or_arn.rsplit('/').next().unwrap_or(name_or_arn)
 }
 
 /// The greenlight function a hook calls; `None` (recorded) when it is another function, missing
@@ -416,6 +412,13 @@ pub async fn hooked_function(
     }
 }
 
+/// AWS's authorization data (compiled in), parsed once however many roles are checked.
+fn authorization_data() -> Result<&'static AuthorizationData, &'static String> {
+    static DATA: std::sync::OnceLock<Result<AuthorizationData, String>> =
+        std::sync::OnceLock::new();
+    DATA.get_or_init(AuthorizationData::bundled).as_ref()
+}
+
 /// Checks that a greenlight function's role allows what it needs, by IAM's policy simulator.
 pub async fn check_function_role(
     clients: &Clients,
@@ -425,14 +428,14 @@ pub async fn check_function_role(
     list: &mut Checklist,
 ) {
     let subject = format!("role of {}", function.name);
-    let data = match AuthorizationData::bundled() {
+    let data = match authorization_data() {
         Ok(data) => data,
         Err(message) => {
-            list.unchecked(subject, message, "rebuild greenlight");
+            list.unchecked(subject, message.clone(), "rebuild greenlight");
             return;
         }
     };
-    let placed = needs::place(needs, scope, &data);
+    let placed = needs::place(needs, scope, data);
     let allowances = match account::simulate(clients, &function.role, &placed.simulate).await {
         Ok(allowances) => allowances,
         Err(Unreadable { detail, fix }) => {
@@ -533,8 +536,38 @@ pub async fn check_function_role(
     }
 }
 
+/// What the deployment and its configs name, checked to exist: the alarms the deployment names
+/// (`deployment_alarms`, with who names them) and the configs' `alarms` checks name, each alarm-name
+/// prefix, the task definition's images. Gives what the role checks place their needs on: the
+/// alarms each prefix matches, and the ECR repositories.
+pub async fn check_named_resources(
+    clients: &Clients,
+    deployment_alarms: (&[String], &str),
+    configs: &[(&Config, &BTreeSet<LifecycleStage>)],
+    task_definition: Option<&str>,
+    list: &mut Checklist,
+) -> (BTreeMap<String, Vec<String>>, BTreeSet<String>) {
+    let (names, named_by) = deployment_alarms;
+    let mut alarms: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for name in names {
+        alarms
+            .entry(name.clone())
+            .or_default()
+            .insert(named_by.to_owned());
+    }
+    for (config, stages) in configs {
+        for (name, by) in config_alarms(config, stages) {
+            alarms.entry(name).or_default().insert(by);
+        }
+    }
+    check_alarms(clients, &alarms, list).await;
+    let prefix_alarms = check_alarm_prefixes(clients, configs, list).await;
+    let repositories = check_images(clients, task_definition, list).await;
+    (prefix_alarms, repositories)
+}
+
 /// Checks that every alarm named exists; `names` maps each alarm to who names it.
-pub async fn check_alarms(
+async fn check_alarms(
     clients: &Clients,
     names: &BTreeMap<String, BTreeSet<String>>,
     list: &mut Checklist,
@@ -564,7 +597,7 @@ pub async fn check_alarms(
 
 /// Checks that each container image of the task definition resolves; returns the ECR
 /// repositories they are in.
-pub async fn check_images(
+async fn check_images(
     clients: &Clients,
     task_definition: Option<&str>,
     list: &mut Checklist,
@@ -691,7 +724,7 @@ pub fn test_listener_check(config: &Config, stages: &BTreeSet<LifecycleStage>) -
 }
 
 /// Each `alarms` check's `prefix` matches at least one alarm; the alarms each matches.
-pub async fn check_alarm_prefixes(
+async fn check_alarm_prefixes(
     clients: &Clients,
     configs: &[(&Config, &BTreeSet<LifecycleStage>)],
     list: &mut Checklist,
@@ -749,10 +782,7 @@ pub fn config_stages(config: &Config) -> (BTreeSet<LifecycleStage>, BTreeSet<Lif
 }
 
 /// The alarm names a config's `alarms` checks name, at the stages given.
-pub fn config_alarms(
-    config: &Config,
-    stages: &BTreeSet<LifecycleStage>,
-) -> BTreeMap<String, String> {
+fn config_alarms(config: &Config, stages: &BTreeSet<LifecycleStage>) -> BTreeMap<String, String> {
     use greenlight_core::checks::CheckKind;
     let mut alarms = BTreeMap::new();
     for stage in stages {
