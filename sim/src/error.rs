@@ -8,8 +8,9 @@ use std::time::Duration;
 pub enum SimError {
     /// The Python interpreter, or moto inside it, is not installed.
     #[error(
-        "moto is not installed for {python}: run `make test` (or `make moto`) to create the project's \
-         .venv with moto[server], or point GREENLIGHT_PYTHON at a Python that has it ({detail})"
+        "moto is not installed for {python}: in a checkout, run `make moto` to create the project's \
+         .venv with moto[server]; from a release archive, run its `install-moto` script; or name a \
+         Python that has moto[server] with `--python` or GREENLIGHT_PYTHON ({detail})"
     )]
     MotoMissing {
         /// The interpreter that was tried.

@@ -61,8 +61,19 @@ impl LocalAws {
     /// Like [`LocalAws::start`], with `world`'s supplements in the endpoint: ECS deployments and
     /// revisions, target health, ALB metrics, load balancer addresses and faults.
     pub async fn start_with_world(world: &World) -> Result<Self, SimError> {
-        let moto = Arc::new(MotoServer::start().await?);
-        Self::in_front_of_with(moto, Some(world)).await
+        Self::start_with_world_on(world, None).await
+    }
+
+    /// Like [`LocalAws::start_with_world`], with moto in `python` (default: [`MotoServer::start`]'s).
+    pub async fn start_with_world_on(
+        world: &World,
+        python: Option<&std::path::Path>,
+    ) -> Result<Self, SimError> {
+        let moto = match python {
+            Some(python) => MotoServer::start_with(python).await?,
+            None => MotoServer::start().await?,
+        };
+        Self::in_front_of_with(Arc::new(moto), Some(world)).await
     }
 
     /// Like [`LocalAws::on_shared_moto`], with `world`'s supplements in the endpoint. The world is

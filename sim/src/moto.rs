@@ -351,8 +351,10 @@ mod tests {
             .await
             .expect_err("no interpreter there");
         let message = error.to_string();
-        assert!(message.contains("make test"), "{message}");
-        assert!(message.contains("/nonexistent/python"), "{message}");
+        // Every way to get moto: a checkout's target, a release archive's script, a flag.
+        for how in ["make moto", "install-moto", "--python", "/nonexistent/python"] {
+            assert!(message.contains(how), "{how}: {message}");
+        }
     }
 
     /// Writes an executable stand-in for Python that prints `stderr` and exits with `code`.
@@ -382,7 +384,7 @@ mod tests {
             .await
             .expect_err("moto is not importable");
         assert!(matches!(error, SimError::MotoMissing { .. }), "{error:?}");
-        assert!(error.to_string().contains("make test"), "{error}");
+        assert!(error.to_string().contains("make moto"), "{error}");
     }
 
     #[tokio::test]

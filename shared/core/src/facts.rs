@@ -259,6 +259,28 @@ pub struct RoutingFacts {
     pub test_endpoint: Option<TestEndpoint>,
 }
 
+/// How green's target group checks its targets (ELB `DescribeTargetGroups`): the request and the
+/// answers the service itself declares healthy. Fields are as ELB returns them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthCheckFacts {
+    /// The target group.
+    pub target_group_arn: String,
+    /// The target group's own port: where targets listen unless ECS registers another.
+    pub target_group_port: Option<i32>,
+    /// `HTTP`, `HTTPS`, `TCP`, …
+    pub protocol: Option<String>,
+    /// `traffic-port` (the port each target receives traffic on) or a port number.
+    pub port: Option<String>,
+    /// The path requested (HTTP/HTTPS health checks).
+    pub path: Option<String>,
+    /// The HTTP codes of a healthy answer: `200`, `200,202`, `200-299`.
+    pub http_codes: Option<String>,
+    /// The gRPC codes, for a target group whose protocol version is `GRPC`.
+    pub grpc_codes: Option<String>,
+    /// `HTTP1`, `HTTP2` or `GRPC` (Application Load Balancer target groups).
+    pub protocol_version: Option<String>,
+}
+
 impl RoutingFacts {
     /// Whether the service is behind a load balancer at all: a target group, a listener rule or a
     /// load balancer is known. A Service Connect-only service, or one without routing, has none.
@@ -301,6 +323,9 @@ pub trait Facts: Send + Sync {
     fn green_tasks(&self) -> FactFuture<'_, Arc<Vec<TaskFacts>>>;
     /// Target groups, listener rules and the test endpoint.
     fn routing(&self) -> FactFuture<'_, Arc<RoutingFacts>>;
+    /// How green's target group checks health. [`FactError::NotReady`] while green's target group
+    /// is not known.
+    fn green_health_check(&self) -> FactFuture<'_, Arc<HealthCheckFacts>>;
 }
 
 /// A fact of [`Facts`], named for what gathering it costs in IAM: a check's docs list the facts it
@@ -315,6 +340,8 @@ pub enum Fact {
     GreenTasks,
     /// [`Facts::routing`].
     Routing,
+    /// [`Facts::green_health_check`].
+    HealthCheck,
 }
 
 impl Fact {
@@ -364,6 +391,15 @@ impl Fact {
                 "elasticloadbalancing:DescribeLoadBalancers",
                 "elasticloadbalancing:DescribeTargetHealth",
             ],
+            Fact::HealthCheck => &[
+                "ecs:DescribeServiceDeployments",
+                "ecs:DescribeServiceRevisions",
+                "elasticloadbalancing:DescribeRules",
+                "elasticloadbalancing:DescribeListeners",
+                "elasticloadbalancing:DescribeLoadBalancers",
+                "elasticloadbalancing:DescribeTargetHealth",
+                "elasticloadbalancing:DescribeTargetGroups",
+            ],
         }
     }
 }
@@ -386,6 +422,8 @@ pub struct StaticFacts {
     pub green_tasks: Result<Arc<Vec<TaskFacts>>, FactError>,
     /// Routing.
     pub routing: Result<Arc<RoutingFacts>, FactError>,
+    /// Green's target group health check.
+    pub green_health_check: Result<Arc<HealthCheckFacts>, FactError>,
 }
 
 impl StaticFacts {
@@ -403,6 +441,7 @@ impl StaticFacts {
             deployment: Err(missing("deployment")),
             green_tasks: Err(missing("green tasks")),
             routing: Err(missing("routing")),
+            green_health_check: Err(missing("green's target group health check")),
         }
     }
 }
@@ -433,6 +472,9 @@ impl Facts for StaticFacts {
     }
     fn routing(&self) -> FactFuture<'_, Arc<RoutingFacts>> {
         ready(&self.routing)
+    }
+    fn green_health_check(&self) -> FactFuture<'_, Arc<HealthCheckFacts>> {
+        ready(&self.green_health_check)
     }
 }
 

@@ -145,7 +145,7 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
     };
     let service = &scenario.service;
     let world = rehearsal_world(scenario).map_err(fail)?;
-    let aws = LocalAws::start_with_world(&world)
+    let aws = LocalAws::start_with_world_on(&world, options.python.as_deref())
         .await
         .map_err(|error| fail(format!("cannot start the local AWS: {error}")))?;
     let digests = Arc::new(TaskDigests::default());
@@ -180,6 +180,7 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         green_image: images.green.0.clone(),
         alarms: scenario.world.deployment_alarms.clone(),
         hooks: hooks.clone(),
+        health_check: service.health_check.clone(),
     };
     let stack = CodeDeployStack::build(&aws, &plane, &sim, &spec)
         .await

@@ -142,6 +142,61 @@ pub struct ServiceSpec {
     /// How traffic reaches the service, among the topologies AWS documents for blue/green.
     #[serde(default)]
     pub topology: Topology,
+    /// How the target groups check health (a load-balanced topology): what the service declares a
+    /// healthy answer.
+    #[serde(default)]
+    pub health_check: HealthCheckSpec,
+}
+
+/// A target group health check, as ELB `CreateTargetGroup` takes it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthCheckSpec {
+    /// `HTTP` or `TCP` (default: ELB's, HTTP for an Application Load Balancer's group, TCP for a
+    /// Network Load Balancer's). ELB refuses TCP for an HTTP target group.
+    #[serde(default)]
+    pub protocol: Option<HealthCheckProtocol>,
+    /// The path requested (default `/`).
+    #[serde(default = "default_health_path")]
+    pub path: String,
+    /// The success codes, ELB's `Matcher.HttpCode` (default `200`, ELB's own default for an
+    /// Application Load Balancer).
+    #[serde(default = "default_health_codes")]
+    pub codes: String,
+    /// `traffic-port` (default) or a port number.
+    #[serde(default = "default_health_port")]
+    pub port: String,
+}
+
+/// How a health check connects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum HealthCheckProtocol {
+    /// An HTTP request to the path, judged by the codes.
+    Http,
+    /// A TCP connection.
+    Tcp,
+}
+
+impl Default for HealthCheckSpec {
+    fn default() -> Self {
+        HealthCheckSpec {
+            protocol: None,
+            path: default_health_path(),
+            codes: default_health_codes(),
+            port: default_health_port(),
+        }
+    }
+}
+
+fn default_health_path() -> String {
+    "/".to_owned()
+}
+fn default_health_codes() -> String {
+    "200".to_owned()
+}
+fn default_health_port() -> String {
+    "traffic-port".to_owned()
 }
 
 /// How traffic reaches the service (ECS developer guide, blue/green deployments).
@@ -271,6 +326,9 @@ pub struct AppSpec {
     /// Statuses and their weights: `[[200, 99], [500, 1]]`.
     #[serde(default = "default_status_mix")]
     pub status_mix: Vec<(u16, u32)>,
+    /// Statuses for exact paths, in place of `status_mix`: `{ "/healthz": [[200, 1]] }`.
+    #[serde(default)]
+    pub paths: BTreeMap<String, Vec<(u16, u32)>>,
     /// Latency.
     #[serde(default)]
     pub latency: LatencySpec,
@@ -283,6 +341,7 @@ impl Default for AppSpec {
     fn default() -> Self {
         AppSpec {
             status_mix: default_status_mix(),
+            paths: BTreeMap::new(),
             latency: LatencySpec::default(),
             body: None,
         }
@@ -842,6 +901,14 @@ impl Scenario {
         let deployment = &self.deployment;
         if self.service.desired_count == 0 {
             return Err("service.desired_count: must be at least 1".into());
+        }
+        if self.service.health_check.protocol == Some(HealthCheckProtocol::Tcp)
+            && self.service.topology != Topology::Nlb
+        {
+            return Err(
+                "service.health_check.protocol: TCP health checks are for a Network Load Balancer's TCP target groups; ELB refuses them on an Application Load Balancer's HTTP target group"
+                    .into(),
+            );
         }
         match deployment.strategy {
             Strategy::Linear => {

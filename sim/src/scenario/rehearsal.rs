@@ -161,6 +161,7 @@ pub async fn start_apps(scenario: &Scenario) -> Result<(SampleApp, SampleApp), S
 pub fn behaviour(app: &AppSpec, version: &str, seed: u64) -> AppBehaviour {
     AppBehaviour {
         status_mix: app.status_mix.clone(),
+        paths: app.paths.clone(),
         latency: LatencyProfile {
             base: Duration::from_millis(app.latency.base_ms),
             jitter: Duration::from_millis(app.latency.jitter_ms),

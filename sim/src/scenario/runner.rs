@@ -66,6 +66,9 @@ pub struct RunOptions {
     /// Where the function binaries are (default: next to the running executable, as cargo puts
     /// them: `target/<profile>/`).
     pub functions_dir: Option<PathBuf>,
+    /// The Python interpreter with moto (default: `GREENLIGHT_PYTHON`, else the checkout's
+    /// `.venv`).
+    pub python: Option<PathBuf>,
     /// Each function invocation's deadline (Lambda's function timeout).
     pub function_timeout: Duration,
     /// The most the whole deployment may take, real time: a hang guard.
@@ -85,6 +88,7 @@ impl Default for RunOptions {
     fn default() -> Self {
         RunOptions {
             functions_dir: None,
+            python: None,
             function_timeout: Duration::from_secs(30),
             max_duration: Duration::from_secs(600),
             afterwards: None,
@@ -213,7 +217,7 @@ pub(crate) fn function_binary(function: &str, dir: Option<&PathBuf>) -> Result<P
         Ok(binary)
     } else {
         Err(format!(
-            "the function binary {} is not built: run `cargo build -p {function}` (or `make test`)",
+            "the function binary {} is not there: in a checkout run `cargo build -p {function}` (or `make test`); with a release archive, pass its `lib/greenlight/functions` with `--functions-dir`",
             binary.display()
         ))
     }
@@ -403,7 +407,7 @@ async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         message,
     };
     let world = rehearsal_world(scenario).map_err(fail)?;
-    let aws = LocalAws::start_with_world(&world)
+    let aws = LocalAws::start_with_world_on(&world, options.python.as_deref())
         .await
         .map_err(|error| fail(format!("cannot start the local AWS: {error}")))?;
     let digests = Arc::new(TaskDigests::default());

@@ -20,8 +20,9 @@ use crate::lb::LoadBalancerPlane;
 use crate::local_aws::{ACCOUNT_ID, LocalAws};
 use crate::moto_client::Moto;
 
-use super::util::{fnv1a, moto_elb_client, now_epoch, sdk_error, text};
+use super::util::{fnv1a, moto_elb_client, now_epoch, sdk_error, text, with_health_check};
 use crate::driver::codedeploy::LifecycleEvent;
+use crate::scenario::format::HealthCheckSpec;
 
 /// What to build: names (unique within one moto), sizes and images.
 #[derive(Debug, Clone)]
@@ -47,6 +48,8 @@ pub struct CodeDeployStackSpec {
     pub alarms: Vec<String>,
     /// The AppSpec's `Hooks`: lifecycle event → function name.
     pub hooks: BTreeMap<String, String>,
+    /// How both target groups check health.
+    pub health_check: HealthCheckSpec,
 }
 
 /// A CodeDeploy ECS blue/green deployment ready to run, in moto and the CodeDeploy sim.
@@ -193,14 +196,14 @@ impl CodeDeployStack {
             .to_owned();
         let mut groups = Vec::new();
         for side in ["blue", "green"] {
-            let group = elb
+            let create = elb
                 .create_target_group()
                 .name(format!("{name}-{side}"))
                 .protocol(ProtocolEnum::Http)
                 .port(i32::from(spec.port))
                 .vpc_id(&network.vpc_id)
-                .target_type(TargetTypeEnum::Ip)
-                .health_check_path("/")
+                .target_type(TargetTypeEnum::Ip);
+            let group = with_health_check(create, &spec.health_check, false)
                 .send()
                 .await
                 .map_err(|error| sdk_error("elasticloadbalancing:CreateTargetGroup", &error))?

@@ -17,7 +17,9 @@ use elb::types::{
 };
 use serde_json::{Value, json};
 
-use super::util::{arn_suffix, hex64, moto_elb_client, now_epoch, sdk_error, short_name, text};
+use super::util::{
+    arn_suffix, hex64, moto_elb_client, now_epoch, sdk_error, short_name, text, with_health_check,
+};
 use crate::driver::ecs::{DeploymentIds, DriverError};
 use crate::lb::LoadBalancerPlane;
 use crate::local_aws::{ACCOUNT_ID, LocalAws, REGION};
@@ -138,7 +140,7 @@ pub async fn build(
     let mut groups = Vec::new();
     for side in ["blue", "green"] {
         let name = short_name(&format!("{}-{side}", service.name), 32);
-        let created = elb
+        let create = elb
             .create_target_group()
             .name(&name)
             .protocol(if nlb {
@@ -148,8 +150,8 @@ pub async fn build(
             })
             .port(i32::from(service.port))
             .vpc_id(&network.vpc_id)
-            .target_type(TargetTypeEnum::Ip)
-            .health_check_path("/")
+            .target_type(TargetTypeEnum::Ip);
+        let created = with_health_check(create, &service.health_check, nlb)
             .send()
             .await
             .map_err(|error| sdk_error("elasticloadbalancing:CreateTargetGroup", &error))?;

@@ -6,6 +6,7 @@ use serde_json::Value;
 
 use crate::driver::ecs::DriverError;
 use crate::local_aws::LocalAws;
+use crate::scenario::format::{HealthCheckProtocol, HealthCheckSpec};
 
 /// An ELBv2 client of the moto behind `aws`, directly: the functions' endpoint counts and faults
 /// stay theirs alone.
@@ -79,4 +80,31 @@ pub(crate) fn epoch(time: std::time::SystemTime) -> f64 {
     time.duration_since(std::time::UNIX_EPOCH)
         .map(|since| since.as_secs_f64())
         .unwrap_or_default()
+}
+
+/// A target group's health check as the scenario declares it: HTTP on its path, port and success
+/// codes, or TCP without a path or codes (ELB takes those only for HTTP and HTTPS health checks).
+/// Unless the scenario says, ELB's default: TCP for a Network Load Balancer's TCP group
+/// (`tcp_group`), HTTP otherwise.
+pub(crate) fn with_health_check(
+    create: elb::operation::create_target_group::builders::CreateTargetGroupFluentBuilder,
+    spec: &HealthCheckSpec,
+    tcp_group: bool,
+) -> elb::operation::create_target_group::builders::CreateTargetGroupFluentBuilder {
+    let create = create.health_check_port(&spec.port);
+    let tcp = match spec.protocol {
+        Some(protocol) => protocol == HealthCheckProtocol::Tcp,
+        None => tcp_group,
+    };
+    if tcp {
+        return create.health_check_protocol(elb::types::ProtocolEnum::Tcp);
+    }
+    create
+        .health_check_protocol(elb::types::ProtocolEnum::Http)
+        .health_check_path(&spec.path)
+        .matcher(
+            elb::types::Matcher::builder()
+                .http_code(&spec.codes)
+                .build(),
+        )
 }

@@ -11,6 +11,7 @@ use greenlight_sim::LocalAws;
 use greenlight_sim::codedeploy::CodeDeploySim;
 use greenlight_sim::lb::LoadBalancerPlane;
 use greenlight_sim::scenario::Scenario;
+use greenlight_sim::scenario::format::HealthCheckSpec;
 use greenlight_sim::scenario::format::Topology;
 use greenlight_sim::stack::codedeploy::{CodeDeployStack, CodeDeployStackSpec};
 use greenlight_sim::stack::ecs::{Stack, build, function_arn};
@@ -381,6 +382,7 @@ async fn a_codedeploy_stack_is_a_code_deploy_service_with_its_appspec_and_group(
         green_image: "stack-cd:v2".into(),
         alarms: vec!["stack-cd-5xx".into()],
         hooks: hooks.clone(),
+        health_check: HealthCheckSpec::default(),
     };
     let stack = CodeDeployStack::build(&aws, &plane, &sim, &spec)
         .await
@@ -487,6 +489,7 @@ async fn a_codedeploy_stack_name_too_long_for_elb_is_refused_before_anything_is_
         green_image: "r:v2".into(),
         alarms: vec![],
         hooks: BTreeMap::new(),
+        health_check: HealthCheckSpec::default(),
     };
     let sim = CodeDeploySim::new();
     let error = CodeDeployStack::build(&aws, &plane, &sim, &spec)

@@ -154,6 +154,7 @@ mod against_moto {
     use greenlight_sim::iam::{EngineRole, Iam};
     use greenlight_sim::lambda_host::{FunctionSpec, LambdaHost};
     use greenlight_sim::lb::LoadBalancerPlane;
+    use greenlight_sim::scenario::format::HealthCheckSpec;
     use greenlight_sim::stack::codedeploy::{CodeDeployStack, CodeDeployStackSpec};
     use greenlight_sim::timeline::TimelineEvent;
     use greenlight_sim::world::{TargetHealthOverride, TaskDigestSupplement, TaskDigests, World};
@@ -241,6 +242,7 @@ stages:
             green_image: green_image.to_owned(),
             alarms: vec![format!("{name}-5xx")],
             hooks: hook_names.clone(),
+            health_check: HealthCheckSpec::default(),
         };
         let stack = CodeDeployStack::build(&aws, &plane, &sim, &spec)
             .await

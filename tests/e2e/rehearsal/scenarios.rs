@@ -204,6 +204,60 @@ async fn green_5xx_on_test_traffic_rolls_back_and_reinvokes_the_test_hook_revers
     assert!(payloads(&report, "production-traffic", "PRODUCTION_TRAFFIC_SHIFT").is_empty());
 }
 
+/// Every judgement of an `http` check: (its code, the URLs its evidence names).
+fn http_requests(report: &SimReport) -> Vec<(String, Vec<String>)> {
+    report
+        .timeline
+        .events
+        .iter()
+        .filter_map(|timed| match &timed.event {
+            TimelineEvent::HookAnswered { checks, .. } => Some(checks),
+            _ => None,
+        })
+        .flatten()
+        .filter(|check| check.id.starts_with("http"))
+        .map(|check| {
+            let urls = check
+                .evidence
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|item| item.get("resource").and_then(|r| r.as_str()))
+                .filter(|resource| resource.starts_with("http"))
+                .map(str::to_owned)
+                .collect();
+            (check.code.clone(), urls)
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_that_404s_at_the_root_passes_on_its_own_health_check_path() {
+    let report = rehearse("health-check-path-good").await;
+    let requests = http_requests(&report);
+    assert!(!requests.is_empty(), "{}", describe(&report));
+    assert!(
+        requests.iter().all(|(code, urls)| code == "HTTP_OK"
+            && urls.iter().all(|url| url.ends_with("/healthz"))
+            && !urls.is_empty()),
+        "{requests:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_green_failing_its_own_health_check_path_rolls_back_before_production() {
+    let report = rehearse("health-check-path-bad").await;
+    assert!(payloads(&report, "production-traffic", "PRODUCTION_TRAFFIC_SHIFT").is_empty());
+    assert!(
+        http_requests(&report)
+            .iter()
+            .any(|(code, urls)| code == "HTTP_ERROR_RATE"
+                && urls.iter().any(|url| url.ends_with("/healthz"))),
+        "{}",
+        describe(&report)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_alarm_firing_during_the_canary_step_rolls_back() {
     let report = rehearse("alarm-fires-during-canary").await;

@@ -10,7 +10,9 @@ use std::path::PathBuf;
 
 use greenlight_sim::driver::Stage;
 use greenlight_sim::driver::codedeploy::GreenPrimary;
-use greenlight_sim::scenario::format::{DigestResolved, Topology, WeightsMove};
+use greenlight_sim::scenario::format::{
+    DigestResolved, HealthCheckProtocol, Topology, WeightsMove,
+};
 use greenlight_sim::scenario::runner::reason_codes;
 use greenlight_sim::scenario::{RunOptions, Scenario, run};
 use greenlight_sim::timeline::SimReport;
@@ -50,6 +52,23 @@ fn summary(report: &SimReport) -> String {
     )
 }
 
+/// The messages of every check whose sentence names `code` (a not-applicable pass keeps its
+/// check's own code in its sentence).
+fn checks_saying(report: &SimReport, code: &str) -> Vec<String> {
+    report
+        .timeline
+        .events()
+        .iter()
+        .filter_map(|timed| match &timed.event {
+            greenlight_sim::timeline::TimelineEvent::HookAnswered { checks, .. } => Some(checks),
+            _ => None,
+        })
+        .flatten()
+        .filter(|check| check.code == code || check.message.contains(code))
+        .map(|check| check.message.clone())
+        .collect()
+}
+
 /// Runs the good and the bad release on `topology` under both orders.
 async fn matrix(topology: Topology) {
     for order in ORDERS {
@@ -74,8 +93,22 @@ async fn matrix(topology: Topology) {
             );
         }
 
+        if topology == Topology::Nlb {
+            // An NLB's groups check health over TCP (ELB's default): the built-in `http` check
+            // has no path or codes the service declared, and says so instead of guessing `/`.
+            let said = checks_saying(&good, "HTTP_HEALTH_CHECK_UNUSABLE");
+            assert!(!said.is_empty(), "{}", summary(&good));
+            assert!(
+                said.iter().all(|message| message.contains("TCP")),
+                "{said:?}"
+            );
+        }
+
+        // With a TCP health check the built-in plan sends no synthetic requests: the bad release
+        // is stopped by its alarm once production traffic reaches it.
+        let synthetic_requests = topology.has_test_route() && topology != Topology::Nlb;
         let mut bad = load("topology-bad");
-        bad.expect.rollback_stage = Some(if topology.has_test_route() {
+        bad.expect.rollback_stage = Some(if synthetic_requests {
             Stage::PostTestTrafficShift
         } else {
             Stage::ProductionTrafficShift
@@ -83,6 +116,30 @@ async fn matrix(topology: Topology) {
         let bad = rehearse(bad, topology, order).await;
         assert!(bad.expectations_met(), "{}", summary(&bad));
         assert_ne!(bad.final_status, "SUCCESSFUL", "{}", summary(&bad));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_nlb_whose_groups_check_http_health_is_judged_on_that_path_before_production() {
+    // The other answer for an NLB: its target groups check an HTTP path, so the built-in plan
+    // requests it through the test listener and stops the bad release before production moves.
+    for order in ORDERS {
+        let mut good = load("topology-good");
+        good.service.health_check.protocol = Some(HealthCheckProtocol::Http);
+        let good = rehearse(good, Topology::Nlb, order).await;
+        assert!(good.expectations_met(), "{}", summary(&good));
+        assert!(
+            reason_codes(&good.timeline)
+                .iter()
+                .any(|code| code == "HTTP_OK"),
+            "{}",
+            summary(&good)
+        );
+        let mut bad = load("topology-bad");
+        bad.service.health_check.protocol = Some(HealthCheckProtocol::Http);
+        bad.expect.rollback_stage = Some(Stage::PostTestTrafficShift);
+        let bad = rehearse(bad, Topology::Nlb, order).await;
+        assert!(bad.expectations_met(), "{}", summary(&bad));
     }
 }
 

@@ -18,12 +18,13 @@ mod header_values;
 mod test_support;
 mod traffic;
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use greenlight_core::Outcome;
 use greenlight_core::checks::http::{
     AddressGuard, ResolvedTarget, ResponseExpectations, address_refusal, address_refused, judge,
-    resolve_target, secret_header_refused, setup_failed,
+    resolve_target, secret_header_refused, setup_failed, with_health_check,
 };
 use greenlight_core::checks::{HeaderValue, HttpMethod, HttpParams, HttpTarget};
 use greenlight_core::engine::{Check, CheckFuture, StageView};
@@ -86,7 +87,11 @@ impl HttpCheck {
     }
 
     async fn gather_and_judge(&self, attempt: u32) -> Outcome {
-        let params = &self.params;
+        let params = match self.with_health_check().await {
+            Ok(params) => params,
+            Err(outcome) => return outcome,
+        };
+        let params = params.as_ref();
         let expectations = match ResponseExpectations::new(&params.expect) {
             Ok(expectations) => expectations,
             Err(why) => return setup_failed(&why),
@@ -96,7 +101,7 @@ impl HttpCheck {
             return outcome;
         }
         let (target, headers) = futures::join!(
-            self.target(),
+            self.target(params),
             header_values::resolve(&params.headers, &self.ssm, &self.secrets)
         );
         let target = match target {
@@ -219,9 +224,27 @@ impl HttpCheck {
             .map_err(refuse)
     }
 
+    /// The params with green's health-check path and success codes filled in, for
+    /// `health_check: true`. Without a test route, or before green's target group is known, they
+    /// stay as written: resolving the target then gives the answer that explains why.
+    async fn with_health_check(&self) -> Result<Cow<'_, HttpParams>, Outcome> {
+        if !self.params.health_check || self.params.target == HttpTarget::Url {
+            return Ok(Cow::Borrowed(&self.params));
+        }
+        let routing = self.facts.routing().await.map_err(|e| e.to_outcome())?;
+        if routing.test_endpoint.is_none() || routing.green_target_group.is_none() {
+            return Ok(Cow::Borrowed(&self.params));
+        }
+        let health = self
+            .facts
+            .green_health_check()
+            .await
+            .map_err(|e| e.to_outcome())?;
+        with_health_check(&self.params, &health, &routing).map(Cow::Owned)
+    }
+
     /// Where the requests go, from the facts the target needs.
-    async fn target(&self) -> Result<ResolvedTarget, Outcome> {
-        let params = &self.params;
+    async fn target(&self, params: &HttpParams) -> Result<ResolvedTarget, Outcome> {
         let (routing, green): (Option<Arc<RoutingFacts>>, Option<Arc<RevisionFacts>>) =
             match params.target {
                 HttpTarget::Url => (None, None),
@@ -351,8 +374,8 @@ mod tests {
     };
     use greenlight_core::engine::state::CheckMemory;
     use greenlight_core::facts::{
-        AWS_ACCESS_DENIED, AWS_NOT_FOUND, AWS_THROTTLED, FactError, HeaderMatch, ServiceIdentity,
-        StaticFacts, TestEndpoint,
+        AWS_ACCESS_DENIED, AWS_NOT_FOUND, AWS_THROTTLED, FactError, HeaderMatch, HealthCheckFacts,
+        ServiceIdentity, StaticFacts, TestEndpoint,
     };
     use greenlight_core::outcome::{ErrorClass, Status};
     use greenlight_core::stage::StageKey;
@@ -498,6 +521,51 @@ mod tests {
             .find(|evidence| evidence.measured == measured)
             .unwrap_or_else(|| panic!("no evidence {measured:?} in {outcome:#?}"))
             .value
+    }
+
+    fn green_health_check(path: &str, codes: &str) -> Arc<HealthCheckFacts> {
+        Arc::new(HealthCheckFacts {
+            target_group_arn: "tg-green".into(),
+            target_group_port: Some(8080),
+            protocol: Some("HTTP".into()),
+            port: Some("traffic-port".into()),
+            path: Some(path.into()),
+            http_codes: Some(codes.into()),
+            grpc_codes: None,
+            protocol_version: Some("HTTP1".into()),
+        })
+    }
+
+    #[tokio::test]
+    async fn health_check_requests_green_health_path_and_accepts_its_codes() {
+        let server = TestServer::start().await;
+        let zero_config = params(json!({ "health_check": true, "requests": 4 }));
+        // `/` is not what this service serves; its target group checks `/ok` for 200.
+        let mut run = Run::serving(&server);
+        run.facts.green_health_check = Ok(green_health_check("/ok", "200"));
+        let outcome = run.check(zero_config.clone()).await;
+        assert_eq!(
+            (outcome.status, outcome.code),
+            (Status::Pass, &HTTP_OK),
+            "{outcome:#?}"
+        );
+        assert_eq!((server.hits("/ok"), server.hits("/")), (4, 0));
+        // A green whose health path fails is failed, on the codes the target group names.
+        let mut run = Run::serving(&server);
+        run.facts.green_health_check = Ok(green_health_check("/flaky", "200"));
+        let outcome = run.check(zero_config.clone()).await;
+        assert_eq!(outcome.status, Status::Fail, "{outcome:#?}");
+        assert_eq!(outcome.code, &HTTP_ERROR_RATE);
+        // The health check cannot be read: the check says why, it never falls back to `/`.
+        let mut run = Run::serving(&server);
+        run.facts.green_health_check = Err(FactError::AccessDenied {
+            action: "elasticloadbalancing:DescribeTargetGroups".into(),
+            resource: "tg-green".into(),
+            message: "denied".into(),
+        });
+        let outcome = run.check(zero_config).await;
+        assert_eq!(outcome.code.code, "AWS_ACCESS_DENIED", "{outcome:#?}");
+        assert_eq!(server.hits("/"), 0);
     }
 
     #[tokio::test]

@@ -203,7 +203,11 @@ pub fn apply_not_applicable(outcome: Outcome, policy: &CheckPolicy) -> Outcome {
     }
     let mut passed = Outcome::pass(
         &codes::CHECK_NOT_APPLICABLE,
-        format!("not applicable, nothing judged: {}", outcome.message),
+        // The check's own code stays in the sentence: on call reads why nothing was judged.
+        format!(
+            "not applicable ({}), nothing judged: {}",
+            outcome.code.code, outcome.message
+        ),
     );
     passed.evidence = outcome.evidence;
     passed.not_applicable = true;
@@ -537,6 +541,11 @@ mod tests {
         let passed = apply_not_applicable(missing, &lenient);
         assert_eq!(passed.status, Status::Pass);
         assert_eq!(passed.code.code, "CHECK_NOT_APPLICABLE");
+        assert!(
+            passed.message.starts_with("not applicable ("),
+            "{}",
+            passed.message
+        );
         assert!(
             passed.message.contains("nothing judged"),
             "{}",

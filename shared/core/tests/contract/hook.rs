@@ -14,8 +14,8 @@ use greenlight_core::config::resolve::{
 use greenlight_core::engine::clock::{Clock, ManualClock};
 use greenlight_core::engine::{Check, CheckFuture, Engine, Plan, PlannedCheck, StageView};
 use greenlight_core::facts::{
-    DeploymentFacts, DeploymentStatus, FactError, FactFuture, Facts, RevisionFacts, RoutingFacts,
-    ServiceIdentity, StaticFacts, TaskFacts, TrafficWeights,
+    DeploymentFacts, DeploymentStatus, FactError, FactFuture, Facts, HealthCheckFacts,
+    RevisionFacts, RoutingFacts, ServiceIdentity, StaticFacts, TaskFacts, TrafficWeights,
 };
 use greenlight_core::hook::{HookAnswer, HookBackend, Phase, handle_ecs_hook};
 use greenlight_core::protocol::ecs::{EventError, HookEvent, HookStatus};
@@ -116,6 +116,9 @@ impl Facts for ListedHook {
     }
     fn routing(&self) -> FactFuture<'_, Arc<RoutingFacts>> {
         self.facts.routing()
+    }
+    fn green_health_check(&self) -> FactFuture<'_, Arc<HealthCheckFacts>> {
+        self.facts.green_health_check()
     }
 }
 

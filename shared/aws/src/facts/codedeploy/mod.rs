@@ -13,20 +13,21 @@
 //! - green's tasks: `ListTasks` (running and stopped) and `DescribeTasks` in batches of 100, keeping
 //!   the tasks of green's task definition;
 //! - routing: one `DescribeListeners` for the production and test listeners, and
-//!   `DescribeLoadBalancers` for the test listener's DNS name.
+//!   `DescribeLoadBalancers` for the test listener's DNS name;
+//! - green's health check: one `DescribeTargetGroups` of green's target group, when a check asks.
 
 use std::sync::Arc;
 
 use aws_sdk_ecs::types::{DesiredStatus, Task};
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, Listener, ProtocolEnum};
 use greenlight_core::facts::{
-    ContainerImage, DeploymentFacts, FactError, FactFuture, Facts, ListenerRuleFacts,
-    RevisionFacts, RoutingFacts, ServiceIdentity, TaskCounts, TaskFacts, TestEndpoint,
-    TrafficWeights,
+    ContainerImage, DeploymentFacts, FactError, FactFuture, Facts, HealthCheckFacts,
+    ListenerRuleFacts, RevisionFacts, RoutingFacts, ServiceIdentity, TaskCounts, TaskFacts,
+    TestEndpoint, TrafficWeights,
 };
 
 use super::Memo;
-use super::elb::load_balancer_dns;
+use super::elb::{green_health_check_once, load_balancer_dns};
 use super::tasks::task_from;
 use crate::clients::AwsClients;
 use crate::error::classify;
@@ -49,6 +50,7 @@ pub struct CodeDeployFacts {
     blue: Memo<Option<Arc<RevisionFacts>>>,
     green_tasks: Memo<Arc<Vec<TaskFacts>>>,
     routing: Memo<Arc<RoutingFacts>>,
+    green_health_check: Memo<Arc<HealthCheckFacts>>,
 }
 
 impl CodeDeployFacts {
@@ -62,6 +64,7 @@ impl CodeDeployFacts {
             blue: Memo::new(),
             green_tasks: Memo::new(),
             routing: Memo::new(),
+            green_health_check: Memo::new(),
         }
     }
 
@@ -418,6 +421,14 @@ impl Facts for CodeDeployFacts {
 
     fn routing(&self) -> FactFuture<'_, Arc<RoutingFacts>> {
         Box::pin(async move { self.routing.get(|| self.gather_routing()).await })
+    }
+
+    fn green_health_check(&self) -> FactFuture<'_, Arc<HealthCheckFacts>> {
+        Box::pin(green_health_check_once(
+            &self.green_health_check,
+            &self.elbv2,
+            self.routing(),
+        ))
     }
 }
 

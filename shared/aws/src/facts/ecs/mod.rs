@@ -44,14 +44,14 @@ use aws_sdk_ecs::types::{
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ProtocolEnum, Rule};
 use greenlight_core::facts::{
     ContainerImage, DeploymentFacts, DeploymentStatus, FactError, FactFuture, Facts, HeaderMatch,
-    ListenerRuleFacts, RevisionFacts, RoutingFacts, RuleCondition, ServiceIdentity, TaskCounts,
-    TaskFacts, TestEndpoint, TrafficWeights,
+    HealthCheckFacts, ListenerRuleFacts, RevisionFacts, RoutingFacts, RuleCondition,
+    ServiceIdentity, TaskCounts, TaskFacts, TestEndpoint, TrafficWeights,
 };
 use greenlight_core::protocol::ecs::{EventError, HookEvent, TrafficMap};
 use tokio::sync::OnceCell;
 
 use super::Memo;
-use super::elb::load_balancer_dns;
+use super::elb::{green_health_check_once, load_balancer_dns};
 use super::tasks::task_from;
 use crate::clients::AwsClients;
 use crate::error::classify;
@@ -113,6 +113,7 @@ pub struct EcsFacts {
     revisions: OnceCell<Revisions>,
     green_tasks: Memo<Arc<Vec<TaskFacts>>>,
     routing: Memo<Arc<RoutingFacts>>,
+    green_health_check: Memo<Arc<HealthCheckFacts>>,
 }
 
 impl EcsFacts {
@@ -154,6 +155,7 @@ impl EcsFacts {
             revisions: OnceCell::new(),
             green_tasks: Memo::new(),
             routing: Memo::new(),
+            green_health_check: Memo::new(),
         })
     }
 
@@ -720,5 +722,13 @@ impl Facts for EcsFacts {
 
     fn routing(&self) -> FactFuture<'_, Arc<RoutingFacts>> {
         Box::pin(async move { self.routing.get(|| self.gather_routing()).await })
+    }
+
+    fn green_health_check(&self) -> FactFuture<'_, Arc<HealthCheckFacts>> {
+        Box::pin(green_health_check_once(
+            &self.green_health_check,
+            &self.elbv2,
+            self.routing(),
+        ))
     }
 }

@@ -12,6 +12,7 @@ use aws_sdk_elasticloadbalancingv2::Client as Elb;
 use aws_sdk_elasticloadbalancingv2::operation::describe_listeners::DescribeListenersOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_load_balancers::DescribeLoadBalancersOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_rules::DescribeRulesOutput;
+use aws_sdk_elasticloadbalancingv2::operation::describe_target_groups::DescribeTargetGroupsOutput;
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
 use aws_sdk_elasticloadbalancingv2::types as elb;
 use aws_smithy_mocks::{Rule as MockRule, RuleMode, mock, mock_client};
@@ -1292,6 +1293,97 @@ async fn routing_describes_both_rules_in_one_call_and_builds_the_test_endpoint()
                 value: "beta".into()
             }],
         })
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn green_health_check_reads_green_target_group_once_as_elb_declares_it() {
+    let described = describe_deployment(&[BLUE]);
+    let revisions = describe_revisions(&[GREEN, BLUE], Some(TG_B));
+    let rules = describe_rules(&[(TG_A, 100), (TG_B, 0)]);
+    let listener = describe_listener();
+    let balancer = describe_load_balancer();
+    let groups = mock!(Elb::describe_target_groups)
+        .match_requests(|input| input.target_group_arns() == [TG_B])
+        .then_output(|| {
+            DescribeTargetGroupsOutput::builder()
+                .target_groups(
+                    elb::TargetGroup::builder()
+                        .target_group_arn(TG_B)
+                        .port(8080)
+                        .health_check_protocol(elb::ProtocolEnum::Http)
+                        .health_check_port("traffic-port")
+                        .health_check_path("/healthz")
+                        .matcher(elb::Matcher::builder().http_code("200-299").build())
+                        .protocol_version("HTTP1")
+                        .build(),
+                )
+                .build()
+        });
+    let facts = facts(
+        &event("POST_TEST_TRAFFIC_SHIFT", json!({})),
+        &[&described, &revisions],
+        &[&rules, &listener, &balancer, &groups],
+    );
+    let (health, again) = tokio::join!(facts.green_health_check(), facts.green_health_check());
+    let health = health.expect("health check");
+    assert_eq!(again.expect("health check"), health);
+    assert_eq!(groups.num_calls(), 1);
+    assert_eq!(
+        *health,
+        HealthCheckFacts {
+            target_group_arn: TG_B.into(),
+            target_group_port: Some(8080),
+            protocol: Some("HTTP".into()),
+            port: Some("traffic-port".into()),
+            path: Some("/healthz".into()),
+            http_codes: Some("200-299".into()),
+            grpc_codes: None,
+            protocol_version: Some("HTTP1".into()),
+        }
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_target_group_elb_does_not_know_is_not_found_and_a_denial_names_the_action() {
+    let described = describe_deployment(&[BLUE]);
+    let revisions = describe_revisions(&[GREEN, BLUE], Some(TG_B));
+    let rules = describe_rules(&[(TG_A, 100), (TG_B, 0)]);
+    let listener = describe_listener();
+    let balancer = describe_load_balancer();
+    let missing = mock!(Elb::describe_target_groups).then_http_response(|| {
+        elb_error(
+            400,
+            "TargetGroupNotFound",
+            "One or more target groups not found",
+        )
+    });
+    let facts = facts(
+        &event("POST_TEST_TRAFFIC_SHIFT", json!({})),
+        &[&described, &revisions],
+        &[&rules, &listener, &balancer, &missing],
+    );
+    let error = facts.green_health_check().await.expect_err("not found");
+    assert!(
+        matches!(&error, FactError::NotFound { resource, .. } if resource == TG_B),
+        "{error:?}"
+    );
+    let denied = mock!(Elb::describe_target_groups).then_http_response(|| {
+        elb_error(
+            403,
+            "AccessDenied",
+            "not authorized to perform: elasticloadbalancing:DescribeTargetGroups",
+        )
+    });
+    let facts = self::facts(
+        &event("POST_TEST_TRAFFIC_SHIFT", json!({})),
+        &[&described, &revisions],
+        &[&rules, &listener, &balancer, &denied],
+    );
+    let error = facts.green_health_check().await.expect_err("denied");
+    assert!(
+        matches!(&error, FactError::AccessDenied { action, .. } if action == "elasticloadbalancing:DescribeTargetGroups"),
+        "{error:?}"
     );
 }
 

@@ -26,6 +26,14 @@
 //! listener's default action serves, not green. Without a `path`, the path the endpoint offers is
 //! used, else `/`. Headers the route needs replace configured headers of the same name.
 //!
+//! With `health_check: true` ([`with_health_check`]), the `path` and `expect.status` the config
+//! leaves out come from green's target group health check (ELB `DescribeTargetGroups`): its path
+//! and its success codes, what the service itself declares a healthy answer. The built-in plan
+//! uses it, so a service whose `/` redirects or 404s is not failed for that. A health check the
+//! listener cannot repeat (TCP, gRPC, another port than the traffic port, a path the test rule
+//! does not forward, no codes) is [`HTTP_HEALTH_CHECK_UNUSABLE`], not applicable: the check never
+//! falls back to a guess.
+//!
 //! # What counts as an error
 //! A request is an error when it is not answered in `request_timeout`, when the connection fails
 //! or drops, or when the response fails any expectation: `status`, `headers`, `body_contains`,
@@ -85,9 +93,11 @@ use serde_json::json;
 use super::CheckDoc;
 use crate::checks::IamNeed;
 use crate::checks::{HttpExpect, HttpParams, HttpTarget};
-use crate::document::values::HumanDuration;
+use crate::document::values::{HumanDuration, StatusMatcher};
 use crate::facts::Fact;
-use crate::facts::{HeaderMatch, ListenerRuleFacts, RevisionFacts, RoutingFacts, RuleCondition};
+use crate::facts::{
+    HeaderMatch, HealthCheckFacts, ListenerRuleFacts, RevisionFacts, RoutingFacts, RuleCondition,
+};
 use crate::outcome::{Evidence, Outcome};
 use crate::reason::ReasonCode;
 use crate::stage::LifecycleStage;
@@ -227,6 +237,15 @@ pub static HTTP_HEADER_VALUE_INVALID: ReasonCode = ReasonCode {
     fix: "Store the header value as text on one line in the named parameter or secret.",
 };
 
+/// `health_check: true`, and green's health check is not a request the test listener can make.
+pub static HTTP_HEALTH_CHECK_UNUSABLE: ReasonCode = ReasonCode {
+    code: "HTTP_HEALTH_CHECK_UNUSABLE",
+    summary: "The check takes its request from green's target group health check, and that health check is not an HTTP request the test listener can repeat.",
+    what: "With `health_check: true`, the check reads green's target group (ELB DescribeTargetGroups) for the path and success codes to use. The health check is TCP or gRPC, checks a port other than the one traffic reaches, has no success codes, or its path is not one the test listener rule forwards. The evidence shows the health check as ELB returned it.",
+    why: "Requesting some other path, or expecting codes the service never declared, would judge green on an answer it was never meant to give: a good release could be rolled back for a 404 on `/`. The check says it cannot judge instead (the built-in plan passes it as not applicable and lets the other checks decide).",
+    fix: "Give the check a `path` (and `expect.status`) that green serves through the test listener, or point the target group's health check at an HTTP path on the traffic port.",
+};
+
 /// The check could not be set up.
 pub static HTTP_SETUP_FAILED: ReasonCode = ReasonCode {
     code: "HTTP_SETUP_FAILED",
@@ -266,6 +285,17 @@ pub static DOC: CheckDoc = CheckDoc {
             ],
         },
         IamNeed {
+            when: "health_check: true",
+            example: "http: { target: test_listener, health_check: true }",
+            from: LifecycleStage::TestTrafficShift,
+            facts: &[Fact::Routing, Fact::HealthCheck],
+            calls: &[
+                "ssm:GetParameters",
+                "secretsmanager:GetSecretValue",
+                "kms:Decrypt",
+            ],
+        },
+        IamNeed {
             when: "target: test_header",
             example: "http: { target: test_header }",
             from: LifecycleStage::TestTrafficShift,
@@ -293,6 +323,7 @@ pub static DOC: CheckDoc = CheckDoc {
         &HTTP_ADDRESS_REFUSED,
         &HTTP_SECRET_HEADER_REFUSED,
         &HTTP_HEADER_VALUE_INVALID,
+        &HTTP_HEALTH_CHECK_UNUSABLE,
         &HTTP_SETUP_FAILED,
     ],
 };
@@ -383,6 +414,11 @@ pub fn resolve_target(
         Some(rule) => format!("the test listener rule {}", rule.rule_arn),
         None => "the test endpoint".to_owned(),
     };
+    if params.health_check {
+        via = format!(
+            "{via}, with the path and success codes of green's target group health check where the config gives none"
+        );
+    }
     if params.target == HttpTarget::TestHeader {
         if let Some(header) = green.and_then(|green| green.test_header.as_ref())
             && !route_headers
@@ -403,6 +439,97 @@ pub fn resolve_target(
         route_headers,
         via,
     })
+}
+
+/// With `health_check: true`: `params` with the path and success codes of green's target group
+/// health check where the config gives none. A health check the test listener cannot repeat (not
+/// HTTP, another port, no codes, a path the test rule does not forward) is
+/// [`HTTP_HEALTH_CHECK_UNUSABLE`]; `params` without `health_check` come back as they are.
+pub fn with_health_check(
+    params: &HttpParams,
+    health: &HealthCheckFacts,
+    routing: &RoutingFacts,
+) -> Result<HttpParams, Outcome> {
+    if !params.health_check {
+        return Ok(params.clone());
+    }
+    let evidence = || {
+        Evidence::new(
+            "green's target group health check",
+            json!({
+                "protocol": health.protocol,
+                "protocol_version": health.protocol_version,
+                "port": health.port,
+                "target_group_port": health.target_group_port,
+                "path": health.path,
+                "http_codes": health.http_codes,
+                "grpc_codes": health.grpc_codes,
+            }),
+        )
+        .resource(health.target_group_arn.as_str())
+    };
+    let unusable = |why: String| {
+        Err(Outcome::not_applicable(
+            &HTTP_HEALTH_CHECK_UNUSABLE,
+            format!(
+                "health_check: true, but green's target group {} {why}; give the check a `path` and `expect.status` green serves through the test listener",
+                health.target_group_arn
+            ),
+        )
+        .with_evidence(evidence()))
+    };
+    let protocol = health.protocol.as_deref().unwrap_or("");
+    if !protocol.eq_ignore_ascii_case("HTTP") && !protocol.eq_ignore_ascii_case("HTTPS") {
+        let protocol = if protocol.is_empty() { "no" } else { protocol };
+        return unusable(format!("checks health over {protocol} protocol, not HTTP"));
+    }
+    if health
+        .protocol_version
+        .as_deref()
+        .is_some_and(|version| version.eq_ignore_ascii_case("GRPC"))
+    {
+        return unusable("checks health with gRPC".to_owned());
+    }
+    match health.port.as_deref() {
+        None | Some("traffic-port") => {}
+        Some(port) if port.parse::<i32>().ok() == health.target_group_port => {}
+        Some(port) => {
+            return unusable(format!(
+                "checks health on port {port}, not the port traffic reaches, which the test listener may not serve"
+            ));
+        }
+    }
+    let path = match (&params.path, &health.path) {
+        (Some(path), _) => path.clone(),
+        (None, Some(path)) if path.starts_with('/') => {
+            if let Some(rule) = &routing.test_rule
+                && check_path_is_routed(path, &rule.rule_arn, &rule.conditions).is_err()
+            {
+                return unusable(format!(
+                    "checks health at {path:?}, which the test listener rule {} does not forward",
+                    rule.rule_arn
+                ));
+            }
+            path.clone()
+        }
+        (None, _) => return unusable("names no health-check path".to_owned()),
+    };
+    let status = match (&params.expect.status, &health.http_codes) {
+        (Some(status), _) => status.clone(),
+        (None, Some(codes)) => match codes.parse::<StatusMatcher>() {
+            Ok(status) => status,
+            Err(why) => {
+                return unusable(format!(
+                    "has success codes {codes:?} that do not read: {why}"
+                ));
+            }
+        },
+        (None, None) => return unusable("names no success codes (matcher)".to_owned()),
+    };
+    let mut resolved = params.clone();
+    resolved.path = Some(path);
+    resolved.expect.status = Some(status);
+    Ok(resolved)
 }
 
 /// The test rule must send all its traffic to green's target group, or the requests judge blue.
@@ -823,6 +950,7 @@ pub struct ResponseFailure {
 #[derive(Debug, Clone)]
 pub struct ResponseExpectations {
     expect: HttpExpect,
+    status: StatusMatcher,
     body_contains: Option<regex::bytes::Regex>,
     body_regex: Option<regex::bytes::Regex>,
 }
@@ -851,6 +979,7 @@ impl ResponseExpectations {
             .transpose()?;
         Ok(ResponseExpectations {
             expect: expect.clone(),
+            status: expect.status.clone().unwrap_or_default(),
             body_contains,
             body_regex,
         })
@@ -871,10 +1000,10 @@ impl ResponseExpectations {
     ) -> Result<(), ResponseFailure> {
         let fail = |kind, detail: String| Err(ResponseFailure { kind, detail });
         let expect = &self.expect;
-        if !expect.status.matches(status) {
+        if !self.status.matches(status) {
             return fail(
                 FailureKind::Status,
-                format!("status {status} is not {}", expect.status),
+                format!("status {status} is not {}", self.status),
             );
         }
         for (name, wanted) in &expect.headers {
@@ -1457,6 +1586,125 @@ mod tests {
             test_rule,
             test_endpoint: endpoint,
         }
+    }
+
+    fn health(
+        protocol: &str,
+        port: &str,
+        path: Option<&str>,
+        codes: Option<&str>,
+    ) -> HealthCheckFacts {
+        HealthCheckFacts {
+            target_group_arn: "green-tg".into(),
+            target_group_port: Some(8080),
+            protocol: Some(protocol.into()),
+            port: Some(port.into()),
+            path: path.map(Into::into),
+            http_codes: codes.map(Into::into),
+            grpc_codes: None,
+            protocol_version: Some("HTTP1".into()),
+        }
+    }
+
+    #[test]
+    fn health_check_gives_the_path_and_codes_the_service_declares_healthy() {
+        let route = routing(Some(endpoint("http://lb.example.com")), Some(rule(vec![])));
+        let declared = health(
+            "HTTP",
+            "traffic-port",
+            Some("/healthz"),
+            Some("200-299,302"),
+        );
+        let resolved = with_health_check(&params(r#"{"health_check": true}"#), &declared, &route)
+            .expect("usable");
+        assert_eq!(resolved.path(), "/healthz");
+        let status = resolved.expect.status.clone().expect("codes filled in");
+        assert!(status.matches(204) && status.matches(302) && !status.matches(404));
+        let target = resolve_target(&resolved, Some(&route), None).expect("routed");
+        assert!(target.url.ends_with("/healthz"), "{}", target.url);
+        assert!(target.via.contains("health check"), "{}", target.via);
+
+        // What the config gives wins; the rest still comes from the health check.
+        let given = with_health_check(
+            &params(r#"{"health_check": true, "path": "/ready", "expect": {"status": "2xx,301"}}"#),
+            &declared,
+            &route,
+        )
+        .expect("usable");
+        assert_eq!(given.path(), "/ready");
+        assert!(given.expect.status.expect("given").matches(301));
+        // The number of the traffic port is the traffic port.
+        let numbered = health("HTTPS", "8080", Some("/healthz"), Some("200"));
+        assert!(with_health_check(&params(r#"{"health_check": true}"#), &numbered, &route).is_ok());
+        // Without `health_check`, the params stay as written (`/`, 2xx).
+        let plain = with_health_check(&params("{}"), &declared, &route).expect("unchanged");
+        assert_eq!((plain.path(), plain.expect.status.as_ref()), ("/", None));
+    }
+
+    #[test]
+    fn a_health_check_the_listener_cannot_repeat_is_not_applicable_never_a_guess() {
+        let route = routing(Some(endpoint("http://lb.example.com")), Some(rule(vec![])));
+        let params = params(r#"{"health_check": true}"#);
+        let mut grpc = health("HTTP", "traffic-port", Some("/AWS.ALB/healthcheck"), None);
+        grpc.protocol_version = Some("GRPC".into());
+        grpc.grpc_codes = Some("12".into());
+        let cases = [
+            ("TCP", health("TCP", "traffic-port", None, None), "TCP"),
+            ("gRPC", grpc, "gRPC"),
+            (
+                "another port",
+                health("HTTP", "9901", Some("/healthz"), Some("200")),
+                "port 9901",
+            ),
+            (
+                "no path",
+                health("HTTP", "traffic-port", None, Some("200")),
+                "no health-check path",
+            ),
+            (
+                "no codes",
+                health("HTTP", "traffic-port", Some("/healthz"), None),
+                "no success codes",
+            ),
+            (
+                "odd codes",
+                health("HTTP", "traffic-port", Some("/healthz"), Some("2xx-ish")),
+                "2xx-ish",
+            ),
+        ];
+        for (name, declared, says) in cases {
+            let outcome = with_health_check(&params, &declared, &route).expect_err(name);
+            assert_eq!(
+                (outcome.status, outcome.not_applicable, outcome.code.code),
+                (Status::Error, true, "HTTP_HEALTH_CHECK_UNUSABLE"),
+                "{name}"
+            );
+            assert!(
+                outcome.message.contains(says),
+                "{name}: {}",
+                outcome.message
+            );
+            assert!(outcome.message.contains("`path`"), "{name}: names the fix");
+            assert_eq!(
+                outcome.evidence[0].resource.as_deref(),
+                Some("green-tg"),
+                "{name}"
+            );
+        }
+        // A health-check path the test rule does not forward would reach the listener's default
+        // action, not green.
+        let api_only = routing(
+            Some(endpoint("http://lb.example.com")),
+            Some(rule(vec![RuleCondition::Path(vec!["/api/*".into()])])),
+        );
+        let declared = health("HTTP", "traffic-port", Some("/healthz"), Some("200"));
+        let outcome = with_health_check(&params, &declared, &api_only).expect_err("not routed");
+        assert_eq!(outcome.code.code, "HTTP_HEALTH_CHECK_UNUSABLE");
+        assert!(
+            outcome.message.contains("does not forward"),
+            "{}",
+            outcome.message
+        );
     }
 
     #[test]

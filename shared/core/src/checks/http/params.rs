@@ -279,9 +279,10 @@ impl JsonSchema for JsonPath {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct HttpExpect {
-    /// Status codes that count as success (default `2xx`): `2xx`, `200`, `"2xx,301"`, `[200, 204]`.
-    #[serde(default)]
-    pub status: StatusMatcher,
+    /// Status codes that count as success: `2xx`, `200`, `"2xx,301"`, `[200, 204]`. By default
+    /// `2xx`, or with `health_check: true` the success codes of green's target group.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<StatusMatcher>,
     /// Text the body must contain.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_contains: Option<String>,
@@ -345,9 +346,15 @@ pub struct HttpParams {
     /// For `target: url`: the full URL (`https://green.internal.example.com/health`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
-    /// For the listener targets: the path and query to request (default `/`).
+    /// For the listener targets: the path and query to request (default `/`, or with
+    /// `health_check: true` the path of green's target group health check).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub path: Option<String>,
+    /// For the listener targets: request the path of green's target group health check and
+    /// accept its success codes (its matcher), where `path` and `expect.status` are not given:
+    /// what the service already declares a healthy answer (default false).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub health_check: bool,
     /// The request method (default `GET`).
     #[serde(default)]
     pub method: HttpMethod,
@@ -471,6 +478,12 @@ impl HttpParams {
                 }
                 if self.path.is_some() {
                     v.error("path", "with target: url, put the path in the `url`");
+                }
+                if self.health_check {
+                    v.error(
+                        "health_check",
+                        "health_check: true requests green's target group health-check path through the test listener; with target: url, put the path in the `url`",
+                    );
                 }
             }
             (target, Some(_)) => v.error(
@@ -833,7 +846,7 @@ mod tests {
         assert_eq!(p.total_requests(), 200);
         assert_eq!(p.expect.p99, Some(Duration::from_millis(300)));
         assert_eq!(p.expect.max_error_rate.value(), 1.0);
-        assert!(p.expect.status.matches(204));
+        assert!(p.expect.status.as_ref().is_some_and(|s| s.matches(204)));
     }
 
     #[test]
