@@ -36,6 +36,7 @@ use greenlight_core::config::{
 use greenlight_core::reason::ReasonCode;
 
 pub mod codedeploy_group;
+pub mod decide;
 pub mod doctor;
 pub mod simulate;
 pub mod status;
@@ -108,6 +109,13 @@ enum Command {
     /// Check a service's wiring against the live account before its first greenlight deployment:
     /// a checklist with a fix for each problem (read-only; exit 0 when ready, 1 when not).
     Doctor(doctor::DoctorArgs),
+    /// Continue a deployment paused by an ECS PAUSE lifecycle hook, after showing greenlight's
+    /// evidence for it (refused without evidence, or over a FAILED greenlight answer, unless
+    /// --force; exit 0 when ECS took the answer, 1 when nothing was answered).
+    Approve(decide::DecideArgs),
+    /// Roll back a deployment paused by an ECS PAUSE lifecycle hook, after showing greenlight's
+    /// evidence when it can be read (never held back by it).
+    Reject(decide::DecideArgs),
     /// List the reason codes greenlight can emit.
     Codes {
         /// How to print them.
@@ -244,6 +252,8 @@ where
         Command::Simulate(args) => simulate::simulate(&args, out, err),
         Command::Status(args) => status::status(&args, out, err),
         Command::Doctor(args) => doctor::doctor(&args, out, err),
+        Command::Approve(args) => decide::decide(&args, decide::Decision::Approve, out, err),
+        Command::Reject(args) => decide::decide(&args, decide::Decision::Reject, out, err),
     };
     // A closed pipe (`greenlight codes | head`) ends the command; there is no one left to tell.
     result.unwrap_or(Exit::Failure)

@@ -24,7 +24,7 @@ use aws_sdk_cloudwatchlogs::types::QueryStatus;
 use aws_sdk_codedeploy::Client as CodeDeploy;
 use aws_sdk_ecs::Client as Ecs;
 use aws_sdk_ecs::error::ProvideErrorMetadata;
-use aws_sdk_ecs::types::ServiceDeployment;
+use aws_sdk_ecs::types::{ServiceDeployment, ServiceDeploymentStatus};
 use clap::Args;
 use greenlight_sim::observed::{DeploymentRecord, RollbackRecord, SummaryRecord};
 use greenlight_sim::report::text;
@@ -368,6 +368,18 @@ async fn newest_deployment(
     cluster: &str,
     service: &str,
 ) -> Result<Option<String>, StatusError> {
+    newest_deployment_in(ecs, cluster, service, None, "greenlight status").await
+}
+
+/// The service's newest deployment that ECS lists in `status` (any when `None`), for `command`'s
+/// messages; `None` when it lists none.
+pub(crate) async fn newest_deployment_in(
+    ecs: &Ecs,
+    cluster: &str,
+    service: &str,
+    status: Option<ServiceDeploymentStatus>,
+    command: &str,
+) -> Result<Option<String>, StatusError> {
     // Every page (the SDK model has no paginator for it; at most 100): the API reference does not
     // say in which order briefs are listed.
     let mut newest: Option<(Option<(i64, u32)>, String)> = None;
@@ -377,6 +389,7 @@ async fn newest_deployment(
             .list_service_deployments()
             .cluster(cluster)
             .service(service)
+            .set_status(status.clone().map(|status| vec![status]))
             .set_next_token(token.take())
             .send()
             .await
@@ -392,7 +405,14 @@ async fn newest_deployment(
             {
                 return Ok(None);
             }
-            Err(error) => return Err(aws_error("ecs:ListServiceDeployments", service, &error)),
+            Err(error) => {
+                return Err(aws_error_for(
+                    command,
+                    "ecs:ListServiceDeployments",
+                    service,
+                    &error,
+                ));
+            }
         };
         for brief in page.service_deployments() {
             let created = brief.created_at().map(|at| (at.secs(), at.subsec_nanos()));
@@ -555,9 +575,9 @@ async fn query_summaries(
     let start = deployment
         .started_at
         .map_or(SystemTime::UNIX_EPOCH, |at| at - LOG_SLACK);
-    let end = deployment
-        .finished_at
-        .map_or_else(SystemTime::now, |at| at + LOG_SLACK);
+    // Logs Insights takes whole seconds: a deployment still in progress reads up to "now" plus
+    // the slack too, or the lines of the current second (the newest answers) would be cut off.
+    let end = deployment.finished_at.unwrap_or_else(SystemTime::now) + LOG_SLACK;
     let query = summary_query(&deployment.id).map_err(Query::Failed)?;
     let started = logs
         .start_query()
@@ -632,6 +652,16 @@ fn aws_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     resource: &str,
     error: &aws_sdk_ecs::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
 ) -> StatusError {
+    aws_error_for("greenlight status", action, resource, error)
+}
+
+/// What a failed call of `command` says: for a denied one, the permission to grant.
+pub(crate) fn aws_error_for<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    command: &str,
+    action: &str,
+    resource: &str,
+    error: &aws_sdk_ecs::error::SdkError<E, aws_smithy_runtime_api::http::Response>,
+) -> StatusError {
     let detail = error
         .as_service_error()
         .and_then(|service| service.message().map(str::to_owned))
@@ -640,7 +670,7 @@ fn aws_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
     match code {
         Some("AccessDeniedException" | "AccessDenied" | "UnauthorizedOperation") => {
             StatusError(format!(
-                "{action} was denied on {resource}: greenlight status needs the read-only permission {action} ({detail})"
+                "{action} was denied on {resource}: {command} needs the permission {action} ({detail})"
             ))
         }
         Some(code) => StatusError(format!("{action} on {resource} failed: {code}: {detail}")),
@@ -776,7 +806,7 @@ mod tests {
             .unwrap_err()
             .0;
         assert!(
-            error.contains("greenlight status needs the read-only permission logs:StartQuery"),
+            error.contains("greenlight status needs the permission logs:StartQuery"),
             "{error}"
         );
         assert!(

@@ -352,7 +352,12 @@ mod tests {
             .expect_err("no interpreter there");
         let message = error.to_string();
         // Every way to get moto: a checkout's target, a release archive's script, a flag.
-        for how in ["make moto", "install-moto", "--python", "/nonexistent/python"] {
+        for how in [
+            "make moto",
+            "install-moto",
+            "--python",
+            "/nonexistent/python",
+        ] {
             assert!(message.contains(how), "{how}: {message}");
         }
     }

@@ -289,6 +289,40 @@ fn doctor_needs_only_read_permissions_that_aws_defines_and_the_readme_lists() {
     );
 }
 
+/// Approve and reject read what status reads and write one thing, ContinueServiceDeployment:
+/// each permission is AWS's (its access level from AWS's authorization data) and the README's
+/// table lists it with that level.
+#[test]
+fn approve_and_reject_need_status_reads_and_one_write_that_the_readme_lists() {
+    let section =
+        readme_section("### A person decides: `greenlight approve` and `greenlight reject`");
+    let (writes, reads): (Vec<&str>, Vec<&str>) = greenlight_cli::decide::DECIDE_PERMISSIONS
+        .iter()
+        .partition(|permission| permission.ends_with("ContinueServiceDeployment"));
+    assert_eq!(writes, ["ecs:ContinueServiceDeployment"]);
+    assert_read_only_and_listed(&reads, &section, "approve/reject");
+    let data: serde_json::Value = serde_json::from_str(&greenlight_test_support::repository_text(
+        "infra/iam/authorization.json",
+    ))
+    .expect("the authorization data is JSON");
+    assert_eq!(
+        data["services"]["ecs"]["actions"]["ContinueServiceDeployment"]["access_level"],
+        "Write"
+    );
+    assert!(
+        section.contains("| `ecs:ContinueServiceDeployment` | Write |"),
+        "{section}"
+    );
+}
+
+/// `greenlight approve` without the service it is about is a usage error, named.
+#[test]
+fn approve_without_its_service_is_a_usage_error() {
+    let (exit, _, err) = greenlight(&["approve", "--cluster", "prod"]);
+    assert_eq!(exit, Exit::Usage);
+    assert!(err.contains("--service"), "{err}");
+}
+
 /// `greenlight doctor` without the service it is about is a usage error, named.
 #[test]
 fn doctor_without_its_service_is_a_usage_error() {

@@ -86,11 +86,17 @@ pub async fn examine(
             .collect();
         let stage_names: Vec<&str> = stages.iter().map(LifecycleStage::as_str).collect();
         let subject = format!("hook at {}", stage_names.join(", "));
-        let Some(target) = hook.hook_target_arn() else {
+        if hook.target_type() == Some(&aws_sdk_ecs::types::DeploymentLifecycleHookTargetType::Pause)
+        {
             list.note(
                 subject,
-                "has no Lambda target (a PAUSE hook?); doctor skips it",
+                "a PAUSE hook: the deployment waits there for a person, who answers with \
+                 `greenlight approve` or `greenlight reject` (ecs:ContinueServiceDeployment)",
             );
+            continue;
+        }
+        let Some(target) = hook.hook_target_arn() else {
+            list.note(subject, "has no Lambda target; doctor skips it");
             continue;
         };
         let Some(function) = super::hooked_function(

@@ -115,7 +115,33 @@ pub trait DeploymentWorld: Sync {
     ) -> impl Future<Output = Result<(), DriverError>> + Send;
     /// CLEAN_UP: stop the side that lost (blue after success, green after a rollback).
     fn clean_up(&self, rolled_back: bool) -> impl Future<Output = Result<(), DriverError>> + Send;
+    /// What `ContinueServiceDeployment` decided for a PAUSE hook awaiting action, if anything yet.
+    fn pause_decision(&self, _deployment_arn: &str, _hook_id: &str) -> Option<PauseAction> {
+        None
+    }
 }
+
+/// What `ContinueServiceDeployment` asks of a paused deployment (`action`, default CONTINUE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PauseAction {
+    /// Carry on past the PAUSE hook.
+    Continue,
+    /// Roll the deployment back.
+    Rollback,
+}
+
+impl PauseAction {
+    /// As ECS spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PauseAction::Continue => "CONTINUE",
+            PauseAction::Rollback => "ROLLBACK",
+        }
+    }
+}
+
+/// How often a paused deployment looks for a decision.
+const PAUSE_POLL: Duration = Duration::from_millis(100);
 
 /// The ARNs a deployment is about.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -135,7 +161,10 @@ pub struct DeploymentIds {
 /// One lifecycle hook as ECS holds it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hook {
-    /// The function's name (`production-traffic`), which the invoker runs.
+    /// A PAUSE hook: ECS invokes nothing and waits for `ContinueServiceDeployment`.
+    pub pause: bool,
+    /// The function's name (`production-traffic`), which the invoker runs (empty for a PAUSE
+    /// hook).
     pub function: String,
     /// The `hookTargetArn`.
     pub function_arn: String,
@@ -545,6 +574,9 @@ impl<'a, I: HookInvoker, W: DeploymentWorld> EcsDriver<'a, I, W> {
         production: Option<(f64, f64)>,
         stop: &AtomicBool,
     ) -> Result<HookEnd, DriverError> {
+        if hook.pause {
+            return self.pause(index, hook, moment, stop).await;
+        }
         let deployment = self.deployment;
         let execution_id = self.execution_id();
         let timeout = scaled_minutes(hook.timeout_in_minutes, deployment.seconds_per_minute);
@@ -634,6 +666,76 @@ impl<'a, I: HookInvoker, W: DeploymentWorld> EcsDriver<'a, I, W> {
                 }
             }
             tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// A PAUSE hook: the deployment waits, its hook AWAITING_ACTION, until
+    /// `ContinueServiceDeployment` continues or rolls it back, or the hook's timeout takes its
+    /// action (the ECS developer guide, "pause lifecycle hooks").
+    async fn pause(
+        &self,
+        index: usize,
+        hook: &Hook,
+        moment: Moment,
+        stop: &AtomicBool,
+    ) -> Result<HookEnd, DriverError> {
+        let deployment = self.deployment;
+        let timeout = scaled_minutes(hook.timeout_in_minutes, deployment.seconds_per_minute);
+        let deadline = Instant::now() + timeout;
+        let expires_at = SystemTime::now() + timeout;
+        let hook_id = pause_hook_id(&deployment.ids.deployment_arn, index);
+        self.set_hook_status(index, hook, "AWAITING_ACTION", expires_at);
+        self.publish().await?;
+        self.note(format!(
+            "ECS paused the deployment at {moment} (PAUSE hook {hook_id}): it waits for ContinueServiceDeployment, or {} minute(s) then {}",
+            hook.timeout_in_minutes,
+            hook.timeout_action.as_str()
+        ));
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                return Ok(HookEnd::Cancelled);
+            }
+            if let Some(action) = self
+                .world
+                .pause_decision(&deployment.ids.deployment_arn, &hook_id)
+            {
+                self.note(format!(
+                    "ContinueServiceDeployment {} for the PAUSE hook at {moment}",
+                    action.as_str()
+                ));
+                return Ok(match action {
+                    PauseAction::Continue => {
+                        self.set_hook_status(index, hook, "SUCCEEDED", expires_at);
+                        HookEnd::Succeeded
+                    }
+                    PauseAction::Rollback => {
+                        self.set_hook_status(index, hook, "FAILED", expires_at);
+                        stop.store(true, Ordering::SeqCst);
+                        HookEnd::Failed(format!(
+                            "the PAUSE hook at {moment} was answered ROLLBACK (ContinueServiceDeployment)"
+                        ))
+                    }
+                });
+            }
+            if Instant::now() >= deadline {
+                self.set_hook_status(index, hook, "TIMED_OUT", expires_at);
+                let minutes = hook.timeout_in_minutes;
+                return Ok(match hook.timeout_action {
+                    TimeoutAction::Continue => {
+                        self.note(format!(
+                            "nobody acted on the PAUSE hook at {moment} within {minutes} minute(s); its timeout action is CONTINUE"
+                        ));
+                        HookEnd::Succeeded
+                    }
+                    TimeoutAction::Rollback => {
+                        stop.store(true, Ordering::SeqCst);
+                        HookEnd::Failed(format!(
+                            "nobody acted on the PAUSE hook at {moment} within {minutes} minute(s) (timeout action ROLLBACK)"
+                        ))
+                    }
+                });
+            }
+            tokio::time::sleep(PAUSE_POLL.min(deadline - Instant::now())).await;
         }
     }
 
@@ -797,11 +899,19 @@ impl<'a, I: HookInvoker, W: DeploymentWorld> EcsDriver<'a, I, W> {
     }
 
     fn set_hook_status(&self, index: usize, hook: &Hook, status: &str, expires_at: SystemTime) {
-        let hook_id = format!("hook-{}", index + 1);
-        let detail = json!({
+        let (hook_id, target) = if hook.pause {
+            (
+                pause_hook_id(&self.deployment.ids.deployment_arn, index),
+                json!({ "targetType": "PAUSE" }),
+            )
+        } else {
+            (
+                format!("hook-{}", index + 1),
+                json!({ "targetType": "AWS_LAMBDA", "targetArn": hook.function_arn }),
+            )
+        };
+        let mut detail = json!({
             "hookId": hook_id,
-            "targetType": "AWS_LAMBDA",
-            "targetArn": hook.function_arn,
             "status": status,
             "expiresAt": epoch(expires_at),
             "timeoutAction": match hook.timeout_action {
@@ -809,6 +919,9 @@ impl<'a, I: HookInvoker, W: DeploymentWorld> EcsDriver<'a, I, W> {
                 TimeoutAction::Continue => "CONTINUE",
             },
         });
+        if let (Some(detail), Value::Object(target)) = (detail.as_object_mut(), target) {
+            detail.extend(target);
+        }
         self.update(|record| {
             let details = record["lifecycleHookDetails"]
                 .as_array_mut()
@@ -891,6 +1004,17 @@ enum Answer {
         hook_details: Option<Map<String, Value>>,
     },
     Failed(String),
+}
+
+/// A PAUSE hook's id, as ECS makes them (`ecs-pause-…`, the developer guide's example), stable for
+/// the deployment and the hook.
+pub fn pause_hook_id(deployment_arn: &str, index: usize) -> String {
+    let seed = deployment_arn
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325_u64, |hash, byte| {
+            (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3)
+        });
+    format!("ecs-pause-{:016x}-{}", splitmix(seed), index + 1)
 }
 
 fn read_answer(call: &HookCall) -> Answer {

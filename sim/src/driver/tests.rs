@@ -11,7 +11,7 @@ use tokio::time::Instant;
 
 use super::ecs::{
     DeploymentIds, DeploymentResult, DeploymentWorld, DriverError, EcsDeployment, EcsDriver, Hook,
-    Listener,
+    Listener, PauseAction,
 };
 use super::{HookCall, HookCallOutcome, HookInvoker, Moment, Stage};
 use crate::scenario::format::{Strategy, TimeoutAction, WeightsMove};
@@ -112,6 +112,9 @@ impl HookInvoker for ScriptedHooks {
 struct RecordingWorld {
     actions: Mutex<Vec<String>>,
     deployments: Mutex<Vec<Value>>,
+    /// What an operator answers a PAUSE hook once it has been awaiting action this long.
+    pause_answer: Option<(Duration, PauseAction)>,
+    paused_since: Mutex<Option<Instant>>,
 }
 
 impl RecordingWorld {
@@ -133,6 +136,40 @@ impl RecordingWorld {
 }
 
 impl DeploymentWorld for RecordingWorld {
+    fn pause_decision(&self, deployment_arn: &str, hook_id: &str) -> Option<PauseAction> {
+        assert_eq!(deployment_arn, DEPLOYMENT);
+        assert!(hook_id.starts_with("ecs-pause-"), "{hook_id}");
+        // The hook is listed AWAITING_ACTION before anyone can act on it.
+        let awaiting = self
+            .deployments
+            .lock()
+            .unwrap()
+            .last()
+            .is_some_and(|record| {
+                record["lifecycleHookDetails"]
+                    .as_array()
+                    .is_some_and(|hooks| {
+                        hooks.iter().any(|hook| {
+                            hook["hookId"] == hook_id
+                                && hook["targetType"] == "PAUSE"
+                                && hook["status"] == "AWAITING_ACTION"
+                                && hook.get("targetArn").is_none()
+                        })
+                    })
+            });
+        assert!(
+            awaiting,
+            "asked for a decision on a hook not awaiting action"
+        );
+        let (after, action) = self.pause_answer?;
+        let since = *self
+            .paused_since
+            .lock()
+            .unwrap()
+            .get_or_insert_with(Instant::now);
+        (since.elapsed() >= after).then_some(action)
+    }
+
     async fn put_revision(&self, revision: Value) -> Result<(), DriverError> {
         self.actions
             .lock()
@@ -177,8 +214,21 @@ impl DeploymentWorld for RecordingWorld {
     }
 }
 
+fn pause_hook(stages: &[Stage], timeout_in_minutes: f64, action: TimeoutAction) -> Hook {
+    Hook {
+        pause: true,
+        function: String::new(),
+        function_arn: String::new(),
+        stages: stages.to_vec(),
+        hook_details: None,
+        timeout_in_minutes,
+        timeout_action: action,
+    }
+}
+
 fn hook(function: &str, stages: &[Stage]) -> Hook {
     Hook {
+        pause: false,
         function: function.to_owned(),
         function_arn: format!(
             "arn:aws:lambda:us-east-1:123456789012:function:greenlight-{function}"
@@ -687,4 +737,61 @@ async fn weights_move_before_or_after_the_shift_hooks_as_the_scenario_says() {
     assert!(position("reached TEST_TRAFFIC_SHIFT") < position("shift test 100/0"));
     assert!(position("shift test 100/0") < position("reached POST_TEST_TRAFFIC_SHIFT"));
     assert!(position("shift production 100/0") < position("reached POST_PRODUCTION_TRAFFIC_SHIFT"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pause_hook_waits_for_continue_or_rollback_and_else_takes_its_timeout_action() {
+    let hooks = || {
+        let mut all = all_hooks();
+        all.push(pause_hook(
+            &[Stage::PostTestTrafficShift],
+            10.0,
+            TimeoutAction::Rollback,
+        ));
+        all
+    };
+    let plan = deployment(Strategy::BlueGreen, vec![100.0], hooks());
+
+    // Continued after 3 s: the deployment goes on and production moves.
+    let world = RecordingWorld {
+        pause_answer: Some((Duration::from_secs(3), PauseAction::Continue)),
+        ..RecordingWorld::default()
+    };
+    let started = Instant::now();
+    let result = drive(&plan, &ScriptedHooks::default(), &world).await;
+    assert_eq!(result.status, "SUCCESSFUL");
+    assert!(started.elapsed() >= Duration::from_secs(3));
+    assert!(
+        world
+            .actions()
+            .contains(&"shift production 100/0".to_owned()),
+        "{:?}",
+        world.actions()
+    );
+
+    // Rolled back: the deployment rolls back from the pause's stage, production never moved.
+    let world = RecordingWorld {
+        pause_answer: Some((Duration::from_secs(1), PauseAction::Rollback)),
+        ..RecordingWorld::default()
+    };
+    let result = drive(&plan, &ScriptedHooks::default(), &world).await;
+    assert_eq!(result.status, "ROLLBACK_SUCCESSFUL");
+    assert_eq!(result.rollback_stage, Some(Stage::PostTestTrafficShift));
+    assert!(
+        !world
+            .actions()
+            .contains(&"shift production 100/0".to_owned())
+    );
+
+    // Nobody acts: after its 10 minutes (10 s here) the timeout action, ROLLBACK by default.
+    let world = RecordingWorld::default();
+    let started = Instant::now();
+    let result = drive(&plan, &ScriptedHooks::default(), &world).await;
+    assert_eq!(result.status, "ROLLBACK_SUCCESSFUL");
+    assert!(started.elapsed() >= Duration::from_secs(10));
+    let mut continuing = hooks();
+    continuing[4].timeout_action = TimeoutAction::Continue;
+    let plan = deployment(Strategy::BlueGreen, vec![100.0], continuing);
+    let result = drive(&plan, &ScriptedHooks::default(), &RecordingWorld::default()).await;
+    assert_eq!(result.status, "SUCCESSFUL");
 }

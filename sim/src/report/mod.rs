@@ -164,6 +164,11 @@ pub fn outcome_sentence(report: &SimReport) -> String {
                 "{status}: every hook reported Succeeded and green took all production traffic after {}.",
                 seconds(timeline.span())
             ),
+            // ECS's and CodeDeploy's statuses of a deployment still under way.
+            "IN_PROGRESS" | "PENDING" | "InProgress" | "Created" | "Queued" | "Ready" => format!(
+                "{status}: the deployment is still under way after {}; nothing has stopped it so far.",
+                seconds(timeline.span())
+            ),
             _ => format!("{status}: the deployment ended without a rollback."),
         };
     };

@@ -715,7 +715,13 @@ fn default_canary_bake() -> f64 {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct HookSpec {
-    /// The function: `pre-scale-up`, `post-scale-up`, `test-traffic` or `production-traffic`.
+    /// `AWS_LAMBDA` (default): ECS invokes `function`; `PAUSE`: ECS pauses the deployment at the
+    /// stages until `ContinueServiceDeployment` (or the timeout) decides.
+    #[serde(default)]
+    pub target_type: HookTargetType,
+    /// The function: `pre-scale-up`, `post-scale-up`, `test-traffic` or `production-traffic`
+    /// (none for a PAUSE hook).
+    #[serde(default)]
     pub function: String,
     /// The stages it is invoked at.
     pub lifecycle_stages: Vec<Stage>,
@@ -725,6 +731,34 @@ pub struct HookSpec {
     /// `timeoutConfiguration`.
     #[serde(default)]
     pub timeout_configuration: Option<TimeoutConfiguration>,
+}
+
+impl HookSpec {
+    /// Whether ECS invokes a function for this hook (not a PAUSE hook).
+    pub fn is_lambda(&self) -> bool {
+        self.target_type == HookTargetType::AwsLambda
+    }
+}
+
+/// A lifecycle hook's `targetType`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum HookTargetType {
+    /// ECS invokes a Lambda function.
+    #[default]
+    AwsLambda,
+    /// ECS pauses the deployment until `ContinueServiceDeployment` continues or rolls it back.
+    Pause,
+}
+
+impl HookTargetType {
+    /// As ECS spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HookTargetType::AwsLambda => "AWS_LAMBDA",
+            HookTargetType::Pause => "PAUSE",
+        }
+    }
 }
 
 fn listed() -> bool {
@@ -762,6 +796,16 @@ pub enum TimeoutAction {
     Rollback,
     /// Carry on as if the hook had succeeded.
     Continue,
+}
+
+impl TimeoutAction {
+    /// As ECS spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TimeoutAction::Rollback => "ROLLBACK",
+            TimeoutAction::Continue => "CONTINUE",
+        }
+    }
 }
 
 /// How simulated time maps to real time.
@@ -967,7 +1011,25 @@ impl Scenario {
         }
         for (index, hook) in deployment.lifecycle_hooks.iter().enumerate() {
             let at = format!("deployment.lifecycleHooks[{index}]");
-            if !FUNCTIONS.contains(&hook.function.as_str()) {
+            if !hook.is_lambda() {
+                // The ECS API reference: a PAUSE hook has no target or details, and cannot be
+                // configured at TEST_TRAFFIC_SHIFT or PRODUCTION_TRAFFIC_SHIFT.
+                if !hook.function.is_empty() || hook.hook_details.is_some() {
+                    return Err(format!(
+                        "{at}: a PAUSE hook invokes nothing: remove its function and hookDetails"
+                    ));
+                }
+                if let Some(stage) = hook.lifecycle_stages.iter().find(|stage| {
+                    matches!(
+                        stage,
+                        Stage::TestTrafficShift | Stage::ProductionTrafficShift
+                    )
+                }) {
+                    return Err(format!(
+                        "{at}.lifecycleStages: ECS takes no PAUSE hook at {stage}"
+                    ));
+                }
+            } else if !FUNCTIONS.contains(&hook.function.as_str()) {
                 return Err(format!(
                     "{at}.function: unknown function {:?}; expected one of {}",
                     hook.function,
@@ -1097,6 +1159,7 @@ impl Scenario {
             Controller::Ecs => deployment
                 .lifecycle_hooks
                 .iter()
+                .filter(|hook| hook.is_lambda())
                 .map(|hook| hook.function.clone())
                 .collect(),
             Controller::CodeDeploy => deployment

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use super::format::{AppSpec, DigestResolved, Scenario, Topology};
 use crate::app::{AppBehaviour, LatencyProfile, SampleApp};
 use crate::driver::Moment;
-use crate::driver::ecs::{DeploymentWorld, DriverError, Listener};
+use crate::driver::ecs::{DeploymentWorld, DriverError, Listener, PauseAction};
 use crate::endpoint::AwsEndpoint;
 use crate::lb::LoadBalancerPlane;
 use crate::local_aws::LocalAws;
@@ -266,6 +266,10 @@ impl<'a> RehearsalWorld<'a> {
 }
 
 impl DeploymentWorld for RehearsalWorld<'_> {
+    fn pause_decision(&self, deployment_arn: &str, hook_id: &str) -> Option<PauseAction> {
+        self.world.ecs().pause_decision(deployment_arn, hook_id)
+    }
+
     async fn put_revision(&self, revision: Value) -> Result<(), DriverError> {
         self.world
             .ecs()

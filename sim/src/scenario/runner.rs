@@ -75,6 +75,9 @@ pub struct RunOptions {
     pub max_duration: Duration,
     /// Run on the world after the deployment ends and before it is torn down.
     pub afterwards: Option<Afterwards>,
+    /// Run beside the deployment, from its start (an operator acting on a paused deployment);
+    /// whatever it has not finished when the deployment ends is stopped.
+    pub during: Option<Afterwards>,
     /// Build the world, run [`RunOptions::afterwards`] on it and stop, without deploying: the
     /// account as it is before a service's first greenlight deployment (`greenlight doctor`).
     /// The report's final status is [`NOT_DEPLOYED`].
@@ -92,6 +95,7 @@ impl Default for RunOptions {
             function_timeout: Duration::from_secs(30),
             max_duration: Duration::from_secs(600),
             afterwards: None,
+            during: None,
             stop_before_deploying: false,
         }
     }
@@ -340,8 +344,13 @@ pub fn ecs_deployment(scenario: &Scenario, stack: &stack::Stack) -> EcsDeploymen
             .lifecycle_hooks
             .iter()
             .map(|hook| Hook {
+                pause: !hook.is_lambda(),
                 function: hook.function.clone(),
-                function_arn: stack::function_arn(&hook.function),
+                function_arn: if hook.is_lambda() {
+                    stack::function_arn(&hook.function)
+                } else {
+                    String::new()
+                },
                 stages: hook.lifecycle_stages.clone(),
                 hook_details: hook
                     .hook_details
@@ -458,6 +467,7 @@ async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         .deployment
         .lifecycle_hooks
         .iter()
+        .filter(|hook| hook.is_lambda())
         .map(|hook| hook.function.clone())
         .collect();
     let hosts = FunctionHosts::start(
@@ -486,18 +496,31 @@ async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         .await
         .map_err(fail)?;
 
+    let rehearsed = || RehearsedWorld {
+        endpoint_url: endpoint.endpoint_url().to_owned(),
+        cluster: scenario.service.cluster.clone(),
+        service: scenario.service.name.clone(),
+        deployment: deployment.ids.deployment_arn.clone(),
+    };
+    let during = options
+        .during
+        .as_ref()
+        .map(|during| tokio::spawn((during.0)(rehearsed())));
     let driver = EcsDriver::new(&deployment, &hosts, &rehearsal);
     let result = tokio::time::timeout(options.max_duration, driver.run()).await;
+    if let Some(during) = during {
+        during.abort();
+        // A panic beside the deployment (a test's assertion) is the rehearsal's.
+        if let Err(error) = during.await
+            && error.is_panic()
+        {
+            std::panic::resume_unwind(error.into_panic());
+        }
+    }
     let load_summary = stop_load(load).await;
     let result = deployment_result(result, options.max_duration).map_err(fail)?;
     if let Some(afterwards) = &options.afterwards {
-        (afterwards.0)(RehearsedWorld {
-            endpoint_url: endpoint.endpoint_url().to_owned(),
-            cluster: scenario.service.cluster.clone(),
-            service: scenario.service.name.clone(),
-            deployment: deployment.ids.deployment_arn.clone(),
-        })
-        .await;
+        (afterwards.0)(rehearsed()).await;
     }
     let calls_by_stage = rehearsal.calls_by_stage();
     drop(rehearsal);

@@ -481,6 +481,7 @@ fn service_hook_functions(scenario: &Scenario) -> Vec<String> {
         .deployment
         .lifecycle_hooks
         .iter()
+        .filter(|hook| hook.is_lambda())
         .map(|hook| hook.function.clone())
         .collect();
     functions.sort();
@@ -497,13 +498,26 @@ pub fn deployment_configuration(scenario: &Scenario) -> Value {
         "minimumHealthyPercent": 100,
         "bakeTimeInMinutes": deployment.bake_time_in_minutes.round() as i64,
         "lifecycleHooks": deployment.lifecycle_hooks.iter().map(|hook| {
-            let mut entry = json!({
-                "hookTargetArn": function_arn(&hook.function),
-                "roleArn": hook_role_arn(),
-                "lifecycleStages": hook.lifecycle_stages.iter().map(|stage| stage.as_str()).collect::<Vec<_>>(),
-            });
+            let stages: Vec<&str> = hook.lifecycle_stages.iter().map(|stage| stage.as_str()).collect();
+            // A PAUSE hook has no target, role or details (the ECS API reference).
+            let mut entry = if hook.is_lambda() {
+                json!({
+                    "targetType": hook.target_type.as_str(),
+                    "hookTargetArn": function_arn(&hook.function),
+                    "roleArn": hook_role_arn(),
+                    "lifecycleStages": stages,
+                })
+            } else {
+                json!({ "targetType": hook.target_type.as_str(), "lifecycleStages": stages })
+            };
             if let Some(details) = &hook.hook_details {
                 entry["hookDetails"] = details.clone();
+            }
+            if let Some(timeout) = &hook.timeout_configuration {
+                entry["timeoutConfiguration"] = json!({
+                    "timeoutInMinutes": timeout.timeout_in_minutes.round() as i64,
+                    "action": timeout.action.as_str(),
+                });
             }
             entry
         }).collect::<Vec<_>>(),

@@ -5,6 +5,8 @@
 //! `DescribeServiceDeployments` and `ListServiceDeployments` from them as ECS does: unknown ARNs
 //! are `failures[]` with reason `MISSING`, at most 20 ARNs per describe, and the list filters by
 //! service (name or ARN), cluster (name or ARN, `default` when omitted), status and creation time.
+//! `ContinueServiceDeployment` records the decision for a PAUSE hook awaiting action, which the
+//! driver of the deployment picks up.
 
 use std::sync::{Mutex, PoisonError};
 
@@ -15,6 +17,7 @@ use serde_json::{Value, json};
 
 use super::query::json_body;
 use super::{World, WorldError};
+use crate::driver::ecs::PauseAction;
 use crate::endpoint::{Call, Protocol, Reply, Supplement, SupplementFuture, Upstream};
 
 /// ECS takes at most this many ARNs per describe call.
@@ -35,6 +38,8 @@ struct EcsState {
     revisions: Vec<(String, Value)>,
     /// Deployments by `serviceDeploymentArn`, in the order put.
     deployments: Vec<(String, Value)>,
+    /// `ContinueServiceDeployment` decisions: (deployment ARN, hook id, action).
+    decisions: Vec<(String, String, PauseAction)>,
 }
 
 fn arn_of(record: &Value, member: &'static str) -> Result<String, WorldError> {
@@ -104,6 +109,76 @@ impl EcsRecords {
             .iter()
             .find(|(known, _)| known == arn)
             .map(|(_, revision)| revision.clone())
+    }
+
+    /// What `ContinueServiceDeployment` decided for the PAUSE hook `hook_id` of deployment `arn`.
+    pub fn pause_decision(&self, arn: &str, hook_id: &str) -> Option<PauseAction> {
+        self.lock()
+            .decisions
+            .iter()
+            .find(|(deployment, hook, _)| deployment == arn && hook == hook_id)
+            .map(|(_, _, action)| *action)
+    }
+
+    /// `ContinueServiceDeployment`, as the ECS API reference and developer guide describe it: the
+    /// deployment must exist (`ServiceDeploymentNotFoundException`) and be IN_PROGRESS, and the
+    /// hook must be one of its PAUSE hooks AWAITING_ACTION (`InvalidParameterException`
+    /// otherwise); `action` is CONTINUE (the default) or ROLLBACK.
+    fn continue_deployment(&self, input: &Value) -> Reply {
+        let Some(arn) = input["serviceDeploymentArn"].as_str() else {
+            return invalid_parameter("serviceDeploymentArn is required");
+        };
+        let Some(hook_id) = input["hookId"].as_str() else {
+            return invalid_parameter("hookId is required");
+        };
+        let action = match input["action"].as_str() {
+            None | Some("CONTINUE") => PauseAction::Continue,
+            Some("ROLLBACK") => PauseAction::Rollback,
+            Some(other) => {
+                return invalid_parameter(&format!(
+                    "action {other:?} is not one of CONTINUE, ROLLBACK"
+                ));
+            }
+        };
+        let mut state = self.lock();
+        let Some((_, deployment)) = state.deployments.iter().find(|(known, _)| known == arn) else {
+            return Reply::json_error(
+                StatusCode::BAD_REQUEST,
+                "ServiceDeploymentNotFoundException",
+                &format!("The service deployment {arn} does not exist."),
+            );
+        };
+        if deployment["status"] != "IN_PROGRESS" {
+            return invalid_parameter(&format!(
+                "The service deployment {arn} is {}, not IN_PROGRESS.",
+                deployment["status"]
+                    .as_str()
+                    .unwrap_or("in an unknown status")
+            ));
+        }
+        let awaiting = deployment["lifecycleHookDetails"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|hook| {
+                hook["hookId"] == hook_id
+                    && hook["targetType"] == "PAUSE"
+                    && hook["status"] == "AWAITING_ACTION"
+            });
+        if !awaiting
+            || state
+                .decisions
+                .iter()
+                .any(|(known, hook, _)| known == arn && hook == hook_id)
+        {
+            return invalid_parameter(&format!(
+                "The lifecycle hook {hook_id} of service deployment {arn} is not a PAUSE hook awaiting action."
+            ));
+        }
+        state
+            .decisions
+            .push((arn.to_owned(), hook_id.to_owned(), action));
+        Reply::json(StatusCode::OK, &json!({ "serviceDeploymentArn": arn }))
     }
 
     /// Every stored deployment, in the order first put.
@@ -328,6 +403,7 @@ impl Supplement for EcsSupplement {
                 "DescribeServiceRevisions"
                     | "DescribeServiceDeployments"
                     | "ListServiceDeployments"
+                    | "ContinueServiceDeployment"
             ) {
                 return None;
             }
@@ -349,6 +425,7 @@ impl Supplement for EcsSupplement {
                 "DescribeServiceDeployments" => {
                     records.describe(&input, "serviceDeploymentArns", "serviceDeployments", true)
                 }
+                "ContinueServiceDeployment" => records.continue_deployment(&input),
                 _ => records.list(&input),
             })
         })
@@ -478,6 +555,63 @@ mod tests {
         assert_eq!(
             records.list(&json!({ "cluster": "prod" })).status,
             StatusCode::BAD_REQUEST
+        );
+    }
+
+    #[test]
+    fn continue_decides_only_a_pause_hook_awaiting_action_of_a_deployment_in_progress() {
+        let records = EcsRecords::default();
+        let mut paused = deployment("d1", "IN_PROGRESS", 1.0);
+        paused["lifecycleHookDetails"] = json!([
+            { "hookId": "ecs-pause-1", "targetType": "PAUSE", "status": "AWAITING_ACTION" },
+            { "hookId": "hook-1", "targetType": "AWS_LAMBDA", "status": "IN_PROGRESS" },
+        ]);
+        let arn = paused["serviceDeploymentArn"]
+            .as_str()
+            .expect("arn")
+            .to_owned();
+        records.put_deployment(paused).expect("valid");
+        let ask = |hook: &str, action: Option<&str>| {
+            let mut input = json!({ "serviceDeploymentArn": arn, "hookId": hook });
+            if let Some(action) = action {
+                input["action"] = json!(action);
+            }
+            records.continue_deployment(&input)
+        };
+        // Not a PAUSE hook, an unknown action, an unknown deployment: refused, nothing decided.
+        assert_eq!(
+            body(&ask("hook-1", None))["__type"],
+            "InvalidParameterException"
+        );
+        assert_eq!(
+            body(&ask("ecs-pause-1", Some("ABORT")))["__type"],
+            "InvalidParameterException"
+        );
+        let unknown = records.continue_deployment(
+            &json!({ "serviceDeploymentArn": "nope", "hookId": "ecs-pause-1" }),
+        );
+        assert_eq!(
+            body(&unknown)["__type"],
+            "ServiceDeploymentNotFoundException"
+        );
+        assert_eq!(records.pause_decision(&arn, "ecs-pause-1"), None);
+        // No action is CONTINUE; the answer names the deployment; a second decision is refused.
+        let reply = ask("ecs-pause-1", None);
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(body(&reply), json!({ "serviceDeploymentArn": arn }));
+        assert_eq!(
+            records.pause_decision(&arn, "ecs-pause-1"),
+            Some(PauseAction::Continue)
+        );
+        assert_eq!(
+            body(&ask("ecs-pause-1", Some("ROLLBACK")))["__type"],
+            "InvalidParameterException"
+        );
+        // A deployment no longer in progress takes no decision.
+        records.update_deployment(&arn, |record| record["status"] = json!("SUCCESSFUL"));
+        assert_eq!(
+            body(&ask("ecs-pause-2", None))["__type"],
+            "InvalidParameterException"
         );
     }
 }

@@ -2,6 +2,7 @@
 mod codedeploy;
 mod doctor;
 mod functions;
+mod pause;
 mod report;
 mod scenarios;
 mod status;
