@@ -360,6 +360,25 @@ def main() -> int:
         if name in functions and value != {"Fn::GetAtt": [functions[name][0], "Arn"]}:
             errors.append(f"output {output}: {value!r} is not the ARN of the {name} function")
 
+    # Versions: every function publishes one per deploy and keeps a `live` alias, which the
+    # alias outputs name (hooks may target the alias or a version).
+    if raw.get("Globals", {}).get("Function", {}).get("AutoPublishAlias") != "live":
+        errors.append("Globals.Function: no AutoPublishAlias live")
+    for logical, resource in raw.get("Resources", {}).items():
+        if resource.get("Type") == "AWS::Serverless::Function" and \
+                resource.get("Properties", {}).get("AutoPublishAliasAllProperties") is not True:
+            errors.append(f"{logical}: AutoPublishAliasAllProperties is not true: a change of only its "
+                          "environment would not publish a version, and `live` would keep the old one")
+    for name, output in OUTPUTS.items():
+        if name not in functions:
+            continue
+        alias = output.replace("FunctionArn", "FunctionAliasArn")
+        value = outputs.get(alias, {}).get("Value")
+        if value != {"Ref": f"{functions[name][0]}.Alias"}:
+            errors.append(f"output {alias}: {value!r} is not the `live` alias of the {name} function")
+        elif "Export" not in outputs[alias]:
+            errors.append(f"output {alias}: not exported")
+
     check_operations(raw, errors)
     check_saved_queries(template, errors)
 
@@ -370,7 +389,7 @@ def main() -> int:
             print(f"     {error}")
         return 1
     print(f"ok   {rel}: {len(functions)} functions and {len(hooks)} CodeDeploy hooks (provided.al2023, arm64, JSON logs with retention, "
-          "active tracing), binaries in the workspace, outputs exported; opt-in alarm and dashboard on the emitted metric")
+          "active tracing, a `live` alias), binaries in the workspace, outputs exported; opt-in alarm and dashboard on the emitted metric")
     return 0
 
 
