@@ -41,17 +41,17 @@ impl Check for FakeCheck {
     }
 }
 
-struct FakeBackend {
+pub(crate) struct FakeBackend {
     deployment: Result<Arc<DeploymentFacts>, FactError>,
     /// What the deployment says of this function's hook (`None`: it does not list it).
     hook_running: Option<bool>,
-    outcomes: BTreeMap<&'static str, Outcome>,
+    pub(crate) outcomes: BTreeMap<&'static str, Outcome>,
     runs: Arc<AtomicUsize>,
     config_text: Mutex<Result<String, ReadError>>,
 }
 
 impl FakeBackend {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         FakeBackend {
             deployment: Ok(Arc::new(deployment("IN_PROGRESS"))),
             hook_running: None,
@@ -183,7 +183,7 @@ impl HookBackend for FakeBackend {
     }
 }
 
-async fn invoke(
+pub(crate) async fn invoke(
     phase: Phase,
     payload: &Value,
     backend: &FakeBackend,
@@ -210,7 +210,7 @@ fn summary_status(status: greenlight_core::engine::verdict::VerdictStatus) -> &'
     greenlight_core::telemetry::verdict_name(status)
 }
 
-fn clock() -> ManualClock {
+pub(crate) fn clock() -> ManualClock {
     ManualClock::at_unix(1_800_000_000)
 }
 

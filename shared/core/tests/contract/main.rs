@@ -7,4 +7,5 @@ mod docs;
 mod engine;
 mod fixtures;
 mod hook;
+mod hostile;
 mod image_reference;

@@ -803,4 +803,75 @@ mod tests {
             .expect("the documented example is a valid check");
         assert!(matches!(example.kind, crate::checks::CheckKind::Lambda(_)));
     }
+
+    mod hostile {
+        //! A team function's answer, fuzzed: nothing it returns or raises panics the judge, and
+        //! only an object whose `result` is exactly "pass" passes. Budget: 512 cases each.
+        use proptest::prelude::*;
+        use serde_json::{Value, json};
+
+        use super::super::{FunctionReply, judge};
+        use crate::outcome::Status;
+
+        const FUNCTION: &str = "arn:aws:lambda:eu-west-1:123456789012:function:greenlight-check-x";
+
+        fn answer() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                Just(Value::Null),
+                any::<bool>().prop_map(Value::from),
+                any::<f64>().prop_map(Value::from),
+                prop_oneof![
+                    Just("pass"),
+                    Just("PASS"),
+                    Just("pass "),
+                    Just("fail"),
+                    Just("inconclusive"),
+                    Just(""),
+                ]
+                .prop_map(Value::from),
+                any::<String>().prop_map(Value::from),
+            ];
+            let value = leaf.prop_recursive(2, 16, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..3).prop_map(Value::from),
+                    prop::collection::btree_map("[a-z]{1,8}", inner, 0..3)
+                        .prop_map(|map| Value::Object(map.into_iter().collect())),
+                ]
+            });
+            prop_oneof![
+                (value.clone(), value.clone(), value.clone()).prop_map(
+                    |(result, reason, evidence)| {
+                        json!({ "result": result, "reason": reason, "evidence": evidence })
+                    }
+                ),
+                value,
+            ]
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn only_an_exact_pass_passes(document in answer()) {
+                let payload = serde_json::to_vec(&document).expect("serializes");
+                let outcome = judge(FUNCTION, &FunctionReply::Returned(payload));
+                if outcome.status == Status::Pass {
+                    prop_assert_eq!(&document["result"], &json!("pass"));
+                }
+            }
+
+            #[test]
+            fn arbitrary_bytes_returned_or_raised_never_pass(
+                bytes in prop::collection::vec(any::<u8>(), 0..256),
+                function_error in "[A-Za-z]{0,10}",
+            ) {
+                let returned = judge(FUNCTION, &FunctionReply::Returned(bytes.clone()));
+                let is_pass_object = serde_json::from_slice::<Value>(&bytes)
+                    .is_ok_and(|value| value["result"] == "pass");
+                prop_assert!(returned.status != Status::Pass || is_pass_object);
+                let raised = judge(FUNCTION, &FunctionReply::Raised { function_error, payload: bytes });
+                prop_assert_ne!(raised.status, Status::Pass);
+            }
+        }
+    }
 }
