@@ -104,7 +104,7 @@ INFRA_ENV := AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline-placeholder 
 	AWS_SECRET_ACCESS_KEY=offline-placeholder AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 PIP_INSTALL := python -m pip install --quiet --disable-pip-version-check --no-input
 
-.PHONY: infra-tools infra-check iam-data package deploy
+.PHONY: infra-tools infra-check iam-data package deploy campaign
 
 infra-tools: $(INFRA_STAMP) $(IAM_STAMP) $(SAM_STAMP) ## install cfn-lint, its serverless rules, policy_sentry, parliament and the SAM CLI (pinned)
 
@@ -203,9 +203,14 @@ package: $(CARGO_LAMBDA_STAMP) ## build the five functions for Lambda (arm64, re
 		$(CARGO) lambda build --release --arm64 --output-format zip \
 		$(addprefix --bin ,$(LAMBDA_FUNCTIONS))
 	@for f in $(LAMBDA_FUNCTIONS); do \
-		zip=target/lambda/$$f/bootstrap.zip; \
+		zip=$${CARGO_TARGET_DIR:-target}/lambda/$$f/bootstrap.zip; \
 		printf '%-20s %6d KiB  %s\n' "$$f" "$$(( $$(stat -c %s $$zip) / 1024 ))" "$$zip"; \
 	done
+
+CAMPAIGN_SEEDS ?= 20
+campaign: functions moto ## rehearse the whole scenario library under seeded random faults (CAMPAIGN_SEEDS per scenario, default 20); record the table in docs/campaign.md
+	GREENLIGHT_PYTHON="$(abspath $(VENV))/bin/python" $(CARGO) run --quiet --locked --release -p greenlight-cli -- \
+		campaign --library tests/scenarios --seeds $(CAMPAIGN_SEEDS) --json "$${CARGO_TARGET_DIR:-target}/campaign.json"
 
 deploy: package $(SAM_STAMP) ## package, then deploy infra/template.yaml with SAM (needs AWS credentials)
 	$(SAM_VENV)/bin/sam deploy --template-file infra/template.yaml --stack-name $(STACK_NAME) \

@@ -35,6 +35,7 @@ use greenlight_core::config::{
 };
 use greenlight_core::reason::ReasonCode;
 
+pub mod campaign;
 pub mod codedeploy_group;
 pub mod decide;
 pub mod doctor;
@@ -102,6 +103,10 @@ enum Command {
     /// Rehearse a deployment locally and print its timeline (exit 0 when the scenario's
     /// expectations are met, 1 when not, 2 when the scenario file is invalid).
     Simulate(simulate::SimulateArgs),
+    /// Rehearse scenarios many times under seeded random faults (throttling, 5xx, dropped
+    /// connections, latency, denials) and check greenlight's promises on every run (exit 0 when
+    /// none broke, 1 when one did, naming the seed to replay).
+    Campaign(campaign::CampaignArgs),
     /// Print a real deployment's timeline: ECS's record of it and the functions' summary lines
     /// from CloudWatch Logs, rendered as the rehearsal renders (read-only; exit 1 when something
     /// cannot be read, naming the permission).
@@ -250,6 +255,7 @@ where
             .map(|()| Exit::Success),
         Command::Codes { format } => codes(format, out),
         Command::Simulate(args) => simulate::simulate(&args, out, err),
+        Command::Campaign(args) => campaign::campaign(&args, out, err),
         Command::Status(args) => status::status(&args, out, err),
         Command::Doctor(args) => doctor::doctor(&args, out, err),
         Command::Approve(args) => decide::decide(&args, decide::Decision::Approve, out, err),

@@ -63,9 +63,15 @@ fn in_archive(relative: &str) -> Option<PathBuf> {
 /// The run options `args` ask for: flags first, then the environment, then a release archive's
 /// own layout, then the checkout's build (the simulator's defaults).
 fn run_options(args: &SimulateArgs) -> greenlight_sim::scenario::RunOptions {
-    let python = args
-        .python
-        .clone()
+    run_options_with(args.functions_dir.clone(), args.python.clone())
+}
+
+/// The run options for a `--functions-dir` and `--python` given or not (see [`run_options`]).
+pub(crate) fn run_options_with(
+    functions_dir: Option<PathBuf>,
+    python: Option<PathBuf>,
+) -> greenlight_sim::scenario::RunOptions {
+    let python = python
         .or_else(|| {
             std::env::var_os(greenlight_sim::moto::PYTHON_ENV)
                 .filter(|python| !python.is_empty())
@@ -73,10 +79,7 @@ fn run_options(args: &SimulateArgs) -> greenlight_sim::scenario::RunOptions {
         })
         .or_else(|| in_archive("lib/greenlight/moto/bin/python"));
     greenlight_sim::scenario::RunOptions {
-        functions_dir: args
-            .functions_dir
-            .clone()
-            .or_else(|| in_archive("lib/greenlight/functions")),
+        functions_dir: functions_dir.or_else(|| in_archive("lib/greenlight/functions")),
         python,
         ..greenlight_sim::scenario::RunOptions::default()
     }

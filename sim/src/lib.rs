@@ -18,6 +18,7 @@
 //! `GREENLIGHT_PYTHON` environment variable names another interpreter.
 
 pub mod app;
+pub mod campaign;
 pub mod codedeploy;
 pub mod driver;
 pub mod endpoint;

@@ -59,6 +59,9 @@ pub struct Scenario {
     /// Faults the local AWS injects once the world is set up.
     #[serde(default)]
     pub faults: Vec<FaultSpec>,
+    /// The seed of the faults' draws (which calls a probability hits); a campaign sets one per run.
+    #[serde(default)]
+    pub fault_seed: Option<u64>,
     /// IAM: enforced from `infra/template.yaml`'s roles unless turned off, with grants a scenario
     /// takes away to rehearse a broken template.
     #[serde(default)]
@@ -837,7 +840,7 @@ impl Default for TimeScale {
 }
 
 /// A fault the local AWS injects.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct FaultSpec {
     /// The service by its IAM prefix: `ecs`, `elasticloadbalancing`, `cloudwatch`, `ecr`.
@@ -869,7 +872,7 @@ fn default_probability() -> f64 {
 }
 
 /// The kinds of fault.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FaultKind {
     /// The call is held for `latency_ms`, then answered.

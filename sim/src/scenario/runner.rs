@@ -257,6 +257,9 @@ pub(crate) async fn begin_deployment(
     if load.is_some() && lead > 0 {
         tokio::time::sleep(Duration::from_secs(lead)).await;
     }
+    if let Some(seed) = scenario.fault_seed {
+        world.faults().reseed(seed);
+    }
     for fault in &scenario.faults {
         world
             .faults()

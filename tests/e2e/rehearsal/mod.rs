@@ -1,4 +1,5 @@
 //! The function binaries as Lambdas, and whole deployments (ECS and CodeDeploy) rehearsed end to end.
+mod campaign;
 mod codedeploy;
 mod doctor;
 mod functions;
