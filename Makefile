@@ -104,7 +104,7 @@ INFRA_ENV := AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline-placeholder 
 	AWS_SECRET_ACCESS_KEY=offline-placeholder AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 PIP_INSTALL := python -m pip install --quiet --disable-pip-version-check --no-input
 
-.PHONY: infra-tools infra-check iam-data package deploy campaign
+.PHONY: infra-tools infra-check iam-data package dist deploy campaign
 
 infra-tools: $(INFRA_STAMP) $(IAM_STAMP) $(SAM_STAMP) ## install cfn-lint, its serverless rules, policy_sentry, parliament and the SAM CLI (pinned)
 
@@ -211,6 +211,11 @@ CAMPAIGN_SEEDS ?= 20
 campaign: functions moto ## rehearse the whole scenario library under seeded random faults (CAMPAIGN_SEEDS per scenario, default 20); record the table in docs/campaign.md
 	GREENLIGHT_PYTHON="$(abspath $(VENV))/bin/python" $(CARGO) run --quiet --locked --release -p greenlight-cli -- \
 		campaign --library tests/scenarios --seeds $(CAMPAIGN_SEEDS) --json "$${CARGO_TARGET_DIR:-target}/campaign.json"
+
+dist: $(CARGO_LAMBDA_STAMP) ## release artefacts in dist/: arm64 Lambda zips + SAM template, CLI archives (linux x86_64, arm64), SHA256SUMS
+	@if command -v rustup >/dev/null; then for t in aarch64-unknown-linux-gnu x86_64-unknown-linux-gnu; do \
+	  rustup target list --installed | grep -qx $$t || rustup target add $$t; done; fi
+	PATH="$(abspath $(VENV))/bin:$$PATH" tools/dist.sh
 
 deploy: package $(SAM_STAMP) ## package, then deploy infra/template.yaml with SAM (needs AWS credentials)
 	$(SAM_VENV)/bin/sam deploy --template-file infra/template.yaml --stack-name $(STACK_NAME) \
