@@ -35,7 +35,7 @@ pub struct CampaignArgs {
     /// The directory holding the function binaries (as for `simulate`).
     #[arg(long, value_name = "DIR")]
     pub functions_dir: Option<PathBuf>,
-    /// A Python interpreter with moto[server] (as for `simulate`).
+    /// A Python interpreter with `moto[server]` (as for `simulate`).
     #[arg(long, value_name = "PYTHON")]
     pub python: Option<PathBuf>,
 }

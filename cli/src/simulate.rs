@@ -45,7 +45,7 @@ pub struct SimulateArgs {
     /// cargo build).
     #[arg(long, value_name = "DIR")]
     pub functions_dir: Option<PathBuf>,
-    /// A Python interpreter with moto[server], the local AWS. Default: GREENLIGHT_PYTHON, else a
+    /// A Python interpreter with `moto[server]`, the local AWS. Default: GREENLIGHT_PYTHON, else a
     /// release archive's `lib/greenlight/moto` (made by its `install-moto`), else the checkout's
     /// `.venv`.
     #[arg(long, value_name = "PYTHON")]
