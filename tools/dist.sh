@@ -28,8 +28,10 @@ read -r -a cargo_lambda <<<"${CARGO_LAMBDA:-cargo lambda}"
 functions=(pre-scale-up post-scale-up test-traffic production-traffic codedeploy-hook)
 target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
-# The functions' zips are built for size (fat LTO, one codegen unit, opt-level s), as `make package`.
-export CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_OPT_LEVEL=s
+# The functions' zips are built for size (fat LTO, one codegen unit, opt-level s), as `make package`;
+# the CLI archives with the plain release profile (a size that matters less, a build that takes far
+# less).
+size_profile=(env CARGO_PROFILE_RELEASE_LTO=fat CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_OPT_LEVEL=s)
 
 bins=()
 for f in "${functions[@]}"; do bins+=(--bin "$f"); done
@@ -40,7 +42,7 @@ lambda="$dist/greenlight-$version-lambda-arm64"
 mkdir -p "$lambda"
 
 echo "== the functions for Lambda (arm64)"
-"${cargo_lambda[@]}" build --release --arm64 --output-format zip "${bins[@]}"
+"${size_profile[@]}" "${cargo_lambda[@]}" build --release --arm64 --output-format zip "${bins[@]}"
 for f in "${functions[@]}"; do
   cp "$target_dir/lambda/$f/bootstrap.zip" "$lambda/$f.zip"
 done
