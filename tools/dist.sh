@@ -49,7 +49,7 @@ done
 # The template, its CodeUri pointing at the zips beside it: `sam deploy --template-file
 # template.yaml --resolve-s3` uploads them.
 sed -E 's#CodeUri: \.\./target/lambda/([a-z-]+)/bootstrap\.zip#CodeUri: \1.zip#' infra/template.yaml >"$lambda/template.yaml"
-if grep -q 'target/lambda' "$lambda/template.yaml"; then
+if grep -q 'CodeUri: .*target/lambda' "$lambda/template.yaml"; then
   echo "dist: a CodeUri in infra/template.yaml does not point at target/lambda/<function>/bootstrap.zip" >&2
   exit 1
 fi
