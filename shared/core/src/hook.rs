@@ -546,6 +546,7 @@ fn wait_then_fail(
     );
     match decision.callback_delay {
         Some(delay) if decision.status == VerdictStatus::InProgress => {
+            let delay = verdict::spread_after_throttling(delay, &state.key, state.attempts);
             let attempts = state.attempts;
             let (stage, step) = (state.key.stage.clone(), state.key.step.clone());
             let mut answer = HookAnswer::decided(

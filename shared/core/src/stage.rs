@@ -14,7 +14,7 @@ const MAX_ID_CHARS: usize = 64;
 const MAX_IDENTITY_CHARS: usize = 256;
 
 /// Which stage (and step) of which deployment a state belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct StageKey {
     /// The deployment: the ECS service-deployment ARN, or the CodeDeploy deployment id.
     #[serde(rename = "d")]

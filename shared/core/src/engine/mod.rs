@@ -302,7 +302,14 @@ impl<'c> Engine<'c> {
                 exhausted: report.exhausted,
             })
             .collect();
-        let decision = verdict::fold(&weighed, bake_remaining, plan.interval);
+        let mut decision = verdict::fold(&weighed, bake_remaining, plan.interval);
+        if verdict::waiting_on_aws(&weighed) {
+            // Calling again at once would meet the same empty token bucket as every other
+            // deployment in the account: spread the calls out.
+            decision.callback_delay = decision
+                .callback_delay
+                .map(|delay| verdict::spread_after_throttling(delay, &state.key, state.attempts));
+        }
         finish(decision, reports, state)
     }
 }

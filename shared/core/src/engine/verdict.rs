@@ -27,7 +27,7 @@ use crate::protocol::codes::{
     EVENT_MALFORMED, EVENT_NOT_A_RUNNING_HOOK, EVENT_STAGE_NOT_SERVED, EVENT_STAGE_UNKNOWN,
 };
 use crate::reason::ReasonCode;
-use crate::stage::LifecycleStage;
+use crate::stage::{LifecycleStage, StageKey};
 
 /// How soon a stage that cannot be read yet is asked about again.
 pub const UNREADABLE_RETRY: Duration = Duration::from_secs(30);
@@ -424,6 +424,33 @@ pub fn fold(weighed: &[Weighed<'_>], bake_remaining: Duration, interval: Duratio
     }
 }
 
+/// Whether a waiting check waits on AWS itself refusing or failing calls (throttling, 5xx), as
+/// opposed to green not being ready.
+pub fn waiting_on_aws(weighed: &[Weighed<'_>]) -> bool {
+    weighed.iter().any(|check| {
+        check.disposition == Disposition::Wait
+            && matches!(check.outcome.code.code, "AWS_THROTTLED" | "AWS_UNAVAILABLE")
+    })
+}
+
+/// The callback delay after AWS throttled (or failed) a stage's calls: `delay` plus a share of it
+/// (at least two seconds' worth) drawn from the stage and attempt, so that many deployments
+/// throttled in the same second in one account do not all call again in the same second. The
+/// same stage and attempt always get the same delay.
+pub fn spread_after_throttling(delay: Duration, key: &StageKey, attempt: u32) -> Duration {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::hash::DefaultHasher::new();
+    (key, attempt).hash(&mut hasher);
+    // The top 53 bits as a fraction in [0, 1).
+    #[allow(clippy::cast_precision_loss)]
+    let fraction = (hasher.finish() >> 11) as f64 / (1u64 << 53) as f64;
+    let spread = delay.max(Duration::from_secs(2)).mul_f64(fraction);
+    let total = delay + spread;
+    clamp_delay(Duration::from_secs(
+        total.as_secs() + u64::from(total.subsec_millis() >= 500),
+    ))
+}
+
 /// ECS documents no bounds for `callBackDelay`; keep it at least a second and at most fifteen minutes
 /// (one Lambda invocation's limit), so a typo cannot park a stage for a day.
 fn clamp_delay(delay: Duration) -> Duration {
@@ -797,6 +824,50 @@ mod tests {
     }
 
     #[test]
+    fn throttled_waits_are_spread_out_across_deployments_and_reproducible() {
+        let key = |deployment: &str| StageKey::new(deployment, "POST_TEST_TRAFFIC_SHIFT", None);
+        let delay = Duration::from_secs(10);
+        let delays: Vec<Duration> = (0..200)
+            .map(|n| spread_after_throttling(delay, &key(&format!("arn:d/{n}")), 1))
+            .collect();
+        for spread in &delays {
+            assert!(
+                (delay..=delay * 2).contains(spread),
+                "between the delay and twice it: {spread:?}"
+            );
+        }
+        let distinct: std::collections::BTreeSet<_> = delays.iter().collect();
+        assert!(
+            distinct.len() >= 8,
+            "200 deployments spread over {distinct:?}"
+        );
+        assert_eq!(
+            spread_after_throttling(delay, &key("arn:d/1"), 3),
+            spread_after_throttling(delay, &key("arn:d/1"), 3)
+        );
+        // A one-second interval still spreads over a few seconds, and stays clamped.
+        let short = spread_after_throttling(Duration::from_secs(1), &key("arn:d/1"), 1);
+        assert!((Duration::from_secs(1)..=Duration::from_secs(3)).contains(&short));
+        let long = spread_after_throttling(Duration::from_secs(900), &key("arn:d/1"), 1);
+        assert_eq!(long, Duration::from_secs(900));
+
+        // Only a wait on AWS itself is spread.
+        let throttled = Outcome::transient_error(&crate::facts::AWS_THROTTLED, "Rate exceeded");
+        let unsure = inconclusive();
+        assert!(waiting_on_aws(&[weighed(
+            "a",
+            &throttled,
+            Disposition::Wait
+        )]));
+        assert!(!waiting_on_aws(&[weighed("a", &unsure, Disposition::Wait)]));
+        assert!(!waiting_on_aws(&[weighed(
+            "a",
+            &throttled,
+            Disposition::Advisory
+        )]));
+    }
+
+    #[test]
     fn callback_delay_is_clamped() {
         let unsure = inconclusive();
         let waiting = [weighed("x", &unsure, Disposition::Wait)];
@@ -868,6 +939,7 @@ mod tests {
         );
         assert_eq!(waiting.status, VerdictStatus::InProgress);
         assert_eq!(waiting.callback_delay, Some(UNREADABLE_RETRY));
+        // (The hook spreads it out: `spread_after_throttling`.)
         assert_eq!(waiting.message, "throttled");
         let spent = unreadable(&EVENT_MALFORMED, "throttled".into(), max_wait, max_wait);
         assert_eq!(spent.status, VerdictStatus::Failed);
