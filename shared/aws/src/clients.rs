@@ -108,6 +108,8 @@ pub struct AwsClients {
     pub secrets: aws_sdk_secretsmanager::Client,
     /// CodeDeploy: deployments, targets and hook reports.
     pub codedeploy: aws_sdk_codedeploy::Client,
+    /// The load balancers' DNS names this process has learned (they never change).
+    pub load_balancer_names: crate::facts::LoadBalancerNames,
 }
 
 impl AwsClients {
@@ -140,6 +142,7 @@ impl AwsClients {
             ),
             secrets: aws_sdk_secretsmanager::Client::new(config),
             codedeploy: aws_sdk_codedeploy::Client::new(config),
+            load_balancer_names: crate::facts::LoadBalancerNames::default(),
         }
     }
 }

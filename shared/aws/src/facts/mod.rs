@@ -16,6 +16,7 @@
 pub mod codedeploy;
 pub mod ecs;
 mod elb;
+pub use elb::LoadBalancerNames;
 mod tasks;
 
 use std::future::Future;

@@ -27,7 +27,7 @@ use greenlight_core::facts::{
 };
 
 use super::Memo;
-use super::elb::{green_health_check_once, load_balancer_dns};
+use super::elb::{LoadBalancerNames, green_health_check_once, load_balancer_dns};
 use super::tasks::task_from;
 use crate::clients::AwsClients;
 use crate::error::classify;
@@ -46,6 +46,7 @@ pub struct CodeDeployFacts {
     discovery: Arc<DeploymentDiscovery>,
     ecs: aws_sdk_ecs::Client,
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    load_balancer_names: LoadBalancerNames,
     green: Memo<Arc<RevisionFacts>>,
     blue: Memo<Option<Arc<RevisionFacts>>>,
     green_tasks: Memo<Arc<Vec<TaskFacts>>>,
@@ -60,6 +61,7 @@ impl CodeDeployFacts {
             discovery,
             ecs: clients.ecs.clone(),
             elbv2: clients.elbv2.clone(),
+            load_balancer_names: clients.load_balancer_names.clone(),
             green: Memo::new(),
             blue: Memo::new(),
             green_tasks: Memo::new(),
@@ -238,6 +240,7 @@ impl CodeDeployFacts {
             Some(listener) => {
                 let dns = load_balancer_dns(
                     &self.elbv2,
+                    &self.load_balancer_names,
                     listener.load_balancer_arn().unwrap_or_default(),
                 )
                 .await?;

@@ -51,7 +51,7 @@ use greenlight_core::protocol::ecs::{EventError, HookEvent, TrafficMap};
 use tokio::sync::OnceCell;
 
 use super::Memo;
-use super::elb::{green_health_check_once, load_balancer_dns};
+use super::elb::{LoadBalancerNames, green_health_check_once, load_balancer_dns};
 use super::tasks::task_from;
 use crate::clients::AwsClients;
 use crate::error::classify;
@@ -108,6 +108,7 @@ pub struct EcsFacts {
     function_arn: Option<String>,
     ecs: aws_sdk_ecs::Client,
     elbv2: aws_sdk_elasticloadbalancingv2::Client,
+    load_balancer_names: LoadBalancerNames,
     described: Memo<Arc<DescribedDeployment>>,
     deployment: Memo<Arc<DeploymentFacts>>,
     revisions: OnceCell<Revisions>,
@@ -120,7 +121,9 @@ impl EcsFacts {
     /// Facts for the deployment `event` belongs to. Makes no call; fails only on an event whose
     /// service ARN does not parse (which [`HookEvent::parse`] has already refused).
     pub fn new(event: &HookEvent, clients: &AwsClients) -> Result<Self, EventError> {
-        Self::with_clients(event, clients.ecs.clone(), clients.elbv2.clone())
+        let mut facts = Self::with_clients(event, clients.ecs.clone(), clients.elbv2.clone())?;
+        facts.load_balancer_names = clients.load_balancer_names.clone();
+        Ok(facts)
     }
 
     /// Facts from the only two clients they use.
@@ -150,6 +153,7 @@ impl EcsFacts {
             function_arn: None,
             ecs,
             elbv2,
+            load_balancer_names: LoadBalancerNames::default(),
             described: Memo::new(),
             deployment: Memo::new(),
             revisions: OnceCell::new(),
@@ -622,7 +626,9 @@ impl EcsFacts {
 
     async fn describe_load_balancer(&self, arn: Option<&str>) -> Result<Option<String>, FactError> {
         match arn {
-            Some(arn) => load_balancer_dns(&self.elbv2, arn).await.map(Some),
+            Some(arn) => load_balancer_dns(&self.elbv2, &self.load_balancer_names, arn)
+                .await
+                .map(Some),
             None => Ok(None),
         }
     }
