@@ -68,14 +68,29 @@ for arch in x86_64 arm64; do
     arm64) flag=--arm64; triple=aarch64-unknown-linux-gnu ;;
   esac
   echo "== the CLI and the functions for linux $arch"
+  for bin in greenlight "${functions[@]}"; do rm -f "$target_dir/lambda/$bin/bootstrap"; done
   "${cargo_lambda[@]}" build --release "$flag" --bin greenlight "${bins[@]}"
   name="greenlight-$version-linux-$arch"
   stage="$dist/$name"
   mkdir -p "$stage/bin" "$stage/lib/greenlight/functions" "$stage/share/greenlight/scenarios"
-  cp "$target_dir/$triple/release/greenlight" "$stage/bin/greenlight"
+  # cargo-lambda moves each binary it builds to target/lambda/<bin>/bootstrap (the next build, for
+  # the other arch, replaces it: take them now).
+  built() { if [ -f "$target_dir/lambda/$1/bootstrap" ]; then echo "$target_dir/lambda/$1/bootstrap"; else echo "$target_dir/$triple/release/$1"; fi; }
+  cp "$(built greenlight)" "$stage/bin/greenlight"
   for f in "${functions[@]}"; do
-    cp "$target_dir/$triple/release/$f" "$stage/lib/greenlight/functions/$f"
+    cp "$(built "$f")" "$stage/lib/greenlight/functions/$f"
   done
+  # Every binary must be an ELF for this arch (e_machine: 62 x86-64, 183 AArch64).
+  python3 - "$arch" "$stage/bin/greenlight" "$stage"/lib/greenlight/functions/* <<'EOF'
+import struct, sys
+want = {"x86_64": 62, "arm64": 183}[sys.argv[1]]
+for path in sys.argv[2:]:
+    with open(path, "rb") as binary:
+        head = binary.read(20)
+    machine = struct.unpack("<H", head[18:20])[0] if head[:4] == b"\x7fELF" else None
+    if machine != want:
+        sys.exit(f"dist: {path} is not a linux {sys.argv[1]} binary (ELF machine {machine})")
+EOF
   cp sim/requirements-moto.txt "$stage/lib/greenlight/requirements-moto.txt"
   cp tests/scenarios/*.yaml "$stage/share/greenlight/scenarios/"
   cp tools/install-moto.sh "$stage/bin/install-moto"
