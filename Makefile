@@ -104,7 +104,7 @@ INFRA_ENV := AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=offline-placeholder 
 	AWS_SECRET_ACCESS_KEY=offline-placeholder AWS_EC2_METADATA_DISABLED=true SAM_CLI_TELEMETRY=0
 PIP_INSTALL := python -m pip install --quiet --disable-pip-version-check --no-input
 
-.PHONY: infra-tools infra-check iam-data package dist deploy campaign
+.PHONY: infra-tools infra-check iam-data package dist deploy campaign release-day
 
 infra-tools: $(INFRA_STAMP) $(IAM_STAMP) $(SAM_STAMP) ## install cfn-lint, its serverless rules, policy_sentry, parliament and the SAM CLI (pinned)
 
@@ -208,9 +208,19 @@ package: $(CARGO_LAMBDA_STAMP) ## build the five functions for Lambda (arm64, re
 	done
 
 CAMPAIGN_SEEDS ?= 20
-campaign: functions moto ## rehearse the whole scenario library under seeded random faults (CAMPAIGN_SEEDS per scenario, default 20); record the table in docs/campaign.md
+CAMPAIGN_JOBS ?= 2
+campaign: functions moto ## rehearse the whole scenario library under seeded random faults (CAMPAIGN_SEEDS per scenario, default 20; CAMPAIGN_JOBS at once, default 2); record the table in docs/campaign.md
 	GREENLIGHT_PYTHON="$(abspath $(VENV))/bin/python" $(CARGO) run --quiet --locked --release -p greenlight-cli -- \
-		campaign --library tests/scenarios --seeds $(CAMPAIGN_SEEDS) --json "$${CARGO_TARGET_DIR:-target}/campaign.json"
+		campaign --library tests/scenarios --seeds $(CAMPAIGN_SEEDS) --jobs $(CAMPAIGN_JOBS) \
+		--json "$${CARGO_TARGET_DIR:-target}/campaign.json"
+
+RELEASE_DAY_SCENARIO ?= tests/scenarios/good-blue-green.yaml
+RELEASE_DAY_WAVES ?= 10,50,100
+RELEASE_DAY_UNDOCUMENTED ?= unlimited
+release-day: functions moto ## rehearse RELEASE_DAY_WAVES (10,50,100) deployments at once against the account's documented API limits; record the table in docs/release-day.md
+	GREENLIGHT_PYTHON="$(abspath $(VENV))/bin/python" $(CARGO) run --quiet --locked --release -p greenlight-cli -- \
+		release-day --scenario $(RELEASE_DAY_SCENARIO) --deployments $(RELEASE_DAY_WAVES) \
+		--undocumented $(RELEASE_DAY_UNDOCUMENTED) --json "$${CARGO_TARGET_DIR:-target}/release-day.json"
 
 dist: $(CARGO_LAMBDA_STAMP) ## release artefacts in dist/: arm64 Lambda zips + SAM template, CLI archives (linux x86_64, arm64), SHA256SUMS
 	@if command -v rustup >/dev/null; then for t in aarch64-unknown-linux-gnu x86_64-unknown-linux-gnu; do \

@@ -29,6 +29,11 @@ pub struct CampaignArgs {
     /// The first seed.
     #[arg(long, default_value_t = 1)]
     pub first_seed: u64,
+    /// How many rehearsals run at once, each in its own moto. More than the machine's cores can
+    /// starve the functions of CPU until they miss deadlines: a break of the machine, not of
+    /// greenlight.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub jobs: usize,
     /// Also write every run (its faults, outcome and breaks) as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
@@ -68,10 +73,10 @@ pub fn campaign(
             }
         }
     }
-    if files.is_empty() || args.seeds == 0 {
+    if files.is_empty() || args.seeds == 0 || args.jobs == 0 {
         writeln!(
             err,
-            "greenlight campaign: name scenarios with --scenario FILE or --library DIR, and at least one seed"
+            "greenlight campaign: name scenarios with --scenario FILE or --library DIR, at least one seed and one job"
         )?;
         return Ok(Exit::Usage);
     }
@@ -90,14 +95,16 @@ pub fn campaign(
     };
     let options =
         crate::simulate::run_options_with(args.functions_dir.clone(), args.python.clone());
-    let mut progress = Vec::new();
     let runs = runtime.block_on(run_campaign(
         &scenarios,
         args.first_seed,
         args.seeds,
+        args.jobs,
         &options,
         |run: &CampaignRun| {
-            progress.push(format!(
+            // Progress goes out as each run ends: a long campaign shows where it is.
+            let _ = writeln!(
+                err,
                 "{} seed {}: {}{}",
                 run.scenario,
                 run.seed,
@@ -107,12 +114,9 @@ pub fn campaign(
                 } else {
                     " — INVARIANT BROKEN"
                 }
-            ));
+            );
         },
     ));
-    for line in &progress {
-        writeln!(err, "{line}")?;
-    }
     write!(out, "{}", table(&runs))?;
     if let Some(path) = &args.json {
         let text = serde_json::to_string_pretty(&runs).unwrap_or_default();

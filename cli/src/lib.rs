@@ -14,6 +14,8 @@
 //!   to fix it.
 //! - `greenlight simulate --scenario FILE` rehearses a deployment locally (the real functions
 //!   against a local AWS, with real traffic) and prints its timeline; see [`simulate`].
+//! - `greenlight campaign` and `greenlight release-day` rehearse under seeded faults and under one
+//!   account's API limits with many deployments at once.
 //! - `greenlight status --cluster C --service S` prints a real deployment's timeline the same
 //!   way, from ECS and the functions' summary lines in CloudWatch Logs; see [`status`].
 //!
@@ -39,6 +41,7 @@ pub mod campaign;
 pub mod codedeploy_group;
 pub mod decide;
 pub mod doctor;
+pub mod release_day;
 pub mod simulate;
 pub mod status;
 
@@ -107,6 +110,10 @@ enum Command {
     /// connections, latency, denials) and check greenlight's promises on every run (exit 0 when
     /// none broke, 1 when one did, naming the seed to replay).
     Campaign(campaign::CampaignArgs),
+    /// Rehearse many services deploying at once in one account, against the API rate limits AWS
+    /// documents, and report false rollbacks, added time to verdict, calls and throttles (exit 0
+    /// when every deployment ended as its scenario expects).
+    ReleaseDay(release_day::ReleaseDayArgs),
     /// Print a real deployment's timeline: ECS's record of it and the functions' summary lines
     /// from CloudWatch Logs, rendered as the rehearsal renders (read-only; exit 1 when something
     /// cannot be read, naming the permission).
@@ -256,6 +263,7 @@ where
         Command::Codes { format } => codes(format, out),
         Command::Simulate(args) => simulate::simulate(&args, out, err),
         Command::Campaign(args) => campaign::campaign(&args, out, err),
+        Command::ReleaseDay(args) => release_day::release_day(&args, out, err),
         Command::Status(args) => status::status(&args, out, err),
         Command::Doctor(args) => doctor::doctor(&args, out, err),
         Command::Approve(args) => decide::decide(&args, decide::Decision::Approve, out, err),

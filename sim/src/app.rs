@@ -57,6 +57,9 @@ pub struct AppBehaviour {
     /// Status mixes for exact paths (no query), in place of `status_mix`: a service that serves
     /// `/healthz` but answers 404 at `/`.
     pub paths: BTreeMap<String, Vec<(u16, u32)>>,
+    /// Paths (exact, no query) that answer 401 unless the request carries every header listed
+    /// for it with exactly that value: an endpoint behind an API key.
+    pub protected_paths: BTreeMap<String, BTreeMap<String, String>>,
     /// How long answers take.
     pub latency: LatencyProfile,
     /// The body; empty means `{"status":"ok"|"error","version":<version>}`.
@@ -73,6 +76,7 @@ impl Default for AppBehaviour {
         Self {
             status_mix: vec![(200, 1)],
             paths: BTreeMap::new(),
+            protected_paths: BTreeMap::new(),
             latency: LatencyProfile::default(),
             body: String::new(),
             version: "v1".to_owned(),
@@ -155,13 +159,30 @@ struct Answer {
 }
 
 impl AppState {
-    fn decide(&self, path: &str) -> Answer {
+    fn decide(&self, path: &str, headers: &http::HeaderMap) -> Answer {
         let mut guard = self
             .behaviour
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         let (behaviour, prng) = &mut *guard;
-        let mix = behaviour.paths.get(path).unwrap_or(&behaviour.status_mix);
+        let refused = behaviour.protected_paths.get(path).is_some_and(|required| {
+            required.iter().any(|(name, value)| {
+                headers
+                    .get(name.as_str())
+                    .and_then(|sent| sent.to_str().ok())
+                    != Some(value)
+            })
+        });
+        let unauthorized = [(401, 1)];
+        let mix = if refused {
+            &unauthorized[..]
+        } else {
+            behaviour
+                .paths
+                .get(path)
+                .unwrap_or(&behaviour.status_mix)
+                .as_slice()
+        };
         let weights: Vec<u64> = mix.iter().map(|(_, weight)| u64::from(*weight)).collect();
         let status = prng
             .pick_weighted(&weights)
@@ -268,7 +289,7 @@ async fn serve(listener: TcpListener, state: Arc<AppState>) {
 }
 
 async fn answer(state: &AppState, request: Request<Incoming>) -> Response<Full<Bytes>> {
-    let answer = state.decide(request.uri().path());
+    let answer = state.decide(request.uri().path(), request.headers());
     if !answer.delay.is_zero() {
         tokio::time::sleep(answer.delay).await;
     }
@@ -326,6 +347,41 @@ mod tests {
     }
 
     #[test]
+    fn a_protected_path_answers_401_unless_every_header_is_sent_with_its_value() {
+        let behaviour = AppBehaviour {
+            protected_paths: BTreeMap::from([(
+                "/private".to_owned(),
+                BTreeMap::from([("x-api-key".to_owned(), "k1".to_owned())]),
+            )]),
+            ..AppBehaviour::version("v2")
+        };
+        let state = AppState {
+            behaviour: Mutex::new((behaviour.clone(), Prng::new(behaviour.seed))),
+            served: AtomicU64::new(0),
+        };
+        let with_key = |value: &str| {
+            let mut headers = http::HeaderMap::new();
+            headers.insert("X-Api-Key", HeaderValue::from_str(value).expect("ascii"));
+            headers
+        };
+        let status = |path: &str, headers: &http::HeaderMap| state.decide(path, headers).status;
+        assert_eq!(status("/private", &with_key("k1")), StatusCode::OK);
+        assert_eq!(
+            status("/private", &with_key("k2")),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            status("/private", &http::HeaderMap::new()),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            status("/", &http::HeaderMap::new()),
+            StatusCode::OK,
+            "only that path"
+        );
+    }
+
+    #[test]
     fn answers_follow_the_mix_and_the_slow_tail_deterministically() {
         let behaviour = AppBehaviour {
             status_mix: vec![(200, 90), (503, 10)],
@@ -344,7 +400,7 @@ mod tests {
             };
             (0..1000)
                 .map(|_| {
-                    let answer = state.decide("/");
+                    let answer = state.decide("/", &http::HeaderMap::new());
                     (answer.status.as_u16(), answer.delay)
                 })
                 .collect::<Vec<_>>()
@@ -371,9 +427,20 @@ mod tests {
             behaviour: Mutex::new((behaviour.clone(), Prng::new(behaviour.seed))),
             served: AtomicU64::new(0),
         };
-        assert_eq!(state.decide("/healthz").status, StatusCode::OK);
-        assert_eq!(state.decide("/").status, StatusCode::NOT_FOUND);
-        assert_eq!(state.decide("/healthz/deep").status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            state.decide("/healthz", &http::HeaderMap::new()).status,
+            StatusCode::OK
+        );
+        assert_eq!(
+            state.decide("/", &http::HeaderMap::new()).status,
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            state
+                .decide("/healthz/deep", &http::HeaderMap::new())
+                .status,
+            StatusCode::NOT_FOUND
+        );
         let broken = AppBehaviour {
             paths: BTreeMap::from([("/healthz".to_owned(), vec![(200, 0)])]),
             ..AppBehaviour::default()

@@ -15,10 +15,13 @@
 //! - every invocation answers (no timeout past its deadline, no crash), and no answer or check
 //!   speaks of a panic;
 //! - while ECS rolls back, every hook invocation answers SUCCEEDED;
-//! - CodeDeploy gets at most one report per lifecycle event.
+//! - CodeDeploy gets at most one report per lifecycle event;
+//! - the functions' logs never hold a secret header value the scenario stored (SSM, Secrets
+//!   Manager), nor an event as it was given.
 
 use std::collections::BTreeMap;
 
+use futures::StreamExt;
 use serde::Serialize;
 
 use crate::scenario::format::{Controller, FaultKind, FaultSpec, Scenario};
@@ -199,6 +202,47 @@ pub fn invariant_breaks(scenario: &Scenario, report: &SimReport) -> Vec<String> 
             breaks.push(format!("CodeDeploy got {count} reports for {event}"));
         }
     }
+    breaks.extend(log_breaks(scenario, report));
+    breaks
+}
+
+/// What the functions' logs must never hold: a secret header value the scenario stored (SSM,
+/// Secrets Manager), or an event as it was given (its `hookDetails` may carry a team's config).
+fn log_breaks(scenario: &Scenario, report: &SimReport) -> Vec<String> {
+    let secrets: Vec<&str> = scenario
+        .world
+        .ssm_parameters
+        .values()
+        .chain(scenario.world.secrets.values())
+        .map(String::as_str)
+        .filter(|value| value.len() >= 8)
+        .collect();
+    // An event logged whole shows as its own JSON, or escaped inside a JSON log line.
+    let mut events: Vec<String> = Vec::new();
+    for timed in report.timeline.events() {
+        if let TimelineEvent::HookInvoked { payload, .. } = &timed.event {
+            let raw = payload.to_string();
+            let escaped = serde_json::to_string(&raw).unwrap_or_default();
+            events.push(escaped.trim_matches('"').to_owned());
+            events.push(raw);
+        }
+    }
+    events.sort();
+    events.dedup();
+    let mut breaks = Vec::new();
+    for line in &report.function_logs {
+        if let Some(secret) = secrets.iter().find(|secret| line.contains(**secret)) {
+            breaks.push(format!(
+                "a function logged a secret header's value (the one beginning {:?})",
+                secret.chars().take(3).collect::<String>()
+            ));
+        }
+        if events.iter().any(|event| line.contains(event.as_str())) {
+            breaks.push("a function logged a whole event".to_owned());
+        }
+    }
+    breaks.sort();
+    breaks.dedup();
     breaks
 }
 
@@ -217,40 +261,50 @@ pub struct CampaignRun {
     pub breaks: Vec<String>,
 }
 
-/// Runs every scenario with seeds `first_seed..first_seed + seeds`, one after another.
+/// Runs every scenario with seeds `first_seed..first_seed + seeds`, `jobs` rehearsals at a time
+/// (each in its own moto), reporting each run to `progress` in order.
 pub async fn run_campaign(
     scenarios: &[Scenario],
     first_seed: u64,
     seeds: u64,
+    jobs: usize,
     options: &RunOptions,
     mut progress: impl FnMut(&CampaignRun),
 ) -> Vec<CampaignRun> {
-    let mut runs = Vec::new();
-    for scenario in scenarios {
-        for seed in first_seed..first_seed.saturating_add(seeds) {
-            let faulted = with_faults(scenario, seed);
-            let (final_status, breaks) = match run(&faulted, options).await {
-                Ok(report) => {
-                    let breaks = invariant_breaks(scenario, &report);
-                    (report.final_status, breaks)
-                }
-                Err(error) => (
-                    "NOT RUN".to_owned(),
-                    vec![format!("the rehearsal could not run: {error}")],
-                ),
-            };
-            let run = CampaignRun {
-                scenario: scenario.name.clone(),
-                seed,
-                faults: faulted.faults[scenario.faults.len()..].to_vec(),
-                final_status,
-                breaks,
-            };
-            progress(&run);
-            runs.push(run);
-        }
+    let planned = scenarios.iter().flat_map(|scenario| {
+        (first_seed..first_seed.saturating_add(seeds)).map(move |seed| (scenario, seed))
+    });
+    let mut runs = futures::stream::iter(planned)
+        .map(|(scenario, seed)| rehearse(scenario, seed, options))
+        .buffered(jobs.max(1));
+    let mut done = Vec::new();
+    while let Some(run) = runs.next().await {
+        progress(&run);
+        done.push(run);
     }
-    runs
+    done
+}
+
+/// One run of a campaign: `scenario` under the faults of `seed`, judged against its promises.
+async fn rehearse(scenario: &Scenario, seed: u64, options: &RunOptions) -> CampaignRun {
+    let faulted = with_faults(scenario, seed);
+    let (final_status, breaks) = match run(&faulted, options).await {
+        Ok(report) => {
+            let breaks = invariant_breaks(scenario, &report);
+            (report.final_status, breaks)
+        }
+        Err(error) => (
+            "NOT RUN".to_owned(),
+            vec![format!("the rehearsal could not run: {error}")],
+        ),
+    };
+    CampaignRun {
+        scenario: scenario.name.clone(),
+        seed,
+        faults: faulted.faults[scenario.faults.len()..].to_vec(),
+        final_status,
+        breaks,
+    }
 }
 
 /// The campaign's table: per scenario, runs, outcomes and breaks; then each break with the seed
@@ -412,6 +466,42 @@ mod tests {
                 "while the deployment rolled back",
             ),
         ];
+        let mut secret = good.clone();
+        secret.world.ssm_parameters.insert(
+            "/greenlight/secrets/c/web/key".into(),
+            "s3cr3t-api-key".into(),
+        );
+        let invoked = TimelineEvent::HookInvoked {
+            stage: "POST_TEST_TRAFFIC_SHIFT".into(),
+            function: "test-traffic".into(),
+            attempt: 1,
+            payload: json!({ "executionDetails": { "x": 1 }, "hookDetails": { "k": "v" } }),
+        };
+        let mut leaked = report("SUCCESSFUL", vec![invoked.clone()]);
+        leaked.function_logs = vec![
+            r#"{"level":"INFO","message":"sent X-Api-Key: s3cr3t-api-key"}"#.into(),
+            format!(
+                r#"{{"level":"DEBUG","event":{}}}"#,
+                json!({ "executionDetails": { "x": 1 }, "hookDetails": { "k": "v" } })
+            ),
+        ];
+        let breaks = invariant_breaks(&secret, &leaked);
+        assert!(
+            breaks.iter().any(|b| b.contains("secret header's value")),
+            "{breaks:?}"
+        );
+        assert!(
+            breaks.iter().any(|b| b.contains("a whole event")),
+            "{breaks:?}"
+        );
+        assert!(
+            !breaks.iter().any(|b| b.contains("s3cr3t")),
+            "the break never repeats the secret"
+        );
+        let mut quiet = report("SUCCESSFUL", vec![invoked]);
+        quiet.function_logs = vec![r#"{"level":"INFO","message":"greenlight summary"}"#.into()];
+        assert!(invariant_breaks(&secret, &quiet).is_empty());
+
         for (scenario, report, says) in cases {
             let breaks = invariant_breaks(scenario, &report);
             assert!(

@@ -10,6 +10,7 @@
 //! - [`lambda_host::LambdaHost`] runs a real function binary behind the Lambda Runtime API, and
 //!   records init time, latency and peak memory;
 //! - [`local_aws::LocalAws`] starts both and hands out the `SdkConfig` that reaches them;
+//! - [`release_day`] rehearses many deployments at once in one account, against its API limits;
 //! - [`world::World`] holds what moto lacks (ECS deployment records, target health, ALB traffic,
 //!   faults) and answers for it; [`lb::LoadBalancerPlane`] moves real HTTP through moto's
 //!   listeners and rules to [`app::SampleApp`]s, with [`traffic::LoadGenerator`] as production load.
@@ -31,6 +32,7 @@ pub mod local_aws;
 pub mod moto;
 mod moto_client;
 pub mod observed;
+pub mod release_day;
 pub mod report;
 pub mod scenario;
 pub mod service_connect;

@@ -85,6 +85,15 @@ impl LocalAws {
         Self::in_front_of_with(Arc::clone(moto), Some(world)).await
     }
 
+    /// An endpoint with `world`'s supplements in front of a moto other rehearsals may share (one
+    /// account, several services). moto's state is shared; the world is this endpoint's alone.
+    pub async fn in_front_of_shared(
+        moto: Arc<MotoServer>,
+        world: &World,
+    ) -> Result<Self, SimError> {
+        Self::in_front_of_with(moto, Some(world)).await
+    }
+
     async fn in_front_of(moto: Arc<MotoServer>) -> Result<Self, SimError> {
         Self::in_front_of_with(moto, None).await
     }

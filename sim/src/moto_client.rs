@@ -15,6 +15,8 @@ const ECS_TARGET: &str = "AmazonEC2ContainerServiceV20141113";
 const ECR_TARGET: &str = "AmazonEC2ContainerRegistry_V20150921";
 const CLOUDWATCH_TARGET: &str = "GraniteServiceVersion20100801";
 const LOGS_TARGET: &str = "Logs_20140328";
+const SSM_TARGET: &str = "AmazonSSM";
+const SECRETS_MANAGER_TARGET: &str = "secretsmanager";
 
 /// moto, called directly: the rehearsal's setup, standing for the administrator who built the
 /// stack (unsigned for IAM, so never enforced).
@@ -138,6 +140,27 @@ impl Moto {
     ) -> Result<Value, DriverError> {
         self.json("monitoring", CLOUDWATCH_TARGET, "1.0", operation, body)
             .await
+    }
+
+    /// One SSM call.
+    pub(crate) async fn ssm(&self, operation: &str, body: Value) -> Result<Value, DriverError> {
+        self.json("ssm", SSM_TARGET, "1.1", operation, body).await
+    }
+
+    /// One Secrets Manager call.
+    pub(crate) async fn secrets_manager(
+        &self,
+        operation: &str,
+        body: Value,
+    ) -> Result<Value, DriverError> {
+        self.json(
+            "secretsmanager",
+            SECRETS_MANAGER_TARGET,
+            "1.1",
+            operation,
+            body,
+        )
+        .await
     }
 
     /// One CloudWatch Logs call.

@@ -250,6 +250,7 @@ pub fn report(deployment: &DeploymentRecord, summaries: &[SummaryRecord]) -> Sim
         final_status: deployment.status.clone(),
         rollback_stage: deployment.rollback.as_ref().and(rollback_stage),
         duration,
+        function_logs: Vec::new(),
     }
 }
 

@@ -293,6 +293,10 @@ pub struct SimReport {
     /// How long the rehearsal took, wall time.
     #[serde(rename = "duration_ms", with = "duration_ms")]
     pub duration: Duration,
+    /// Every line greenlight's functions logged, for checks of what logs must never hold (not
+    /// part of the JSON report).
+    #[serde(skip)]
+    pub function_logs: Vec<String>,
 }
 
 impl SimReport {
@@ -358,7 +362,7 @@ fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
-mod duration_ms {
+pub(crate) mod duration_ms {
     use std::time::Duration;
 
     use serde::{Deserialize, Deserializer, Serializer};

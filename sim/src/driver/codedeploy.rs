@@ -585,6 +585,16 @@ impl LambdaHooks {
         *self.engine.lock().unwrap_or_else(PoisonError::into_inner) = Some(engine);
     }
 
+    /// Every line the hooks' functions logged so far, function by function.
+    pub fn logs(&self) -> Vec<String> {
+        self.hosts
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+            .flat_map(|host| host.logs())
+            .collect()
+    }
+
     /// Runs the function `name` in `host`.
     pub fn add(&self, name: &str, host: Arc<LambdaHost>) {
         self.hosts

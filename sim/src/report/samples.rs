@@ -97,6 +97,7 @@ fn report(name: &str, timeline: Timeline, status: &str, rollback: Option<&str>) 
         final_status: status.into(),
         rollback_stage: rollback.map(str::to_owned),
         duration: ms(9_000),
+        function_logs: Vec::new(),
     }
 }
 

@@ -22,8 +22,8 @@ use super::rehearsal::{
     self, CallTally, change_world_at, override_target_health, target_health_starts_at,
 };
 use super::runner::{
-    RunError, RunOptions, begin_deployment, check_expectations, deployment_result, function_binary,
-    function_env, note_load, rehearsal_world, role_env, stop_load,
+    RunError, RunOptions, StartGate, begin_deployment, check_expectations, deployment_result,
+    function_binary, function_env, local_aws_for, note_load, role_env, setup_turn, stop_load,
 };
 use crate::codedeploy::CodeDeploySim;
 use crate::driver::Moment;
@@ -34,7 +34,6 @@ use crate::endpoint::AwsEndpoint;
 use crate::iam::EngineRole;
 use crate::lambda_host::{FunctionSpec, LambdaHost};
 use crate::lb::LoadBalancerPlane;
-use crate::local_aws::LocalAws;
 use crate::stack::codedeploy::{CodeDeployStack, CodeDeployStackSpec};
 use crate::stack::ecs as stack;
 use crate::stack::util::short_name;
@@ -144,10 +143,9 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         message,
     };
     let service = &scenario.service;
-    let world = rehearsal_world(scenario).map_err(fail)?;
-    let aws = LocalAws::start_with_world_on(&world, options.python.as_deref())
-        .await
-        .map_err(|error| fail(format!("cannot start the local AWS: {error}")))?;
+    let gate = options.start_gate.as_ref().map(StartGate::ticket);
+    let turn = setup_turn(options).await;
+    let (world, aws) = local_aws_for(scenario, options).await.map_err(fail)?;
     let digests = Arc::new(TaskDigests::default());
     let sim = CodeDeploySim::new();
     // The functions' endpoint: the world's supplements (faults first), the running containers'
@@ -183,6 +181,9 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         health_check: service.health_check.clone(),
     };
     let stack = CodeDeployStack::build(&aws, &plane, &sim, &spec)
+        .await
+        .map_err(setup_failed)?;
+    crate::stack::ecs::create_secrets(&aws, scenario)
         .await
         .map_err(setup_failed)?;
     if let Some(iam) = world.iam() {
@@ -257,9 +258,16 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
     .map_err(fail)?;
     lambda.serve_invocations(&world);
 
-    let load = begin_deployment(scenario, &world, &endpoint, stack.production_listener.1)
-        .await
-        .map_err(fail)?;
+    drop(turn);
+    let load = begin_deployment(
+        scenario,
+        &world,
+        &endpoint,
+        stack.production_listener.1,
+        gate,
+    )
+    .await
+    .map_err(fail)?;
 
     let calls = CallTally::new(&endpoint);
     let health_active = AtomicBool::new(target_health_starts_at(scenario, None));
@@ -353,5 +361,6 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         final_status: result.status,
         rollback_stage: result.failed_event,
         duration: began.elapsed(),
+        function_logs: lambda.logs(),
     })
 }

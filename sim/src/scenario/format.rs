@@ -332,6 +332,10 @@ pub struct AppSpec {
     /// Statuses for exact paths, in place of `status_mix`: `{ "/healthz": [[200, 1]] }`.
     #[serde(default)]
     pub paths: BTreeMap<String, Vec<(u16, u32)>>,
+    /// Paths that answer 401 unless every listed header is sent with exactly its value:
+    /// `{ "/private": { X-Api-Key: ak-… } }`.
+    #[serde(default)]
+    pub protected_paths: BTreeMap<String, BTreeMap<String, String>>,
     /// Latency.
     #[serde(default)]
     pub latency: LatencySpec,
@@ -345,6 +349,7 @@ impl Default for AppSpec {
         AppSpec {
             status_mix: default_status_mix(),
             paths: BTreeMap::new(),
+            protected_paths: BTreeMap::new(),
             latency: LatencySpec::default(),
             body: None,
         }
@@ -471,6 +476,12 @@ pub struct WorldSpec {
     /// How late the load balancer's metrics are published (default: at once).
     #[serde(default)]
     pub metrics_delay: MetricsDelaySpec,
+    /// SSM SecureString parameters (name → value): secret header values a check may read.
+    #[serde(default)]
+    pub ssm_parameters: BTreeMap<String, String>,
+    /// Secrets Manager secrets (name → secret string): secret header values a check may read.
+    #[serde(default)]
+    pub secrets: BTreeMap<String, String>,
 }
 
 /// How late CloudWatch publishes the load balancer's metrics, by kind, in real seconds: AWS says

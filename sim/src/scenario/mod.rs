@@ -14,4 +14,6 @@ pub mod rehearsal;
 pub mod runner;
 
 pub use format::{Scenario, ScenarioError};
-pub use runner::{Afterwards, NOT_DEPLOYED, RehearsedWorld, RunError, RunOptions, run};
+pub use runner::{
+    Afterwards, GateTicket, NOT_DEPLOYED, RehearsedWorld, RunError, RunOptions, StartGate, run,
+};

@@ -162,6 +162,7 @@ pub fn behaviour(app: &AppSpec, version: &str, seed: u64) -> AppBehaviour {
     AppBehaviour {
         status_mix: app.status_mix.clone(),
         paths: app.paths.clone(),
+        protected_paths: app.protected_paths.clone(),
         latency: LatencyProfile {
             base: Duration::from_millis(app.latency.base_ms),
             jitter: Duration::from_millis(app.latency.jitter_ms),

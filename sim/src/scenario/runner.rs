@@ -16,10 +16,11 @@ use crate::iam::{EngineRole, Iam};
 use crate::lambda_host::{FunctionSpec, InvocationResult, LambdaHost, workspace_binary};
 use crate::lb::LoadBalancerPlane;
 use crate::local_aws::LocalAws;
+use crate::moto::MotoServer;
 use crate::stack::ecs as stack;
 use crate::timeline::{ExpectationResult, SimReport, Subject, Timeline, TimelineEvent};
 use crate::traffic::{LoadGenerator, LoadSummary};
-use crate::world::{Fault, FaultRule, World};
+use crate::world::{AccountRateLimits, Fault, FaultRule, World};
 use crate::world::{TaskDigestSupplement, TaskDigests};
 
 /// A rehearsal could not be run (as opposed to a deployment that rolled back).
@@ -82,6 +83,17 @@ pub struct RunOptions {
     /// account as it is before a service's first greenlight deployment (`greenlight doctor`).
     /// The report's final status is [`NOT_DEPLOYED`].
     pub stop_before_deploying: bool,
+    /// Build the world in this moto instead of starting one: several services in one account.
+    pub shared_moto: Option<Arc<MotoServer>>,
+    /// The account's API rate limits, shared with the other rehearsals in the same account
+    /// (default: none, every call admitted).
+    pub rate_limits: Option<AccountRateLimits>,
+    /// Wait here, world built, until every rehearsal holding the same gate is ready: deployments
+    /// that begin together.
+    pub start_gate: Option<StartGate>,
+    /// Build the world only while holding one of these permits: worlds sharing a moto built one
+    /// at a time (moto's backends are not made for concurrent writes to one account).
+    pub setup_turns: Option<Arc<tokio::sync::Semaphore>>,
 }
 
 /// The final status of a rehearsal stopped before deploying.
@@ -97,6 +109,84 @@ impl Default for RunOptions {
             afterwards: None,
             during: None,
             stop_before_deploying: false,
+            shared_moto: None,
+            rate_limits: None,
+            start_gate: None,
+            setup_turns: None,
+        }
+    }
+}
+
+/// Holds rehearsals until all of them have built their worlds, so their deployments begin
+/// together. A rehearsal that fails before it gets there withdraws, and the rest go on.
+#[derive(Debug, Clone)]
+pub struct StartGate {
+    state: Arc<std::sync::Mutex<GateCount>>,
+    open: tokio::sync::watch::Sender<bool>,
+}
+
+#[derive(Debug)]
+struct GateCount {
+    expected: usize,
+    arrived: usize,
+}
+
+impl StartGate {
+    /// A gate for `expected` rehearsals.
+    pub fn new(expected: usize) -> Self {
+        StartGate {
+            state: Arc::new(std::sync::Mutex::new(GateCount {
+                expected,
+                arrived: 0,
+            })),
+            open: tokio::sync::watch::Sender::new(expected == 0),
+        }
+    }
+
+    /// One rehearsal's place at the gate: arrive with [`GateTicket::arrive`], or withdraw by
+    /// dropping it.
+    pub fn ticket(&self) -> GateTicket {
+        GateTicket {
+            gate: self.clone(),
+            arrived: false,
+        }
+    }
+
+    fn count(&self, edit: impl FnOnce(&mut GateCount)) {
+        let mut count = self
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        edit(&mut count);
+        if count.arrived >= count.expected {
+            self.open.send_replace(true);
+        }
+    }
+}
+
+/// A rehearsal's place at a [`StartGate`].
+#[derive(Debug)]
+pub struct GateTicket {
+    gate: StartGate,
+    arrived: bool,
+}
+
+impl GateTicket {
+    /// Arrives, and waits until every other rehearsal has arrived or withdrawn.
+    pub async fn arrive(mut self) {
+        self.arrived = true;
+        self.gate.count(|count| count.arrived += 1);
+        let mut open = self.gate.open.subscribe();
+        // The sender lives in this ticket's gate, so waiting cannot fail.
+        let _ = open.wait_for(|open| *open).await;
+    }
+}
+
+impl Drop for GateTicket {
+    fn drop(&mut self) {
+        if !self.arrived {
+            self.gate
+                .count(|count| count.expected = count.expected.saturating_sub(1));
         }
     }
 }
@@ -161,6 +251,13 @@ pub(crate) fn role_env(
         .collect();
     env.extend(credentials);
     Ok(env)
+}
+
+impl FunctionHosts {
+    /// Every line the functions logged so far, function by function.
+    pub fn logs(&self) -> Vec<String> {
+        self.hosts.values().flat_map(LambdaHost::logs).collect()
+    }
 }
 
 impl HookInvoker for FunctionHosts {
@@ -251,7 +348,11 @@ pub(crate) async fn begin_deployment(
     world: &World,
     endpoint: &AwsEndpoint,
     production_port: u16,
+    gate: Option<GateTicket>,
 ) -> Result<Option<LoadGenerator>, String> {
+    if let Some(ticket) = gate {
+        ticket.arrive().await;
+    }
     let load = start_load(scenario, production_port)?;
     let lead = scenario.deployment.production_load_lead_seconds;
     if load.is_some() && lead > 0 {
@@ -418,10 +519,9 @@ async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         scenario: scenario.name.clone(),
         message,
     };
-    let world = rehearsal_world(scenario).map_err(fail)?;
-    let aws = LocalAws::start_with_world_on(&world, options.python.as_deref())
-        .await
-        .map_err(|error| fail(format!("cannot start the local AWS: {error}")))?;
+    let gate = options.start_gate.as_ref().map(StartGate::ticket);
+    let turn = setup_turn(options).await;
+    let (world, aws) = local_aws_for(scenario, options).await.map_err(fail)?;
     let digests = Arc::new(TaskDigests::default());
     // The functions' own endpoint: the world's supplements (IAM, then faults), and the running
     // containers' digests, which moto does not report.
@@ -495,9 +595,16 @@ async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
     let rehearsal = RehearsalWorld::new(
         scenario, &stack, &aws, &world, &plane, &blue_app, &green_app, &digests, &endpoint,
     );
-    let load = begin_deployment(scenario, &world, &endpoint, stack.production_listener.1)
-        .await
-        .map_err(fail)?;
+    drop(turn);
+    let load = begin_deployment(
+        scenario,
+        &world,
+        &endpoint,
+        stack.production_listener.1,
+        gate,
+    )
+    .await
+    .map_err(fail)?;
 
     let rehearsed = || RehearsedWorld {
         endpoint_url: endpoint.endpoint_url().to_owned(),
@@ -553,6 +660,7 @@ async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         final_status: result.status,
         rollback_stage,
         duration: began.elapsed(),
+        function_logs: hosts.logs(),
     })
 }
 
@@ -598,6 +706,32 @@ fn substitute(details: &mut serde_json::Map<String, Value>, placeholder: &str, v
     details
         .values_mut()
         .for_each(|item| walk(item, placeholder, value));
+}
+
+/// Waits for a turn to build the world, when the options ration them (`None`: no waiting).
+pub(crate) async fn setup_turn(options: &RunOptions) -> Option<tokio::sync::OwnedSemaphorePermit> {
+    match &options.setup_turns {
+        Some(turns) => Arc::clone(turns).acquire_owned().await.ok(),
+        None => None,
+    }
+}
+
+/// The world for `scenario` (sharing the account's rate limits, if any) and the local AWS in
+/// front of it: the options' shared moto, else a moto of its own.
+pub(crate) async fn local_aws_for(
+    scenario: &Scenario,
+    options: &RunOptions,
+) -> Result<(World, LocalAws), String> {
+    let world = rehearsal_world(scenario)?;
+    if let Some(limits) = &options.rate_limits {
+        world.share_rate_limits(limits.clone());
+    }
+    let aws = match &options.shared_moto {
+        Some(moto) => LocalAws::in_front_of_shared(Arc::clone(moto), &world).await,
+        None => LocalAws::start_with_world_on(&world, options.python.as_deref()).await,
+    }
+    .map_err(|error| format!("cannot start the local AWS: {error}"))?;
+    Ok((world, aws))
 }
 
 /// A world for `scenario`: IAM enforced from the template's roles (unless the scenario turns it

@@ -249,6 +249,7 @@ pub async fn build(
     .await?;
 
     create_alarms(aws, scenario, &load_balancer_arn).await?;
+    create_secrets(aws, scenario).await?;
 
     // The service: moto drops deploymentConfiguration on create; UpdateService keeps it.
     let mut advanced = json!({
@@ -596,6 +597,27 @@ pub(crate) async fn create_alarms(
         if alarm.state != "OK" {
             set_alarm_state(&moto, &alarm.name, &alarm.state, "set by the scenario").await?;
         }
+    }
+    Ok(())
+}
+
+/// Stores the scenario's secret header values: SSM SecureString parameters and Secrets Manager
+/// secrets.
+pub(crate) async fn create_secrets(aws: &LocalAws, scenario: &Scenario) -> Result<(), DriverError> {
+    let moto = Moto::new(aws.moto().endpoint_url());
+    for (name, value) in &scenario.world.ssm_parameters {
+        moto.ssm(
+            "PutParameter",
+            json!({ "Name": name, "Value": value, "Type": "SecureString", "Overwrite": true }),
+        )
+        .await?;
+    }
+    for (name, value) in &scenario.world.secrets {
+        moto.secrets_manager(
+            "CreateSecret",
+            json!({ "Name": name, "SecretString": value }),
+        )
+        .await?;
     }
     Ok(())
 }

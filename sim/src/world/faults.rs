@@ -285,7 +285,7 @@ impl Supplement for FaultSupplement {
 }
 
 /// The answer AWS gives when `fault` hits `call`.
-fn fault_reply(call: &Call, fault: Fault) -> Reply {
+pub(crate) fn fault_reply(call: &Call, fault: Fault) -> Reply {
     // CloudWatch came from the Query protocol and keeps its error codes in JSON and CBOR.
     let query_codes = call.protocol == Protocol::Query || call.service == "cloudwatch";
     let pick = |json: &'static str, query: &'static str| ErrorCodes {

@@ -11,6 +11,9 @@
 //!   requests the local load balancer ([`crate::lb::LoadBalancerPlane`]) served;
 //! - [`Iam`] (when [`World::enforce_iam`] was called): every call a function's role signs is
 //!   authorized as AWS would, before anything else answers it;
+//! - [`AccountRateLimits`] (when [`World::share_rate_limits`] was called): the account's API
+//!   token buckets, shared with the other worlds of the same account, throttling what they cannot
+//!   admit;
 //! - [`FaultPlan`]: throttling, access denied, server errors, dropped connections and latency on
 //!   any call, supplemented or not;
 //! - [`LambdaFunctions`]: Lambda `Invoke` of the functions a rehearsal runs itself (a team's own
@@ -26,6 +29,7 @@ mod lambda_functions;
 mod load_balancers;
 pub(crate) mod prng;
 pub(crate) mod query;
+mod rate_limits;
 mod target_health;
 mod task_digests;
 
@@ -36,6 +40,7 @@ pub use ecs::EcsRecords;
 pub use faults::{Fault, FaultId, FaultPlan, FaultRule};
 pub use lambda_functions::{LambdaFunctions, function_name};
 pub use load_balancers::LOAD_BALANCER_ADDRESS;
+pub use rate_limits::{AccountRateLimits, BucketSpec, Undocumented, buckets_for};
 pub use target_health::{TargetHealthOverride, TargetHealthOverrides};
 pub use task_digests::{TaskDigestSupplement, TaskDigests};
 
@@ -57,6 +62,7 @@ struct WorldState {
     traffic: TrafficRecorder,
     faults: FaultPlan,
     lambda: LambdaFunctions,
+    rate_limits: OnceLock<AccountRateLimits>,
 }
 
 impl std::fmt::Debug for World {
@@ -108,12 +114,23 @@ impl World {
         &self.inner.lambda
     }
 
+    /// Makes this world's calls draw on `limits`, an account's token buckets that other worlds
+    /// may share (several services deploying in one account). Call it before
+    /// [`World::supplements`]; false when the world already has limits.
+    pub fn share_rate_limits(&self, limits: AccountRateLimits) -> bool {
+        self.inner.rate_limits.set(limits).is_ok()
+    }
+
     /// The supplements that answer from this world, in the order the endpoint must ask them:
-    /// IAM first (a denied call is denied whatever else would happen), then faults (so they apply
-    /// to supplemented calls too), then the answers moto lacks.
+    /// IAM first (a denied call is denied whatever else would happen), then the account's rate
+    /// limits, then faults (so they apply to supplemented calls too), then the answers moto lacks.
     pub fn supplements(&self) -> Vec<Arc<dyn Supplement>> {
-        vec![
-            Arc::new(IamSupplement::new(self.clone())),
+        let mut supplements: Vec<Arc<dyn Supplement>> =
+            vec![Arc::new(IamSupplement::new(self.clone()))];
+        if let Some(limits) = self.inner.rate_limits.get() {
+            supplements.push(Arc::new(rate_limits::RateLimitSupplement(limits.clone())));
+        }
+        supplements.extend::<[Arc<dyn Supplement>; 7]>([
             Arc::new(faults::FaultSupplement::new(self.clone())),
             Arc::new(crate::iam::IamApiSupplement::new(self.clone())),
             Arc::new(ecs::EcsSupplement::new(self.clone())),
@@ -123,7 +140,8 @@ impl World {
                 self.inner.lambda.clone(),
             )),
             Arc::new(load_balancers::LoadBalancerAddressSupplement),
-        ]
+        ]);
+        supplements
     }
 }
 

@@ -1,6 +1,6 @@
-//! A short campaign in every `make test`: a good, a bad and a CodeDeploy scenario, each under two
-//! seeds of random faults, and greenlight's promises hold on every run (`make campaign` runs the
-//! whole library with more seeds).
+//! A short campaign in every `make test`: a good, a bad, a CodeDeploy and a secret-header scenario,
+//! each under two seeds of random faults, and greenlight's promises hold on every run (no secret
+//! value in any log line among them); `make campaign` runs the whole library with more seeds.
 
 use greenlight_sim::campaign::{run_campaign, table};
 use greenlight_sim::scenario::{RunOptions, Scenario};
@@ -12,6 +12,7 @@ async fn a_short_campaign_under_seeded_faults_breaks_no_invariant() {
         "good-blue-green",
         "green-5xx-on-test-traffic",
         "codedeploy-good",
+        "secret-headers",
     ]
     .iter()
     .map(|name| {
@@ -21,8 +22,8 @@ async fn a_short_campaign_under_seeded_faults_breaks_no_invariant() {
         .expect("the scenario parses")
     })
     .collect();
-    let runs = run_campaign(&scenarios, 1, 2, &RunOptions::default(), |_| {}).await;
-    assert_eq!(runs.len(), 6);
+    let runs = run_campaign(&scenarios, 1, 2, 2, &RunOptions::default(), |_| {}).await;
+    assert_eq!(runs.len(), 8);
     // Faults were layered on every run.
     assert!(runs.iter().all(|run| !run.faults.is_empty()));
     let broken: Vec<_> = runs.iter().filter(|run| !run.breaks.is_empty()).collect();

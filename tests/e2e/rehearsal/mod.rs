@@ -4,6 +4,7 @@ mod codedeploy;
 mod doctor;
 mod functions;
 mod pause;
+mod release_day;
 mod report;
 mod scenarios;
 mod status;
