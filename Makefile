@@ -214,7 +214,7 @@ campaign: functions moto ## rehearse the whole scenario library under seeded ran
 		campaign --library tests/scenarios --seeds $(CAMPAIGN_SEEDS) --jobs $(CAMPAIGN_JOBS) \
 		--json "$${CARGO_TARGET_DIR:-target}/campaign.json"
 
-RELEASE_DAY_SCENARIO ?= tests/scenarios/good-blue-green.yaml
+RELEASE_DAY_SCENARIO ?= tests/scenarios/release-day-blue-green.yaml
 RELEASE_DAY_WAVES ?= 10,50,100
 RELEASE_DAY_UNDOCUMENTED ?= unlimited
 release-day: functions moto ## rehearse RELEASE_DAY_WAVES (10,50,100) deployments at once against the account's documented API limits; record the table in docs/release-day.md

@@ -241,8 +241,8 @@ pub struct TestEndpoint {
     pub headers: Vec<HeaderMatch>,
 }
 
-/// How traffic reaches the service.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// How traffic reaches the service. The default knows nothing: no load balancer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct RoutingFacts {
     /// Green's target group. The two groups swap roles between deployments, so this comes from
     /// green's resolved configuration (then the rule weights), never from a name.
@@ -279,6 +279,31 @@ pub struct HealthCheckFacts {
     pub grpc_codes: Option<String>,
     /// `HTTP1`, `HTTP2` or `GRPC` (Application Load Balancer target groups).
     pub protocol_version: Option<String>,
+}
+
+/// Green's and blue's target groups alone: what `target_health` and green's health check need,
+/// which a provider can often learn without reading listeners or rules (ECS resolves green's group
+/// for its revision; CodeDeploy names both task sets' groups).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TargetGroupFacts {
+    /// Green's target group, when known.
+    pub green: Option<String>,
+    /// Blue's target group, when known.
+    pub blue: Option<String>,
+    /// Whether the service is behind a load balancer at all. When it is but green's group is not
+    /// known, the group is not known *yet* (green's tasks are not registered), not absent.
+    pub load_balanced: bool,
+}
+
+impl TargetGroupFacts {
+    /// The target groups `routing` names.
+    pub fn of(routing: &RoutingFacts) -> Self {
+        TargetGroupFacts {
+            green: routing.green_target_group.clone(),
+            blue: routing.blue_target_group.clone(),
+            load_balanced: routing.has_load_balancer(),
+        }
+    }
 }
 
 impl RoutingFacts {
@@ -323,6 +348,15 @@ pub trait Facts: Send + Sync {
     fn green_tasks(&self) -> FactFuture<'_, Arc<Vec<TaskFacts>>>;
     /// Target groups, listener rules and the test endpoint.
     fn routing(&self) -> FactFuture<'_, Arc<RoutingFacts>>;
+    /// Green's and blue's target groups alone. A provider that can learn them with fewer calls
+    /// than [`Facts::routing`] overrides this: on a crowded account every listener and rule read
+    /// spares ELB's request budget that every deployment shares.
+    fn target_groups(&self) -> FactFuture<'_, Arc<TargetGroupFacts>> {
+        Box::pin(async move {
+            let routing = self.routing().await?;
+            Ok(Arc::new(TargetGroupFacts::of(&routing)))
+        })
+    }
     /// How green's target group checks health. [`FactError::NotReady`] while green's target group
     /// is not known.
     fn green_health_check(&self) -> FactFuture<'_, Arc<HealthCheckFacts>>;
@@ -340,6 +374,8 @@ pub enum Fact {
     GreenTasks,
     /// [`Facts::routing`].
     Routing,
+    /// [`Facts::target_groups`].
+    TargetGroups,
     /// [`Facts::green_health_check`].
     HealthCheck,
 }
@@ -391,12 +427,15 @@ impl Fact {
                 "elasticloadbalancing:DescribeLoadBalancers",
                 "elasticloadbalancing:DescribeTargetHealth",
             ],
+            // Green's resolved group, else where green's tasks are registered (as for routing).
+            Fact::TargetGroups => &[
+                "ecs:DescribeServiceDeployments",
+                "ecs:DescribeServiceRevisions",
+                "elasticloadbalancing:DescribeTargetHealth",
+            ],
             Fact::HealthCheck => &[
                 "ecs:DescribeServiceDeployments",
                 "ecs:DescribeServiceRevisions",
-                "elasticloadbalancing:DescribeRules",
-                "elasticloadbalancing:DescribeListeners",
-                "elasticloadbalancing:DescribeLoadBalancers",
                 "elasticloadbalancing:DescribeTargetHealth",
                 "elasticloadbalancing:DescribeTargetGroups",
             ],

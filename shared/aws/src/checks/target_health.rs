@@ -1,13 +1,16 @@
 //! The `target_health` check's gather half.
 //!
-//! Green's (or blue's) target group comes from the shared routing facts; its targets' health is
+//! Green's (or blue's) target group comes from the shared target-group facts (no listener or rule
+//! read where the provider knows the groups without one); its targets' health is
 //! this check's own call: one `DescribeTargetHealth` for the whole group (no target list, so every
 //! registered target comes back in one answer), made while green's tasks are awaited.
 
 use std::sync::Arc;
 
 use aws_sdk_elasticloadbalancingv2::operation::describe_target_health::DescribeTargetHealthOutput;
-use greenlight_core::checks::target_health::{DOC, TargetObservation, judge, no_target_group};
+use greenlight_core::checks::target_health::{
+    DOC, TargetObservation, green_target_group_unknown, judge, no_target_group,
+};
 use greenlight_core::checks::{TargetGroupRole, TargetHealthParams};
 use greenlight_core::engine::{Check, CheckFuture, StageView};
 use greenlight_core::facts::{FactError, Facts};
@@ -107,17 +110,23 @@ impl Check for TargetHealthCheck {
 
     fn run<'a>(&'a self, _stage: &'a StageView) -> CheckFuture<'a> {
         Box::pin(async move {
-            let routing = match self.facts.routing().await {
-                Ok(routing) => routing,
+            let groups = match self.facts.target_groups().await {
+                Ok(groups) => groups,
                 Err(error) => return error.to_outcome(),
             };
             let role = self.params.group;
             let target_group = match role {
-                TargetGroupRole::Green => routing.green_target_group.as_deref(),
-                TargetGroupRole::Blue => routing.blue_target_group.as_deref(),
+                TargetGroupRole::Green => groups.green.as_deref(),
+                TargetGroupRole::Blue => groups.blue.as_deref(),
             };
             let Some(target_group) = target_group else {
-                return no_target_group(role, &self.facts.service().service_arn);
+                let service_arn = &self.facts.service().service_arn;
+                return match role {
+                    TargetGroupRole::Green if groups.load_balanced => {
+                        green_target_group_unknown(service_arn)
+                    }
+                    _ => no_target_group(role, service_arn),
+                };
             };
             match role {
                 TargetGroupRole::Green => {
@@ -151,7 +160,8 @@ mod tests {
     use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
     use aws_smithy_types::retry::RetryConfig;
     use greenlight_core::checks::target_health::{
-        TARGET_GROUP_MISSING, TARGET_HEALTHY, TARGET_INITIAL, TARGET_UNHEALTHY,
+        TARGET_GROUP_MISSING, TARGET_HEALTHY, TARGET_INITIAL, TARGET_NOT_REGISTERED,
+        TARGET_UNHEALTHY,
     };
     use greenlight_core::facts::{RoutingFacts, StaticFacts, TaskFacts};
     use greenlight_core::outcome::{ErrorClass, Status};
@@ -349,11 +359,29 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
-    async fn no_target_group_makes_no_call() {
+    async fn no_load_balancer_is_not_applicable_and_makes_no_call() {
+        let rule = mock!(Client::describe_target_health).then_output(both_healthy);
+        let mut facts = facts(None);
+        facts.routing = Ok(Arc::new(RoutingFacts::default()));
+        let outcome = run(TargetGroupRole::Green, facts, client(&[&rule])).await;
+        assert_eq!(outcome.code, &TARGET_GROUP_MISSING);
+        assert!(outcome.not_applicable);
+        assert!(outcome.message.contains("service/prod/web"));
+        assert_eq!(rule.num_calls(), 0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn green_group_not_known_yet_waits_and_never_passes() {
+        // Behind a load balancer (blue's group is known), but nothing says which group is green's.
         let rule = mock!(Client::describe_target_health).then_output(both_healthy);
         let outcome = run(TargetGroupRole::Green, facts(None), client(&[&rule])).await;
-        assert_eq!(outcome.code, &TARGET_GROUP_MISSING);
-        assert!(outcome.message.contains("service/prod/web"));
+        assert_eq!(outcome.code, &TARGET_NOT_REGISTERED);
+        assert_eq!(outcome.status, Status::Inconclusive);
+        assert!(
+            outcome.message.contains("not known yet"),
+            "{}",
+            outcome.message
+        );
         assert_eq!(rule.num_calls(), 0);
     }
 }

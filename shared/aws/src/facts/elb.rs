@@ -4,7 +4,7 @@ use aws_sdk_elasticloadbalancingv2::Client;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use greenlight_core::facts::{FactError, HealthCheckFacts, RoutingFacts};
+use greenlight_core::facts::{FactError, HealthCheckFacts, TargetGroupFacts};
 
 use super::Memo;
 use crate::error::classify;
@@ -117,25 +117,25 @@ pub(crate) async fn health_check(elbv2: &Client, arn: &str) -> Result<HealthChec
     })
 }
 
-/// The health check of green's target group, gathered once into `memo`: `routing` names the
+/// The health check of green's target group, gathered once into `memo`: `groups` names the
 /// group ([`FactError::NotReady`] while it is not known).
 pub(crate) async fn green_health_check_once(
     memo: &Memo<Arc<HealthCheckFacts>>,
     elbv2: &Client,
-    routing: impl Future<Output = Result<Arc<RoutingFacts>, FactError>>,
+    groups: impl Future<Output = Result<Arc<TargetGroupFacts>, FactError>>,
 ) -> Result<Arc<HealthCheckFacts>, FactError> {
-    memo.get(|| async { green_health_check(elbv2, &*routing.await?).await })
+    memo.get(|| async { green_health_check(elbv2, &*groups.await?).await })
         .await
 }
 
 async fn green_health_check(
     elbv2: &Client,
-    routing: &RoutingFacts,
+    groups: &TargetGroupFacts,
 ) -> Result<Arc<HealthCheckFacts>, FactError> {
-    let Some(group) = routing.green_target_group.as_deref() else {
+    let Some(group) = groups.green.as_deref() else {
         return Err(FactError::NotReady {
             what: "green's target group".to_owned(),
-            detail: "neither green's resolved configuration nor the listener rules name it yet"
+            detail: "neither green's resolved configuration nor where green's tasks are registered names it yet"
                 .to_owned(),
         });
     };

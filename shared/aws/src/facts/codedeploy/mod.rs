@@ -22,8 +22,8 @@ use aws_sdk_ecs::types::{DesiredStatus, Task};
 use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, Listener, ProtocolEnum};
 use greenlight_core::facts::{
     ContainerImage, DeploymentFacts, FactError, FactFuture, Facts, HealthCheckFacts,
-    ListenerRuleFacts, RevisionFacts, RoutingFacts, ServiceIdentity, TaskCounts, TaskFacts,
-    TestEndpoint, TrafficWeights,
+    ListenerRuleFacts, RevisionFacts, RoutingFacts, ServiceIdentity, TargetGroupFacts, TaskCounts,
+    TaskFacts, TestEndpoint, TrafficWeights,
 };
 
 use super::Memo;
@@ -426,11 +426,33 @@ impl Facts for CodeDeployFacts {
         Box::pin(async move { self.routing.get(|| self.gather_routing()).await })
     }
 
+    fn target_groups(&self) -> FactFuture<'_, Arc<TargetGroupFacts>> {
+        // CodeDeploy names both task sets' groups: no ELB call.
+        let discovery = &self.discovery;
+        let green = discovery
+            .green
+            .as_ref()
+            .and_then(|set| set.target_group_arns.first().cloned());
+        let blue = discovery
+            .blue
+            .as_ref()
+            .and_then(|set| set.target_group_arns.first().cloned());
+        let groups = TargetGroupFacts {
+            load_balanced: green.is_some()
+                || blue.is_some()
+                || discovery.production_listener.is_some()
+                || discovery.test_listener.is_some(),
+            green,
+            blue,
+        };
+        Box::pin(async move { Ok(Arc::new(groups)) })
+    }
+
     fn green_health_check(&self) -> FactFuture<'_, Arc<HealthCheckFacts>> {
         Box::pin(green_health_check_once(
             &self.green_health_check,
             &self.elbv2,
-            self.routing(),
+            self.target_groups(),
         ))
     }
 }

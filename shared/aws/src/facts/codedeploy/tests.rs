@@ -478,6 +478,11 @@ async fn each_fact_is_gathered_once_per_judgement_however_many_checks_ask() {
     // digests ECS resolved) listed once, running and stopped.
     assert_eq!(definitions.num_calls(), 2);
     assert_eq!(tasks.num_calls(), 2);
+    // The target groups alone are what CodeDeploy named: no ELB call of their own.
+    let groups = facts.target_groups().await.expect("target groups");
+    assert_eq!(groups.green.as_deref(), Some(TG_GREEN));
+    assert_eq!(groups.blue.as_deref(), Some(TG_BLUE));
+    assert!(groups.load_balanced);
     let routing = routing_a.expect("routing");
     assert_eq!(routing, routing_b.expect("routing again"));
     assert_eq!(listeners.num_calls(), 1);

@@ -17,9 +17,13 @@
 //!   `DescribeTasks` in batches of 100, keeping the tasks that run green's task definition; when
 //!   blue runs the same one (a redeploy), tasks are told apart by `startedBy` and creation time
 //!   ([`select_green_tasks`]).
+//! - [`Facts::target_groups`]: green's group as ECS resolved it, else the member of the pair green's
+//!   running tasks are registered in (`DescribeTargetHealth` for each): no listener or rule read,
+//!   so `target_health`, judged again and again while targets come into service, spends no ELB
+//!   describe call but its own on a crowded account.
 //! - [`Facts::routing`]: `DescribeRules` for the production and test rules in one call, with
 //!   `DescribeListeners` and `DescribeLoadBalancers` for the test listener at the same time (the
-//!   listener and load balancer ARNs are parts of the rule ARN).
+//!   listener and load balancer ARNs are parts of the rule ARN), and the target groups.
 //!
 //! Fields ECS fills in as the deployment goes (image digests, the resolved configuration) are kept
 //! as absent when absent. In particular, the two target groups of a blue/green service swap roles
@@ -45,7 +49,7 @@ use aws_sdk_elasticloadbalancingv2::types::{Action, ActionTypeEnum, ProtocolEnum
 use greenlight_core::facts::{
     ContainerImage, DeploymentFacts, DeploymentStatus, FactError, FactFuture, Facts, HeaderMatch,
     HealthCheckFacts, ListenerRuleFacts, RevisionFacts, RoutingFacts, RuleCondition,
-    ServiceIdentity, TaskCounts, TaskFacts, TestEndpoint, TrafficWeights,
+    ServiceIdentity, TargetGroupFacts, TaskCounts, TaskFacts, TestEndpoint, TrafficWeights,
 };
 use greenlight_core::protocol::ecs::{EventError, HookEvent, TrafficMap};
 use tokio::sync::OnceCell;
@@ -114,6 +118,7 @@ pub struct EcsFacts {
     revisions: OnceCell<Revisions>,
     green_tasks: Memo<Arc<Vec<TaskFacts>>>,
     routing: Memo<Arc<RoutingFacts>>,
+    target_groups: Memo<Arc<TargetGroupFacts>>,
     green_health_check: Memo<Arc<HealthCheckFacts>>,
 }
 
@@ -159,6 +164,7 @@ impl EcsFacts {
             revisions: OnceCell::new(),
             green_tasks: Memo::new(),
             routing: Memo::new(),
+            target_groups: Memo::new(),
             green_health_check: Memo::new(),
         })
     }
@@ -375,18 +381,60 @@ impl EcsFacts {
     // Routing
     // ---------------------------------------------------------------------------------------------
 
+    /// Green's and blue's target groups: green's as ECS resolved it, else the member of the
+    /// configured pair green's running tasks are registered in. No listener or rule is read.
+    async fn gather_target_groups(&self) -> Result<Arc<TargetGroupFacts>, FactError> {
+        let revisions = self.revisions().await;
+        let green = revisions.green.clone()?;
+        // Blue only refines the target groups; they stand without it.
+        let blue = revisions.blue.clone().ok().flatten();
+        let balancers = &green.load_balancers;
+        let configured = configured_balancer(balancers);
+
+        let pair = configured
+            .and_then(|lb| Some((lb.target_group.clone()?, lb.alternate_target_group.clone()?)));
+        let blue_resolved = blue
+            .as_ref()
+            .and_then(|blue| blue.load_balancers.resolved.first())
+            .and_then(|lb| lb.target_group.clone());
+        let green_resolved = balancers
+            .resolved
+            .iter()
+            .find_map(|lb| lb.target_group.clone())
+            .or_else(|| {
+                // A lone configured group (no alternate) is unambiguous.
+                configured
+                    .filter(|lb| lb.alternate_target_group.is_none())
+                    .and_then(|lb| lb.target_group.clone())
+            });
+        // Only when ECS has not resolved green's group: where green's tasks are registered says
+        // which member of the pair is green without reading the weights `routing` judges.
+        let registered_in = match (&green_resolved, &pair) {
+            (None, Some((a, b))) => self.where_green_is_registered(a, b).await,
+            _ => None,
+        };
+        let groups = assign_target_groups(green_resolved, blue_resolved, pair, registered_in);
+        let load_balanced = !balancers.resolved.is_empty() || !balancers.configured.is_empty();
+        if load_balanced && groups.source != TargetGroupSource::Resolved {
+            tracing::info!(
+                green_target_group = groups.green.as_deref().unwrap_or("unknown"),
+                blue_target_group = groups.blue.as_deref().unwrap_or("unknown"),
+                source = groups.source.describe(),
+                "green's target group was not resolved by ECS"
+            );
+        }
+        Ok(Arc::new(TargetGroupFacts {
+            green: groups.green,
+            blue: groups.blue,
+            load_balanced,
+        }))
+    }
+
     async fn gather_routing(&self) -> Result<Arc<RoutingFacts>, FactError> {
         let revisions = self.revisions().await;
         let green = revisions.green.clone()?;
-        // Blue only refines the target groups; routing stands without it.
-        let blue = revisions.blue.clone().ok().flatten();
-
         let balancers = &green.load_balancers;
-        let configured = balancers
-            .configured
-            .iter()
-            .find(|lb| lb.alternate_target_group.is_some())
-            .or(balancers.configured.first());
+        let configured = configured_balancer(balancers);
         let production_rule_arn = balancers
             .resolved
             .iter()
@@ -427,14 +475,16 @@ impl EcsFacts {
             .map(load_balancer_arn_of_listener)
             .transpose()?;
 
-        // The three lookups are independent: the listener and load balancer ARNs are parts of the
+        // The lookups are independent: the listener and load balancer ARNs are parts of the
         // rule ARN, so nothing waits for another answer.
         let lb_for_dns = test_listener_arn.as_ref().and(derived_lb_arn.clone());
-        let (rules, listeners, dns_name) = tokio::join!(
+        let (rules, listeners, dns_name, groups) = tokio::join!(
             self.describe_rules(&rule_arns),
             self.describe_listeners(&listener_arns),
             self.describe_load_balancer(lb_for_dns.as_deref()),
+            self.target_groups(),
         );
+        let groups = groups?;
         let mut rules = rules?;
         let listeners = listeners?;
         let dns_name = dns_name?;
@@ -460,39 +510,6 @@ impl EcsFacts {
         let production_rule = rule(&production_rule_arn);
         let test_rule = rule(&test_rule_arn);
 
-        let pair = configured
-            .and_then(|lb| Some((lb.target_group.clone()?, lb.alternate_target_group.clone()?)));
-        let blue_resolved = blue
-            .as_ref()
-            .and_then(|blue| blue.load_balancers.resolved.first())
-            .and_then(|lb| lb.target_group.clone());
-        let green_resolved = balancers
-            .resolved
-            .iter()
-            .find_map(|lb| lb.target_group.clone())
-            .or_else(|| {
-                // A lone configured group (no alternate) is unambiguous.
-                configured
-                    .filter(|lb| lb.alternate_target_group.is_none())
-                    .and_then(|lb| lb.target_group.clone())
-            });
-        // Only when ECS has not resolved green's group: where green's tasks are registered says
-        // which member of the pair is green without reading the weights `routing` judges.
-        let registered_in = match (&green_resolved, &pair) {
-            (None, Some((a, b))) => self.where_green_is_registered(a, b).await,
-            _ => None,
-        };
-        let groups = assign_target_groups(green_resolved, blue_resolved, pair, registered_in);
-        let has_load_balancer = !balancers.resolved.is_empty() || !balancers.configured.is_empty();
-        if has_load_balancer && groups.source != TargetGroupSource::Resolved {
-            tracing::info!(
-                green_target_group = groups.green.as_deref().unwrap_or("unknown"),
-                blue_target_group = groups.blue.as_deref().unwrap_or("unknown"),
-                source = groups.source.describe(),
-                "green's target group was not resolved by ECS"
-            );
-        }
-
         let test_endpoint = match (&test_rule, &listener, &dns_name) {
             (Some(rule), Some(listener), Some(dns)) => Some(alb_test_endpoint(rule, listener, dns)),
             _ => None,
@@ -515,8 +532,8 @@ impl EcsFacts {
         }
 
         Ok(Arc::new(RoutingFacts {
-            green_target_group: groups.green,
-            blue_target_group: groups.blue,
+            green_target_group: groups.green.clone(),
+            blue_target_group: groups.blue.clone(),
             load_balancer_arn: listener
                 .as_ref()
                 .and_then(|listener| listener.load_balancer_arn.clone())
@@ -634,6 +651,15 @@ impl EcsFacts {
     }
 }
 
+/// The load balancer entry of green's configuration that names the blue/green pair (else the first).
+fn configured_balancer(balancers: &RevisionLoadBalancers) -> Option<&ConfiguredLoadBalancer> {
+    balancers
+        .configured
+        .iter()
+        .find(|lb| lb.alternate_target_group.is_some())
+        .or(balancers.configured.first())
+}
+
 /// The listener rules `arns`, in that order, with one `DescribeRules` call (none for no ARN). A rule
 /// that does not come back is [`FactError::NotFound`], naming it.
 pub async fn describe_listener_rules(
@@ -730,11 +756,15 @@ impl Facts for EcsFacts {
         Box::pin(async move { self.routing.get(|| self.gather_routing()).await })
     }
 
+    fn target_groups(&self) -> FactFuture<'_, Arc<TargetGroupFacts>> {
+        Box::pin(async move { self.target_groups.get(|| self.gather_target_groups()).await })
+    }
+
     fn green_health_check(&self) -> FactFuture<'_, Arc<HealthCheckFacts>> {
         Box::pin(green_health_check_once(
             &self.green_health_check,
             &self.elbv2,
-            self.routing(),
+            self.target_groups(),
         ))
     }
 }

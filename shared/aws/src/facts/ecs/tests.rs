@@ -1235,30 +1235,53 @@ async fn an_nlb_is_routed_by_its_listeners_default_actions() {
     );
 }
 
+/// A blue/green service behind an ALB with production and test rules, green's group (TG_B)
+/// resolved by ECS, and no weights in the event (blue comes from the deployment).
+struct ResolvedBlueGreen {
+    described: MockRule,
+    revisions: MockRule,
+    rules: MockRule,
+    listener: MockRule,
+    balancer: MockRule,
+}
+
+impl ResolvedBlueGreen {
+    fn new() -> Self {
+        ResolvedBlueGreen {
+            described: describe_deployment(&[BLUE]),
+            revisions: describe_revisions(&[GREEN, BLUE], Some(TG_B)),
+            rules: describe_rules(&[(TG_A, 100), (TG_B, 0)]),
+            listener: describe_listener(),
+            balancer: describe_load_balancer(),
+        }
+    }
+
+    fn facts_at(&self, stage: &str) -> Arc<EcsFacts> {
+        facts(
+            &event(stage, json!({})),
+            &[&self.described, &self.revisions],
+            &[&self.rules, &self.listener, &self.balancer],
+        )
+    }
+
+    /// The ELB calls made: (DescribeRules, DescribeListeners, DescribeLoadBalancers).
+    fn elb_calls(&self) -> (usize, usize, usize) {
+        (
+            self.rules.num_calls(),
+            self.listener.num_calls(),
+            self.balancer.num_calls(),
+        )
+    }
+}
+
 #[tokio::test(start_paused = true)]
 async fn routing_describes_both_rules_in_one_call_and_builds_the_test_endpoint() {
-    // No weights in the event at this stage: blue comes from the deployment.
-    let described = describe_deployment(&[BLUE]);
-    let revisions = describe_revisions(&[GREEN, BLUE], Some(TG_B));
-    let rules = describe_rules(&[(TG_A, 100), (TG_B, 0)]);
-    let listener = describe_listener();
-    let balancer = describe_load_balancer();
-    let facts = facts(
-        &event("POST_TEST_TRAFFIC_SHIFT", json!({})),
-        &[&described, &revisions],
-        &[&rules, &listener, &balancer],
-    );
+    let service = ResolvedBlueGreen::new();
+    let facts = service.facts_at("POST_TEST_TRAFFIC_SHIFT");
     let (routing, again) = tokio::join!(facts.routing(), facts.routing());
     let routing = routing.expect("routing");
     assert_eq!(again.expect("routing"), routing);
-    assert_eq!(
-        (
-            rules.num_calls(),
-            listener.num_calls(),
-            balancer.num_calls()
-        ),
-        (1, 1, 1)
-    );
+    assert_eq!(service.elb_calls(), (1, 1, 1));
     assert_eq!(routing.green_target_group.as_deref(), Some(TG_B));
     assert_eq!(routing.blue_target_group.as_deref(), Some(TG_A));
     assert_eq!(routing.load_balancer_arn.as_deref(), Some(LB));
@@ -1294,6 +1317,26 @@ async fn routing_describes_both_rules_in_one_call_and_builds_the_test_endpoint()
             }],
         })
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn target_groups_resolved_by_ecs_read_no_listener_or_rule() {
+    // What `target_health` asks for at every judgement while targets come into service: on a
+    // crowded account, ELB's describe budget is shared by every deployment.
+    let service = ResolvedBlueGreen::new();
+    let facts = service.facts_at("POST_SCALE_UP");
+    let (groups, again) = tokio::join!(facts.target_groups(), facts.target_groups());
+    let groups = groups.expect("target groups");
+    assert_eq!(again.expect("target groups"), groups);
+    assert_eq!(groups.green.as_deref(), Some(TG_B));
+    assert_eq!(groups.blue.as_deref(), Some(TG_A));
+    assert!(groups.load_balanced);
+    assert_eq!(service.elb_calls(), (0, 0, 0));
+    // Routing, asked later in the same invocation, builds on the same target groups.
+    let routing = facts.routing().await.expect("routing");
+    assert_eq!(routing.green_target_group.as_deref(), Some(TG_B));
+    assert_eq!(routing.blue_target_group.as_deref(), Some(TG_A));
+    assert_eq!(service.revisions.num_calls(), 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -1485,17 +1528,7 @@ async fn a_service_without_a_load_balancer_has_empty_routing() {
     // No ELBv2 rule: any ELBv2 call would fail the test.
     let facts = facts(&shifting(), &[&revisions], &[]);
     let routing = facts.routing().await.expect("routing");
-    assert_eq!(
-        *routing,
-        RoutingFacts {
-            green_target_group: None,
-            blue_target_group: None,
-            load_balancer_arn: None,
-            production_rule: None,
-            test_rule: None,
-            test_endpoint: None,
-        }
-    );
+    assert_eq!(*routing, RoutingFacts::default());
 }
 
 #[tokio::test(start_paused = true)]

@@ -120,8 +120,8 @@ pub static TARGET_INITIAL: ReasonCode = ReasonCode {
 /// A green task has no target in the group.
 pub static TARGET_NOT_REGISTERED: ReasonCode = ReasonCode {
     code: "TARGET_NOT_REGISTERED",
-    summary: "A running green task is not registered in the target group.",
-    what: "No target of the group had the green task's private IP (or, for instance targets, there were fewer non-draining targets than running green tasks).",
+    summary: "A running green task is not registered in the target group, or green's target group is not known yet.",
+    what: "No target of the group had the green task's private IP (or, for instance targets, there were fewer non-draining targets than running green tasks); or the service is behind a load balancer but ECS has not resolved green's target group and green's running tasks are registered in neither group of the pair.",
     why: "ECS registers tasks shortly after they start; until then the task serves no load-balanced traffic. The check waits, and `on_exhausted` decides when `max_wait` runs out.",
     fix: "If it persists, check the service's `loadBalancers` (container name and port) and that the target group named is the one ECS registers green into.",
 };
@@ -173,14 +173,14 @@ pub static DOC: CheckDoc = CheckDoc {
             when: "group: blue",
             example: "target_health: { group: blue }",
             from: LifecycleStage::ReconcileService,
-            facts: &[Fact::Routing],
+            facts: &[Fact::TargetGroups],
             calls: &["elasticloadbalancing:DescribeTargetHealth"],
         },
         IamNeed {
             when: "group: green",
             example: "target_health: { group: green }",
             from: LifecycleStage::PostScaleUp,
-            facts: &[Fact::Routing, Fact::GreenTasks],
+            facts: &[Fact::TargetGroups, Fact::GreenTasks],
             calls: &["elasticloadbalancing:DescribeTargetHealth"],
         },
     ],
@@ -268,6 +268,23 @@ pub fn no_target_group(role: TargetGroupRole, service_arn: &str) -> Outcome {
     .with_evidence(
         Evidence::new(format!("{which} target group"), "none")
             .threshold("a target group in the service's loadBalancers")
+            .resource(service_arn),
+    )
+}
+
+/// The outcome when the service is behind a load balancer but green's target group is not known
+/// yet: ECS has not resolved it and green's running tasks are registered in neither group of the
+/// pair. Green's tasks are not in service yet, so there is nothing healthy to pass: wait.
+pub fn green_target_group_unknown(service_arn: &str) -> Outcome {
+    Outcome::inconclusive(
+        &TARGET_NOT_REGISTERED,
+        format!(
+            "service {service_arn} is behind a load balancer, but green's target group is not known yet: ECS has not resolved it and green's running tasks are registered in neither target group"
+        ),
+    )
+    .with_evidence(
+        Evidence::new("green target group", "unknown")
+            .threshold("resolved by ECS, or the group green's running tasks are registered in")
             .resource(service_arn),
     )
 }
