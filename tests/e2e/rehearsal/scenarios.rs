@@ -286,6 +286,32 @@ async fn throttled_aws_waits_then_succeeds() {
     rehearse("throttled-aws-recovers").await;
 }
 
+/// Found by the campaign (throttled-aws-recovers, seed 7): the hook's own retry of an unreadable
+/// deployment status outlasted the checks' 15 s `max_wait`, and the next look failed a good release
+/// as if the check had waited all along.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn time_spent_unable_to_read_the_status_is_not_the_checks_wait() {
+    let report = rehearse("status-unreadable-after-throttling").await;
+    let codes: Vec<&str> = answers(&report, "pre-scale-up", "PRE_SCALE_UP")
+        .iter()
+        .filter_map(|event| match event {
+            TimelineEvent::HookAnswered { reason, .. } => reason.as_deref(),
+            _ => None,
+        })
+        .collect();
+    // Waiting on throttling, then unable to read the status, then waiting again, then passed.
+    assert_eq!(
+        codes,
+        [
+            "VERDICT_WAITING",
+            "EVENT_NOT_A_RUNNING_HOOK",
+            "VERDICT_WAITING",
+            "VERDICT_PASSED"
+        ],
+        "{codes:?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn access_denied_fails_the_first_hook_naming_the_action() {
     let report = rehearse("access-denied").await;

@@ -205,8 +205,9 @@ impl<'c> Engine<'c> {
         let now = unix_seconds(wall_now);
         let mut state = StageState::carried_or_fresh(invocation.carried, invocation.key, now);
         state.attempts = state.attempts.saturating_add(1);
-        // Reaching the engine means what the stage needed first was read.
-        state.unreadable_since = None;
+        // Reaching the engine means what the stage needed first was read; the time it was not
+        // does not count against the checks' waits.
+        state.end_unreadable_run(now);
 
         let started = tokio::time::Instant::now();
         let stop_at = invocation.deadline.map(|deadline| {

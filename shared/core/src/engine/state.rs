@@ -103,6 +103,23 @@ impl StageState {
         }
     }
 
+    /// Ends a run of invocations that could not judge the checks (the deployment's status or the
+    /// config unreadable) at `now`: every check's wait is moved on by that run's length, since
+    /// greenlight did not look at the checks meanwhile. The run's own retries are spaced for the
+    /// read that failed, not for the checks, and can outlast a short `max_wait`: counted, they
+    /// would fail a check on its very next look. The run itself is bounded on its own.
+    pub fn end_unreadable_run(&mut self, now: u64) {
+        let Some(since) = self.unreadable_since.take() else {
+            return;
+        };
+        let paused = now.saturating_sub(since);
+        let shift = |at: u64| at.saturating_add(paused).min(now);
+        for memory in self.checks.values_mut() {
+            memory.unsettled_since = memory.unsettled_since.map(shift);
+        }
+        self.trimmed_unsettled_since = self.trimmed_unsettled_since.map(shift);
+    }
+
     /// The memory of check `id`, as a default when the check has none yet.
     pub fn memory(&self, id: &str) -> CheckMemory {
         self.checks

@@ -292,6 +292,56 @@ async fn inconclusive_past_its_budget_fails() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn time_the_stage_could_not_be_judged_does_not_spend_a_checks_wait() {
+    // A check waiting on throttled AWS; then the deployment's status is unreadable for a while,
+    // and the hook retries that read on its own, longer, schedule (as `hook` records it in the
+    // carried state). The check's 15 s wait must not run out on its next look.
+    let clock = ManualClock::at_unix(1_800_000_000);
+    let engine = Engine::new(&clock, Duration::from_secs(1));
+    let check = Scripted::new(vec![inconclusive()]);
+    let policy = CheckPolicy {
+        max_wait: Duration::from_secs(15),
+        ..CheckPolicy::default()
+    };
+    let plan = plan(None, vec![planned("image", &check, policy)]);
+    let mut store = HookDetailsStore {
+        static_details: static_details(),
+        returned: None,
+        deep: false,
+    };
+    let first = invoke(&engine, &plan, &mut store).await;
+    assert_eq!(first.status, VerdictStatus::InProgress);
+    // 3 s later the status read fails; the next look comes 55 s after that.
+    let unreadable_at = 1_800_000_003_u64;
+    let state = store
+        .returned
+        .as_mut()
+        .and_then(|returned| returned.get_mut(GREENLIGHT_DETAILS_KEY))
+        .and_then(|details| details.get_mut(STATE_KEY))
+        .and_then(Value::as_object_mut)
+        .expect("carried state");
+    state.insert("u".to_owned(), json!(unreadable_at));
+    clock.advance(Duration::from_secs(58));
+    let after_gap = invoke(&engine, &plan, &mut store).await;
+    assert_eq!(
+        after_gap.status,
+        VerdictStatus::InProgress,
+        "{}",
+        after_gap.message
+    );
+    // Waited 3 s before the gap and 0 s since: 12 s of the budget are left, and then it is spent.
+    clock.advance(Duration::from_secs(11));
+    assert_eq!(
+        invoke(&engine, &plan, &mut store).await.status,
+        VerdictStatus::InProgress
+    );
+    clock.advance(Duration::from_secs(2));
+    let spent = invoke(&engine, &plan, &mut store).await;
+    assert_eq!(spent.status, VerdictStatus::Failed);
+    assert_eq!(spent.code.code, "VERDICT_WAIT_EXHAUSTED");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_deadline_two_seconds_away_answers_in_progress_before_it() {
     let clock = ManualClock::at_unix(1_800_000_000);
     let engine = Engine::new(&clock, Duration::from_secs(1));
