@@ -37,12 +37,9 @@ pub struct CampaignArgs {
     /// Also write every run (its faults, outcome and breaks) as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// The directory holding the function binaries (as for `simulate`).
-    #[arg(long, value_name = "DIR")]
-    pub functions_dir: Option<PathBuf>,
-    /// A Python interpreter with `moto[server]` (as for `simulate`).
-    #[arg(long, value_name = "PYTHON")]
-    pub python: Option<PathBuf>,
+    /// The function binaries and moto the rehearsals run (as for `simulate`).
+    #[command(flatten)]
+    pub parts: crate::simulate::RehearsalParts,
 }
 
 /// Runs `greenlight campaign`.
@@ -93,8 +90,7 @@ pub fn campaign(
     let Some(runtime) = crate::async_runtime(err)? else {
         return Ok(Exit::Failure);
     };
-    let options =
-        crate::simulate::run_options_with(args.functions_dir.clone(), args.python.clone());
+    let options = crate::simulate::run_options(&args.parts);
     let runs = runtime.block_on(run_campaign(
         &scenarios,
         args.first_seed,

@@ -50,12 +50,9 @@ pub struct ReleaseDayArgs {
     /// Also write every wave (each deployment, the throttles) as JSON to this file.
     #[arg(long, value_name = "FILE")]
     pub json: Option<PathBuf>,
-    /// The directory holding the function binaries (as for `simulate`).
-    #[arg(long, value_name = "DIR")]
-    pub functions_dir: Option<PathBuf>,
-    /// A Python interpreter with `moto[server]` (as for `simulate`).
-    #[arg(long, value_name = "PYTHON")]
-    pub python: Option<PathBuf>,
+    /// The function binaries and moto the rehearsals run (as for `simulate`).
+    #[command(flatten)]
+    pub parts: crate::simulate::RehearsalParts,
 }
 
 /// Runs `greenlight release-day`.
@@ -81,8 +78,7 @@ pub fn release_day(
     let Some(runtime) = crate::async_runtime(err)? else {
         return Ok(Exit::Failure);
     };
-    let options =
-        crate::simulate::run_options_with(args.functions_dir.clone(), args.python.clone());
+    let options = crate::simulate::run_options(&args.parts);
     let undocumented = match args.undocumented {
         UndocumentedLimits::Unlimited => Undocumented::Unlimited,
         UndocumentedLimits::Strict => Undocumented::Strict,
@@ -142,8 +138,7 @@ mod tests {
             limit_scale,
             undocumented: UndocumentedLimits::Unlimited,
             json: None,
-            functions_dir: None,
-            python: None,
+            parts: crate::simulate::RehearsalParts::default(),
         }
     }
 

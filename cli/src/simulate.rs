@@ -40,6 +40,14 @@ pub struct SimulateArgs {
     /// When to colour the timeline (`auto`: on a terminal, unless NO_COLOR is set).
     #[arg(long, value_enum, default_value_t = Color::Auto)]
     pub color: Color,
+    /// The function binaries and moto the rehearsal runs.
+    #[command(flatten)]
+    pub parts: RehearsalParts,
+}
+
+/// What a rehearsal runs besides itself, as `simulate`, `campaign` and `release-day` take it.
+#[derive(Debug, Default, Args)]
+pub struct RehearsalParts {
     /// The directory holding the function binaries (`pre-scale-up`, …, `codedeploy-hook`).
     /// Default: a release archive's `lib/greenlight/functions`, else beside this executable (a
     /// cargo build).
@@ -60,18 +68,16 @@ fn in_archive(relative: &str) -> Option<PathBuf> {
     path.exists().then_some(path)
 }
 
-/// The run options `args` ask for: flags first, then the environment, then a release archive's
+/// The run options `parts` ask for: flags first, then the environment, then a release archive's
 /// own layout, then the checkout's build (the simulator's defaults).
-fn run_options(args: &SimulateArgs) -> greenlight_sim::scenario::RunOptions {
-    run_options_with(args.functions_dir.clone(), args.python.clone())
-}
-
-/// The run options for a `--functions-dir` and `--python` given or not (see [`run_options`]).
-pub(crate) fn run_options_with(
-    functions_dir: Option<PathBuf>,
-    python: Option<PathBuf>,
-) -> greenlight_sim::scenario::RunOptions {
+pub(crate) fn run_options(parts: &RehearsalParts) -> greenlight_sim::scenario::RunOptions {
+    let RehearsalParts {
+        functions_dir,
+        python,
+    } = parts;
+    let functions_dir = functions_dir.clone();
     let python = python
+        .clone()
         .or_else(|| {
             std::env::var_os(greenlight_sim::moto::PYTHON_ENV)
                 .filter(|python| !python.is_empty())
@@ -149,7 +155,7 @@ pub fn simulate(
         "greenlight: rehearsing {:?} ({how}): starting a local AWS, the load balancer, the apps and the functions…",
         scenario.name,
     )?;
-    let report = match rehearse(&scenario, &run_options(args)) {
+    let report = match rehearse(&scenario, &run_options(&args.parts)) {
         Ok(report) => report,
         Err(error) => {
             writeln!(

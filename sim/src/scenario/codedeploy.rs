@@ -22,8 +22,8 @@ use super::rehearsal::{
     self, CallTally, change_world_at, override_target_health, target_health_starts_at,
 };
 use super::runner::{
-    RunError, RunOptions, StartGate, begin_deployment, check_expectations, deployment_result,
-    function_binary, function_env, local_aws_for, note_load, role_env, setup_turn, stop_load,
+    RunError, RunOptions, SetupSlot, begin_deployment, check_expectations, deployment_result,
+    function_binary, function_env, local_aws_for, note_load, role_env, stop_load,
 };
 use crate::codedeploy::CodeDeploySim;
 use crate::driver::Moment;
@@ -143,8 +143,7 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         message,
     };
     let service = &scenario.service;
-    let gate = options.start_gate.as_ref().map(StartGate::ticket);
-    let turn = setup_turn(options).await;
+    let slot = SetupSlot::take(options).await;
     let (world, aws) = local_aws_for(scenario, options).await.map_err(fail)?;
     let digests = Arc::new(TaskDigests::default());
     let sim = CodeDeploySim::new();
@@ -258,13 +257,12 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
     .map_err(fail)?;
     lambda.serve_invocations(&world);
 
-    drop(turn);
     let load = begin_deployment(
         scenario,
         &world,
         &endpoint,
         stack.production_listener.1,
-        gate,
+        slot,
     )
     .await
     .map_err(fail)?;

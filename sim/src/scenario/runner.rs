@@ -348,8 +348,11 @@ pub(crate) async fn begin_deployment(
     world: &World,
     endpoint: &AwsEndpoint,
     production_port: u16,
-    gate: Option<GateTicket>,
+    slot: SetupSlot,
 ) -> Result<Option<LoadGenerator>, String> {
+    let SetupSlot { gate, turn } = slot;
+    // The world is built: the next deployment may build its own while this one waits to start.
+    drop(turn);
     if let Some(ticket) = gate {
         ticket.arrive().await;
     }
@@ -519,8 +522,7 @@ async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         scenario: scenario.name.clone(),
         message,
     };
-    let gate = options.start_gate.as_ref().map(StartGate::ticket);
-    let turn = setup_turn(options).await;
+    let slot = SetupSlot::take(options).await;
     let (world, aws) = local_aws_for(scenario, options).await.map_err(fail)?;
     let digests = Arc::new(TaskDigests::default());
     // The functions' own endpoint: the world's supplements (IAM, then faults), and the running
@@ -595,13 +597,12 @@ async fn run_ecs(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
     let rehearsal = RehearsalWorld::new(
         scenario, &stack, &aws, &world, &plane, &blue_app, &green_app, &digests, &endpoint,
     );
-    drop(turn);
     let load = begin_deployment(
         scenario,
         &world,
         &endpoint,
         stack.production_listener.1,
-        gate,
+        slot,
     )
     .await
     .map_err(fail)?;
@@ -708,11 +709,23 @@ fn substitute(details: &mut serde_json::Map<String, Value>, placeholder: &str, v
         .for_each(|item| walk(item, placeholder, value));
 }
 
-/// Waits for a turn to build the world, when the options ration them (`None`: no waiting).
-pub(crate) async fn setup_turn(options: &RunOptions) -> Option<tokio::sync::OwnedSemaphorePermit> {
-    match &options.setup_turns {
-        Some(turns) => Arc::clone(turns).acquire_owned().await.ok(),
-        None => None,
+/// A deployment's place in a wave: its ticket for the common start, and its turn to build its
+/// world (when the options ration turns). [`begin_deployment`] gives the turn back, then waits at
+/// the gate; a setup that fails drops both, so neither the next world nor the wave waits on it.
+pub(crate) struct SetupSlot {
+    gate: Option<GateTicket>,
+    turn: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl SetupSlot {
+    /// Takes a ticket for the start, then waits for a turn to build the world.
+    pub(crate) async fn take(options: &RunOptions) -> Self {
+        let gate = options.start_gate.as_ref().map(StartGate::ticket);
+        let turn = match &options.setup_turns {
+            Some(turns) => Arc::clone(turns).acquire_owned().await.ok(),
+            None => None,
+        };
+        SetupSlot { gate, turn }
     }
 }
 
