@@ -259,6 +259,34 @@ pub struct CampaignRun {
     pub final_status: String,
     /// The promises it broke.
     pub breaks: Vec<String>,
+    /// For a good green that did not succeed: the answer that stopped it (function, stage, reason
+    /// code and message), which the invariants allow only when a fault caused it. Recorded so that
+    /// every such stop can be read, and replayed when the faults look too short to explain it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub good_release_stopped_by: Option<String>,
+}
+
+/// The first FAILED answer of a run: what stopped the deployment.
+fn stopping_answer(report: &SimReport) -> Option<String> {
+    report
+        .timeline
+        .events()
+        .iter()
+        .find_map(|timed| match &timed.event {
+            TimelineEvent::HookAnswered {
+                stage,
+                function,
+                status,
+                reason,
+                message,
+                ..
+            } if matches!(status.as_str(), "FAILED" | "Failed") => Some(format!(
+                "{function} at {stage}: {}: {}",
+                reason.as_deref().unwrap_or("no reason"),
+                message.as_deref().unwrap_or("no message")
+            )),
+            _ => None,
+        })
 }
 
 /// Runs every scenario with seeds `first_seed..first_seed + seeds`, `jobs` rehearsals at a time
@@ -288,14 +316,19 @@ pub async fn run_campaign(
 /// One run of a campaign: `scenario` under the faults of `seed`, judged against its promises.
 async fn rehearse(scenario: &Scenario, seed: u64, options: &RunOptions) -> CampaignRun {
     let faulted = with_faults(scenario, seed);
-    let (final_status, breaks) = match run(&faulted, options).await {
+    let good = succeeded(&scenario.expect.status);
+    let (final_status, breaks, good_release_stopped_by) = match run(&faulted, options).await {
         Ok(report) => {
             let breaks = invariant_breaks(scenario, &report);
-            (report.final_status, breaks)
+            let stopped = (good && !succeeded(&report.final_status))
+                .then(|| stopping_answer(&report))
+                .flatten();
+            (report.final_status, breaks, stopped)
         }
         Err(error) => (
             "NOT RUN".to_owned(),
             vec![format!("the rehearsal could not run: {error}")],
+            None,
         ),
     };
     CampaignRun {
@@ -304,6 +337,7 @@ async fn rehearse(scenario: &Scenario, seed: u64, options: &RunOptions) -> Campa
         faults: faulted.faults[scenario.faults.len()..].to_vec(),
         final_status,
         breaks,
+        good_release_stopped_by,
     }
 }
 
@@ -329,6 +363,21 @@ pub fn table(runs: &[CampaignRun]) -> String {
             "| `{scenario}` | {count} | {} | {broken} |\n",
             outcomes.join(", ")
         ));
+    }
+    let stopped: Vec<&CampaignRun> = runs
+        .iter()
+        .filter(|run| run.good_release_stopped_by.is_some())
+        .collect();
+    if !stopped.is_empty() {
+        text.push_str("\nGood releases stopped by their faults (allowed; replay any the faults do not explain):\n");
+        for run in stopped {
+            text.push_str(&format!(
+                "  - {} seed {}: {}\n",
+                run.scenario,
+                run.seed,
+                run.good_release_stopped_by.as_deref().unwrap_or_default()
+            ));
+        }
     }
     for run in runs.iter().filter(|run| !run.breaks.is_empty()) {
         text.push_str(&format!("\n{} seed {}:\n", run.scenario, run.seed));
@@ -388,6 +437,41 @@ mod tests {
             final_status: final_status.into(),
             ..SimReport::default()
         }
+    }
+
+    #[test]
+    fn the_answer_that_stopped_a_run_is_named() {
+        let erred = report(
+            "ROLLBACK_SUCCESSFUL",
+            vec![
+                answered("IN_PROGRESS", "VERDICT_WAITING", "error"),
+                answered("FAILED", "AWS_THROTTLED", "error"),
+                answered("SUCCEEDED", "VERDICT_ROLLBACK", "pass"),
+            ],
+        );
+        assert_eq!(
+            stopping_answer(&erred).as_deref(),
+            Some("test-traffic at POST_TEST_TRAFFIC_SHIFT: AWS_THROTTLED: a sentence")
+        );
+        let passed = report(
+            "SUCCESSFUL",
+            vec![answered("SUCCEEDED", "VERDICT_PASSED", "pass")],
+        );
+        assert_eq!(stopping_answer(&passed), None);
+        let run = CampaignRun {
+            scenario: "s".into(),
+            seed: 7,
+            faults: Vec::new(),
+            final_status: "ROLLBACK_SUCCESSFUL".into(),
+            breaks: Vec::new(),
+            good_release_stopped_by: stopping_answer(&erred),
+        };
+        assert!(
+            table(&[run])
+                .contains("s seed 7: test-traffic at POST_TEST_TRAFFIC_SHIFT: AWS_THROTTLED"),
+            "{}",
+            table(&[])
+        );
     }
 
     #[test]

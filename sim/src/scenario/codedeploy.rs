@@ -53,16 +53,24 @@ impl ConfigFile {
         let Some(config) = &scenario.deployment.greenlight_config else {
             return Ok(None);
         };
-        let path = std::env::temp_dir().join(format!(
-            "greenlight-rehearsal-{}-{}.yaml",
-            std::process::id(),
-            short_name(&scenario.name, 40)
-        ));
+        let path = config_path(&scenario.name);
         // JSON is YAML: the functions read it as they read any config file.
         std::fs::write(&path, config.to_string())
             .map_err(|error| format!("cannot write the greenlight config: {error}"))?;
         Ok(Some(ConfigFile(path)))
     }
+}
+
+/// A config file path of its own for each rehearsal: a campaign runs the same scenario several
+/// times at once in one process, and one run's file must not be another's (each removes its own).
+fn config_path(scenario: &str) -> PathBuf {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let run = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    std::env::temp_dir().join(format!(
+        "greenlight-rehearsal-{}-{run}-{}.yaml",
+        std::process::id(),
+        short_name(scenario, 40)
+    ))
 }
 
 impl Drop for ConfigFile {
@@ -361,4 +369,18 @@ pub async fn run(scenario: &Scenario, options: &RunOptions) -> Result<SimReport,
         duration: began.elapsed(),
         function_logs: lambda.logs(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::config_path;
+
+    #[test]
+    fn runs_of_one_scenario_at_once_each_have_their_own_config_file() {
+        // A campaign rehearses one scenario under several seeds at once in one process.
+        assert_ne!(
+            config_path("codedeploy-good"),
+            config_path("codedeploy-good")
+        );
+    }
 }
