@@ -114,16 +114,10 @@ pub fn campaign(
         },
     ));
     write!(out, "{}", table(&runs))?;
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&runs).unwrap_or_default();
-        if let Err(error) = std::fs::write(path, text) {
-            writeln!(
-                err,
-                "greenlight campaign: cannot write {}: {error}",
-                path.display()
-            )?;
-            return Ok(Exit::Failure);
-        }
+    if let Some(path) = &args.json
+        && !crate::write_json_file("campaign", path, &runs, err)?
+    {
+        return Ok(Exit::Failure);
     }
     let broken = runs.iter().filter(|run| !run.breaks.is_empty()).count();
     writeln!(

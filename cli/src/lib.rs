@@ -187,6 +187,28 @@ enum CodesFormat {
     Json,
 }
 
+/// Writes `value` as pretty JSON to `path` for `command`'s `--json`; `false` (said on `err`) when it
+/// cannot be serialized or written.
+pub(crate) fn write_json_file(
+    command: &str,
+    path: &std::path::Path,
+    value: &impl serde::Serialize,
+    err: &mut dyn Write,
+) -> std::io::Result<bool> {
+    let written = serde_json::to_string_pretty(value)
+        .map_err(std::io::Error::other)
+        .and_then(|text| std::fs::write(path, text));
+    if let Err(error) = written {
+        writeln!(
+            err,
+            "greenlight {command}: cannot write {}: {error}",
+            path.display()
+        )?;
+        return Ok(false);
+    }
+    Ok(true)
+}
+
 /// The runtime the AWS-reading commands (`status`, `doctor`) run on; `None` (said on `err`) when
 /// it cannot start.
 pub(crate) fn async_runtime(

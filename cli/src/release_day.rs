@@ -99,16 +99,10 @@ pub fn release_day(
         return Ok(Exit::Failure);
     };
     write!(out, "{}", table(&scenario, alone, crowds))?;
-    if let Some(path) = &args.json {
-        let text = serde_json::to_string_pretty(&waves).unwrap_or_default();
-        if let Err(error) = std::fs::write(path, text) {
-            writeln!(
-                err,
-                "greenlight release-day: cannot write {}: {error}",
-                path.display()
-            )?;
-            return Ok(Exit::Failure);
-        }
+    if let Some(path) = &args.json
+        && !crate::write_json_file("release-day", path, &waves, err)?
+    {
+        return Ok(Exit::Failure);
     }
     let expected = &scenario.expect.status;
     let wrong: usize = waves.iter().map(|wave| wave.wrong_outcomes(expected)).sum();
